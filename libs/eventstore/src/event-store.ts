@@ -1,0 +1,327 @@
+import { v7 as uuidv7 } from 'uuid';
+import { EventEnvelope, EventHeaders, EventRegistry, NewEvent } from '@fleetledger/contracts';
+import { jsonRoundTrip } from './canonical-json';
+import { InvalidEventError, WrongExpectedVersionError } from './errors';
+import { ChainVerification, chainHash, GENESIS_HASH } from './hash-chain';
+import { ident, Queryable } from './sql';
+
+/** `number`: the stream must be exactly at that version (0 = must not exist yet); 'any': no check. */
+export type ExpectedVersion = number | 'any';
+
+export interface AppendContext {
+  correlationId: string;
+  causationId?: string;
+  tenantId?: string;
+  /** When set, every appended event is also written to the outbox for this Kafka topic. */
+  topic?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface StreamAppend {
+  streamId: string;
+  expectedVersion: ExpectedVersion;
+  events: readonly NewEvent[];
+}
+
+interface EventRow {
+  global_position: string;
+  event_id: string;
+  stream_id: string;
+  stream_version: number;
+  type: string;
+  schema_version: number;
+  payload: unknown;
+  metadata: { correlationId: string; causationId?: string; tenantId?: string } & Record<string, unknown>;
+  occurred_at: Date;
+  recorded_at: Date;
+  prev_hash?: string;
+  hash?: string;
+}
+
+const EVENT_COLUMNS =
+  'global_position, event_id, stream_id, stream_version, type, schema_version, payload, metadata, occurred_at, recorded_at';
+
+/**
+ * The append-only, hash-chained event log of one service (DESIGN.md section 4).
+ *
+ * Appends take a row lock on `log_head`, so within a service appends are serialised: positions are
+ * assigned in commit order and a reader following `global_position` never skips an event that
+ * commits late. The price is one writer at a time per service; callers batch events per
+ * transaction where throughput matters. Writers run with `idle_in_transaction_session_timeout`
+ * (see `runInTransaction`) so a stuck writer stalls the others for a bounded time only.
+ */
+export class EventStore {
+  private readonly s: string;
+
+  constructor(
+    readonly schema: string,
+    readonly registry: EventRegistry,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.s = ident(schema);
+  }
+
+  /** Appends to one stream inside the caller's transaction. */
+  async append(
+    tx: Queryable,
+    streamId: string,
+    expectedVersion: ExpectedVersion,
+    events: readonly NewEvent[],
+    context: AppendContext,
+  ): Promise<EventEnvelope[]> {
+    return this.appendToStreams(tx, [{ streamId, expectedVersion, events }], context);
+  }
+
+  /**
+   * Appends to several streams atomically inside the caller's transaction. If any stream is not at
+   * its expected version, throws WrongExpectedVersionError and the caller's transaction must roll back.
+   */
+  async appendToStreams(tx: Queryable, appends: readonly StreamAppend[], context: AppendContext): Promise<EventEnvelope[]> {
+    const total = appends.reduce((n, a) => n + a.events.length, 0);
+    if (total === 0) return [];
+
+    // Validate before taking the lock: a bad event is a bug and must not hold up other writers.
+    const validated = appends.map((a) => ({
+      ...a,
+      events: a.events.map((event) => {
+        const result = this.registry.validateNew(event.type, event.payload);
+        if (!result.ok) throw new InvalidEventError(event.type, result.detail);
+        return { ...event, payload: jsonRoundTrip(result.value) };
+      }),
+    }));
+
+    const [head] = await tx.query<{ global_position: string; hash: string }[]>(
+      `SELECT global_position, hash FROM ${this.s}.log_head WHERE id = 1 FOR UPDATE`,
+    );
+    let position = Number(head.global_position);
+    let prevHash = head.hash;
+
+    const streamIds = [...new Set(validated.map((a) => a.streamId))];
+    const versions = new Map<string, number>(
+      (
+        await tx.query<{ stream_id: string; version: number }[]>(
+          `SELECT stream_id, max(stream_version)::int AS version FROM ${this.s}.events
+            WHERE stream_id = ANY($1::text[]) GROUP BY stream_id`,
+          [streamIds],
+        )
+      ).map((row) => [row.stream_id, row.version]),
+    );
+
+    const recordedAt = this.now().toISOString();
+    const metadata = jsonRoundTrip({
+      ...(context.metadata ?? {}),
+      correlationId: context.correlationId,
+      causationId: context.causationId,
+      tenantId: context.tenantId,
+    });
+    const envelopes: EventEnvelope[] = [];
+    const hashes: { prev: string; hash: string }[] = [];
+
+    for (const append of validated) {
+      const actual = versions.get(append.streamId) ?? 0;
+      if (append.expectedVersion !== 'any' && append.expectedVersion !== actual) {
+        throw new WrongExpectedVersionError(append.streamId, append.expectedVersion, actual);
+      }
+      let version = actual;
+      for (const event of append.events) {
+        position += 1;
+        version += 1;
+        const envelope: EventEnvelope = {
+          eventId: event.eventId ?? uuidv7(),
+          type: event.type,
+          schemaVersion: this.registry.definition(event.type)!.schemaVersion,
+          streamId: append.streamId,
+          streamVersion: version,
+          globalPosition: position,
+          occurredAt: new Date(event.occurredAt).toISOString(),
+          recordedAt,
+          correlationId: context.correlationId,
+          ...(context.causationId ? { causationId: context.causationId } : {}),
+          ...(context.tenantId ? { tenantId: context.tenantId } : {}),
+          payload: event.payload,
+        };
+        const hash = chainHash(prevHash, { ...envelope, metadata });
+        hashes.push({ prev: prevHash, hash });
+        prevHash = hash;
+        envelopes.push(envelope);
+      }
+      versions.set(append.streamId, version);
+    }
+
+    await tx.query(
+      `INSERT INTO ${this.s}.events (${EVENT_COLUMNS}, prev_hash, hash)
+       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::int[], $7::jsonb[],
+                            $8::jsonb[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[])`,
+      [
+        envelopes.map((e) => e.globalPosition),
+        envelopes.map((e) => e.eventId),
+        envelopes.map((e) => e.streamId),
+        envelopes.map((e) => e.streamVersion),
+        envelopes.map((e) => e.type),
+        envelopes.map((e) => e.schemaVersion),
+        envelopes.map((e) => JSON.stringify(e.payload)),
+        envelopes.map(() => JSON.stringify(metadata)),
+        envelopes.map((e) => e.occurredAt),
+        envelopes.map((e) => e.recordedAt),
+        hashes.map((h) => h.prev),
+        hashes.map((h) => h.hash),
+      ],
+    );
+
+    if (context.topic) {
+      await tx.query(
+        `INSERT INTO ${this.s}.outbox (global_position, topic, message_key, message, headers)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[])`,
+        [
+          envelopes.map((e) => e.globalPosition),
+          envelopes.map(() => context.topic),
+          envelopes.map((e) => e.streamId),
+          envelopes.map((e) => JSON.stringify(e)),
+          envelopes.map((e) => JSON.stringify(headersFor(e))),
+        ],
+      );
+    }
+
+    await tx.query(`UPDATE ${this.s}.log_head SET global_position = $1, hash = $2 WHERE id = 1`, [position, prevHash]);
+    return envelopes;
+  }
+
+  /** The current version of a stream (0 when it does not exist). */
+  async streamVersion(db: Queryable, streamId: string): Promise<number> {
+    const [row] = await db.query<{ version: number | null }[]>(
+      `SELECT max(stream_version)::int AS version FROM ${this.s}.events WHERE stream_id = $1`,
+      [streamId],
+    );
+    return row.version ?? 0;
+  }
+
+  async readStream(db: Queryable, streamId: string): Promise<EventEnvelope[]> {
+    const rows = await db.query<EventRow[]>(
+      `SELECT ${EVENT_COLUMNS} FROM ${this.s}.events WHERE stream_id = $1 ORDER BY stream_version`,
+      [streamId],
+    );
+    return rows.map((row) => this.toEnvelope(row));
+  }
+
+  /**
+   * Events after `afterPosition` in log order. `recordedUntil` limits the read to what had been
+   * recorded at that instant (replay "as of").
+   */
+  async readAll(
+    db: Queryable,
+    afterPosition: number,
+    limit: number,
+    options: { recordedUntil?: string } = {},
+  ): Promise<EventEnvelope[]> {
+    const params: unknown[] = [afterPosition, limit];
+    let until = '';
+    if (options.recordedUntil) {
+      params.push(options.recordedUntil);
+      until = 'AND recorded_at <= $3';
+    }
+    const rows = await db.query<EventRow[]>(
+      `SELECT ${EVENT_COLUMNS} FROM ${this.s}.events WHERE global_position > $1 ${until}
+        ORDER BY global_position LIMIT $2`,
+      params,
+    );
+    return rows.map((row) => this.toEnvelope(row));
+  }
+
+  async headPosition(db: Queryable): Promise<number> {
+    const [row] = await db.query<{ global_position: string }[]>(`SELECT global_position FROM ${this.s}.log_head`);
+    return Number(row.global_position);
+  }
+
+  /** Walks the whole log and checks every link of the hash chain, reporting the first broken one. */
+  async verifyChain(db: Queryable, batchSize = 5000): Promise<ChainVerification> {
+    let prevHash = GENESIS_HASH;
+    let lastPosition = 0;
+    let checked = 0;
+    for (;;) {
+      const rows = await db.query<EventRow[]>(
+        `SELECT ${EVENT_COLUMNS}, prev_hash, hash FROM ${this.s}.events WHERE global_position > $1
+          ORDER BY global_position LIMIT $2`,
+        [lastPosition, batchSize],
+      );
+      for (const row of rows) {
+        const position = Number(row.global_position);
+        const base = { ok: false, eventsChecked: checked, lastPosition, lastHash: prevHash };
+        if (position !== lastPosition + 1) {
+          return { ...base, firstBreak: { kind: 'position-gap', globalPosition: position, expectedPosition: lastPosition + 1 } };
+        }
+        if (row.prev_hash !== prevHash) {
+          return {
+            ...base,
+            firstBreak: { kind: 'prev-hash-mismatch', globalPosition: position, eventId: row.event_id, expected: prevHash, stored: row.prev_hash! },
+          };
+        }
+        const expected = chainHash(prevHash, {
+          globalPosition: position,
+          eventId: row.event_id,
+          streamId: row.stream_id,
+          streamVersion: row.stream_version,
+          type: row.type,
+          schemaVersion: row.schema_version,
+          payload: row.payload,
+          metadata: row.metadata,
+          occurredAt: row.occurred_at.toISOString(),
+          recordedAt: row.recorded_at.toISOString(),
+        });
+        if (expected !== row.hash) {
+          return {
+            ...base,
+            firstBreak: { kind: 'hash-mismatch', globalPosition: position, eventId: row.event_id, expected, stored: row.hash! },
+          };
+        }
+        prevHash = row.hash;
+        lastPosition = position;
+        checked += 1;
+      }
+      if (rows.length < batchSize) break;
+    }
+    const [head] = await db.query<{ global_position: string; hash: string }[]>(
+      `SELECT global_position, hash FROM ${this.s}.log_head`,
+    );
+    if (Number(head.global_position) !== lastPosition || head.hash !== prevHash) {
+      return {
+        ok: false,
+        eventsChecked: checked,
+        lastPosition,
+        lastHash: prevHash,
+        firstBreak: { kind: 'position-gap', globalPosition: Number(head.global_position), expectedPosition: lastPosition },
+      };
+    }
+    return { ok: true, eventsChecked: checked, lastPosition, lastHash: prevHash };
+  }
+
+  private toEnvelope(row: EventRow): EventEnvelope {
+    const parsed = this.registry.parsePayload(row.type, row.schema_version, row.payload);
+    if (!parsed.ok) {
+      throw new Error(`stored event ${row.event_id} at ${row.global_position} cannot be read: ${parsed.detail}`);
+    }
+    return {
+      eventId: row.event_id,
+      type: row.type,
+      schemaVersion: parsed.value.schemaVersion,
+      streamId: row.stream_id,
+      streamVersion: row.stream_version,
+      globalPosition: Number(row.global_position),
+      occurredAt: row.occurred_at.toISOString(),
+      recordedAt: row.recorded_at.toISOString(),
+      correlationId: row.metadata.correlationId,
+      ...(row.metadata.causationId ? { causationId: row.metadata.causationId } : {}),
+      ...(row.metadata.tenantId ? { tenantId: row.metadata.tenantId } : {}),
+      payload: parsed.value.payload,
+    };
+  }
+}
+
+export function headersFor(envelope: EventEnvelope): Record<string, string> {
+  return {
+    [EventHeaders.eventId]: envelope.eventId,
+    [EventHeaders.eventType]: envelope.type,
+    [EventHeaders.schemaVersion]: String(envelope.schemaVersion),
+    [EventHeaders.correlationId]: envelope.correlationId,
+    ...(envelope.causationId ? { [EventHeaders.causationId]: envelope.causationId } : {}),
+  };
+}

@@ -1,0 +1,138 @@
+import { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { DataSource, EntityManager } from 'typeorm';
+import { EventEnvelope, eventEnvelopeSchema, EventRegistry, formatZodError } from '@fleetledger/contracts';
+import { DeadLetter, DeadLetterPublisher } from './dead-letter';
+import { PoisonMessageError } from './errors';
+import { ident } from './sql';
+import { runInTransaction } from './transaction';
+
+export type EventHandler = (event: EventEnvelope, tx: EntityManager) => Promise<void>;
+
+export interface InboxConsumerOptions {
+  /** Names the subscriber in the inbox; also the Kafka consumer group unless groupId is given. */
+  name: string;
+  groupId?: string;
+  topics: readonly string[];
+  /** The consuming service's schema (holds inbox and dead_letters). */
+  schema: string;
+  registry: EventRegistry;
+  handle: EventHandler;
+  fromBeginning?: boolean;
+  /** Event types this consumer ignores without error (other services' events on a shared topic). */
+  accepts?: (type: string) => boolean;
+  onProcessed?: (count: number) => void;
+  onDeadLetter?: (letter: DeadLetter) => void;
+}
+
+type Parsed = { ok: true; envelope: EventEnvelope } | { ok: false; reason: string; detail: string };
+
+/** Parses a Kafka record into a validated, upcast envelope, or says why it cannot be. */
+export function parseEventMessage(message: KafkaMessage, registry: EventRegistry): Parsed {
+  if (!message.value) return { ok: false, reason: 'empty-message', detail: 'the record has no value' };
+  let json: unknown;
+  try {
+    json = JSON.parse(message.value.toString('utf8'));
+  } catch (error) {
+    return { ok: false, reason: 'unparseable-json', detail: (error as Error).message };
+  }
+  const envelope = eventEnvelopeSchema.safeParse(json);
+  if (!envelope.success) return { ok: false, reason: 'invalid-envelope', detail: formatZodError(envelope.error) };
+  const payload = registry.parsePayload(envelope.data.type, envelope.data.schemaVersion, envelope.data.payload);
+  if (!payload.ok) return { ok: false, reason: payload.reason, detail: payload.detail };
+  return {
+    ok: true,
+    envelope: { ...envelope.data, schemaVersion: payload.value.schemaVersion, payload: payload.value.payload },
+  };
+}
+
+/**
+ * Consumes events exactly-once in effect (DESIGN.md section 2, step 5): for each event the inbox row
+ * (consumer, event id) and the handler's writes commit in one transaction, so a redelivered event
+ * changes nothing. A record that cannot be parsed or that the handler declares poison goes to
+ * `<topic>.dlq` with the reason, and consumption goes on. Any other error rolls the batch back and
+ * Kafka redelivers it.
+ */
+export class InboxConsumer {
+  private consumer?: Consumer;
+  private readonly deadLetters: DeadLetterPublisher;
+  private readonly s: string;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly dataSource: DataSource,
+    producer: Producer,
+    private readonly options: InboxConsumerOptions,
+  ) {
+    this.deadLetters = new DeadLetterPublisher(producer, options.name);
+    this.s = ident(options.schema);
+  }
+
+  async start(): Promise<void> {
+    this.consumer = this.kafka.consumer({
+      groupId: this.options.groupId ?? this.options.name,
+      allowAutoTopicCreation: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.fromBeginning ?? true });
+    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (batch) => this.onBatch(batch) });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    this.consumer = undefined;
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload) {
+    if (!isRunning() || isStale()) return;
+    const letters: DeadLetter[] = [];
+    const valid: { message: KafkaMessage; envelope: EventEnvelope }[] = [];
+    for (const message of batch.messages) {
+      const parsed = parseEventMessage(message, this.options.registry);
+      if (parsed.ok) {
+        if (!this.options.accepts || this.options.accepts(parsed.envelope.type)) valid.push({ message, envelope: parsed.envelope });
+      } else {
+        letters.push({ topic: batch.topic, partition: batch.partition, message, reason: parsed.reason, detail: parsed.detail });
+      }
+    }
+
+    let processed = 0;
+    await runInTransaction(this.dataSource, async (tx) => {
+      for (const { message, envelope } of valid) {
+        await tx.query('SAVEPOINT inbox_event');
+        try {
+          const inserted = await tx.query(
+            `INSERT INTO ${this.s}.inbox (consumer, event_id, topic, partition, kafka_offset, envelope)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING seq`,
+            [this.options.name, envelope.eventId, batch.topic, batch.partition, message.offset, JSON.stringify(envelope)],
+          );
+          if (inserted.length > 0) {
+            await this.options.handle(envelope, tx);
+            processed += 1;
+          }
+          await tx.query('RELEASE SAVEPOINT inbox_event');
+        } catch (error) {
+          if (!(error instanceof PoisonMessageError)) throw error;
+          await tx.query('ROLLBACK TO SAVEPOINT inbox_event');
+          letters.push({ topic: batch.topic, partition: batch.partition, message, reason: error.reason, detail: error.message });
+        }
+      }
+      for (const letter of letters) {
+        await tx.query(
+          `INSERT INTO ${this.s}.dead_letters (consumer, topic, partition, kafka_offset, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (consumer, topic, partition, kafka_offset) DO NOTHING`,
+          [this.options.name, letter.topic, letter.partition, letter.message.offset, letter.reason, letter.detail],
+        );
+      }
+    });
+
+    await this.deadLetters.publish(letters);
+    for (const letter of letters) this.options.onDeadLetter?.(letter);
+    if (processed > 0) this.options.onProcessed?.(processed);
+    const last = batch.messages[batch.messages.length - 1];
+    if (last) resolveOffset(last.offset);
+    await commitOffsetsIfNecessary();
+    await heartbeat();
+  }
+}

@@ -1,0 +1,235 @@
+import { DataSource } from 'typeorm';
+import { EventEnvelope, EventRegistry } from '@fleetledger/contracts';
+import { EventStore } from './event-store';
+import { ident, Queryable } from './sql';
+import { runInTransaction } from './transaction';
+
+/**
+ * A read model: tables in the service's schema and a deterministic function of events that updates
+ * them. `apply` writes only to its own tables in `schema` (the live one, or a rebuild target), uses
+ * no clock and no randomness: time comes from the event (DESIGN.md section 4).
+ */
+export interface Projection {
+  readonly name: string;
+  /** Where its events come from: the service's own log, or what one of its consumers took in. */
+  readonly source: { kind: 'log' } | { kind: 'inbox'; consumer: string };
+  /** Tables it owns, created by the service's migrations in the live schema. */
+  readonly tables: readonly string[];
+  apply(tx: Queryable, event: EventEnvelope, schema: string): Promise<void>;
+}
+
+export interface ReplayProgress {
+  projection: string;
+  position: number;
+  eventsApplied: number;
+  totalEvents: number;
+}
+
+export interface RebuildOptions {
+  /** Fresh schema to rebuild into; default `<schema>_rebuild`. */
+  targetSchema?: string;
+  /** Replay only events recorded up to this instant (as-of replay). */
+  recordedUntil?: string;
+  batchSize?: number;
+  /** Keep what an interrupted rebuild already did and go on from its checkpoint. */
+  resume?: boolean;
+  onProgress?: (progress: ReplayProgress) => void;
+}
+
+export interface TableComparison {
+  table: string;
+  liveRows: number;
+  rebuiltRows: number;
+  liveChecksum: string;
+  rebuiltChecksum: string;
+  equal: boolean;
+}
+
+/** Reads a projection's source in order, from its own log or from its consumer's inbox. */
+export async function readProjectionSource(
+  db: Queryable,
+  store: EventStore,
+  projection: Projection,
+  afterPosition: number,
+  limit: number,
+  recordedUntil?: string,
+): Promise<{ position: number; event: EventEnvelope }[]> {
+  if (projection.source.kind === 'log') {
+    const events = await store.readAll(db, afterPosition, limit, { recordedUntil });
+    return events.map((event) => ({ position: event.globalPosition, event }));
+  }
+  const params: unknown[] = [projection.source.consumer, afterPosition, limit];
+  let until = '';
+  if (recordedUntil) {
+    params.push(recordedUntil);
+    until = `AND (envelope->>'recordedAt')::timestamptz <= $4`;
+  }
+  const rows = await db.query<{ seq: string; envelope: EventEnvelope }[]>(
+    `SELECT seq, envelope FROM ${ident(store.schema)}.inbox WHERE consumer = $1 AND seq > $2 ${until} ORDER BY seq LIMIT $3`,
+    params,
+  );
+  return rows.map((row) => ({ position: Number(row.seq), event: upcastStored(store.registry, row.envelope) }));
+}
+
+async function countSource(db: Queryable, store: EventStore, projection: Projection, after: number, until?: string) {
+  const s = ident(store.schema);
+  const [row] =
+    projection.source.kind === 'log'
+      ? await db.query(
+          `SELECT count(*)::bigint AS n FROM ${s}.events WHERE global_position > $1 ${until ? 'AND recorded_at <= $2' : ''}`,
+          until ? [after, until] : [after],
+        )
+      : await db.query(
+          `SELECT count(*)::bigint AS n FROM ${s}.inbox WHERE consumer = $1 AND seq > $2
+             ${until ? `AND (envelope->>'recordedAt')::timestamptz <= $3` : ''}`,
+          until ? [projection.source.consumer, after, until] : [projection.source.consumer, after],
+        );
+  return Number(row.n);
+}
+
+function upcastStored(registry: EventRegistry, envelope: EventEnvelope): EventEnvelope {
+  const parsed = registry.parsePayload(envelope.type, envelope.schemaVersion, envelope.payload);
+  if (!parsed.ok) throw new Error(`stored event ${envelope.eventId} cannot be read: ${parsed.detail}`);
+  return { ...envelope, schemaVersion: parsed.value.schemaVersion, payload: parsed.value.payload };
+}
+
+/**
+ * Runs an asynchronous projection over the service's own log, keeping its checkpoint in the same
+ * transaction as its writes (so a crash re-applies nothing twice).
+ */
+export class ProjectionRunner {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly store: EventStore,
+    private readonly projection: Projection,
+  ) {}
+
+  /** Applies up to `batchSize` events; returns how many it applied. */
+  async runOnce(batchSize = 1000): Promise<number> {
+    const s = ident(this.store.schema);
+    return runInTransaction(this.dataSource, async (tx) => {
+      await tx.query(
+        `INSERT INTO ${s}.projection_checkpoints (projection, position) VALUES ($1, 0) ON CONFLICT DO NOTHING`,
+        [this.projection.name],
+      );
+      const [checkpoint] = await tx.query(
+        `SELECT position FROM ${s}.projection_checkpoints WHERE projection = $1 FOR UPDATE`,
+        [this.projection.name],
+      );
+      const items = await readProjectionSource(tx, this.store, this.projection, Number(checkpoint.position), batchSize);
+      for (const { event } of items) await this.projection.apply(tx, event, this.store.schema);
+      if (items.length > 0) {
+        await tx.query(`UPDATE ${s}.projection_checkpoints SET position = $2, updated_at = now() WHERE projection = $1`, [
+          this.projection.name,
+          items[items.length - 1].position,
+        ]);
+      }
+      return items.length;
+    });
+  }
+
+  async catchUp(batchSize = 1000): Promise<number> {
+    let total = 0;
+    for (let n = await this.runOnce(batchSize); n > 0; n = await this.runOnce(batchSize)) total += n;
+    return total;
+  }
+}
+
+/**
+ * Rebuilds a projection from position 0 into a fresh schema (tables copied from the live ones'
+ * definitions), with progress reports; `resume` continues an interrupted rebuild from its checkpoint.
+ */
+export async function rebuildProjection(
+  dataSource: DataSource,
+  store: EventStore,
+  projection: Projection,
+  options: RebuildOptions = {},
+): Promise<{ targetSchema: string; eventsApplied: number; position: number }> {
+  const live = ident(store.schema);
+  const targetSchema = options.targetSchema ?? `${store.schema}_rebuild`;
+  const target = ident(targetSchema);
+  const batchSize = options.batchSize ?? 2000;
+
+  await runInTransaction(dataSource, async (tx) => {
+    await tx.query(`CREATE SCHEMA IF NOT EXISTS ${target}`);
+    await tx.query(
+      `CREATE TABLE IF NOT EXISTS ${target}.rebuild_checkpoints (projection text PRIMARY KEY, position bigint NOT NULL)`,
+    );
+    const [existing] = await tx.query(`SELECT position FROM ${target}.rebuild_checkpoints WHERE projection = $1`, [
+      projection.name,
+    ]);
+    if (existing && options.resume) return;
+    for (const table of projection.tables) {
+      await tx.query(`DROP TABLE IF EXISTS ${target}.${ident(table)}`);
+      await tx.query(`CREATE TABLE ${target}.${ident(table)} (LIKE ${live}.${ident(table)} INCLUDING ALL)`);
+    }
+    await tx.query(
+      `INSERT INTO ${target}.rebuild_checkpoints (projection, position) VALUES ($1, 0)
+       ON CONFLICT (projection) DO UPDATE SET position = 0`,
+      [projection.name],
+    );
+  });
+
+  const [{ position: startPosition }] = await dataSource.query(
+    `SELECT position FROM ${target}.rebuild_checkpoints WHERE projection = $1`,
+    [projection.name],
+  );
+  let position = Number(startPosition);
+  const totalEvents = await countSource(dataSource, store, projection, 0, options.recordedUntil);
+  let eventsApplied = totalEvents - (await countSource(dataSource, store, projection, position, options.recordedUntil));
+
+  for (;;) {
+    const applied = await runInTransaction(dataSource, async (tx) => {
+      const items = await readProjectionSource(tx, store, projection, position, batchSize, options.recordedUntil);
+      for (const { event } of items) await projection.apply(tx, event, targetSchema);
+      if (items.length > 0) {
+        position = items[items.length - 1].position;
+        await tx.query(`UPDATE ${target}.rebuild_checkpoints SET position = $2 WHERE projection = $1`, [
+          projection.name,
+          position,
+        ]);
+      }
+      return items.length;
+    });
+    eventsApplied += applied;
+    options.onProgress?.({ projection: projection.name, position, eventsApplied, totalEvents });
+    if (applied < batchSize) break;
+  }
+  return { targetSchema, eventsApplied, position };
+}
+
+/**
+ * Compares each table of a projection in two schemas by row count and an order-independent checksum
+ * of every row's full text.
+ */
+export async function compareProjection(
+  db: Queryable,
+  projection: Projection,
+  liveSchema: string,
+  rebuiltSchema: string,
+): Promise<TableComparison[]> {
+  const results: TableComparison[] = [];
+  for (const table of projection.tables) {
+    const [live, rebuilt] = await Promise.all(
+      [liveSchema, rebuiltSchema].map((schema) => tableChecksum(db, schema, table)),
+    );
+    results.push({
+      table,
+      liveRows: live.rows,
+      rebuiltRows: rebuilt.rows,
+      liveChecksum: live.checksum,
+      rebuiltChecksum: rebuilt.checksum,
+      equal: live.rows === rebuilt.rows && live.checksum === rebuilt.checksum,
+    });
+  }
+  return results;
+}
+
+export async function tableChecksum(db: Queryable, schema: string, table: string): Promise<{ rows: number; checksum: string }> {
+  const [row] = await db.query(
+    `SELECT count(*)::bigint AS rows,
+            md5(coalesce(string_agg(h, '' ORDER BY h), '')) AS checksum
+       FROM (SELECT md5(t::text) AS h FROM ${ident(schema)}.${ident(table)} t) hashed`,
+  );
+  return { rows: Number(row.rows), checksum: row.checksum };
+}

@@ -1,0 +1,162 @@
+import { DataSource } from 'typeorm';
+import { EventRegistry, newEvent } from '@fleetledger/contracts';
+import { EventStore, InvalidEventError, runInTransaction, WrongExpectedVersionError } from '@fleetledger/eventstore';
+import { TestDatabase } from '@fleetledger/testing';
+import { AccountOpened, DepositMade, DepositMadeV1, migrations, registry, SCHEMA } from './fixtures';
+
+const at = '2026-11-01T00:00:00.000Z';
+const ctx = { correlationId: 'test' };
+
+describe('EventStore on PostgreSQL', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+  let store: EventStore;
+
+  beforeAll(async () => {
+    db = await TestDatabase.create();
+    dataSource = await db.dataSource(migrations, 30);
+    store = new EventStore(SCHEMA, registry);
+  });
+
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await db?.drop();
+  });
+
+  it('appends and reads a stream back with versions and positions', async () => {
+    await runInTransaction(dataSource, (tx) =>
+      store.append(tx, 'account-a', 0, [
+        newEvent(AccountOpened, { accountId: 'a', owner: 'lab-1' }, at),
+        newEvent(DepositMade, { accountId: 'a', amountMinor: 500 }, at),
+      ], ctx),
+    );
+    const events = await store.readStream(dataSource, 'account-a');
+    expect(events.map((e) => [e.type, e.streamVersion])).toEqual([
+      ['AccountOpened', 1],
+      ['DepositMade', 2],
+    ]);
+    expect(events[1].globalPosition).toBe(events[0].globalPosition + 1);
+    expect(await store.streamVersion(dataSource, 'account-a')).toBe(2);
+  });
+
+  it('lets exactly one of two concurrent appends at the same expected version win', async () => {
+    await runInTransaction(dataSource, (tx) =>
+      store.append(tx, 'account-race', 0, [newEvent(AccountOpened, { accountId: 'race', owner: 'x' }, at)], ctx),
+    );
+    const attempt = (amountMinor: number) =>
+      runInTransaction(dataSource, (tx) =>
+        store.append(tx, 'account-race', 1, [newEvent(DepositMade, { accountId: 'race', amountMinor }, at)], ctx),
+      );
+    const results = await Promise.allSettled([attempt(1), attempt(2)]);
+    const fulfilled = results.filter((r) => r.status === 'fulfilled');
+    const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(fulfilled).toHaveLength(1);
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0].reason).toBeInstanceOf(WrongExpectedVersionError);
+    expect(rejected[0].reason).toMatchObject({ streamId: 'account-race', expectedVersion: 1, actualVersion: 2 });
+    const stream = await store.readStream(dataSource, 'account-race');
+    expect(stream).toHaveLength(2);
+  });
+
+  it('refuses an event that breaks its contract and writes nothing', async () => {
+    const before = await store.headPosition(dataSource);
+    await expect(
+      runInTransaction(dataSource, (tx) =>
+        store.append(tx, 'account-bad', 0, [{ type: 'DepositMade', payload: { accountId: 'b', amountMinor: 1.5 }, occurredAt: at }], ctx),
+      ),
+    ).rejects.toBeInstanceOf(InvalidEventError);
+    expect(await store.headPosition(dataSource)).toBe(before);
+    expect(await store.readStream(dataSource, 'account-bad')).toEqual([]);
+  });
+
+  it('upcasts events stored under an older schema version when reading them', async () => {
+    const oldStore = new EventStore(SCHEMA, new EventRegistry([AccountOpened, DepositMadeV1]));
+    await runInTransaction(dataSource, (tx) =>
+      oldStore.append(tx, 'account-old', 0, [newEvent(DepositMadeV1, { accountId: 'old', amount: 12.34 }, at)], ctx),
+    );
+    const [event] = await store.readStream(dataSource, 'account-old');
+    expect(event.schemaVersion).toBe(2);
+    expect(event.payload).toEqual({ accountId: 'old', amountMinor: 1234 });
+  });
+
+  it('gives a reader following the global position every event exactly once while many writers append', async () => {
+    const start = await store.headPosition(dataSource);
+    const writers = 12;
+    const appendsPerWriter = 15;
+    const seen: number[] = [];
+    let writing = true;
+    const reader = (async () => {
+      let position = start;
+      while (writing || position < (await store.headPosition(dataSource))) {
+        const batch = await store.readAll(dataSource, position, 100);
+        for (const event of batch) seen.push(event.globalPosition);
+        if (batch.length > 0) position = batch[batch.length - 1].globalPosition;
+        else await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        for (let i = 0; i < appendsPerWriter; i++) {
+          await runInTransaction(dataSource, async (tx) => {
+            await store.append(tx, `gap-${w}-${i}`, 0, [newEvent(AccountOpened, { accountId: `${w}-${i}`, owner: 'o' }, at)], ctx);
+            // Hold the transaction open a little after appending, so commits interleave with reads.
+            await new Promise((r) => setTimeout(r, (w * 7 + i) % 4));
+          });
+        }
+      }),
+    );
+    writing = false;
+    await reader;
+    const expected = Array.from({ length: writers * appendsPerWriter }, (_, i) => start + i + 1);
+    expect(seen).toEqual(expected);
+  });
+
+  it('does not let a reader pass an open transaction, and bounds the stall it causes', async () => {
+    const start = await store.headPosition(dataSource);
+    const stuck = dataSource.createQueryRunner();
+    await stuck.connect();
+    await stuck.startTransaction();
+    await stuck.query(`SET LOCAL idle_in_transaction_session_timeout = '1500ms'`);
+    await store.append(stuck, 'stuck-writer', 0, [newEvent(AccountOpened, { accountId: 'stuck', owner: 'o' }, at)], ctx);
+
+    const blockedWriters = Array.from({ length: 3 }, (_, i) =>
+      runInTransaction(dataSource, (tx) =>
+        store.append(tx, `after-stuck-${i}`, 0, [newEvent(AccountOpened, { accountId: `after-${i}`, owner: 'o' }, at)], ctx),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    // While the stuck writer holds its transaction, nothing after it is visible to readers.
+    expect(await store.readAll(dataSource, start, 100)).toEqual([]);
+
+    const started = Date.now();
+    await Promise.all(blockedWriters);
+    const stalledMs = Date.now() - started;
+    expect(stalledMs).toBeLessThan(5000);
+    // Postgres ended the idle writer: its event never became visible, the others' did, in order.
+    await expect(stuck.commitTransaction()).rejects.toThrow();
+    await stuck.release().catch(() => undefined);
+    const after = await store.readAll(dataSource, start, 100);
+    expect(after.map((e) => e.streamId).sort()).toEqual(['after-stuck-0', 'after-stuck-1', 'after-stuck-2']);
+    expect(after.map((e) => e.globalPosition)).toEqual([start + 1, start + 2, start + 3]);
+  });
+
+  it('verifies the hash chain and detects one altered event', async () => {
+    const ok = await store.verifyChain(dataSource);
+    expect(ok.ok).toBe(true);
+    expect(ok.eventsChecked).toBe(await store.headPosition(dataSource));
+
+    await expect(dataSource.query(`UPDATE ledger.events SET payload = '{}' WHERE global_position = 2`)).rejects.toThrow(
+      /append-only/,
+    );
+    await runInTransaction(dataSource, async (tx) => {
+      await tx.query(`SET LOCAL fleetledger.allow_event_rewrite = 'on'`);
+      await tx.query(
+        `UPDATE ledger.events SET payload = jsonb_set(payload, '{amountMinor}', '50000') WHERE global_position = 2`,
+      );
+    });
+    const broken = await store.verifyChain(dataSource);
+    expect(broken.ok).toBe(false);
+    expect(broken.firstBreak).toMatchObject({ kind: 'hash-mismatch', globalPosition: 2 });
+    expect(broken.eventsChecked).toBe(1);
+  });
+});

@@ -1,0 +1,6 @@
+import { ensureInfrastructure } from './infrastructure';
+
+export default async function globalSetup(): Promise<void> {
+  const started = await ensureInfrastructure((line) => process.stderr.write(`\n[test infra] ${line}\n`));
+  (globalThis as { __FLEETLEDGER_STARTED_KAFKA__?: boolean }).__FLEETLEDGER_STARTED_KAFKA__ = started;
+}

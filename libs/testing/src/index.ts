@@ -1,0 +1,3 @@
+export * from './infrastructure';
+export * from './kafka-test';
+export * from './test-database';

@@ -1,0 +1,44 @@
+import { execFileSync } from 'node:child_process';
+import { createConnection } from 'node:net';
+import path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:9092';
+
+export function portAnswers(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * Makes sure the integration tests have a real Kafka broker and a real PostgreSQL.
+ * Given KAFKA_BROKERS / DATABASE_URL, it uses them as they are. Otherwise it runs scripts/infra.sh,
+ * which starts the machine's PostgreSQL if needed and a local KRaft broker from Maven Central jars.
+ * Returns true when it started the broker itself (so teardown stops it).
+ */
+export async function ensureInfrastructure(log: (line: string) => void = () => undefined): Promise<boolean> {
+  process.env.DATABASE_URL ??= DEFAULT_DATABASE_URL;
+  if (process.env.KAFKA_BROKERS) return false;
+  process.env.KAFKA_BROKERS = DEFAULT_KAFKA_BROKERS;
+  const alreadyUp = await portAnswers('127.0.0.1', 9092);
+  if (alreadyUp) {
+    log('using the Kafka broker already answering on 127.0.0.1:9092');
+    return false;
+  }
+  log('starting local infrastructure (scripts/infra.sh up)');
+  execFileSync('bash', [path.join(REPO_ROOT, 'scripts/infra.sh'), 'up'], { stdio: 'inherit' });
+  return true;
+}
+
+export function stopInfrastructure(): void {
+  execFileSync('bash', [path.join(REPO_ROOT, 'scripts/infra.sh'), 'down'], { stdio: 'inherit' });
+}

@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { DataSource, MigrationInterface } from 'typeorm';
+
+/** A throw-away PostgreSQL database for one test file, created on the real server. */
+export class TestDatabase {
+  private constructor(
+    readonly name: string,
+    readonly url: string,
+    private readonly adminUrl: string,
+  ) {}
+
+  static async create(prefix = 'fl_test'): Promise<TestDatabase> {
+    const adminUrl = process.env.DATABASE_URL;
+    if (!adminUrl) throw new Error('DATABASE_URL is not set: run integration tests through jest (global setup)');
+    const name = `${prefix}_${randomBytes(5).toString('hex')}`;
+    const admin = new Client({ connectionString: adminUrl });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE ${name}`);
+    } finally {
+      await admin.end();
+    }
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    return new TestDatabase(name, url.toString(), adminUrl);
+  }
+
+  async dataSource(migrations: (new () => MigrationInterface)[] = [], poolSize = 10): Promise<DataSource> {
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url: this.url,
+      migrations,
+      migrationsTableName: 'migrations',
+      extra: { max: poolSize },
+    });
+    await dataSource.initialize();
+    await dataSource.runMigrations({ transaction: 'each' });
+    return dataSource;
+  }
+
+  async drop(): Promise<void> {
+    const admin = new Client({ connectionString: this.adminUrl });
+    await admin.connect();
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS ${this.name} WITH (FORCE)`);
+    } finally {
+      await admin.end();
+    }
+  }
+}
