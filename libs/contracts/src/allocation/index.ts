@@ -1,0 +1,2 @@
+// Contracts of the allocation service: event definitions, payload schemas, request/reply shapes.
+export {};

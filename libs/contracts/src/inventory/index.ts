@@ -1,0 +1,2 @@
+// Contracts of the inventory service: event definitions, payload schemas, request/reply shapes.
+export {};
