@@ -1,2 +1,2 @@
 // Contracts of the metering service: event definitions, payload schemas, request/reply shapes.
-export {};
+export * from './events';
