@@ -50,8 +50,12 @@ export const SAMPLE_PERIOD_SECONDS = 10;
 
 /** What a usage record was computed from: enough to audit it without shipping every sample id. */
 const usageSourcesSchema = z.object({
-  /** sha256 (hex) of the sorted, newline-joined ids of the samples counted (empty string digested when none). */
-  sampleDigest: z.string().regex(/^[0-9a-f]{64}$/),
+  /**
+   * Order-independent digest of the sample ids counted: the sum modulo 2^64 of the first 8 bytes
+   * (big-endian) of sha256(sampleId), as 16 hex digits. Anyone holding the ids can recompute it;
+   * a correction carries the digest of the samples it adds. See `sampleIdDigest` in apps/metering.
+   */
+  sampleDigest: z.string().regex(/^[0-9a-f]{16}$/),
   /** Allocation event ids (placements, releases, ...) that opened or closed the attributed intervals. */
   placementEventIds: z.array(z.string().min(1)).max(10_000),
 });

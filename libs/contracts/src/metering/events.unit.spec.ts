@@ -32,7 +32,7 @@ describe('metering contracts', () => {
     const payload = {
       usageRecordId: 'l|H100|2026-01-01T00:00:00.000Z', leaseId: 'l', tenantId: 't', gpuClass: 'H100',
       hourStart: '2026-01-01T00:00:00.000Z', closedAt: '2026-01-01T01:05:00.000Z',
-      sources: { sampleDigest: 'a'.repeat(64), placementEventIds: [] },
+      sources: { sampleDigest: 'a'.repeat(16), placementEventIds: [] },
       gpuSecondsAllocated: '3600.000', gpuSecondsBusy: '0.000', energyWh: '0.000', sampleCount: 0,
     };
     expect(registry.validateNew(UsageRecorded.type, payload).ok).toBe(true);
