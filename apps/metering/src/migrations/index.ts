@@ -1,0 +1,4 @@
+import { EventStoreMetering1764000000000 } from './1764000000000-event-store';
+
+/** Every migration of the metering schema, oldest first. Never edit one that has shipped: add a new one. */
+export const meteringMigrations = [EventStoreMetering1764000000000];

@@ -1,0 +1,80 @@
+import { INestApplication, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { DocumentBuilder, SwaggerModule, OpenAPIObject } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { cleanupOpenApiDoc } from 'nestjs-zod';
+import { DataSource } from 'typeorm';
+import { parseServiceEnv, ServiceEnv } from './config';
+import type { ServiceOptions } from './service-options';
+import { SERVICE_ENV } from './tokens';
+
+export function buildOpenApiDocument(app: INestApplication, options: ServiceOptions): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle(options.openApi?.title ?? `FleetLedger ${options.service}`)
+    .setDescription(options.openApi?.description ?? '')
+    .setVersion('1')
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'x-tenant-id' }, 'tenant')
+    .build();
+  return cleanupOpenApiDoc(SwaggerModule.createDocument(app, config));
+}
+
+/**
+ * Creates a service as a Nest hybrid app (HTTP + Kafka request/reply transport), wired the same way
+ * in production and in tests. It does not listen yet; call `startService` for that.
+ */
+export async function createServiceApp(module: Type<unknown>, options: ServiceOptions): Promise<INestApplication> {
+  const app = await NestFactory.create(module, { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  const env = app.get<ServiceEnv>(SERVICE_ENV);
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, options), { jsonDocumentUrl: 'docs/openapi.json' });
+  app.connectMicroservice<MicroserviceOptions>(
+    {
+      transport: Transport.KAFKA,
+      options: {
+        client: { clientId: `fleetledger-${options.service}-rpc`, brokers: env.KAFKA_BROKERS },
+        consumer: { groupId: `${env.KAFKA_TOPIC_PREFIX}${options.service}-rpc` },
+        producer: { allowAutoTopicCreation: true },
+      },
+    },
+    { inheritAppConfig: true },
+  );
+  return app;
+}
+
+/** Initialises the app (migrations, consumers), then starts the Kafka transport and HTTP. */
+export async function startService(app: INestApplication, port?: number): Promise<INestApplication> {
+  await app.init();
+  await app.startAllMicroservices();
+  await app.listen(port ?? app.get<ServiceEnv>(SERVICE_ENV).PORT, '0.0.0.0');
+  return app;
+}
+
+/** `node main.js --migrate-only`: apply the service's migrations and exit (Kubernetes migration Job). */
+export async function runMigrationsOnly(options: ServiceOptions): Promise<void> {
+  const env = parseServiceEnv(process.env);
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url: env.DATABASE_URL,
+    migrations: options.migrations,
+    migrationsTableName: `${options.schema}_migrations`,
+  });
+  await dataSource.initialize();
+  try {
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    process.stdout.write(`${JSON.stringify({ service: options.service, migrationsApplied: applied.map((m) => m.name) })}\n`);
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+/** The whole of a service's main.ts. */
+export async function runService(module: Type<unknown>, options: ServiceOptions): Promise<void> {
+  if (process.argv.includes('--migrate-only')) {
+    await runMigrationsOnly(options);
+    return;
+  }
+  const app = await createServiceApp(module, options);
+  await startService(app);
+}

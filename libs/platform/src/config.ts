@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { formatZodError } from '@fleetledger/contracts';
+
+const booleanFromString = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1');
+
+/** The environment every FleetLedger service reads, validated once at start (fail fast, clear message). */
+export const serviceEnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  KAFKA_BROKERS: z
+    .string()
+    .min(1)
+    .transform((value) => value.split(',').map((b) => b.trim()).filter(Boolean)),
+  KAFKA_TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]*$/).default(''),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MIGRATIONS_RUN: booleanFromString.default(true),
+  OUTBOX_RELAY: booleanFromString.default(true),
+  CONSUMERS: booleanFromString.default(true),
+});
+
+export type ServiceEnv = z.infer<typeof serviceEnvSchema>;
+
+export class ConfigurationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigurationError';
+  }
+}
+
+export function parseServiceEnv(env: Record<string, string | undefined>): ServiceEnv {
+  const parsed = serviceEnvSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigurationError(`invalid environment: ${formatZodError(parsed.error)}`);
+  return parsed.data;
+}

@@ -1,0 +1,72 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { ZodValidationException } from 'nestjs-zod';
+import { WrongExpectedVersionError } from '@fleetledger/eventstore';
+
+/**
+ * An error a service reports to its caller: a stable code from the service's taxonomy, an HTTP status
+ * and details. Domain code returns rejections as values; handlers turn them into ServiceErrors.
+ */
+export class ServiceError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly httpStatus: number = HttpStatus.UNPROCESSABLE_ENTITY,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'ServiceError';
+  }
+}
+
+interface HttpResponse {
+  status(code: number): { json(body: unknown): void };
+}
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  details?: unknown;
+}
+
+/** Maps any error to one JSON shape: `{ statusCode, error: <code>, message, details }`. */
+export function toErrorBody(exception: unknown): ErrorBody {
+  if (exception instanceof ServiceError) {
+    return { statusCode: exception.httpStatus, error: exception.code, message: exception.message, details: exception.details };
+  }
+  if (exception instanceof WrongExpectedVersionError) {
+    return {
+      statusCode: HttpStatus.CONFLICT,
+      error: exception.code,
+      message: exception.message,
+      details: { streamId: exception.streamId, expectedVersion: exception.expectedVersion, actualVersion: exception.actualVersion },
+    };
+  }
+  if (exception instanceof ZodValidationException) {
+    const zodError = exception.getZodError() as { issues?: { path: PropertyKey[]; message: string }[] };
+    return {
+      statusCode: HttpStatus.BAD_REQUEST,
+      error: 'invalid-request',
+      message: 'the request does not match its schema',
+      details: (zodError.issues ?? []).map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })),
+    };
+  }
+  if (exception instanceof HttpException) {
+    const response = exception.getResponse();
+    const message = typeof response === 'string' ? response : ((response as { message?: string }).message ?? exception.message);
+    return { statusCode: exception.getStatus(), error: 'http-error', message: String(message) };
+  }
+  return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'internal-error', message: 'internal error' };
+}
+
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpErrorFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw exception;
+    const body = toErrorBody(exception);
+    if (body.statusCode >= 500) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
+    host.switchToHttp().getResponse<HttpResponse>().status(body.statusCode).json(body);
+  }
+}

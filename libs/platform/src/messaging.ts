@@ -1,0 +1,99 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { deadLetterTopic, topicName } from '@fleetledger/contracts';
+import { ensureTopics, InboxConsumer, InboxConsumerOptions, OutboxRelay } from '@fleetledger/eventstore';
+import { Kafka, Producer } from 'kafkajs';
+import { DataSource } from 'typeorm';
+import { Metrics } from './metrics';
+import type { ServiceEnv } from './config';
+import type { ServiceOptions } from './service-options';
+import { KAFKA, PRODUCER, SERVICE_ENV, SERVICE_OPTIONS } from './tokens';
+
+export type ConsumerRegistration = Omit<InboxConsumerOptions, 'schema' | 'registry' | 'topics' | 'groupId'> & {
+  /** Base topic names (Topics.*); the deployment prefix is added here. */
+  topics: string[];
+};
+
+/**
+ * Owns the service's Kafka side: creates its topics, runs the outbox relay and the inbox consumers,
+ * and stops them in a safe order on shutdown (consumers finish their batch and commit, then the
+ * relay finishes its batch, then the producer disconnects).
+ */
+@Injectable()
+export class Messaging implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(Messaging.name);
+  private readonly registrations: ConsumerRegistration[] = [];
+  private readonly consumers: InboxConsumer[] = [];
+  private relay?: OutboxRelay;
+
+  constructor(
+    @Inject(SERVICE_OPTIONS) private readonly options: ServiceOptions,
+    @Inject(SERVICE_ENV) private readonly env: ServiceEnv,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(PRODUCER) private readonly producer: Producer,
+    private readonly dataSource: DataSource,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** The full name of a topic in this deployment. */
+  topic(base: string): string {
+    return topicName(base, this.env.KAFKA_TOPIC_PREFIX);
+  }
+
+  /** The topic this service's own events go to (pass it as `topic` when appending). */
+  get eventsTopic(): string {
+    return this.topic(this.options.eventsTopic);
+  }
+
+  /** Registers a consumer; call from a provider's constructor or onModuleInit. */
+  registerConsumer(registration: ConsumerRegistration): void {
+    this.registrations.push(registration);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const bases = [this.options.eventsTopic, ...(this.options.consumedTopics ?? []), ...this.registrations.flatMap((r) => r.topics)];
+    const topics = [...new Set(bases.map((b) => this.topic(b)))];
+    await ensureTopics(this.kafka, [...topics, ...topics.map(deadLetterTopic)]);
+    await this.producer.connect();
+    if (this.env.OUTBOX_RELAY) {
+      this.relay = new OutboxRelay(this.dataSource, this.producer, {
+        schema: this.options.schema,
+        onPublished: (n) => this.metrics.eventsPublished.inc(n),
+        onError: (error) => this.logger.error(`outbox relay: ${(error as Error).message}`),
+      });
+      this.relay.start();
+    }
+    if (this.env.CONSUMERS) {
+      for (const registration of this.registrations) {
+        const consumer = new InboxConsumer(this.kafka, this.dataSource, this.producer, {
+          ...registration,
+          topics: registration.topics.map((t) => this.topic(t)),
+          groupId: `${this.env.KAFKA_TOPIC_PREFIX}${registration.name}`,
+          schema: this.options.schema,
+          registry: this.options.registry,
+          onProcessed: (n) => {
+            this.metrics.eventsConsumed.inc({ consumer: registration.name }, n);
+            registration.onProcessed?.(n);
+          },
+          onDeadLetter: (letter) => {
+            this.metrics.deadLetters.inc({ consumer: registration.name, reason: letter.reason });
+            this.logger.warn(`dead letter from ${letter.topic}@${letter.message.offset}: ${letter.reason}: ${letter.detail}`);
+            registration.onDeadLetter?.(letter);
+          },
+        });
+        await consumer.start();
+        this.consumers.push(consumer);
+      }
+    }
+  }
+
+  /** Publishes what is in the outbox now (tests and shutdown). */
+  async flushOutbox(): Promise<number> {
+    return this.relay ? this.relay.drain() : 0;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const consumer of this.consumers.splice(0)) await consumer.stop();
+    await this.relay?.stop();
+    await this.producer.disconnect();
+  }
+}

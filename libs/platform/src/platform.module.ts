@@ -1,0 +1,77 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { EventStore, createIdempotentProducer, createKafka } from '@fleetledger/eventstore';
+import { Kafka } from 'kafkajs';
+import { LoggerModule } from 'nestjs-pino';
+import { ZodValidationPipe } from 'nestjs-zod';
+import { v7 as uuidv7 } from 'uuid';
+import { parseServiceEnv, ServiceEnv } from './config';
+import { HttpErrorFilter } from './errors';
+import { HealthController, KafkaHealthIndicator } from './health';
+import { Messaging } from './messaging';
+import { Metrics, MetricsController } from './metrics';
+import type { ServiceOptions } from './service-options';
+import { KAFKA, PRODUCER, SERVICE_ENV, SERVICE_OPTIONS } from './tokens';
+
+/**
+ * Everything a FleetLedger service shares: validated config, JSON logs with correlation ids,
+ * TypeORM + migrations on its schema, the event store, Kafka producer/relay/consumers, health,
+ * metrics and error mapping. A service module imports `PlatformModule.forService({...})`.
+ */
+@Module({})
+export class PlatformModule {
+  static forService(options: ServiceOptions): DynamicModule {
+    const env = parseServiceEnv(process.env);
+    return {
+      module: PlatformModule,
+      global: true,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: env.LOG_LEVEL,
+            base: { service: options.service },
+            genReqId: (req, res) => {
+              const header = req.headers['x-correlation-id'];
+              const id = (Array.isArray(header) ? header[0] : header) || uuidv7();
+              res.setHeader('x-correlation-id', id);
+              return id;
+            },
+            customProps: (req) => ({ correlationId: req.id }),
+            autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') || req.url === '/metrics' },
+          },
+        }),
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({
+            type: 'postgres' as const,
+            url: env.DATABASE_URL,
+            migrations: options.migrations,
+            migrationsRun: env.MIGRATIONS_RUN,
+            migrationsTableName: `${options.schema}_migrations`,
+            migrationsTransactionMode: 'each' as const,
+            synchronize: false,
+            extra: { max: env.DATABASE_POOL_SIZE, application_name: `fleetledger-${options.service}` },
+          }),
+        }),
+        TerminusModule,
+      ],
+      controllers: [HealthController, MetricsController],
+      providers: [
+        { provide: SERVICE_OPTIONS, useValue: options },
+        { provide: SERVICE_ENV, useValue: env },
+        { provide: KAFKA, useFactory: (): Kafka => createKafka({ brokers: env.KAFKA_BROKERS, clientId: `fleetledger-${options.service}` }) },
+        { provide: PRODUCER, inject: [KAFKA], useFactory: (kafka: Kafka) => createIdempotentProducer(kafka) },
+        { provide: EventStore, useFactory: () => new EventStore(options.schema, options.registry) },
+        { provide: APP_FILTER, useClass: HttpErrorFilter },
+        { provide: APP_PIPE, useClass: ZodValidationPipe },
+        Metrics,
+        KafkaHealthIndicator,
+        Messaging,
+      ],
+      exports: [SERVICE_OPTIONS, SERVICE_ENV, KAFKA, PRODUCER, EventStore, Metrics, Messaging],
+    };
+  }
+}
+
+export type { ServiceEnv };
