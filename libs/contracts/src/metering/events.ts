@@ -73,7 +73,7 @@ const usageTotalsSchema = z.object({
  * The stream id is `usage-record-<usageRecordId>`.
  */
 export const UsageRecorded = defineEvent({
-  type: 'UsageRecorded',
+  type: 'metering.UsageRecorded',
   schema: z
     .object({
       /** Deterministic: `<leaseId>|<gpuClass>|<hourStart>`. */
@@ -97,7 +97,7 @@ export const USAGE_CORRECTION_REASONS = ['late-samples', 'late-placement-event']
  * up to this one applied, so a consumer can check that it has not missed one.
  */
 export const UsageCorrected = defineEvent({
-  type: 'UsageCorrected',
+  type: 'metering.UsageCorrected',
   schema: z.object({
     /** Deterministic: `<usageRecordId>#<correctionSeq>`. */
     usageCorrectionId: z.string().min(1),
