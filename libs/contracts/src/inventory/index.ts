@@ -1,2 +1,3 @@
-// Contracts of the inventory service: event definitions, payload schemas, request/reply shapes.
-export {};
+// Contracts of the inventory service: event definitions, payload schemas, shared fleet vocabulary.
+export * from './fleet';
+export * from './events';
