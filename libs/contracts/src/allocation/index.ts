@@ -1,2 +1,3 @@
 // Contracts of the allocation service: event definitions, payload schemas, request/reply shapes.
-export {};
+export * from './events';
+export * from './requests';
