@@ -40,7 +40,7 @@ export const gpuClassPriceSchema = z.object({
 export const slaCreditTierSchema = z.object({
   /** The tier applies when availability is strictly below this share (9990 = 99.90 %). */
   availabilityBelowBasisPoints: basisPointsSchema,
-  /** Credit as a share of the period's committed fee for that class. */
+  /** Credit as a share of the period's committed charges for that class: in-commitment usage plus any shortfall. */
   creditBasisPoints: basisPointsSchema,
 });
 
@@ -61,7 +61,8 @@ export const RatePlanPublished = defineEvent({
 });
 
 export const chargeKindSchema = z.enum(['gpu-usage', 'energy']);
-export const quantityUnitSchema = z.enum(['gpu-second', 'watt-hour']);
+/** Quantities are integers in thousandths, matching metering's 3-decimal quantities exactly. */
+export const quantityUnitSchema = z.enum(['milli-gpu-second', 'milli-watt-hour']);
 
 export const ChargeRated = defineEvent({
   type: 'billing.ChargeRated',
@@ -109,7 +110,8 @@ export const invoiceLineSchema = z.object({
   kind: invoiceLineKindSchema,
   gpuClass: z.string().min(1).optional(),
   quantity: quantitySchema,
-  quantityUnit: z.enum(['gpu-second', 'watt-hour', 'second', 'basis-point']),
+  /** Usage lines in thousandths; commitment lines in seconds of the term within the period; SLA lines in basis points. */
+  quantityUnit: z.enum(['milli-gpu-second', 'milli-watt-hour', 'second', 'basis-point']),
   unitPriceMicroMinor: microMinorPriceSchema.optional(),
   /** Rounded once, half to even. Negative for credits. */
   amountMinor: minorUnitsSchema,

@@ -19,7 +19,7 @@ export const nonNegativeMinorUnitsSchema = z.string().regex(/^(0|[1-9]\d*)$/, 'n
 /** Non-negative price in millionths of a minor unit. */
 export const microMinorPriceSchema = z.string().regex(/^(0|[1-9]\d*)$/, 'non-negative integer micro-minor units as a string of digits');
 
-/** Signed integer quantity (GPU-seconds, watt-hours) as a string of digits; negative only in adjusting charges. */
+/** Signed integer quantity in thousandths (milli-GPU-seconds, milli-watt-hours) as a string of digits; negative only in adjusting charges. */
 export const quantitySchema = z.string().regex(/^-?(0|[1-9]\d*)$/, 'integer quantity as a string of digits');
 
 /** ISO 4217 currency with its minor-unit exponent (USD 2, JPY 0, BHD 3). */
