@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineEvent, EventDefinition, PayloadOf } from '../event-definition';
+import { gpuClasses, gpuClassSchema } from '../inventory/fleet';
 
 /**
  * Allocation contracts: leases, quotas, routing policy and the workload lifecycle.
@@ -19,11 +20,10 @@ import { defineEvent, EventDefinition, PayloadOf } from '../event-definition';
  * read on its own.
  */
 
-// GPU classes as the fleet knows them (DESIGN.md section 1). Switch to the inventory contract's
-// schema once inventory publishes one; the literal values are the same.
-export const GPU_CLASSES = ['H100', 'H200', 'GB200'] as const;
-export const gpuClassSchema = z.enum(GPU_CLASSES);
-export type GpuClass = z.infer<typeof gpuClassSchema>;
+// GPU classes are the fleet's vocabulary, owned by the inventory contracts.
+export { gpuClassSchema };
+export type { GpuClass } from '../inventory/fleet';
+export const GPU_CLASSES = gpuClasses;
 
 export const WORKLOAD_CLASSES = ['inference', 'agentic', 'training'] as const;
 export const workloadClassSchema = z.enum(WORKLOAD_CLASSES);
