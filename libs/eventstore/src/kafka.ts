@@ -5,11 +5,21 @@ export interface KafkaSettings {
   clientId: string;
 }
 
+const LOG_LEVELS: Record<string, logLevel> = {
+  nothing: logLevel.NOTHING,
+  error: logLevel.ERROR,
+  warn: logLevel.WARN,
+  info: logLevel.INFO,
+  debug: logLevel.DEBUG,
+};
+
 export function createKafka({ brokers, clientId }: KafkaSettings): Kafka {
+  // kafkajs 2 warns once about its default partitioner change; we rely on the default (murmur2, as Java).
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   return new Kafka({
     clientId,
     brokers,
-    logLevel: logLevel.WARN,
+    logLevel: LOG_LEVELS[process.env.KAFKAJS_LOG_LEVEL ?? 'warn'] ?? logLevel.WARN,
     retry: { initialRetryTime: 200, retries: 8 },
   });
 }
@@ -17,9 +27,17 @@ export function createKafka({ brokers, clientId }: KafkaSettings): Kafka {
 /**
  * The producer every service publishes with: idempotent, acks from all in-sync replicas, one request
  * in flight so a stream's order survives retries. Sends are always awaited by callers.
+ * Retries are bounded (kafkajs would retry forever, which would hang shutdown): a send that still
+ * fails is retried by the outbox relay later, and any duplicate that causes is absorbed by the
+ * consumers' inboxes, which is where exactly-once is really enforced (DESIGN.md section 2).
  */
 export function createIdempotentProducer(kafka: Kafka): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },
+  });
 }
 
 /** Creates topics that do not exist yet (and their dead-letter topics), with the given partitions. */

@@ -1,5 +1,6 @@
 export * from './bootstrap';
 export * from './config';
+export * from './correlation';
 export * from './errors';
 export * from './health';
 export * from './messaging';

@@ -20,30 +20,47 @@ import { KAFKA, PRODUCER, SERVICE_ENV, SERVICE_OPTIONS } from './tokens';
  * TypeORM + migrations on its schema, the event store, Kafka producer/relay/consumers, health,
  * metrics and error mapping. A service module imports `PlatformModule.forService({...})`.
  */
+/** Provides the validated environment to the modules the platform configures asynchronously. */
+@Module({
+  providers: [{ provide: SERVICE_ENV, useFactory: () => parseServiceEnv(process.env) }],
+  exports: [SERVICE_ENV],
+})
+class ServiceEnvModule {}
+
 @Module({})
 export class PlatformModule {
   static forService(options: ServiceOptions): DynamicModule {
-    const env = parseServiceEnv(process.env);
+    // The environment is read when the app is created, not when this module is imported,
+    // so a test can point a service at its own database and topic prefix.
     return {
       module: PlatformModule,
       global: true,
       imports: [
-        LoggerModule.forRoot({
-          pinoHttp: {
-            level: env.LOG_LEVEL,
-            base: { service: options.service },
-            genReqId: (req, res) => {
-              const header = req.headers['x-correlation-id'];
-              const id = (Array.isArray(header) ? header[0] : header) || uuidv7();
-              res.setHeader('x-correlation-id', id);
-              return id;
+        ServiceEnvModule,
+        LoggerModule.forRootAsync({
+          imports: [ServiceEnvModule],
+          inject: [SERVICE_ENV],
+          useFactory: (env: ServiceEnv) => ({
+            pinoHttp: {
+              level: env.LOG_LEVEL,
+              base: { service: options.service },
+              genReqId: (req, res) => {
+                const header = req.headers['x-correlation-id'];
+                const id = (Array.isArray(header) ? header[0] : header) || uuidv7();
+                res.setHeader('x-correlation-id', id);
+                return id;
+              },
+              customProps: (req) => ({ correlationId: req.id }),
+              autoLogging: {
+                ignore: (req) => (req.url ?? '').startsWith('/health') || req.url === '/metrics',
+              },
             },
-            customProps: (req) => ({ correlationId: req.id }),
-            autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') || req.url === '/metrics' },
-          },
+          }),
         }),
         TypeOrmModule.forRootAsync({
-          useFactory: () => ({
+          imports: [ServiceEnvModule],
+          inject: [SERVICE_ENV],
+          useFactory: (env: ServiceEnv) => ({
             type: 'postgres' as const,
             url: env.DATABASE_URL,
             migrations: options.migrations,
@@ -59,8 +76,12 @@ export class PlatformModule {
       controllers: [HealthController, MetricsController],
       providers: [
         { provide: SERVICE_OPTIONS, useValue: options },
-        { provide: SERVICE_ENV, useValue: env },
-        { provide: KAFKA, useFactory: (): Kafka => createKafka({ brokers: env.KAFKA_BROKERS, clientId: `fleetledger-${options.service}` }) },
+        {
+          provide: KAFKA,
+          inject: [SERVICE_ENV],
+          useFactory: (env: ServiceEnv): Kafka =>
+            createKafka({ brokers: env.KAFKA_BROKERS, clientId: `fleetledger-${options.service}` }),
+        },
         { provide: PRODUCER, inject: [KAFKA], useFactory: (kafka: Kafka) => createIdempotentProducer(kafka) },
         { provide: EventStore, useFactory: () => new EventStore(options.schema, options.registry) },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
@@ -69,7 +90,7 @@ export class PlatformModule {
         KafkaHealthIndicator,
         Messaging,
       ],
-      exports: [SERVICE_OPTIONS, SERVICE_ENV, KAFKA, PRODUCER, EventStore, Metrics, Messaging],
+      exports: [ServiceEnvModule, SERVICE_OPTIONS, KAFKA, PRODUCER, EventStore, Metrics, Messaging],
     };
   }
 }

@@ -27,6 +27,8 @@ export function portAnswers(host: string, port: number, timeoutMs = 1000): Promi
  */
 export async function ensureInfrastructure(log: (line: string) => void = () => undefined): Promise<boolean> {
   process.env.DATABASE_URL ??= DEFAULT_DATABASE_URL;
+  // Tests create their own databases through this one; services under test get theirs in DATABASE_URL.
+  process.env.TEST_ADMIN_DATABASE_URL ??= process.env.DATABASE_URL;
   if (process.env.KAFKA_BROKERS) return false;
   process.env.KAFKA_BROKERS = DEFAULT_KAFKA_BROKERS;
   const alreadyUp = await portAnswers('127.0.0.1', 9092);
