@@ -1,0 +1,113 @@
+import { GpuClass, SAMPLE_PERIOD_SECONDS, TelemetrySample } from '@fleetledger/contracts/metering';
+
+/**
+ * A node-agent simulator for demos and benchmarks: a generated fleet, each GPU reporting one sample
+ * per reporting period. Deterministic from its seed (no Math.random, no clock): the same seed and
+ * start time give the same samples, byte for byte.
+ */
+export interface SimulatedNode {
+  nodeId: string;
+  gpuClass: GpuClass;
+  gpuIds: string[];
+}
+
+export interface FleetSpec {
+  seed: number;
+  nodes: number;
+  /** Share of nodes per class; defaults to an even H100/H200/GB200 mix. */
+  classMix?: Partial<Record<GpuClass, number>>;
+}
+
+/** Idle and full-load draw per class, watts (HGX H100/H200 ~700 W TDP; GB200 ~1200 W per GPU). */
+const POWER_PROFILE: Record<GpuClass, { idleW: number; maxW: number; gpusPerNode: number }> = {
+  H100: { idleW: 70, maxW: 700, gpusPerNode: 8 },
+  H200: { idleW: 75, maxW: 700, gpusPerNode: 8 },
+  GB200: { idleW: 100, maxW: 1200, gpusPerNode: 4 },
+};
+
+/** mulberry32: a tiny, well-distributed 32-bit PRNG; enough for simulation, not for secrets. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function generateFleet(spec: FleetSpec): SimulatedNode[] {
+  const mix = spec.classMix ?? { H100: 1, H200: 1, GB200: 1 };
+  const classes = (Object.keys(mix) as GpuClass[]).filter((c) => (mix[c] ?? 0) > 0);
+  const weight = classes.reduce((sum, c) => sum + (mix[c] ?? 0), 0);
+  const random = seededRandom(spec.seed);
+  const nodes: SimulatedNode[] = [];
+  for (let n = 0; n < spec.nodes; n++) {
+    let pick = random() * weight;
+    const gpuClass = classes.find((c) => (pick -= mix[c] ?? 0) < 0) ?? classes[classes.length - 1];
+    const nodeId = `sim-node-${String(n).padStart(6, '0')}`;
+    const gpuIds = Array.from({ length: POWER_PROFILE[gpuClass].gpusPerNode }, (_, g) => `${nodeId}-gpu${g}`);
+    nodes.push({ nodeId, gpuClass, gpuIds });
+  }
+  return nodes;
+}
+
+export interface SimulatorOptions {
+  seed: number;
+  /** First reporting instant (epoch ms); each tick advances by the reporting period. */
+  startMs: number;
+  periodMs?: number;
+}
+
+/**
+ * Emits one sample per GPU per tick. Utilization follows a bounded random walk per GPU (jobs ramp up
+ * and down rather than jumping), power tracks utilization between the class's idle and max draw.
+ * Sample ids are `<gpuId>@<sampledAt ms>`: unique per GPU and instant, stable across re-runs.
+ */
+export class NodeAgentSimulator {
+  private readonly random: () => number;
+  private readonly utilization = new Map<string, number>();
+  private tick = 0;
+  private readonly periodMs: number;
+
+  constructor(
+    readonly fleet: readonly SimulatedNode[],
+    private readonly options: SimulatorOptions,
+  ) {
+    this.random = seededRandom(options.seed ^ 0x9e3779b9);
+    this.periodMs = options.periodMs ?? SAMPLE_PERIOD_SECONDS * 1000;
+    for (const node of fleet) for (const gpuId of node.gpuIds) this.utilization.set(gpuId, this.random());
+  }
+
+  get gpuCount(): number {
+    return this.utilization.size;
+  }
+
+  /** The samples of every GPU for the next reporting instant, grouped by node (the Kafka key). */
+  nextTick(): { sampledAtMs: number; byNode: { nodeId: string; samples: TelemetrySample[] }[] } {
+    const sampledAtMs = this.options.startMs + this.tick * this.periodMs;
+    this.tick += 1;
+    const sampledAt = new Date(sampledAtMs).toISOString();
+    const byNode = this.fleet.map((node) => {
+      const profile = POWER_PROFILE[node.gpuClass];
+      const samples = node.gpuIds.map((gpuId) => {
+        const previous = this.utilization.get(gpuId)!;
+        const next = Math.min(1, Math.max(0, previous + (this.random() - 0.5) * 0.2));
+        this.utilization.set(gpuId, next);
+        const noiseW = (this.random() - 0.5) * 20;
+        const powerW = Math.max(0, Math.round((profile.idleW + (profile.maxW - profile.idleW) * next + noiseW) * 10) / 10);
+        return {
+          sampleId: `${gpuId}@${sampledAtMs}`,
+          gpuId,
+          nodeId: node.nodeId,
+          sampledAt,
+          utilization: Math.round(next * 10_000) / 10_000,
+          powerW,
+        };
+      });
+      return { nodeId: node.nodeId, samples };
+    });
+    return { sampledAtMs, byNode };
+  }
+}
