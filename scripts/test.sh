@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The one test command (npm test): static checks, then every test tier.
+# Integration tests need a real Kafka broker and a real PostgreSQL: with KAFKA_BROKERS / DATABASE_URL
+# unset, jest's global setup starts them (scripts/infra.sh) and stops what it started afterwards.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export KAFKAJS_LOG_LEVEL="${KAFKAJS_LOG_LEVEL:-nothing}"
+export TEST_LOG_LEVEL="${TEST_LOG_LEVEL:-warn}"
+
+echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
+echo "== lint";      npx eslint . --max-warnings=0
+echo "== tests (unit, then integration against real Kafka + PostgreSQL)"
+npx jest --maxWorkers=2 "$@"
