@@ -1,0 +1,39 @@
+/**
+ * Why the inventory refuses a command. One code per business rule; the API maps each to an HTTP
+ * status (see api/inventory-errors.ts).
+ */
+export const rejectionReasons = [
+  'unknown-site',
+  'unknown-hall',
+  'unknown-rack',
+  'unknown-node',
+  'unknown-gpu',
+  /** The id exists with different attributes (an identical re-registration is accepted and changes nothing). */
+  'already-registered',
+  /** A GPU id is already in another node, or twice in one command. */
+  'gpu-in-two-nodes',
+  'invalid-node-shape',
+  'rack-full',
+  'rack-power-budget-exceeded',
+  'hall-power-cap-exceeded',
+  'site-power-cap-exceeded',
+  'budget-below-draw',
+  'node-decommissioned',
+  'node-not-drained',
+] as const;
+
+export type RejectionReason = (typeof rejectionReasons)[number];
+
+export interface Rejection {
+  kind: 'rejected';
+  reason: RejectionReason;
+  detail: string;
+}
+
+export function reject(reason: RejectionReason, detail: string): Rejection {
+  return { kind: 'rejected', reason, detail };
+}
+
+export function isRejection(value: unknown): value is Rejection {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'rejected';
+}
