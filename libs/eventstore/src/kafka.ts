@@ -40,7 +40,10 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
   });
 }
 
-/** Creates topics that do not exist yet (and their dead-letter topics), with the given partitions. */
+/**
+ * Creates topics that do not exist yet, with the given partitions. Several services start at once
+ * and create shared topics concurrently, so a failed attempt is retried after listing again.
+ */
 export async function ensureTopics(
   kafka: Kafka,
   topics: readonly string[],
@@ -49,17 +52,23 @@ export async function ensureTopics(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t));
-    if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({
-          topic,
-          numPartitions: options.numPartitions ?? 3,
-          replicationFactor: options.replicationFactor ?? 1,
-        })),
-      });
+    for (let attempt = 1; ; attempt++) {
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((topic) => ({
+            topic,
+            numPartitions: options.numPartitions ?? 3,
+            replicationFactor: options.replicationFactor ?? 1,
+          })),
+        });
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
+      }
     }
   } finally {
     await admin.disconnect();
