@@ -102,7 +102,8 @@ export const InvoiceDrafted = defineEvent({
   }),
 });
 
-export const invoiceLineKindSchema = z.enum(['gpu-usage', 'gpu-overage', 'energy', 'commitment-shortfall', 'sla-credit']);
+/** 'adjustment' is a credit granted by hand on a credit note (goodwill, dispute), with its reason on the note. */
+export const invoiceLineKindSchema = z.enum(['gpu-usage', 'gpu-overage', 'energy', 'commitment-shortfall', 'sla-credit', 'adjustment']);
 
 export const invoiceLineSchema = z.object({
   lineId: z.string().min(1),
@@ -111,7 +112,7 @@ export const invoiceLineSchema = z.object({
   gpuClass: z.string().min(1).optional(),
   quantity: quantitySchema,
   /** Usage lines in thousandths; commitment lines in seconds of the term within the period; SLA lines in basis points. */
-  quantityUnit: z.enum(['milli-gpu-second', 'milli-watt-hour', 'second', 'basis-point']),
+  quantityUnit: z.enum(['milli-gpu-second', 'milli-watt-hour', 'second', 'basis-point', 'each']),
   unitPriceMicroMinor: microMinorPriceSchema.optional(),
   /** Rounded once, half to even. Negative for credits. */
   amountMinor: minorUnitsSchema,
@@ -169,6 +170,9 @@ export const CreditNoteIssued = defineEvent({
     lines: z.array(invoiceLineSchema).min(1),
     /** Negative: the total credited. */
     totalMinor: minorUnitsSchema,
+    /** Adjusting charges (from usage corrections) this note settles; empty for a credit granted by hand. */
+    adjustingCharges: z.array(ChargeRated.schema),
+    issuedAt: isoInstant,
     sourceEventIds: eventIds,
   }),
 });

@@ -1,0 +1,47 @@
+import { divideRoundHalfEven, MILLI_PER_UNIT } from './money';
+import { Interval, overlapSeconds, periodBounds, periodSeconds } from './periods';
+
+/**
+ * Take-or-pay commitments. A lease commits GPUs per class over its term [start, end). For each calendar month:
+ *  - the committed GPU-time is committedGpus x (seconds of the term inside the month);
+ *  - usage up to it is billed at the class price, usage above it at the overage price;
+ *  - the minimum is committedGpus x monthly fee per GPU, prorated by seconds at term start and end
+ *    (term seconds in the month / seconds in the month), rounded once, half to even;
+ *  - when in-commitment usage comes to less than the minimum, the difference is billed as a shortfall.
+ */
+
+export function committedMilliGpuSeconds(committedGpus: number, term: Interval, period: string): bigint {
+  return BigInt(committedGpus) * overlapSeconds(term, periodBounds(period)) * MILLI_PER_UNIT;
+}
+
+export function proratedMinimumMinor(committedGpus: number, monthlyFeePerGpuMinor: bigint, term: Interval, period: string): bigint {
+  const termSeconds = overlapSeconds(term, periodBounds(period));
+  return divideRoundHalfEven(BigInt(committedGpus) * monthlyFeePerGpuMinor * termSeconds, periodSeconds(period));
+}
+
+export function shortfallMinor(minimumMinor: bigint, inCommitmentUsageMinor: bigint): bigint {
+  return minimumMinor > inCommitmentUsageMinor ? minimumMinor - inCommitmentUsageMinor : 0n;
+}
+
+export interface HourOfUsage {
+  hourStartMs: number;
+  milliGpuSeconds: bigint;
+}
+
+export interface CommitmentSplit {
+  withinMilli: bigint;
+  overageMilli: bigint;
+}
+
+/**
+ * Fills the commitment in chronological order: each hour's usage counts against what remains of the committed
+ * GPU-time; what does not fit is overage. Negative net hours (over-corrections) give commitment back.
+ */
+export function splitByCommitment(hours: readonly HourOfUsage[], committedMilli: bigint): CommitmentSplit[] {
+  let remaining = committedMilli;
+  return hours.map(({ milliGpuSeconds }) => {
+    const withinMilli = milliGpuSeconds <= 0n ? milliGpuSeconds : milliGpuSeconds < remaining ? milliGpuSeconds : remaining > 0n ? remaining : 0n;
+    remaining -= withinMilli;
+    return { withinMilli, overageMilli: milliGpuSeconds - withinMilli };
+  });
+}

@@ -1,0 +1,254 @@
+import type { billing } from '@fleetledger/contracts';
+import { committedMilliGpuSeconds, proratedMinimumMinor, shortfallMinor, splitByCommitment } from './commitments';
+import { LeaseTerms } from './leases';
+import { energyAmountMinor, gpuTimeAmountMinor, parseInteger } from './money';
+import { overlapSeconds, periodBounds } from './periods';
+import { planInEffect, RatePlanVersion } from './rate-plans';
+import { ChargeRated } from './rating';
+import { applicableTier, availabilityBasisPoints, slaCreditMinor } from './sla';
+
+export type InvoiceLine = billing.InvoiceLine;
+export type Currency = billing.Currency;
+
+/** GPU-time a lease's class was committed but not healthy in the period (from inventory health x allocation). */
+export interface ClassOutage {
+  leaseId: string;
+  gpuClass: string;
+  unavailableGpuSeconds: bigint;
+  sourceEventIds: string[];
+}
+
+export interface SlaCredit {
+  leaseId: string;
+  gpuClass: string;
+  availabilityBasisPoints: number;
+  creditBasisPoints: number;
+  amountMinor: bigint;
+  sourceEventIds: string[];
+}
+
+export interface InvoiceComposition {
+  kind: 'composed';
+  lines: InvoiceLine[];
+  credits: SlaCredit[];
+  totalMinor: bigint;
+  currency: Currency;
+}
+
+export interface CompositionInput {
+  period: string;
+  charges: readonly ChargeRated[];
+  /** The tenant's leases; those whose term misses the period are ignored. */
+  leases: readonly LeaseTerms[];
+  planVersions: (ratePlanId: string) => readonly RatePlanVersion[];
+  outages?: readonly ClassOutage[];
+}
+
+export type CompositionRejection = {
+  kind: 'rejected';
+  reason: 'mixed-currencies' | 'no-rate-plan-in-effect' | 'nothing-to-bill';
+  detail: string;
+};
+
+/**
+ * The lines of one tenant's invoice for one month, from its charges and lease terms. Deterministic: the same
+ * inputs give the same lines in the same order. Every line is quantity x unit price rounded once (money.ts),
+ * and keeps the ids of the events it came from. Charges for hours outside the period (late corrections billed
+ * on a later invoice) are billed at their base price as separate lines and do not touch this month's commitment.
+ */
+export function composeInvoiceLines(input: CompositionInput): InvoiceComposition | CompositionRejection {
+  const bounds = periodBounds(input.period);
+  const lines: InvoiceLine[] = [];
+  const credits: SlaCredit[] = [];
+  const currencies = new Set<string>();
+  let currency: Currency | undefined;
+  const noteCurrency = (value: Currency) => {
+    currencies.add(`${value.code}/${value.minorUnitExponent}`);
+    currency = value;
+  };
+
+  const chargesByLease = groupBy(input.charges, (charge) => charge.leaseId);
+  const leases = input.leases.filter((lease) => overlapSeconds(lease.term, bounds) > 0n);
+  const leaseIds = [...new Set([...leases.map((lease) => lease.leaseId), ...chargesByLease.keys()])].sort();
+  for (const leaseId of leaseIds) {
+    const lease = leases.find((candidate) => candidate.leaseId === leaseId);
+    const charges = chargesByLease.get(leaseId) ?? [];
+    for (const charge of charges) noteCurrency(charge.currency);
+
+    const usage = charges.filter((charge) => charge.kind === 'gpu-usage');
+    const classes = new Set([...usage.map((charge) => charge.gpuClass ?? ''), ...Object.keys(lease?.committedGpus ?? {})]);
+    for (const gpuClass of [...classes].sort()) {
+      const committedGpus = lease?.committedGpus[gpuClass] ?? 0;
+      const classUsage = usage.filter((charge) => (charge.gpuClass ?? '') === gpuClass);
+      const { usageLines, inCommitmentMinor } = usageLinesFor(leaseId, gpuClass, classUsage, lease, committedGpus, input.period, bounds);
+      lines.push(...usageLines);
+      if (!lease || committedGpus === 0) continue;
+
+      const termStartInPeriod = Math.max(lease.term.startMs, bounds.startMs);
+      const plan = planInEffect(input.planVersions(lease.ratePlanId), termStartInPeriod);
+      if (!plan) {
+        return { kind: 'rejected', reason: 'no-rate-plan-in-effect', detail: `lease ${leaseId}: plan ${lease.ratePlanId} not in effect` };
+      }
+      noteCurrency(plan.currency);
+      const fee = plan.classes.find((price) => price.gpuClass === gpuClass);
+      const minimum = fee ? proratedMinimumMinor(committedGpus, parseInteger(fee.committedMonthlyFeePerGpuMinor), lease.term, input.period) : 0n;
+      const shortfall = shortfallMinor(minimum, inCommitmentMinor);
+      if (shortfall > 0n) {
+        lines.push({
+          lineId: `${leaseId}:commitment-shortfall:${gpuClass}`,
+          leaseId,
+          kind: 'commitment-shortfall',
+          gpuClass,
+          quantity: overlapSeconds(lease.term, bounds).toString(),
+          quantityUnit: 'second',
+          amountMinor: shortfall.toString(),
+          sourceEventIds: [...lease.sourceEventIds],
+        });
+      }
+
+      const outage = input.outages?.find((candidate) => candidate.leaseId === leaseId && candidate.gpuClass === gpuClass);
+      if (!outage) continue;
+      const committedSeconds = committedMilliGpuSeconds(committedGpus, lease.term, input.period) / 1000n;
+      const availability = availabilityBasisPoints(committedSeconds, outage.unavailableGpuSeconds);
+      const tier = applicableTier(plan.slaCreditTiers, availability);
+      if (!tier) continue;
+      const amount = slaCreditMinor(inCommitmentMinor + shortfall, tier.creditBasisPoints);
+      if (amount === 0n) continue;
+      credits.push({
+        leaseId,
+        gpuClass,
+        availabilityBasisPoints: availability,
+        creditBasisPoints: tier.creditBasisPoints,
+        amountMinor: amount,
+        sourceEventIds: [...outage.sourceEventIds],
+      });
+      lines.push({
+        lineId: `${leaseId}:sla-credit:${gpuClass}`,
+        leaseId,
+        kind: 'sla-credit',
+        gpuClass,
+        quantity: String(tier.creditBasisPoints),
+        quantityUnit: 'basis-point',
+        amountMinor: (-amount).toString(),
+        sourceEventIds: [...outage.sourceEventIds],
+      });
+    }
+    lines.push(...energyLinesFor(leaseId, charges.filter((charge) => charge.kind === 'energy')));
+  }
+
+  if (currencies.size > 1) {
+    return { kind: 'rejected', reason: 'mixed-currencies', detail: `one invoice, one currency; got ${[...currencies].join(', ')}` };
+  }
+  if (!currency) return { kind: 'rejected', reason: 'nothing-to-bill', detail: `no charges and no commitments in ${input.period}` };
+  const totalMinor = lines.reduce((total, line) => total + BigInt(line.amountMinor), 0n);
+  return { kind: 'composed', lines, credits, totalMinor, currency };
+}
+
+interface LineAccumulator {
+  line: Omit<InvoiceLine, 'quantity' | 'amountMinor' | 'sourceEventIds'>;
+  milli: bigint;
+  unitPrice: bigint;
+  sourceEventIds: Set<string>;
+}
+
+function usageLinesFor(
+  leaseId: string,
+  gpuClass: string,
+  charges: readonly ChargeRated[],
+  lease: LeaseTerms | undefined,
+  committedGpus: number,
+  period: string,
+  bounds: { startMs: number; endMs: number },
+): { usageLines: InvoiceLine[]; inCommitmentMinor: bigint } {
+  // Net each hour first (a correction and its original share an hour and a price), then fill the commitment.
+  const hours = new Map<string, { hourStartMs: number; milli: bigint; price: string; overagePrice: string; ids: string[]; prior: boolean }>();
+  for (const charge of charges) {
+    const overagePrice = charge.overageUnitPriceMicroMinor ?? charge.unitPriceMicroMinor;
+    const key = `${charge.usageHourStart}|${charge.unitPriceMicroMinor}|${overagePrice}`;
+    const hourStartMs = Date.parse(charge.usageHourStart);
+    let hour = hours.get(key);
+    if (!hour) {
+      const prior = hourStartMs < bounds.startMs || hourStartMs >= bounds.endMs;
+      hour = { hourStartMs, milli: 0n, price: charge.unitPriceMicroMinor, overagePrice, ids: [], prior };
+      hours.set(key, hour);
+    }
+    hour.milli += BigInt(charge.quantity);
+    hour.ids.push(...charge.sourceEventIds);
+  }
+  const ordered = [...hours.entries()].sort(([a, x], [b, y]) => x.hourStartMs - y.hourStartMs || (a < b ? -1 : a > b ? 1 : 0)).map(([, hour]) => hour);
+  const inPeriod = ordered.filter((hour) => !hour.prior);
+  const committed = lease ? committedMilliGpuSeconds(committedGpus, lease.term, period) : 0n;
+  const splits = splitByCommitment(inPeriod.map((hour) => ({ hourStartMs: hour.hourStartMs, milliGpuSeconds: hour.milli })), committed);
+
+  const accumulators = new Map<string, LineAccumulator>();
+  const add = (kind: 'gpu-usage' | 'gpu-overage', suffix: string, price: string, milli: bigint, ids: string[]) => {
+    if (milli === 0n) return;
+    const lineId = `${leaseId}:${kind}:${gpuClass}:${price}${suffix}`;
+    let accumulator = accumulators.get(lineId);
+    if (!accumulator) {
+      accumulator = {
+        line: { lineId, leaseId, kind, gpuClass, quantityUnit: 'milli-gpu-second', unitPriceMicroMinor: price },
+        milli: 0n,
+        unitPrice: BigInt(price),
+        sourceEventIds: new Set(),
+      };
+      accumulators.set(lineId, accumulator);
+    }
+    accumulator.milli += milli;
+    for (const id of ids) accumulator.sourceEventIds.add(id);
+  };
+  inPeriod.forEach((hour, index) => {
+    add('gpu-usage', '', hour.price, splits[index].withinMilli, hour.ids);
+    add('gpu-overage', '', hour.overagePrice, splits[index].overageMilli, hour.ids);
+  });
+  for (const hour of ordered.filter((candidate) => candidate.prior)) add('gpu-usage', ':prior-period', hour.price, hour.milli, hour.ids);
+
+  let inCommitmentMinor = 0n;
+  const usageLines = [...accumulators.values()].map((accumulator) => {
+    const amount = gpuTimeAmountMinor(accumulator.milli, accumulator.unitPrice);
+    if (accumulator.line.kind === 'gpu-usage' && !accumulator.line.lineId.endsWith(':prior-period')) inCommitmentMinor += amount;
+    return toLine(accumulator, amount);
+  });
+  return { usageLines, inCommitmentMinor };
+}
+
+function energyLinesFor(leaseId: string, charges: readonly ChargeRated[]): InvoiceLine[] {
+  const accumulators = new Map<string, LineAccumulator>();
+  for (const charge of charges) {
+    const lineId = `${leaseId}:energy:${charge.unitPriceMicroMinor}`;
+    let accumulator = accumulators.get(lineId);
+    if (!accumulator) {
+      accumulator = {
+        line: { lineId, leaseId, kind: 'energy', quantityUnit: 'milli-watt-hour', unitPriceMicroMinor: charge.unitPriceMicroMinor },
+        milli: 0n,
+        unitPrice: BigInt(charge.unitPriceMicroMinor),
+        sourceEventIds: new Set(),
+      };
+      accumulators.set(lineId, accumulator);
+    }
+    accumulator.milli += BigInt(charge.quantity);
+    for (const id of charge.sourceEventIds) accumulator.sourceEventIds.add(id);
+  }
+  return [...accumulators.values()]
+    .filter((accumulator) => accumulator.milli !== 0n)
+    .map((accumulator) => toLine(accumulator, energyAmountMinor(accumulator.milli, accumulator.unitPrice)));
+}
+
+function toLine(accumulator: LineAccumulator, amountMinor: bigint): InvoiceLine {
+  return {
+    ...accumulator.line,
+    quantity: accumulator.milli.toString(),
+    amountMinor: amountMinor.toString(),
+    sourceEventIds: [...accumulator.sourceEventIds],
+  };
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(key(item));
+    if (group) group.push(item);
+    else groups.set(key(item), [item]);
+  }
+  return groups;
+}

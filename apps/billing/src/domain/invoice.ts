@@ -1,0 +1,300 @@
+import type { billing } from '@fleetledger/contracts';
+import { ClassOutage, composeInvoiceLines, CompositionRejection, Currency, InvoiceLine } from './invoice-lines';
+import { LeaseTerms } from './leases';
+import { RatePlanVersion } from './rate-plans';
+import { ChargeRated } from './rating';
+
+/**
+ * The invoice of one tenant for one calendar month (stream `invoice-<invoiceId>`).
+ *
+ *   (none) --charges--> draft --finalize--> finalized --corrections--> credit notes
+ *
+ * A draft collects charges (new ones and adjusting ones). Finalizing freezes its lines and total under a
+ * gap-free number; after that, nothing about the invoice changes: a correction that lowers it becomes a credit
+ * note, any attempt to add charges or finalize again is rejected with a reason.
+ */
+
+export type InvoiceEvent =
+  | { type: 'billing.InvoiceDrafted'; eventId: string; payload: billing.InvoiceDraftedPayload }
+  | { type: 'billing.ChargeRated'; eventId: string; payload: billing.ChargeRatedPayload }
+  | { type: 'billing.CreditIssued'; eventId: string; payload: billing.CreditIssuedPayload }
+  | { type: 'billing.InvoiceFinalized'; eventId: string; payload: billing.InvoiceFinalizedPayload }
+  | { type: 'billing.CreditNoteIssued'; eventId: string; payload: billing.CreditNoteIssuedPayload };
+
+/** A decided event, before the store gives it an id. */
+export type NewInvoiceEvent = { [K in InvoiceEvent['type']]: { type: K; payload: Extract<InvoiceEvent, { type: K }>['payload'] } }[InvoiceEvent['type']];
+
+export interface InvoiceState {
+  status: 'none' | 'draft' | 'finalized';
+  invoiceId?: string;
+  tenantId?: string;
+  period?: string;
+  currency?: Currency;
+  charges: Map<string, ChargeRated>;
+  finalized?: { invoiceNumber: number; lines: InvoiceLine[]; totalMinor: bigint; finalizedAt: string; eventId: string };
+  creditNotes: billing.CreditNoteIssuedPayload[];
+  /** Source events already settled by a credit note: a redelivered correction issues no second note. */
+  settledSourceIds: Set<string>;
+}
+
+export const initialInvoiceState = (): InvoiceState => ({
+  status: 'none',
+  charges: new Map(),
+  creditNotes: [],
+  settledSourceIds: new Set(),
+});
+
+export function evolveInvoice(state: InvoiceState, event: InvoiceEvent): InvoiceState {
+  switch (event.type) {
+    case 'billing.InvoiceDrafted':
+      return { ...state, status: 'draft', ...event.payload };
+    case 'billing.ChargeRated': {
+      state.charges.set(event.payload.chargeId, event.payload);
+      return state;
+    }
+    case 'billing.CreditIssued':
+      return state;
+    case 'billing.InvoiceFinalized':
+      return {
+        ...state,
+        status: 'finalized',
+        finalized: {
+          invoiceNumber: event.payload.invoiceNumber,
+          lines: event.payload.lines,
+          totalMinor: BigInt(event.payload.totalMinor),
+          finalizedAt: event.payload.finalizedAt,
+          eventId: event.eventId,
+        },
+      };
+    case 'billing.CreditNoteIssued': {
+      for (const id of event.payload.sourceEventIds) state.settledSourceIds.add(id);
+      return { ...state, creditNotes: [...state.creditNotes, event.payload] };
+    }
+  }
+}
+
+/** What the invoice needs from outside its stream to compute lines. */
+export interface BillingContext {
+  leases: readonly LeaseTerms[];
+  planVersions: (ratePlanId: string) => readonly RatePlanVersion[];
+  outages?: readonly ClassOutage[];
+}
+
+export type InvoiceCommand =
+  | { kind: 'rate-charges'; invoiceId: string; tenantId: string; period: string; charges: readonly ChargeRated[] }
+  | { kind: 'finalize'; invoiceNumber: number; finalizedAt: string; context: BillingContext }
+  | {
+      kind: 'settle-correction';
+      adjustingCharges: readonly ChargeRated[];
+      creditNoteId: string;
+      creditNoteNumber: number;
+      issuedAt: string;
+      context: BillingContext;
+    }
+  | { kind: 'grant-credit'; creditNoteId: string; creditNoteNumber: number; amountMinor: bigint; reason: string; issuedAt: string };
+
+export type InvoiceRejectionReason =
+  | 'invoice-finalized'
+  | 'invoice-not-found'
+  | 'invoice-not-finalized'
+  | 'currency-mismatch'
+  | 'correction-raises-invoice'
+  | 'correction-absorbed'
+  | 'credit-not-positive'
+  | 'credit-exceeds-invoice'
+  | CompositionRejection['reason'];
+
+export type InvoiceRejection = { kind: 'rejected'; reason: InvoiceRejectionReason; detail: string };
+
+export function decideInvoice(state: InvoiceState, command: InvoiceCommand): NewInvoiceEvent[] | InvoiceRejection {
+  switch (command.kind) {
+    case 'rate-charges':
+      return decideRateCharges(state, command);
+    case 'finalize':
+      return decideFinalize(state, command);
+    case 'settle-correction':
+      return decideSettleCorrection(state, command);
+    case 'grant-credit':
+      return decideGrantCredit(state, command);
+  }
+}
+
+function decideRateCharges(state: InvoiceState, command: Extract<InvoiceCommand, { kind: 'rate-charges' }>): NewInvoiceEvent[] | InvoiceRejection {
+  if (state.status === 'finalized') {
+    return {
+      kind: 'rejected',
+      reason: 'invoice-finalized',
+      detail: `invoice ${state.invoiceId} #${state.finalized?.invoiceNumber} is final; correct it with a credit note`,
+    };
+  }
+  const fresh = command.charges.filter((charge) => !state.charges.has(charge.chargeId));
+  if (fresh.length === 0) return [];
+  const currency = state.currency ?? fresh[0].currency;
+  const foreign = fresh.find((charge) => charge.currency.code !== currency.code);
+  if (foreign) {
+    return { kind: 'rejected', reason: 'currency-mismatch', detail: `invoice in ${currency.code}, charge ${foreign.chargeId} in ${foreign.currency.code}` };
+  }
+  const events: NewInvoiceEvent[] = [];
+  if (state.status === 'none') {
+    events.push({
+      type: 'billing.InvoiceDrafted',
+      payload: { invoiceId: command.invoiceId, tenantId: command.tenantId, period: command.period, currency },
+    });
+  }
+  for (const charge of fresh) events.push({ type: 'billing.ChargeRated', payload: charge });
+  return events;
+}
+
+function decideFinalize(state: InvoiceState, command: Extract<InvoiceCommand, { kind: 'finalize' }>): NewInvoiceEvent[] | InvoiceRejection {
+  if (state.status === 'none') return { kind: 'rejected', reason: 'invoice-not-found', detail: 'no charges were rated on this invoice' };
+  if (state.status === 'finalized') {
+    return { kind: 'rejected', reason: 'invoice-finalized', detail: `invoice ${state.invoiceId} is already final as #${state.finalized?.invoiceNumber}` };
+  }
+  const composition = compose(state, [...state.charges.values()], command.context);
+  if (composition.kind === 'rejected') return composition;
+  const invoiceId = state.invoiceId!;
+  const events: NewInvoiceEvent[] = composition.credits.map((credit) => ({
+    type: 'billing.CreditIssued' as const,
+    payload: {
+      creditId: `${invoiceId}:${credit.leaseId}:${credit.gpuClass}:sla`,
+      invoiceId,
+      tenantId: state.tenantId!,
+      leaseId: credit.leaseId,
+      gpuClass: credit.gpuClass,
+      period: state.period!,
+      reason: 'sla-availability' as const,
+      availabilityBasisPoints: credit.availabilityBasisPoints,
+      creditBasisPoints: credit.creditBasisPoints,
+      amountMinor: credit.amountMinor.toString(),
+      currency: composition.currency,
+      sourceEventIds: credit.sourceEventIds,
+    },
+  }));
+  events.push({
+    type: 'billing.InvoiceFinalized',
+    payload: {
+      invoiceId,
+      invoiceNumber: command.invoiceNumber,
+      tenantId: state.tenantId!,
+      period: state.period!,
+      currency: composition.currency,
+      lines: composition.lines,
+      totalMinor: composition.totalMinor.toString(),
+      finalizedAt: command.finalizedAt,
+    },
+  });
+  return events;
+}
+
+/**
+ * A correction of usage on a finalized invoice: recompute the lines as if the adjusting charges had been there,
+ * compare with what was billed (invoice plus earlier credit notes), and issue a credit note for the difference
+ * when it lowers the invoice. Commitments apply: usage corrected downwards below the minimum is absorbed by a
+ * larger shortfall and credits nothing. A correction that raises the invoice is rejected here; the caller bills
+ * it on the open invoice instead (a final invoice is never re-opened).
+ */
+function decideSettleCorrection(
+  state: InvoiceState,
+  command: Extract<InvoiceCommand, { kind: 'settle-correction' }>,
+): NewInvoiceEvent[] | InvoiceRejection {
+  if (state.status !== 'finalized' || !state.finalized) {
+    return { kind: 'rejected', reason: 'invoice-not-finalized', detail: 'a draft takes adjusting charges, not credit notes' };
+  }
+  const fresh = command.adjustingCharges.filter((charge) => !charge.sourceEventIds.every((id) => state.settledSourceIds.has(id)));
+  if (fresh.length === 0) return [];
+  const earlierAdjustments = state.creditNotes.flatMap((note) => note.adjustingCharges);
+  const composition = compose(state, [...state.charges.values(), ...earlierAdjustments, ...fresh], command.context);
+  if (composition.kind === 'rejected') return composition;
+
+  const billed = new Map<string, bigint>();
+  const billedLines = [...state.finalized.lines, ...state.creditNotes.flatMap((note) => note.lines)];
+  for (const line of billedLines) billed.set(line.lineId, (billed.get(line.lineId) ?? 0n) + BigInt(line.amountMinor));
+  const deltaLines: InvoiceLine[] = [];
+  const sourceEventIds = [...new Set(fresh.flatMap((charge) => charge.sourceEventIds))];
+  const recomputed = new Map(composition.lines.map((line) => [line.lineId, line]));
+  for (const lineId of [...new Set([...billed.keys(), ...recomputed.keys()])].sort()) {
+    const line = recomputed.get(lineId) ?? billedLines.find((candidate) => candidate.lineId === lineId)!;
+    const delta = BigInt(recomputed.get(lineId)?.amountMinor ?? '0') - (billed.get(lineId) ?? 0n);
+    if (delta === 0n) continue;
+    deltaLines.push({ ...line, amountMinor: delta.toString(), sourceEventIds });
+  }
+  const total = deltaLines.reduce((sum, line) => sum + BigInt(line.amountMinor), 0n);
+  if (total > 0n) {
+    return { kind: 'rejected', reason: 'correction-raises-invoice', detail: `raises invoice #${state.finalized.invoiceNumber} by ${total} minor units` };
+  }
+  if (total === 0n) {
+    return { kind: 'rejected', reason: 'correction-absorbed', detail: `absorbed by the commitment of invoice #${state.finalized.invoiceNumber}` };
+  }
+  return [
+    {
+      type: 'billing.CreditNoteIssued',
+      payload: {
+        creditNoteId: command.creditNoteId,
+        creditNoteNumber: command.creditNoteNumber,
+        invoiceId: state.invoiceId!,
+        invoiceNumber: state.finalized.invoiceNumber,
+        tenantId: state.tenantId!,
+        period: state.period!,
+        currency: state.currency!,
+        reason: 'usage-corrected',
+        lines: deltaLines,
+        totalMinor: total.toString(),
+        adjustingCharges: fresh,
+        issuedAt: command.issuedAt,
+        sourceEventIds,
+      },
+    },
+  ];
+}
+
+function decideGrantCredit(state: InvoiceState, command: Extract<InvoiceCommand, { kind: 'grant-credit' }>): NewInvoiceEvent[] | InvoiceRejection {
+  if (state.status !== 'finalized' || !state.finalized) {
+    return { kind: 'rejected', reason: 'invoice-not-finalized', detail: 'credit notes correct final invoices only' };
+  }
+  if (command.amountMinor <= 0n) return { kind: 'rejected', reason: 'credit-not-positive', detail: 'credit a positive amount' };
+  const remaining = state.finalized.totalMinor + state.creditNotes.reduce((sum, note) => sum + BigInt(note.totalMinor), 0n);
+  if (command.amountMinor > remaining) {
+    return { kind: 'rejected', reason: 'credit-exceeds-invoice', detail: `at most ${remaining} minor units remain on invoice #${state.finalized.invoiceNumber}` };
+  }
+  const sourceEventIds = [state.finalized.eventId];
+  return [
+    {
+      type: 'billing.CreditNoteIssued',
+      payload: {
+        creditNoteId: command.creditNoteId,
+        creditNoteNumber: command.creditNoteNumber,
+        invoiceId: state.invoiceId!,
+        invoiceNumber: state.finalized.invoiceNumber,
+        tenantId: state.tenantId!,
+        period: state.period!,
+        currency: state.currency!,
+        reason: command.reason,
+        lines: [
+          {
+            lineId: `${command.creditNoteId}:adjustment`,
+            leaseId: '-',
+            kind: 'adjustment',
+            quantity: '1',
+            quantityUnit: 'each',
+            amountMinor: (-command.amountMinor).toString(),
+            sourceEventIds,
+          },
+        ],
+        totalMinor: (-command.amountMinor).toString(),
+        adjustingCharges: [],
+        issuedAt: command.issuedAt,
+        sourceEventIds,
+      },
+    },
+  ];
+}
+
+function compose(state: InvoiceState, charges: ChargeRated[], context: BillingContext) {
+  return composeInvoiceLines({
+    period: state.period!,
+    charges,
+    leases: context.leases.filter((lease) => lease.tenantId === state.tenantId),
+    planVersions: context.planVersions,
+    outages: context.outages,
+  });
+}

@@ -1,0 +1,138 @@
+import type { billing, metering } from '@fleetledger/contracts';
+import { parseMilliDecimal } from './money';
+import { periodOf } from './periods';
+import { classPrice, planInEffect, RatePlanVersion } from './rate-plans';
+
+export type ChargeRated = billing.ChargeRatedPayload;
+
+/** A consumed event with the id it travelled under: every charge names the events it came from. */
+export interface SourceEvent<T> {
+  eventId: string;
+  payload: T;
+}
+
+export type RatingRejection = {
+  kind: 'rejected';
+  reason: 'no-rate-plan-in-effect' | 'gpu-class-not-priced';
+  detail: string;
+};
+
+export function invoiceIdFor(tenantId: string, period: string): string {
+  return `${tenantId}.${period}`;
+}
+
+/**
+ * Rates one closed usage hour: a gpu-usage charge for the allocated GPU-time and an energy charge for the
+ * energy, each priced by the plan version in effect at the start of the hour. Charge ids derive from the
+ * usage record id, so rating a redelivered event yields the same charges (the store then refuses duplicates).
+ * Zero quantities produce no charge.
+ */
+export function rateUsage(
+  usage: SourceEvent<metering.UsageRecordedPayload>,
+  planVersions: readonly RatePlanVersion[],
+): ChargeRated[] | RatingRejection {
+  const { payload } = usage;
+  return rateQuantities({
+    chargeIdPrefix: payload.usageRecordId,
+    tenantId: payload.tenantId,
+    leaseId: payload.leaseId,
+    gpuClass: payload.gpuClass,
+    hourStart: payload.hourStart,
+    milliGpuSeconds: parseMilliDecimal(payload.gpuSecondsAllocated),
+    milliWh: parseMilliDecimal(payload.energyWh),
+    sourceEventIds: [usage.eventId],
+    planVersions,
+  });
+}
+
+/**
+ * Rates a correction of a closed usage hour into adjusting charges (signed deltas) for the same hour and
+ * price; the original charges are never touched. `period` is the usage hour's month: whether that invoice is
+ * still open (charges join it) or finalized (a credit note follows) is the invoice's decision, not rating's.
+ */
+export function rateCorrection(
+  correction: SourceEvent<metering.UsageCorrectedPayload>,
+  planVersions: readonly RatePlanVersion[],
+): ChargeRated[] | RatingRejection {
+  const { payload } = correction;
+  const charges = rateQuantities({
+    chargeIdPrefix: payload.usageCorrectionId,
+    tenantId: payload.tenantId,
+    leaseId: payload.leaseId,
+    gpuClass: payload.gpuClass,
+    hourStart: payload.hourStart,
+    milliGpuSeconds: parseMilliDecimal(payload.delta.gpuSecondsAllocated),
+    milliWh: parseMilliDecimal(payload.delta.energyWh),
+    sourceEventIds: [correction.eventId],
+    planVersions,
+  });
+  if (!Array.isArray(charges)) return charges;
+  return charges.map((charge) => ({
+    ...charge,
+    adjustsChargeId: `${payload.usageRecordId}:${charge.kind}`,
+  }));
+}
+
+interface QuantitiesToRate {
+  chargeIdPrefix: string;
+  tenantId: string;
+  leaseId: string;
+  gpuClass: string;
+  hourStart: string;
+  milliGpuSeconds: bigint;
+  milliWh: bigint;
+  sourceEventIds: string[];
+  planVersions: readonly RatePlanVersion[];
+}
+
+function rateQuantities(input: QuantitiesToRate): ChargeRated[] | RatingRejection {
+  const hourStartMs = Date.parse(input.hourStart);
+  const plan = planInEffect(input.planVersions, hourStartMs);
+  if (!plan) {
+    return { kind: 'rejected', reason: 'no-rate-plan-in-effect', detail: `no rate plan version in effect at ${input.hourStart}` };
+  }
+  const price = classPrice(plan, input.gpuClass);
+  if (!price) {
+    return {
+      kind: 'rejected',
+      reason: 'gpu-class-not-priced',
+      detail: `rate plan ${plan.ratePlanId} v${plan.version} has no price for ${input.gpuClass}`,
+    };
+  }
+  const period = periodOf(hourStartMs);
+  const common = {
+    invoiceId: invoiceIdFor(input.tenantId, period),
+    tenantId: input.tenantId,
+    leaseId: input.leaseId,
+    period,
+    gpuClass: input.gpuClass,
+    usageHourStart: input.hourStart,
+    ratePlanId: plan.ratePlanId,
+    ratePlanVersion: plan.version,
+    currency: plan.currency,
+    sourceEventIds: input.sourceEventIds,
+  };
+  const charges: ChargeRated[] = [];
+  if (input.milliGpuSeconds !== 0n) {
+    charges.push({
+      ...common,
+      chargeId: `${input.chargeIdPrefix}:gpu-usage`,
+      kind: 'gpu-usage',
+      quantity: input.milliGpuSeconds.toString(),
+      quantityUnit: 'milli-gpu-second',
+      unitPriceMicroMinor: price.pricePerGpuHourMicroMinor,
+      overageUnitPriceMicroMinor: price.overagePricePerGpuHourMicroMinor,
+    });
+  }
+  if (input.milliWh !== 0n) {
+    charges.push({
+      ...common,
+      chargeId: `${input.chargeIdPrefix}:energy`,
+      kind: 'energy',
+      quantity: input.milliWh.toString(),
+      quantityUnit: 'milli-watt-hour',
+      unitPriceMicroMinor: plan.energyPricePerKwhMicroMinor,
+    });
+  }
+  return charges;
+}
