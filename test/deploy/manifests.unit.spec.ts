@@ -216,7 +216,7 @@ describe('k8s manifests: operational properties', () => {
     expect(audit.spec?.concurrencyPolicy).toBe('Forbid');
     expect(audit.spec?.jobTemplate.spec?.template.spec?.containers[0].args).toEqual([
       'node',
-      'dist/apps/audit/main.js',
+      'dist/apps/audit/src/main.js',
       'replay',
     ]);
   });
