@@ -1,0 +1,309 @@
+import { allocation, NewEvent, newEvent } from '@fleetledger/contracts';
+import { GpuRec, Pool } from './capacity';
+import { Lease, leaseInForce } from './lease';
+import { quotaOf } from './quota';
+import { reject, Rejection } from './rejection';
+import { searchPool, SearchFailure } from './search';
+import { AllocationState, evolve, Placement, SubmittedWorkload } from './state';
+
+type GpuClass = allocation.GpuClass;
+type Reason = allocation.RejectionReason;
+
+/**
+ * The placement engine: deterministic functions of the state and a request. `decide*` functions
+ * never change the state (a what-if for preemption frees and re-allocates the same GPUs before it
+ * returns); `run*` functions decide and evolve step by step, for decisions that depend on the
+ * previous one (draining the queue, re-placing evicted work).
+ */
+
+export interface PlacementFound {
+  kind: 'placed';
+  placement: Placement;
+  /** Placements to preempt first (their GPUs are part of the new placement). */
+  victims: Placement[];
+}
+export type PlacementDecision = PlacementFound | { kind: 'unplaced'; outcome: 'queued' | 'rejected'; reason: Reason; detail: string };
+
+interface Candidate {
+  gpuClass: GpuClass;
+  lease: Lease;
+  pool: Pool;
+  borrowed: boolean;
+}
+
+/** The tenant's lease to place a class under at `at`: the named one, else exclusive before shared, then by id. */
+export function leaseFor(state: AllocationState, request: SubmittedWorkload, gpuClass: GpuClass, at: string): Lease | null {
+  const usable = (lease: Lease) => lease.tenantId === request.tenantId && leaseInForce(lease, at) && (lease.committedGpus[gpuClass] ?? 0) > 0;
+  if (request.leaseId) {
+    const lease = state.leases.get(request.leaseId);
+    return lease && usable(lease) ? lease : null;
+  }
+  const leases = [...state.leases.values()].filter(usable);
+  leases.sort((a, b) => (a.exclusivity === b.exclusivity ? a.leaseId.localeCompare(b.leaseId) : a.exclusivity === 'exclusive' ? -1 : 1));
+  return leases[0] ?? null;
+}
+
+type QuotaCheck = { ok: true; borrowed: boolean } | { ok: false; never: boolean; detail: string };
+
+/** Nominal first; beyond it up to the borrowing limit while the lease has idle committed GPUs. */
+export function checkQuota(state: AllocationState, request: SubmittedWorkload, gpuClass: GpuClass, lease: Lease): QuotaCheck {
+  const quota = quotaOf(state.quotas.get(request.tenantId), gpuClass, request.workloadClass);
+  const used = state.usageOf(request.tenantId, gpuClass, request.workloadClass);
+  const n = request.gpuCount;
+  const key = `${gpuClass}/${request.workloadClass}`;
+  if (used + n <= quota.nominal) return { ok: true, borrowed: false };
+  if (n > quota.nominal + quota.borrowLimit) {
+    return { ok: false, never: true, detail: `${n} ${key} GPUs exceed the quota (${quota.nominal} nominal + ${quota.borrowLimit} borrowable)` };
+  }
+  if (used + n > quota.nominal + quota.borrowLimit) {
+    return { ok: false, never: false, detail: `${used} ${key} GPUs in use + ${n} exceed ${quota.nominal} nominal + ${quota.borrowLimit} borrowable` };
+  }
+  const idle = (lease.committedGpus[gpuClass] ?? 0) - state.leaseUsageOf(lease.leaseId, gpuClass);
+  if (n > idle) return { ok: false, never: false, detail: `borrowing ${n} ${key} GPUs needs idle capacity of lease ${lease.leaseId}, ${Math.max(idle, 0)} idle` };
+  return { ok: true, borrowed: true };
+}
+
+function toPlacement(state: AllocationState, request: SubmittedWorkload, c: Candidate, gpus: GpuRec[], at: string): Placement {
+  const nodeIds = [...new Set(gpus.map((g) => g.node.nodeId))];
+  const rackIds = [...new Set(gpus.map((g) => g.node.rack.rackId))];
+  const attempt = (state.workloads.get(request.workloadId)?.placements ?? 0) + 1;
+  return {
+    placementId: `${request.workloadId}#${attempt}`,
+    workloadId: request.workloadId,
+    tenantId: request.tenantId,
+    leaseId: c.lease.leaseId,
+    workloadClass: request.workloadClass,
+    gpuClass: c.gpuClass,
+    gpuIds: gpus.map((g) => g.gpuId),
+    nodeIds,
+    rackIds,
+    priority: request.priority,
+    borrowed: c.borrowed,
+    placedAt: at,
+  };
+}
+
+/** Who may be preempted for this request in this pool: the tenant's lower-priority work, or others' borrowed work. */
+function victimsFor(state: AllocationState, request: SubmittedWorkload, c: Candidate): Placement[] {
+  const victims: Placement[] = [];
+  for (const p of state.placementsById.values()) {
+    if (p.gpuClass !== c.gpuClass) continue;
+    const lease = state.leases.get(p.leaseId);
+    const samePool = c.pool.fence === null ? lease?.exclusivity !== 'exclusive' : p.leaseId === c.pool.fence;
+    if (!samePool) continue;
+    const ownLowerPriority = p.tenantId === request.tenantId && p.priority < request.priority;
+    // Borrowed work goes back to whoever asks within nominal quota: another tenant, or another workload class of the same tenant.
+    const reclaimable = p.borrowed && !c.borrowed && p.priority <= request.priority && !(p.tenantId === request.tenantId && p.workloadClass === request.workloadClass);
+    if (ownLowerPriority || reclaimable) victims.push(p);
+  }
+  // Lowest priority first, then the youngest (least work lost), then by id for determinism.
+  return victims.sort((a, b) => a.priority - b.priority || b.placedAt.localeCompare(a.placedAt) || a.placementId.localeCompare(b.placementId));
+}
+
+/** What-if: frees victims one by one until the request fits; restores every GPU before returning. */
+function withPreemption(state: AllocationState, request: SubmittedWorkload, c: Candidate, at: string): PlacementFound | null {
+  const victims = victimsFor(state, request, c);
+  const freed: Placement[] = [];
+  let found: PlacementFound | null = null;
+  try {
+    for (const victim of victims) {
+      state.view.free(victim.placementId, victim.gpuIds);
+      freed.push(victim);
+      const result = searchPool(c.pool, request);
+      if (result.ok) {
+        const placement = toPlacement(state, request, c, result.gpus, at);
+        const chosen = new Set(placement.gpuIds);
+        found = { kind: 'placed', placement, victims: freed.filter((v) => v.gpuIds.some((g) => chosen.has(g))) };
+        break;
+      }
+    }
+  } finally {
+    for (const victim of freed) state.view.allocate(victim.placementId, victim.gpuIds);
+  }
+  return found;
+}
+
+const QUEUEABLE: readonly SearchFailure[] = ['capacity', 'power', 'topology'];
+
+/** Decides where a request goes, trying its routed GPU classes in order. Does not change the state. */
+export function decidePlacement(state: AllocationState, request: SubmittedWorkload, at: string): PlacementDecision {
+  const routes = state.routes[request.workloadClass] ?? [];
+  const candidates: Candidate[] = [];
+  let searchFailure: { reason: SearchFailure; detail: string } | null = null;
+  let quotaFailure: { never: boolean; detail: string } | null = null;
+  let neverFits = true;
+
+  for (const gpuClass of routes) {
+    const lease = leaseFor(state, request, gpuClass, at);
+    if (!lease) continue;
+    const quota = checkQuota(state, request, gpuClass, lease);
+    if (!quota.ok) {
+      quotaFailure ??= quota;
+      neverFits &&= quota.never;
+      continue;
+    }
+    const pool = state.view.pool(gpuClass, lease.exclusivity === 'exclusive' ? lease.leaseId : null);
+    const candidate: Candidate = { gpuClass, lease, pool, borrowed: quota.borrowed };
+    const result = searchPool(pool, request);
+    if (result.ok) return { kind: 'placed', placement: toPlacement(state, request, candidate, result.gpus, at), victims: [] };
+    neverFits = false;
+    searchFailure ??= result;
+    candidates.push(candidate);
+  }
+
+  for (const candidate of candidates) {
+    const found = withPreemption(state, request, candidate, at);
+    if (found) return found;
+  }
+
+  if (searchFailure && QUEUEABLE.includes(searchFailure.reason)) {
+    const impossible = searchFailure.reason === 'topology' && searchFailure.detail.includes('never fit');
+    return { kind: 'unplaced', outcome: impossible ? 'rejected' : 'queued', reason: searchFailure.reason, detail: searchFailure.detail };
+  }
+  if (quotaFailure) return { kind: 'unplaced', outcome: neverFits ? 'rejected' : 'queued', reason: 'quota', detail: quotaFailure.detail };
+  return {
+    kind: 'unplaced',
+    outcome: 'rejected',
+    reason: 'no-lease',
+    detail: `tenant ${request.tenantId} has no lease in force at ${at} for ${routes.join(', ') || 'any class'}${request.leaseId ? ` (asked for ${request.leaseId})` : ''}`,
+  };
+}
+
+/** The events of a decision: preemptions (each victim queued again), then the placement; or queued / rejected. */
+export function placementEvents(request: SubmittedWorkload, decision: PlacementDecision, at: string): NewEvent[] {
+  if (decision.kind === 'unplaced') {
+    const { workloadId, tenantId, workloadClass, gpuCount, priority } = request;
+    return decision.outcome === 'queued'
+      ? [newEvent(allocation.WorkloadQueued, { workloadId, tenantId, workloadClass, gpuCount, priority, reason: decision.reason, detail: decision.detail, queuedAt: at }, at)]
+      : [newEvent(allocation.WorkloadRejected, { workloadId, tenantId, workloadClass, reason: decision.reason, detail: decision.detail, rejectedAt: at }, at)];
+  }
+  const events: NewEvent[] = [];
+  for (const victim of decision.victims) {
+    events.push(
+      newEvent(
+        allocation.WorkloadPreempted,
+        {
+          workloadId: victim.workloadId,
+          placementId: victim.placementId,
+          tenantId: victim.tenantId,
+          leaseId: victim.leaseId,
+          gpuClass: victim.gpuClass,
+          gpuIds: victim.gpuIds,
+          preemptedAt: at,
+          preemptedBy: request.workloadId,
+          cause: victim.tenantId === request.tenantId && victim.priority < request.priority ? 'priority' : 'borrowed-reclaimed',
+        },
+        at,
+      ),
+      newEvent(
+        allocation.WorkloadQueued,
+        {
+          workloadId: victim.workloadId,
+          tenantId: victim.tenantId,
+          workloadClass: victim.workloadClass,
+          gpuCount: victim.gpuIds.length,
+          priority: victim.priority,
+          reason: 'capacity',
+          detail: `preempted by ${request.workloadId}`,
+          queuedAt: at,
+        },
+        at,
+      ),
+    );
+  }
+  events.push(newEvent(allocation.WorkloadPlaced, decision.placement, at));
+  return events;
+}
+
+/** submit -> placed | queued | rejected. A workload id is accepted once. */
+export function decideSubmit(state: AllocationState, request: allocation.WorkloadRequest, at: string): NewEvent[] | Rejection<'duplicate'> {
+  if (state.workloads.has(request.workloadId)) return reject('duplicate', `workload ${request.workloadId} was submitted before`);
+  const submitted: SubmittedWorkload = { ...request, submittedAt: at };
+  const decision = decidePlacement(state, submitted, at);
+  return [newEvent(allocation.WorkloadSubmitted, submitted, at), ...placementEvents(submitted, decision, at)];
+}
+
+export function decideRelease(state: AllocationState, workloadId: string, at: string): NewEvent[] | Rejection<'not-placed'> {
+  const p = state.placements.get(workloadId);
+  if (!p) return reject('not-placed', `workload ${workloadId} holds no GPUs`);
+  return [
+    newEvent(
+      allocation.WorkloadReleased,
+      { workloadId, placementId: p.placementId, tenantId: p.tenantId, leaseId: p.leaseId, gpuClass: p.gpuClass, gpuIds: p.gpuIds, releasedAt: at },
+      at,
+    ),
+  ];
+}
+
+function evolveAll(state: AllocationState, events: readonly NewEvent[]): void {
+  for (const event of events) evolve(state, event);
+}
+
+/** Tries queued workloads, highest priority first then in arrival order; applies and returns what happened. */
+export function runQueue(state: AllocationState, at: string): NewEvent[] {
+  const queued = [...state.queue.values()].map((request, arrival) => ({ request, arrival }));
+  queued.sort((a, b) => b.request.priority - a.request.priority || a.arrival - b.arrival);
+  const out: NewEvent[] = [];
+  for (const { request } of queued) {
+    if (!state.queue.has(request.workloadId)) continue;
+    const decision = decidePlacement(state, request, at);
+    if (decision.kind !== 'placed') continue;
+    const events = placementEvents(request, decision, at);
+    evolveAll(state, events);
+    out.push(...events);
+  }
+  return out;
+}
+
+/** Runs a release and then the queue. */
+export function runRelease(state: AllocationState, workloadId: string, at: string): NewEvent[] | Rejection<'not-placed'> {
+  const released = decideRelease(state, workloadId, at);
+  if (!Array.isArray(released)) return released;
+  evolveAll(state, released);
+  return [...released, ...runQueue(state, at)];
+}
+
+export function runSubmit(state: AllocationState, request: allocation.WorkloadRequest, at: string): NewEvent[] | Rejection<'duplicate'> {
+  const events = decideSubmit(state, request, at);
+  if (Array.isArray(events)) evolveAll(state, events);
+  return events;
+}
+
+const evictionCause: Record<string, allocation.WorkloadEvictedPayload['cause'] | undefined> = {
+  failed: 'gpu-failed',
+  draining: 'gpu-draining',
+  decommissioned: 'gpu-decommissioned',
+};
+
+/**
+ * After inventory reported GPUs failed, drained or decommissioned (already applied to the view):
+ * evicts every placement holding one of them and places it again if it can, else queues it.
+ * Degraded GPUs keep their work (they take no new work).
+ */
+export function runEvictions(state: AllocationState, gpuIds: readonly string[], at: string): NewEvent[] {
+  const affected = new Map<string, { placement: Placement; gpus: string[]; cause: allocation.WorkloadEvictedPayload['cause'] }>();
+  for (const gpuId of gpuIds) {
+    const gpu = state.view.gpus.get(gpuId);
+    const cause = gpu && evictionCause[gpu.health];
+    if (!gpu?.placementId || !cause) continue;
+    const placement = state.placementsById.get(gpu.placementId);
+    if (!placement) continue;
+    const entry = affected.get(placement.placementId) ?? { placement, gpus: [], cause };
+    entry.gpus.push(gpuId);
+    affected.set(placement.placementId, entry);
+  }
+  const out: NewEvent[] = [];
+  for (const { placement: p, gpus, cause } of affected.values()) {
+    const evicted = newEvent(
+      allocation.WorkloadEvicted,
+      { workloadId: p.workloadId, placementId: p.placementId, tenantId: p.tenantId, leaseId: p.leaseId, gpuClass: p.gpuClass, gpuIds: p.gpuIds, evictedAt: at, cause, affectedGpuIds: gpus },
+      at,
+    );
+    evolve(state, evicted);
+    const request = state.workloads.get(p.workloadId)?.request;
+    const again = request ? placementEvents(request, decidePlacement(state, request, at), at) : [];
+    evolveAll(state, again);
+    out.push(evicted, ...again);
+  }
+  return out;
+}

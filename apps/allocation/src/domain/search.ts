@@ -1,0 +1,269 @@
+import { allocation } from '@fleetledger/contracts';
+import { GpuRec, HallRec, NodeRec, nodeDrawW, Pool, RackRec, SiteRec } from './capacity';
+
+/**
+ * Finding GPUs for one request inside one pool. Pure reads of the capacity view: nothing here
+ * changes it. Every search is best-fit (the smallest hole that fits) to keep big holes for big jobs.
+ */
+
+export type SearchFailure = 'capacity' | 'power' | 'topology';
+export type SearchResult = { ok: true; gpus: GpuRec[] } | { ok: false; reason: SearchFailure; detail: string };
+
+export interface Shape {
+  gpuCount: number;
+  gang: boolean;
+  topology: allocation.Topology;
+}
+
+/** Power added by the GPUs picked so far, checked against rack, hall and site budgets. */
+class PowerTally {
+  private readonly racks = new Map<RackRec, number>();
+  private readonly halls = new Map<HallRec, number>();
+  private readonly sites = new Map<SiteRec, number>();
+  blocked = false;
+
+  /** Adds k GPUs of a node if every budget above it still holds; remembers a refusal. */
+  tryAdd(node: NodeRec, k: number): boolean {
+    const watts = nodeDrawW(node, node.allocated + k) - nodeDrawW(node, node.allocated);
+    const rack = node.rack;
+    const hall = rack.hall;
+    const site = hall.site;
+    const rackW = (this.racks.get(rack) ?? 0) + watts;
+    const hallW = (this.halls.get(hall) ?? 0) + watts;
+    const siteW = (this.sites.get(site) ?? 0) + watts;
+    if (rack.drawW + rackW > rack.budgetW || hall.drawW + hallW > hall.budgetW || site.drawW + siteW > site.budgetW) {
+      this.blocked = true;
+      return false;
+    }
+    this.racks.set(rack, rackW);
+    this.halls.set(hall, hallW);
+    this.sites.set(site, siteW);
+    return true;
+  }
+
+  /** Takes over what a forked tally added (the fork's picks were kept). */
+  adopt(fork: PowerTally): void {
+    for (const [k, v] of fork.racks) this.racks.set(k, v);
+    for (const [k, v] of fork.halls) this.halls.set(k, v);
+    for (const [k, v] of fork.sites) this.sites.set(k, v);
+    this.blocked ||= fork.blocked;
+  }
+
+  fork(): PowerTally {
+    const copy = new PowerTally();
+    for (const [k, v] of this.racks) copy.racks.set(k, v);
+    for (const [k, v] of this.halls) copy.halls.set(k, v);
+    for (const [k, v] of this.sites) copy.sites.set(k, v);
+    return copy;
+  }
+}
+
+const freeGpus = (node: NodeRec, k: number): GpuRec[] => {
+  const out: GpuRec[] = [];
+  for (const gpu of node.gpus) {
+    if (gpu.health === 'healthy' && gpu.placementId === null) {
+      out.push(gpu);
+      if (out.length === k) break;
+    }
+  }
+  return out;
+};
+
+const isWhole = (node: NodeRec) => node.free === node.gpus.length;
+
+function* bucketsUp<T>(buckets: Set<T>[], from: number): Generator<T> {
+  for (let k = Math.max(1, from); k < buckets.length; k++) {
+    const set = buckets[k];
+    if (set) yield* set;
+  }
+}
+
+function* bucketsDown<T>(buckets: Set<T>[]): Generator<T> {
+  for (let k = buckets.length - 1; k >= 1; k--) {
+    const set = buckets[k];
+    if (set) yield* set;
+  }
+}
+
+/** The smallest node that holds n free GPUs (one NVLink domain on HGX, one tray on GB200). */
+function oneNode(pool: Pool, n: number, tally: PowerTally, exclude?: Set<NodeRec>): GpuRec[] | null {
+  for (const node of bucketsUp(pool.nodesByFree, n)) {
+    if (exclude?.has(node)) continue;
+    if (tally.tryAdd(node, n)) return freeGpus(node, n);
+  }
+  return null;
+}
+
+/** n GPUs inside one rack, whole nodes first; null if the rack's budgets refuse. */
+function pickInRack(rack: RackRec, n: number, tally: PowerTally): GpuRec[] | null {
+  const local = tally.fork();
+  const nodes = rack.nodes.filter((node) => node.free > 0).sort((a, b) => b.free - a.free);
+  const out: GpuRec[] = [];
+  for (const node of nodes) {
+    const k = Math.min(node.free, n - out.length);
+    if (!local.tryAdd(node, k)) {
+      tally.blocked = true;
+      return null;
+    }
+    out.push(...freeGpus(node, k));
+    if (out.length === n) {
+      tally.adopt(local);
+      return out;
+    }
+  }
+  return null;
+}
+
+/** The smallest rack (for GB200: NVLink domain) holding n free GPUs. */
+function oneRack(pool: Pool, n: number, tally: PowerTally, exclude?: Set<RackRec>): GpuRec[] | null {
+  for (const rack of bucketsUp(pool.racksByFree, n)) {
+    if (exclude?.has(rack)) continue;
+    const gpus = pickInRack(rack, n, tally);
+    if (gpus) return gpus;
+  }
+  return null;
+}
+
+/** GB200 gang beyond one domain: whole free NVL72 racks, plus the smallest domain for the rest. */
+function wholeDomains(pool: Pool, n: number, tally: PowerTally): GpuRec[] | null {
+  const out: GpuRec[] = [];
+  const used = new Set<RackRec>();
+  for (const rack of bucketsDown(pool.racksByFree)) {
+    const size = rack.nodes.reduce((s, node) => s + node.gpus.length, 0);
+    if (rack.free !== size || n - out.length < size) continue;
+    const gpus = pickInRack(rack, size, tally);
+    if (!gpus) continue;
+    out.push(...gpus);
+    used.add(rack);
+    if (out.length === n) return out;
+  }
+  const rest = n - out.length;
+  if (rest <= 0 || used.size === 0) return null;
+  const tail = oneRack(pool, rest, tally, used);
+  return tail ? [...out, ...tail] : null;
+}
+
+/** HGX gang beyond one node: whole nodes, as few racks as possible (one rack when one fits). */
+function wholeNodesFewestRacks(pool: Pool, n: number, gpusPerNode: number, tally: PowerTally): GpuRec[] | null {
+  const wholeNeeded = Math.floor(n / gpusPerNode);
+  const rest = n % gpusPerNode;
+
+  const takeFrom = (racks: Iterable<RackRec>, local: PowerTally): GpuRec[] | null => {
+    const out: GpuRec[] = [];
+    const used = new Set<NodeRec>();
+    let wholeTaken = 0;
+    for (const rack of racks) {
+      for (const node of rack.nodes) {
+        if (wholeTaken === wholeNeeded) break;
+        if (!isWhole(node) || !local.tryAdd(node, node.gpus.length)) continue;
+        out.push(...freeGpus(node, node.gpus.length));
+        used.add(node);
+        wholeTaken += 1;
+      }
+      if (wholeTaken === wholeNeeded) break;
+    }
+    if (wholeTaken < wholeNeeded) return null;
+    if (rest === 0) return out;
+    const tail = oneNode(pool, rest, local, used);
+    return tail ? [...out, ...tail] : null;
+  };
+
+  // One rack if one holds the job: the smallest such rack.
+  for (const rack of bucketsUp(pool.racksByFree, n)) {
+    const wholes = rack.nodes.reduce((c, node) => c + (isWhole(node) ? 1 : 0), 0);
+    if (wholes < wholeNeeded) continue;
+    const local = tally.fork();
+    const out: GpuRec[] = [];
+    let taken = 0;
+    const used = new Set<NodeRec>();
+    for (const node of rack.nodes) {
+      if (taken === wholeNeeded) break;
+      if (isWhole(node) && local.tryAdd(node, node.gpus.length)) {
+        out.push(...freeGpus(node, node.gpus.length));
+        used.add(node);
+        taken += 1;
+      }
+    }
+    if (taken < wholeNeeded) {
+      tally.blocked ||= local.blocked;
+      continue;
+    }
+    if (rest > 0) {
+      const partial = rack.nodes
+        .filter((node) => !used.has(node) && node.free >= rest)
+        .sort((a, b) => a.free - b.free)
+        .find((node) => local.tryAdd(node, rest));
+      if (!partial) continue;
+      out.push(...freeGpus(partial, rest));
+    }
+    tally.adopt(local);
+    return out;
+  }
+  // Several racks: the emptiest racks first, so the job spans as few as possible.
+  const local = tally.fork();
+  const out = takeFrom(bucketsDown(pool.racksByFree), local);
+  tally.blocked ||= local.blocked;
+  if (out) tally.adopt(local);
+  return out;
+}
+
+/** Any n free GPUs, filling the most fragmented nodes first (keeps whole nodes for gangs). */
+function scattered(pool: Pool, n: number, tally: PowerTally): GpuRec[] | null {
+  const out: GpuRec[] = [];
+  for (const node of bucketsUp(pool.nodesByFree, 1)) {
+    const k = Math.min(node.free, n - out.length);
+    if (!tally.tryAdd(node, k)) continue;
+    out.push(...freeGpus(node, k));
+    if (out.length === n) return out;
+  }
+  return null;
+}
+
+const perNode = (gpuClass: allocation.GpuClass) => (gpuClass === 'GB200' ? 4 : 8);
+const perDomain = (gpuClass: allocation.GpuClass) => (gpuClass === 'GB200' ? 72 : 8);
+
+/** Finds GPUs for a request in a pool, honouring its topology; names why when it cannot. */
+export function searchPool(pool: Pool, shape: Shape): SearchResult {
+  const n = shape.gpuCount;
+  const cls = pool.gpuClass;
+  const tally = new PowerTally();
+  const fail = (reason: SearchFailure, detail: string): SearchResult => ({ ok: false, reason, detail });
+
+  if (shape.topology === 'same-node' && n > perNode(cls)) return fail('topology', `${n} GPUs never fit one ${cls} node (${perNode(cls)})`);
+  if (shape.topology === 'same-nvlink-domain' && n > perDomain(cls)) {
+    return fail('topology', `${n} GPUs never fit one ${cls} NVLink domain (${perDomain(cls)})`);
+  }
+  if (pool.freeGpus < n) return fail('capacity', `${pool.freeGpus} free ${cls} GPUs in ${pool.fence ? `lease ${pool.fence}` : 'shared capacity'}, ${n} wanted`);
+
+  let gpus: GpuRec[] | null;
+  let hard = true;
+  switch (shape.topology) {
+    case 'same-node':
+      gpus = oneNode(pool, n, tally);
+      break;
+    case 'same-nvlink-domain':
+      gpus = cls === 'GB200' ? oneRack(pool, n, tally) : oneNode(pool, n, tally);
+      break;
+    case 'same-rack':
+      gpus = oneRack(pool, n, tally);
+      break;
+    case 'any':
+      if (!shape.gang) {
+        hard = false;
+        gpus = scattered(pool, n, tally);
+      } else if (cls === 'GB200') {
+        // A GB200 gang that fits one NVLink domain stays in one; larger ones take whole domains.
+        gpus = n <= 72 ? oneRack(pool, n, tally) : wholeDomains(pool, n, tally);
+      } else {
+        // HGX gangs prefer one node / whole nodes on the fewest racks, and fall back to any GPUs.
+        hard = false;
+        gpus = (n <= perNode(cls) ? oneNode(pool, n, tally) : wholeNodesFewestRacks(pool, n, perNode(cls), tally)) ?? scattered(pool, n, tally);
+      }
+      break;
+  }
+  if (gpus) return { ok: true, gpus };
+  if (tally.blocked) return fail('power', `power budgets (rack, hall or site) leave no room for ${n} more ${cls} GPUs`);
+  return hard
+    ? fail('topology', `${pool.freeGpus} ${cls} GPUs are free but not ${n} together (${shape.topology === 'any' ? 'one NVLink domain / whole domains' : shape.topology})`)
+    : fail('capacity', `no ${n} free ${cls} GPUs could be taken`);
+}

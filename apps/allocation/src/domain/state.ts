@@ -1,0 +1,172 @@
+import { allocation, inventory } from '@fleetledger/contracts';
+import { CapacityView } from './capacity';
+import { evolveLeases, Lease, LeaseBook } from './lease';
+import { evolveQuotas, TenantQuotas } from './quota';
+import { DEFAULT_ROUTES, evolveRoutes } from './routing';
+
+type GpuClass = allocation.GpuClass;
+
+export interface Placement {
+  placementId: string;
+  workloadId: string;
+  tenantId: string;
+  leaseId: string;
+  workloadClass: allocation.WorkloadClass;
+  gpuClass: GpuClass;
+  gpuIds: string[];
+  nodeIds: string[];
+  rackIds: string[];
+  priority: number;
+  borrowed: boolean;
+  placedAt: string;
+}
+
+export type SubmittedWorkload = allocation.WorkloadSubmittedPayload;
+
+export interface WorkloadRecord {
+  request: SubmittedWorkload;
+  status: 'placed' | 'queued' | 'rejected' | 'released';
+  /** How many times it has been placed (placement ids are `<workloadId>#<n>`). */
+  placements: number;
+}
+
+/**
+ * Everything the allocation decisions read: the capacity view, leases, quotas, routing and the
+ * placement ledger. Mutable for speed (220,000 GPUs): `evolve` changes it in place, and only
+ * `evolve` does; decisions read it and return events.
+ */
+export class AllocationState {
+  readonly view = new CapacityView();
+  leases: LeaseBook = new Map();
+  readonly quotas = new Map<string, TenantQuotas>();
+  routes: allocation.Routes = DEFAULT_ROUTES;
+  readonly workloads = new Map<string, WorkloadRecord>();
+  /** Current placement of each placed workload. */
+  readonly placements = new Map<string, Placement>();
+  readonly placementsById = new Map<string, Placement>();
+  /** GPUs in use per `tenant|gpuClass|workloadClass` (quota) and per `lease|gpuClass` (borrowing). */
+  readonly usage = new Map<string, number>();
+  readonly leaseUsage = new Map<string, number>();
+  /** Queued workload ids in arrival order (drained by priority, then arrival). */
+  readonly queue = new Map<string, SubmittedWorkload>();
+
+  usageOf(tenantId: string, gpuClass: GpuClass, workloadClass: allocation.WorkloadClass): number {
+    return this.usage.get(`${tenantId}|${gpuClass}|${workloadClass}`) ?? 0;
+  }
+
+  leaseUsageOf(leaseId: string, gpuClass: GpuClass): number {
+    return this.leaseUsage.get(`${leaseId}|${gpuClass}`) ?? 0;
+  }
+
+  racksOf(lease: Lease): string[] {
+    return this.view.racksInScope(lease.scope).map((r) => r.rackId);
+  }
+}
+
+function bump(map: Map<string, number>, key: string, delta: number): void {
+  const next = (map.get(key) ?? 0) + delta;
+  if (next === 0) map.delete(key);
+  else map.set(key, next);
+}
+
+function endPlacement(state: AllocationState, workloadId: string, placementId: string): void {
+  const placement = state.placementsById.get(placementId);
+  if (!placement) return;
+  state.view.free(placementId, placement.gpuIds);
+  bump(state.usage, `${placement.tenantId}|${placement.gpuClass}|${placement.workloadClass}`, -placement.gpuIds.length);
+  bump(state.leaseUsage, `${placement.leaseId}|${placement.gpuClass}`, -placement.gpuIds.length);
+  state.placementsById.delete(placementId);
+  if (state.placements.get(workloadId)?.placementId === placementId) state.placements.delete(workloadId);
+}
+
+/** Applies one allocation or inventory event to the state, in place. */
+export function evolve(state: AllocationState, event: { type: string; payload: unknown }): void {
+  if (event.type.startsWith('inventory.')) {
+    state.view.applyInventoryEvent(event as inventory.InventoryEvent);
+    return;
+  }
+  switch (event.type) {
+    case allocation.LeaseSigned.type:
+    case allocation.LeaseAmended.type: {
+      const before = state.leases.get((event.payload as { leaseId: string }).leaseId);
+      state.leases = evolveLeases(state.leases, event);
+      const after = state.leases.get((event.payload as { leaseId: string }).leaseId)!;
+      if (before?.status === 'active' && after.exclusivity === 'exclusive') {
+        state.view.setFence(state.racksOf(before), null);
+        state.view.setFence(state.racksOf(after), after.leaseId);
+      }
+      return;
+    }
+    case allocation.LeaseActivated.type: {
+      state.leases = evolveLeases(state.leases, event);
+      const lease = state.leases.get((event.payload as allocation.LeaseActivatedPayload).leaseId);
+      if (lease?.exclusivity === 'exclusive') state.view.setFence(state.racksOf(lease), lease.leaseId);
+      return;
+    }
+    case allocation.LeaseTerminated.type: {
+      state.leases = evolveLeases(state.leases, event);
+      const lease = state.leases.get((event.payload as allocation.LeaseTerminatedPayload).leaseId);
+      if (lease?.exclusivity === 'exclusive') state.view.setFence(state.racksOf(lease), null);
+      return;
+    }
+    case allocation.QuotaChanged.type: {
+      const tenantId = (event.payload as allocation.QuotaChangedPayload).tenantId;
+      state.quotas.set(tenantId, evolveQuotas(state.quotas.get(tenantId) ?? new Map(), event));
+      return;
+    }
+    case allocation.RoutingPolicyChanged.type:
+      state.routes = evolveRoutes(state.routes, event);
+      return;
+    case allocation.WorkloadSubmitted.type: {
+      const p = event.payload as allocation.WorkloadSubmittedPayload;
+      state.workloads.set(p.workloadId, { request: p, status: 'queued', placements: 0 });
+      return;
+    }
+    case allocation.WorkloadPlaced.type: {
+      const p = event.payload as allocation.WorkloadPlacedPayload;
+      const placement: Placement = { ...p };
+      state.view.allocate(p.placementId, p.gpuIds);
+      state.placements.set(p.workloadId, placement);
+      state.placementsById.set(p.placementId, placement);
+      bump(state.usage, `${p.tenantId}|${p.gpuClass}|${p.workloadClass}`, p.gpuIds.length);
+      bump(state.leaseUsage, `${p.leaseId}|${p.gpuClass}`, p.gpuIds.length);
+      state.queue.delete(p.workloadId);
+      const record = state.workloads.get(p.workloadId);
+      if (record) {
+        record.status = 'placed';
+        record.placements += 1;
+      }
+      return;
+    }
+    case allocation.WorkloadQueued.type: {
+      const p = event.payload as allocation.WorkloadQueuedPayload;
+      const record = state.workloads.get(p.workloadId);
+      if (record) {
+        record.status = 'queued';
+        state.queue.set(p.workloadId, record.request);
+      }
+      return;
+    }
+    case allocation.WorkloadRejected.type: {
+      const p = event.payload as allocation.WorkloadRejectedPayload;
+      const record = state.workloads.get(p.workloadId);
+      if (record) record.status = 'rejected';
+      state.queue.delete(p.workloadId);
+      return;
+    }
+    case allocation.WorkloadReleased.type: {
+      const p = event.payload as allocation.WorkloadReleasedPayload;
+      endPlacement(state, p.workloadId, p.placementId);
+      const record = state.workloads.get(p.workloadId);
+      if (record) record.status = 'released';
+      return;
+    }
+    case allocation.WorkloadPreempted.type:
+    case allocation.WorkloadEvicted.type: {
+      // The workload is queued again by a WorkloadQueued or placed again by a WorkloadPlaced that follows.
+      const p = event.payload as allocation.WorkloadPreemptedPayload;
+      endPlacement(state, p.workloadId, p.placementId);
+      return;
+    }
+  }
+}
