@@ -1,4 +1,5 @@
 import { EventRegistry } from '@fleetledger/contracts';
+import { Projection } from '@fleetledger/eventstore';
 import { MigrationInterface } from 'typeorm';
 
 /** What a service tells the platform about itself. */
@@ -15,6 +16,8 @@ export interface ServiceOptions {
   eventsTopic: string;
   /** Base names of the topics it consumes, so they exist before consumers start. */
   consumedTopics?: string[];
+  /** Its projections, so finance can replay and reconcile them (`npm run audit`). */
+  projections?: Projection[];
   /** Title and description for the OpenAPI document. */
   openApi?: { title: string; description: string };
 }

@@ -4,7 +4,7 @@ import { EventStore, compareProjection, rebuildProjection } from '@fleetledger/e
 import { Messaging } from '@fleetledger/platform';
 import { startTestService, TestService, testKafka, TopicCollector } from '@fleetledger/testing';
 import { DataSource } from 'typeorm';
-import { accountsProjection, ExampleModule, exampleService } from './example/example.module';
+import { accountsProjection, ExampleModule, exampleService } from '@fleetledger/testing';
 
 describe('a service on the platform (worked example) against real Kafka and PostgreSQL', () => {
   let service: TestService;

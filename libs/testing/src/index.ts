@@ -2,3 +2,5 @@ export * from './infrastructure';
 export * from './kafka-test';
 export * from './test-database';
 export * from './service-app';
+export * from './example-service/account';
+export * from './example-service/example.module';

@@ -19,13 +19,6 @@ class CreateAccounts1764000000001 implements MigrationInterface {
   }
 }
 
-export const exampleService: ServiceOptions = {
-  service: 'example',
-  schema: 'example',
-  migrations: [createEventStoreMigration('example', 1764000000000), CreateAccounts1764000000001],
-  registry: exampleRegistry,
-  eventsTopic: Topics.inventoryEvents,
-};
 
 export const accountsProjection: Projection = {
   name: 'accounts',
@@ -39,6 +32,15 @@ export const accountsProjection: Projection = {
       await tx.query(`UPDATE "${schema}".accounts SET balance_minor = balance_minor + $2 WHERE account_id = $1`, [p.accountId, p.amountMinor]);
     }
   },
+};
+
+export const exampleService: ServiceOptions = {
+  service: 'example',
+  schema: 'example',
+  migrations: [createEventStoreMigration('example', 1764000000000), CreateAccounts1764000000001],
+  registry: exampleRegistry,
+  eventsTopic: Topics.inventoryEvents,
+  projections: [accountsProjection],
 };
 
 @Injectable()

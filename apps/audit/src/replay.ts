@@ -1,0 +1,86 @@
+import { DataSource } from 'typeorm';
+import { compareProjection, EventStore, ident, rebuildProjection, ReplayProgress, TableComparison } from '@fleetledger/eventstore';
+import type { ServiceOptions } from '@fleetledger/platform';
+
+export interface ReplayOptions {
+  asOf?: string;
+  resume?: boolean;
+  batchSize?: number;
+  onProgress?: (service: string, progress: ReplayProgress) => void;
+}
+
+export interface ReplayResult {
+  service: string;
+  projection: string;
+  targetSchema: string;
+  eventsApplied: number;
+  durationMs: number;
+}
+
+/** The schema a service's projections are replayed into. */
+export function replaySchema(service: ServiceOptions): string {
+  return `${service.schema}_replay`;
+}
+
+/** Rebuilds every projection of the given services from position 0 (or as of a time) into `<schema>_replay`. */
+export async function replayServices(dataSource: DataSource, services: ServiceOptions[], options: ReplayOptions = {}): Promise<ReplayResult[]> {
+  const results: ReplayResult[] = [];
+  for (const service of services) {
+    const store = new EventStore(service.schema, service.registry);
+    for (const projection of service.projections ?? []) {
+      const started = Date.now();
+      const result = await rebuildProjection(dataSource, store, projection, {
+        targetSchema: replaySchema(service),
+        recordedUntil: options.asOf,
+        resume: options.resume,
+        batchSize: options.batchSize,
+        onProgress: (progress) => options.onProgress?.(service.service, progress),
+      });
+      results.push({
+        service: service.service,
+        projection: projection.name,
+        targetSchema: result.targetSchema,
+        eventsApplied: result.eventsApplied,
+        durationMs: Date.now() - started,
+      });
+    }
+  }
+  return results;
+}
+
+export interface RowDifference {
+  table: string;
+  side: 'only-live' | 'only-replayed';
+  row: Record<string, unknown>;
+}
+
+export interface ReconcileResult {
+  service: string;
+  projection: string;
+  tables: TableComparison[];
+  differences: RowDifference[];
+}
+
+/** Compares each replayed projection with the live one, table by table, and lists differing rows. */
+export async function reconcileServices(dataSource: DataSource, services: ServiceOptions[], rowLimit = 50): Promise<ReconcileResult[]> {
+  const results: ReconcileResult[] = [];
+  for (const service of services) {
+    for (const projection of service.projections ?? []) {
+      const tables = await compareProjection(dataSource, projection, service.schema, replaySchema(service));
+      const differences: RowDifference[] = [];
+      for (const table of tables.filter((t) => !t.equal)) {
+        const live = `${ident(service.schema)}.${ident(table.table)}`;
+        const replayed = `${ident(replaySchema(service))}.${ident(table.table)}`;
+        for (const [side, a, b] of [
+          ['only-live', live, replayed],
+          ['only-replayed', replayed, live],
+        ] as const) {
+          const rows = await dataSource.query(`SELECT * FROM (SELECT * FROM ${a} EXCEPT ALL SELECT * FROM ${b}) d LIMIT ${rowLimit}`);
+          for (const row of rows) differences.push({ table: table.table, side, row });
+        }
+      }
+      results.push({ service: service.service, projection: projection.name, tables, differences });
+    }
+  }
+  return results;
+}

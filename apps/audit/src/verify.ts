@@ -1,0 +1,95 @@
+import { EventStore, ident, Queryable } from '@fleetledger/eventstore';
+import type { ChainVerification } from '@fleetledger/eventstore';
+import type { ServiceOptions } from '@fleetledger/platform';
+
+export interface DeliveryCheck {
+  consumer: string;
+  consumerSchema: string;
+  topic: string;
+  producerSchema: string;
+  published: number;
+  consumed: number;
+  /** Published events the consumer has not (yet) taken in: lag, or a lost event. */
+  missing: string[];
+  /** Inbox rows for events the producer never published: should be impossible. */
+  unknown: string[];
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  chains: { service: string; schema: string; verification: ChainVerification; unpublishedOutbox: number }[];
+  deliveries: DeliveryCheck[];
+}
+
+async function schemaExists(db: Queryable, schema: string): Promise<boolean> {
+  const rows = await db.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'events'`, [schema]);
+  return rows.length > 0;
+}
+
+/**
+ * Checks every service's hash chain, then the bookkeeping between them: each event a service
+ * published to a topic must be in the inbox of each consumer of that topic once, and no inbox may
+ * hold an event that was never published.
+ */
+export async function verifyAll(db: Queryable, services: ServiceOptions[], sampleLimit = 20): Promise<VerifyReport> {
+  const present: ServiceOptions[] = [];
+  for (const service of services) if (await schemaExists(db, service.schema)) present.push(service);
+
+  const chains: VerifyReport['chains'] = [];
+  for (const service of present) {
+    const store = new EventStore(service.schema, service.registry);
+    const verification = await store.verifyChain(db);
+    const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM ${ident(service.schema)}.outbox WHERE published_at IS NULL`);
+    chains.push({ service: service.service, schema: service.schema, verification, unpublishedOutbox: n });
+  }
+
+  const producers = new Map<string, string>();
+  for (const service of present) {
+    const topics = await db.query(`SELECT DISTINCT topic FROM ${ident(service.schema)}.outbox`);
+    for (const { topic } of topics) producers.set(topic, service.schema);
+  }
+
+  const deliveries: DeliveryCheck[] = [];
+  for (const service of present) {
+    const s = ident(service.schema);
+    const subscriptions = await db.query(`SELECT DISTINCT consumer, topic FROM ${s}.inbox ORDER BY consumer, topic`);
+    for (const { consumer, topic } of subscriptions as { consumer: string; topic: string }[]) {
+      const producerSchema = producers.get(topic);
+      if (!producerSchema) continue;
+      const p = ident(producerSchema);
+      const [counts] = await db.query(
+        `SELECT (SELECT count(*)::int FROM ${p}.outbox o WHERE o.topic = $2 AND o.published_at IS NOT NULL) AS published,
+                (SELECT count(*)::int FROM ${s}.inbox i WHERE i.consumer = $1 AND i.topic = $2) AS consumed`,
+        [consumer, topic],
+      );
+      const missing = await db.query(
+        `SELECT (o.message->>'eventId') AS id FROM ${p}.outbox o
+          WHERE o.topic = $2 AND o.published_at IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM ${s}.inbox i WHERE i.consumer = $1 AND i.event_id = (o.message->>'eventId')::uuid)
+          ORDER BY o.id LIMIT $3`,
+        [consumer, topic, sampleLimit],
+      );
+      const unknown = await db.query(
+        `SELECT i.event_id::text AS id FROM ${s}.inbox i
+          WHERE i.consumer = $1 AND i.topic = $2
+            AND NOT EXISTS (SELECT 1 FROM ${p}.outbox o WHERE o.topic = $2 AND (o.message->>'eventId')::uuid = i.event_id)
+          ORDER BY i.seq LIMIT $3`,
+        [consumer, topic, sampleLimit],
+      );
+      deliveries.push({
+        consumer,
+        consumerSchema: service.schema,
+        topic,
+        producerSchema,
+        published: counts.published,
+        consumed: counts.consumed,
+        missing: missing.map((r: { id: string }) => r.id),
+        unknown: unknown.map((r: { id: string }) => r.id),
+      });
+    }
+  }
+
+  const ok =
+    chains.every((c) => c.verification.ok) && deliveries.every((d) => d.missing.length === 0 && d.unknown.length === 0);
+  return { ok, chains, deliveries };
+}
