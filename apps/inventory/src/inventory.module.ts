@@ -1,8 +1,29 @@
 import { Module } from '@nestjs/common';
-import { PlatformModule } from '@fleetledger/platform';
+import { EventStore } from '@fleetledger/eventstore';
+import { Messaging, Metrics, PlatformModule } from '@fleetledger/platform';
+import { DataSource } from 'typeorm';
+import { FleetCommandsController } from './api/fleet-commands.controller';
+import { FleetImportController } from './api/fleet-import.controller';
+import { FleetQueriesController } from './api/fleet-queries.controller';
+import { InventoryCommandHandler } from './handlers/inventory-command.handler';
 import { inventoryService } from './inventory.options';
+import { FleetQueries } from './queries/fleet-queries';
 
 @Module({
   imports: [PlatformModule.forService(inventoryService)],
+  controllers: [FleetCommandsController, FleetImportController, FleetQueriesController],
+  providers: [
+    {
+      provide: InventoryCommandHandler,
+      inject: [DataSource, EventStore, Messaging, Metrics],
+      useFactory: (dataSource: DataSource, store: EventStore, messaging: Messaging, metrics: Metrics) =>
+        new InventoryCommandHandler(dataSource, store, messaging.eventsTopic, metrics),
+    },
+    {
+      provide: FleetQueries,
+      inject: [DataSource],
+      useFactory: (dataSource: DataSource) => new FleetQueries(dataSource, inventoryService.schema),
+    },
+  ],
 })
 export class InventoryModule {}

@@ -1,4 +1,4 @@
-import { EventRegistry, Topics } from '@fleetledger/contracts';
+import { EventRegistry, inventory, Topics } from '@fleetledger/contracts';
 import type { ServiceOptions } from '@fleetledger/platform';
 import { inventoryMigrations } from './migrations';
 
@@ -7,8 +7,8 @@ export const inventoryService: ServiceOptions = {
   service: 'inventory',
   schema: 'inventory',
   migrations: inventoryMigrations,
-  registry: new EventRegistry([]),
+  registry: new EventRegistry(inventory.allInventoryEvents),
   eventsTopic: Topics.inventoryEvents,
   consumedTopics: [],
-  openApi: { title: 'FleetLedger inventory', description: 'The inventory service of FleetLedger.' },
+  openApi: { title: 'FleetLedger inventory', description: 'The fleet of sites, halls, racks, nodes and GPUs, its power and its health, as events.' },
 };

@@ -153,3 +153,23 @@ export function importCommands(fleet: FleetDescription): InventoryCommand[] {
 export function countGpus(fleet: FleetDescription): number {
   return fleet.racks.reduce((sum, r) => sum + r.nodes.reduce((n, node) => n + node.gpus.length, 0), 0);
 }
+
+/** The file form of a fleet (GPU ids listed), for writing a generated fleet to disk or sending it to POST /fleet/import. */
+export function toFleetFile(fleet: FleetDescription): FleetFile {
+  return {
+    site: { id: fleet.site.siteId, name: fleet.site.name, powerCapW: fleet.site.powerCapW },
+    halls: fleet.halls.map((h) => ({
+      id: h.hallId,
+      name: h.name,
+      powerCapW: h.powerCapW,
+      racks: fleet.racks
+        .filter((r) => r.hallId === h.hallId)
+        .map((r) => ({
+          id: r.rackId,
+          gpuClass: r.gpuClass,
+          powerBudgetW: r.powerBudgetW,
+          nodes: r.nodes.map((n) => ({ id: n.nodeId, nominalPowerW: n.nominalPowerW, gpus: n.gpus.map((g) => (g.memoryGb ? { id: g.gpuId, memoryGb: g.memoryGb } : g.gpuId)) })),
+        })),
+    })),
+  };
+}

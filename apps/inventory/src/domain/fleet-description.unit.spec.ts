@@ -2,7 +2,7 @@ import { COLOSSUS_SITE_CAP_W, generateColossusFleet } from './colossus-generator
 import { decide } from './decide';
 import { evolveAll } from './evolve';
 import { emptyFleet, Fleet } from './fleet';
-import { countGpus, FleetDescription, importCommands, parseFleetDescription } from './fleet-description';
+import { countGpus, FleetDescription, importCommands, parseFleetDescription, toFleetFile } from './fleet-description';
 import { isRejection } from './rejection';
 
 const yamlFleet = `
@@ -103,5 +103,13 @@ describe('Colossus-1 generator', () => {
     const small = generateColossusFleet({ seed: 1, scale: 0.001 });
     expect(small.halls).toHaveLength(11);
     expect(new Set(small.racks.map((r) => r.gpuClass))).toEqual(new Set(['H100', 'H200', 'GB200']));
+  });
+});
+
+describe('toFleetFile', () => {
+  it('round-trips a generated fleet through its JSON file form', () => {
+    const fleet = generateColossusFleet({ seed: 3, scale: 0.002 });
+    const parsed = parseFleetDescription(JSON.stringify(toFleetFile(fleet)), 'json');
+    expect(parsed.ok && parsed.fleet).toEqual(fleet);
   });
 });

@@ -1,0 +1,28 @@
+import { HttpStatus } from '@nestjs/common';
+import { RejectionReason } from './domain/rejection';
+
+/**
+ * The inventory's error taxonomy as HTTP: each domain rejection reason is the error code in the
+ * body (`{ error: <reason>, message: <detail> }`), with this status.
+ */
+const statusByReason: Record<RejectionReason, HttpStatus> = {
+  'unknown-site': HttpStatus.NOT_FOUND,
+  'unknown-hall': HttpStatus.NOT_FOUND,
+  'unknown-rack': HttpStatus.NOT_FOUND,
+  'unknown-node': HttpStatus.NOT_FOUND,
+  'unknown-gpu': HttpStatus.NOT_FOUND,
+  'already-registered': HttpStatus.CONFLICT,
+  'gpu-in-two-nodes': HttpStatus.CONFLICT,
+  'invalid-node-shape': HttpStatus.UNPROCESSABLE_ENTITY,
+  'rack-full': HttpStatus.UNPROCESSABLE_ENTITY,
+  'rack-power-budget-exceeded': HttpStatus.UNPROCESSABLE_ENTITY,
+  'hall-power-cap-exceeded': HttpStatus.UNPROCESSABLE_ENTITY,
+  'site-power-cap-exceeded': HttpStatus.UNPROCESSABLE_ENTITY,
+  'budget-below-draw': HttpStatus.UNPROCESSABLE_ENTITY,
+  'node-decommissioned': HttpStatus.CONFLICT,
+  'node-not-drained': HttpStatus.CONFLICT,
+};
+
+export function rejectionStatus(reason: RejectionReason): HttpStatus {
+  return statusByReason[reason];
+}
