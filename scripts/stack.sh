@@ -18,6 +18,7 @@ stop() {
   [ -n "${started_infra:-}" ] && bash scripts/infra.sh down
 }
 trap stop EXIT
+trap 'exit 143' INT TERM
 
 started_infra=""
 if ! bash infra/kafka/kafka.sh status; then started_infra=1; fi

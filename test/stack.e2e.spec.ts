@@ -1,0 +1,60 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import request from 'supertest';
+import { Client } from 'pg';
+import { waitUntil } from '@fleetledger/testing';
+
+const repo = path.resolve(__dirname, '..');
+const services = ['inventory', 'allocation', 'metering', 'billing'];
+const url = (i: number) => `http://127.0.0.1:${3001 + i}`;
+
+/** `npm run stack` as a user runs it: start, answer, stop cleanly on SIGTERM. */
+describe('npm run stack (the platform on local infrastructure)', () => {
+  let stack: ChildProcess;
+  let output = '';
+  let exitCode: number | null | undefined;
+  const database = `fl_stack_${randomBytes(4).toString('hex')}`;
+  const adminUrl = process.env.TEST_ADMIN_DATABASE_URL!;
+
+  beforeAll(async () => {
+    const databaseUrl = new URL(adminUrl);
+    databaseUrl.pathname = `/${database}`;
+    stack = spawn('bash', ['scripts/stack.sh'], {
+      cwd: repo,
+      env: { ...process.env, DATABASE_URL: databaseUrl.toString(), KAFKA_TOPIC_PREFIX: `stack${randomBytes(3).toString('hex')}.`, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    stack.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    stack.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    stack.on('exit', (code) => (exitCode = code));
+    await waitUntil(() => output.includes('[stack] running') || exitCode !== undefined, 240_000, 'the stack to start');
+    if (!output.includes('[stack] running')) throw new Error(`stack did not start:\n${output}`);
+  }, 300_000);
+
+  afterAll(async () => {
+    if (exitCode === undefined) stack.kill('SIGKILL');
+    const admin = new Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+  });
+
+  it.each(services.map((name, i) => [name, i] as const))('%s answers readiness, metrics and its OpenAPI document', async (_name, i) => {
+    const ready = await request(url(i)).get('/health/ready').expect(200);
+    expect(ready.body.details).toMatchObject({ postgres: { status: 'up' }, kafka: { status: 'up' } });
+    const metrics = await request(url(i)).get('/metrics').expect(200);
+    expect(metrics.text).toContain('fleetledger_events_published_total');
+    await request(url(i)).get('/docs/openapi.json').expect(200);
+  });
+
+  it('stops every service cleanly on SIGTERM', async () => {
+    stack.kill('SIGTERM');
+    await waitUntil(() => exitCode !== undefined, 60_000, 'the stack to stop');
+    expect(exitCode).toBe(143);
+    expect(output).not.toMatch(/"level":"fatal"|Unhandled|ERR!/);
+    for (let i = 0; i < services.length; i++) {
+      await expect(request(url(i)).get('/health/live')).rejects.toThrow();
+    }
+  });
+});
