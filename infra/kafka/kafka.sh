@@ -34,7 +34,7 @@ java_cmd=(java -Xms128m -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.
 
 up() {
   fetch
-  if running && answers; then log "already running on 127.0.0.1:$port"; return; fi
+  if answers; then log "a broker already answers on 127.0.0.1:$port; using it"; return; fi
   mkdir -p "$state/logs" "$state/data"
   sed -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$controller_port#g" -e "s#@DATA_DIR@#$state/data#g" \
     "$here/server.properties.template" > "$state/server.properties"
