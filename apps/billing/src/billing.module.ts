@@ -1,8 +1,18 @@
 import { Module } from '@nestjs/common';
 import { PlatformModule } from '@fleetledger/platform';
+import { InvoicesController } from './api/invoices.controller';
+import { RatePlansController } from './api/rate-plans.controller';
+import { UsageConsumer } from './api/usage.consumer';
 import { billingService } from './billing.options';
+import { BillingStore } from './handlers/billing-store';
+import { InvoiceHandler } from './handlers/invoice.handler';
+import { RatePlanHandler } from './handlers/rate-plan.handler';
+import { UsageRater } from './handlers/usage-rater';
+import { InvoiceQueries } from './queries/invoice.queries';
 
 @Module({
   imports: [PlatformModule.forService(billingService)],
+  controllers: [InvoicesController, RatePlansController],
+  providers: [BillingStore, InvoiceHandler, RatePlanHandler, UsageRater, UsageConsumer, InvoiceQueries],
 })
 export class BillingModule {}

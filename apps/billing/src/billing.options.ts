@@ -1,14 +1,18 @@
-import { EventRegistry, Topics } from '@fleetledger/contracts';
+import { allocation, billing, EventRegistry, metering, Topics } from '@fleetledger/contracts';
 import type { ServiceOptions } from '@fleetledger/platform';
 import { billingMigrations } from './migrations';
 
-/** How the platform runs the billing service: its schema, migrations, events and topics. */
+/**
+ * How the platform runs the billing service: its schema, migrations, events and topics. The registry knows
+ * every event on the topics billing reads, so events it does not bill (placements, quotas) are recognised and
+ * skipped rather than dead-lettered as unknown.
+ */
 export const billingService: ServiceOptions = {
   service: 'billing',
   schema: 'billing',
   migrations: billingMigrations,
-  registry: new EventRegistry([]),
+  registry: new EventRegistry([...billing.allBillingEvents, ...metering.allMeteringEvents, ...allocation.allAllocationEvents]),
   eventsTopic: Topics.billingEvents,
   consumedTopics: [Topics.meteringEvents, Topics.allocationEvents],
-  openApi: { title: 'FleetLedger billing', description: 'The billing service of FleetLedger.' },
+  openApi: { title: 'FleetLedger billing', description: 'Rating, invoices, commitments and SLA credits of FleetLedger.' },
 };

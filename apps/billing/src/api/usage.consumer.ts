@@ -1,0 +1,24 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Topics } from '@fleetledger/contracts';
+import { Messaging } from '@fleetledger/platform';
+import { LEASE_EVENT_TYPES, USAGE_EVENT_TYPES, UsageRater } from '../handlers/usage-rater';
+
+export const USAGE_CONSUMER = 'billing-usage';
+
+/** Consumes metering's usage and allocation's lease events; every effect commits with its inbox row. */
+@Injectable()
+export class UsageConsumer implements OnModuleInit {
+  constructor(
+    private readonly messaging: Messaging,
+    private readonly rater: UsageRater,
+  ) {}
+
+  onModuleInit(): void {
+    this.messaging.registerConsumer({
+      name: USAGE_CONSUMER,
+      topics: [Topics.meteringEvents, Topics.allocationEvents],
+      accepts: (type) => USAGE_EVENT_TYPES.has(type) || LEASE_EVENT_TYPES.has(type),
+      handle: (event, tx) => this.rater.handle(event, tx),
+    });
+  }
+}

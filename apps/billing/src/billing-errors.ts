@@ -1,0 +1,30 @@
+import { HttpStatus } from '@nestjs/common';
+import { ServiceError } from '@fleetledger/platform';
+
+/**
+ * Billing's one error taxonomy: every rejection reason the domain returns, with the HTTP status it maps to.
+ * Inside the Kafka consumer the same reasons name why usage is held (usage_holds.reason).
+ */
+export const BillingErrorStatus = {
+  'invoice-not-found': HttpStatus.NOT_FOUND,
+  'invoice-finalized': HttpStatus.CONFLICT,
+  'invoice-not-finalized': HttpStatus.CONFLICT,
+  'credit-exceeds-invoice': HttpStatus.UNPROCESSABLE_ENTITY,
+  'credit-not-positive': HttpStatus.UNPROCESSABLE_ENTITY,
+  'currency-mismatch': HttpStatus.UNPROCESSABLE_ENTITY,
+  'mixed-currencies': HttpStatus.UNPROCESSABLE_ENTITY,
+  'no-rate-plan-in-effect': HttpStatus.UNPROCESSABLE_ENTITY,
+  'nothing-to-bill': HttpStatus.UNPROCESSABLE_ENTITY,
+  'correction-raises-invoice': HttpStatus.CONFLICT,
+  'correction-absorbed': HttpStatus.CONFLICT,
+  'version-not-next': HttpStatus.CONFLICT,
+  'duplicate-class': HttpStatus.UNPROCESSABLE_ENTITY,
+  'currency-changed': HttpStatus.UNPROCESSABLE_ENTITY,
+  'gpu-class-not-priced': HttpStatus.UNPROCESSABLE_ENTITY,
+} as const;
+
+export type BillingErrorCode = keyof typeof BillingErrorStatus;
+
+export function billingError(rejection: { reason: BillingErrorCode; detail: string }): ServiceError {
+  return new ServiceError(rejection.reason, rejection.detail, BillingErrorStatus[rejection.reason]);
+}

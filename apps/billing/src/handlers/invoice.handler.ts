@@ -1,0 +1,94 @@
+import { Injectable } from '@nestjs/common';
+import { EventEnvelope } from '@fleetledger/contracts';
+import { Queryable, runInTransaction } from '@fleetledger/eventstore';
+import { DataSource } from 'typeorm';
+import { billingError } from '../billing-errors';
+import { decideInvoice, InvoiceRejection } from '../domain/invoice';
+import { periodOf } from '../domain/periods';
+import { ChargeRated, invoiceIdFor } from '../domain/rating';
+import { AppendMeta, BillingStore, invoiceStreamId } from './billing-store';
+
+export type SettleOutcome = 'credited' | 'already-settled' | 'absorbed' | 'billed-on-open-invoice';
+
+/** Invoice use cases: rate charges onto drafts, finalize with a gap-free number, credit notes. */
+@Injectable()
+export class InvoiceHandler {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly billing: BillingStore,
+  ) {}
+
+  /** Inside the caller's transaction. Returns the rejection when the invoice is already final. */
+  async rateCharges(tx: Queryable, invoiceId: string, charges: readonly ChargeRated[], meta: AppendMeta): Promise<InvoiceRejection | EventEnvelope[]> {
+    const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
+    const first = charges[0];
+    const decision = decideInvoice(state, { kind: 'rate-charges', invoiceId, tenantId: first.tenantId, period: first.period, charges });
+    if (!Array.isArray(decision)) return decision;
+    const events = decision.map((event) => ({ ...event, occurredAt: event.type === 'billing.ChargeRated' ? event.payload.usageHourStart : first.usageHourStart }));
+    return this.billing.append(tx, [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }], meta);
+  }
+
+  async finalize(tenantId: string, invoiceId: string, finalizedAt: string, meta: AppendMeta): Promise<EventEnvelope[]> {
+    return runInTransaction(this.dataSource, async (tx) => {
+      const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
+      if (state.status === 'none' || state.tenantId !== tenantId) throw billingError({ reason: 'invoice-not-found', detail: `no invoice ${invoiceId}` });
+      const context = await this.billing.context(tx, tenantId);
+      const claim = await this.billing.claimNumber(tx, 'invoice', invoiceId, finalizedAt);
+      const decision = decideInvoice(state, { kind: 'finalize', invoiceNumber: claim.number, finalizedAt, context });
+      if (!Array.isArray(decision)) throw billingError(decision);
+      const events = decision.map((event) => ({ ...event, occurredAt: finalizedAt }));
+      return this.billing.append(tx, [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }, claim.append], { ...meta, tenantId });
+    });
+  }
+
+  async grantCredit(tenantId: string, invoiceId: string, amountMinor: bigint, reason: string, issuedAt: string, meta: AppendMeta) {
+    return runInTransaction(this.dataSource, async (tx) => {
+      const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
+      if (state.status === 'none' || state.tenantId !== tenantId) throw billingError({ reason: 'invoice-not-found', detail: `no invoice ${invoiceId}` });
+      const creditNoteId = `${invoiceId}.cn${state.creditNotes.length + 1}`;
+      const claim = await this.billing.claimNumber(tx, 'credit-note', creditNoteId, issuedAt);
+      const decision = decideInvoice(state, { kind: 'grant-credit', creditNoteId, creditNoteNumber: claim.number, amountMinor, reason, issuedAt });
+      if (!Array.isArray(decision)) throw billingError(decision);
+      const events = decision.map((event) => ({ ...event, occurredAt: issuedAt }));
+      return this.billing.append(tx, [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }, claim.append], { ...meta, tenantId });
+    });
+  }
+
+  /**
+   * Adjusting charges for an invoice that may be final. Open invoice: they join it. Final invoice: a credit
+   * note when they lower it; when they raise it they are billed on the tenant's invoice of the month the
+   * correction happened in (never on the final one); when the commitment absorbs them, 'absorbed'.
+   */
+  async settleAdjustments(tx: Queryable, charges: readonly ChargeRated[], correctedAt: string, meta: AppendMeta): Promise<SettleOutcome> {
+    const invoiceId = charges[0].invoiceId;
+    const rated = await this.rateCharges(tx, invoiceId, charges, meta);
+    if (Array.isArray(rated)) return 'billed-on-open-invoice';
+    if (rated.reason !== 'invoice-finalized') throw billingError(rated);
+    const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
+    const context = await this.billing.context(tx, state.tenantId!);
+    const creditNoteId = `${invoiceId}.cn${state.creditNotes.length + 1}`;
+    const claim = await this.billing.claimNumber(tx, 'credit-note', creditNoteId, correctedAt);
+    const decision = decideInvoice(state, {
+      kind: 'settle-correction',
+      adjustingCharges: charges,
+      creditNoteId,
+      creditNoteNumber: claim.number,
+      issuedAt: correctedAt,
+      context,
+    });
+    if (Array.isArray(decision)) {
+      if (decision.length === 0) return 'already-settled';
+      const events = decision.map((event) => ({ ...event, occurredAt: correctedAt }));
+      await this.billing.append(tx, [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }, claim.append], meta);
+      return 'credited';
+    }
+    if (decision.reason === 'correction-absorbed') return 'absorbed';
+    if (decision.reason !== 'correction-raises-invoice') throw billingError(decision);
+    const openPeriod = periodOf(Date.parse(correctedAt));
+    const openInvoiceId = invoiceIdFor(state.tenantId!, openPeriod);
+    const moved = charges.map((charge) => ({ ...charge, invoiceId: openInvoiceId, period: openPeriod }));
+    const onOpen = await this.rateCharges(tx, openInvoiceId, moved, meta);
+    if (!Array.isArray(onOpen)) throw billingError(onOpen);
+    return 'billed-on-open-invoice';
+  }
+}

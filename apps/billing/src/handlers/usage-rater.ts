@@ -1,0 +1,93 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { allocation, EventEnvelope, metering } from '@fleetledger/contracts';
+import { Queryable } from '@fleetledger/eventstore';
+import { evolveLeaseTerms, LeaseEvent } from '../domain/leases';
+import { rateCorrection, rateUsage } from '../domain/rating';
+import { AppendMeta, BillingStore } from './billing-store';
+import { InvoiceHandler } from './invoice.handler';
+
+export const LEASE_EVENT_TYPES = new Set<string>([allocation.LeaseSigned.type, allocation.LeaseAmended.type, allocation.LeaseTerminated.type]);
+export const USAGE_EVENT_TYPES = new Set<string>([metering.UsageRecorded.type, metering.UsageCorrected.type]);
+
+/**
+ * Turns consumed usage into charges, inside the consumer's inbox transaction (so a redelivered event changes
+ * nothing). Usage that cannot be rated yet (its lease or rate plan has not arrived: topics are not ordered with
+ * each other) is held visibly in usage_holds and rated as soon as what it waits for arrives. Nothing is dropped.
+ */
+@Injectable()
+export class UsageRater {
+  private readonly logger = new Logger(UsageRater.name);
+
+  constructor(
+    private readonly billing: BillingStore,
+    private readonly invoices: InvoiceHandler,
+  ) {}
+
+  async handle(event: EventEnvelope, tx: Queryable): Promise<void> {
+    if (LEASE_EVENT_TYPES.has(event.type)) return this.applyLeaseEvent(event, tx);
+    if (USAGE_EVENT_TYPES.has(event.type)) return this.rate(event, tx);
+  }
+
+  private async applyLeaseEvent(event: EventEnvelope, tx: Queryable): Promise<void> {
+    const leaseEvent = { type: event.type, eventId: event.eventId, payload: event.payload } as LeaseEvent;
+    const existing = await this.billing.lease(tx, leaseEvent.payload.leaseId);
+    const terms = evolveLeaseTerms(existing, leaseEvent);
+    if (!terms) {
+      this.logger.warn(`${event.type} for unknown lease ${leaseEvent.payload.leaseId}: ignored`);
+      return;
+    }
+    await tx.query(
+      `INSERT INTO billing.leases (lease_id, tenant_id, terms) VALUES ($1, $2, $3)
+       ON CONFLICT (lease_id) DO UPDATE SET terms = EXCLUDED.terms`,
+      [terms.leaseId, terms.tenantId, JSON.stringify(terms)],
+    );
+    await this.retryHeld(tx, { leaseId: terms.leaseId });
+  }
+
+  private async rate(event: EventEnvelope, tx: Queryable): Promise<void> {
+    const usage = event.payload as metering.UsageRecordedPayload | metering.UsageCorrectedPayload;
+    const lease = await this.billing.lease(tx, usage.leaseId);
+    if (!lease) return this.hold(tx, event, 'pending', 'unknown-lease', `lease ${usage.leaseId} not known to billing yet`);
+    const plans = await this.billing.planVersions(tx, lease.ratePlanId);
+    const corrected = event.type === metering.UsageCorrected.type;
+    const charges = corrected
+      ? rateCorrection({ eventId: event.eventId, payload: usage as metering.UsageCorrectedPayload }, plans)
+      : rateUsage({ eventId: event.eventId, payload: usage as metering.UsageRecordedPayload }, plans);
+    if (!Array.isArray(charges)) return this.hold(tx, event, 'pending', charges.reason, charges.detail);
+    if (charges.length === 0) return;
+    const meta: AppendMeta = { correlationId: event.correlationId, causationId: event.eventId, tenantId: usage.tenantId };
+    const at = corrected ? (usage as metering.UsageCorrectedPayload).correctedAt : (usage as metering.UsageRecordedPayload).closedAt;
+    const outcome = await this.invoices.settleAdjustments(tx, charges, at, meta);
+    if (outcome === 'absorbed') {
+      await this.hold(tx, event, 'absorbed', 'correction-absorbed', 'the correction changes no amount: absorbed by the take-or-pay minimum');
+    }
+  }
+
+  private async hold(tx: Queryable, event: EventEnvelope, status: 'pending' | 'absorbed', reason: string, detail: string): Promise<void> {
+    const usage = event.payload as { leaseId: string; tenantId: string };
+    await tx.query(
+      `INSERT INTO billing.usage_holds (event_id, lease_id, tenant_id, status, reason, detail, envelope) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (event_id) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason, detail = EXCLUDED.detail`,
+      [event.eventId, usage.leaseId, usage.tenantId, status, reason, detail, JSON.stringify(event)],
+    );
+  }
+
+  /** Rates held usage of one lease, or of every lease on one rate plan, again. */
+  async retryHeld(tx: Queryable, scope: { leaseId: string } | { ratePlanId: string }): Promise<void> {
+    const rows =
+      'leaseId' in scope
+        ? await tx.query<{ envelope: EventEnvelope }[]>(
+            `SELECT envelope FROM billing.usage_holds WHERE status = 'pending' AND lease_id = $1 ORDER BY event_id`,
+            [scope.leaseId],
+          )
+        : await tx.query<{ envelope: EventEnvelope }[]>(
+            `SELECT h.envelope FROM billing.usage_holds h JOIN billing.leases l ON l.lease_id = h.lease_id
+              WHERE h.status = 'pending' AND l.terms->>'ratePlanId' = $1 ORDER BY h.event_id`,
+            [scope.ratePlanId],
+          );
+    for (const { envelope } of rows) {
+      await tx.query(`DELETE FROM billing.usage_holds WHERE event_id = $1`, [envelope.eventId]);
+      await this.rate(envelope, tx);
+    }
+  }
+}

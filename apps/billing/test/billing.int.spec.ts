@@ -1,0 +1,172 @@
+import request from 'supertest';
+import { allocation, EventEnvelope, metering, Topics, topicName } from '@fleetledger/contracts';
+import { EventStore } from '@fleetledger/eventstore';
+import { startTestService, TestService, testKafka, TopicCollector, waitUntil } from '@fleetledger/testing';
+import { Producer } from 'kafkajs';
+import { DataSource } from 'typeorm';
+import { BillingModule } from '../src/billing.module';
+import { billingService } from '../src/billing.options';
+import { envelope, publish } from './envelopes';
+import { usageCorrected, usageRecorded, usdPlan } from './fixtures';
+
+/**
+ * The hand-computed November example of the domain tests, end to end on real Kafka and PostgreSQL:
+ *   L1 (tenant-a): 1 committed H100 for 3 hours, used 2 GPUs x 3 hours + 4.5 kWh
+ *     -> 7.50 within + 9.00 overage + 0.54 energy (minimum 4.17 covered)
+ *   L2 (tenant-a): 8 committed H200 for all of November, used 8 GPU-hours
+ *     -> 24.00 usage + 11,976.00 take-or-pay shortfall
+ *   total 12,017.04 USD = 1201704 cents.
+ */
+describe('billing service against real Kafka and PostgreSQL', () => {
+  let service: TestService;
+  let producer: Producer;
+  let collector: TopicCollector;
+  let allocationTopic: string;
+  let meteringTopic: string;
+  const invoiceId = 'tenant-a.2026-11';
+  const tenantA = { 'x-tenant-id': 'tenant-a' };
+  const hours = ['2026-11-01T00:00:00.000Z', '2026-11-01T01:00:00.000Z', '2026-11-01T02:00:00.000Z'];
+  const l1Usage = hours.map((hourStart) => usageRecorded({ leaseId: 'L1', gpuClass: 'H100', hourStart, gpuSeconds: '7200.000', energyWh: '1500.000' }));
+  const l2Usage = usageRecorded({ leaseId: 'L2', gpuClass: 'H200', hourStart: '2026-11-10T00:00:00.000Z', gpuSeconds: '28800.000' });
+  const usageEnvelope = (usage: (typeof l1Usage)[number]) =>
+    envelope(metering.UsageRecorded.type, `usage-record-${usage.payload.usageRecordId}`, usage.payload, usage.payload.hourStart, undefined);
+  const leaseSigned = (leaseId: string, committedGpus: allocation.CommittedGpus, start: string, end: string) =>
+    envelope(allocation.LeaseSigned.type, 'lease-book', {
+      leaseId,
+      tenantId: 'tenant-a',
+      term: { start, end },
+      committedGpus,
+      exclusivity: 'shared',
+      scope: { hallIds: [], rackIds: [] },
+      ratePlanId: 'usd-standard',
+      signedAt: '2026-10-01T00:00:00.000Z',
+      author: 'sales',
+    }, '2026-10-01T00:00:00.000Z');
+  const charges = async () => Number((await service.app.get(DataSource).query(`SELECT count(*)::int AS n FROM billing.charges`))[0].n);
+  const invoice = async () => (await request(service.url).get(`/invoices/${invoiceId}`).set(tenantA).expect(200)).body;
+
+  // Event ids are fixed up front so the test can name them (the source events of invoice lines).
+  const l1Envelopes = l1Usage.map(usageEnvelope);
+  const l2Envelope = usageEnvelope(l2Usage);
+
+  beforeAll(async () => {
+    service = await startTestService(BillingModule, billingService);
+    allocationTopic = topicName(Topics.allocationEvents, service.topicPrefix);
+    meteringTopic = topicName(Topics.meteringEvents, service.topicPrefix);
+    producer = testKafka().producer();
+    await producer.connect();
+    collector = await new TopicCollector(testKafka()).start([topicName(Topics.billingEvents, service.topicPrefix)]);
+    await request(service.url).post('/rate-plans').send({ plan: usdPlan(), publishedAt: '2026-10-01T00:00:00.000Z' }).expect(201);
+  });
+
+  afterAll(async () => {
+    await producer?.disconnect();
+    await collector?.stop();
+    await service?.stop();
+  });
+
+  it('rates usage into charges and a draft whose total matches the hand-computed example (usage may arrive before its lease)', async () => {
+    // L2's usage comes before its lease: it is held visibly, then rated when the lease arrives.
+    await publish(producer, meteringTopic, [l2Envelope]);
+    await waitUntil(async () => (await service.app.get(DataSource).query(`SELECT 1 FROM billing.usage_holds WHERE reason = 'unknown-lease'`)).length === 1, 30_000, 'a held usage');
+    await publish(producer, allocationTopic, [
+      leaseSigned('L1', { H100: 1 }, '2026-11-01T00:00:00.000Z', '2026-11-01T03:00:00.000Z'),
+      leaseSigned('L2', { H200: 8 }, '2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z'),
+    ]);
+    await waitUntil(async () => (await charges()) === 1, 30_000, 'the held usage rated');
+    await publish(producer, meteringTopic, l1Envelopes);
+    await waitUntil(async () => (await charges()) === 7, 30_000, 'charges');
+
+    const draft = await invoice();
+    expect(draft).toMatchObject({ status: 'draft', invoiceNumber: null, totalMinor: '1201704', currency: { code: 'USD', minorUnitExponent: 2 } });
+    expect(Object.fromEntries(draft.lines.map((line: { lineId: string; amountMinor: string }) => [line.lineId, line.amountMinor]))).toEqual({
+      'L1:gpu-usage:H100:250000000': '750',
+      'L1:gpu-overage:H100:300000000': '900',
+      'L1:energy:12000000': '54',
+      'L2:gpu-usage:H200:300000000': '2400',
+      'L2:commitment-shortfall:H200': '1197600',
+    });
+    expect((await service.app.get(DataSource).query(`SELECT * FROM billing.usage_holds`)).length).toBe(0);
+  });
+
+  it('a redelivered usage event is billed once', async () => {
+    await publish(producer, meteringTopic, [l1Envelopes[0], l1Envelopes[0]]);
+    // A marker behind the redeliveries on the same partition key order: once it is rated, they were handled.
+    const marker = usageEnvelope(usageRecorded({ leaseId: 'L1', gpuClass: 'H100', hourStart: '2026-11-01T00:00:00.000Z', gpuSeconds: '0.000' }));
+    await publish(producer, meteringTopic, [{ ...marker, streamId: l1Envelopes[0].streamId }]);
+    await waitUntil(
+      async () => (await service.app.get(DataSource).query(`SELECT 1 FROM billing.inbox WHERE event_id = $1`, [marker.eventId])).length === 1,
+      30_000,
+      'the marker consumed',
+    );
+    expect(await charges()).toBe(7);
+    expect((await invoice()).totalMinor).toBe('1201704');
+  });
+
+  it('tenant B can never read tenant A\'s invoice', async () => {
+    const response = await request(service.url).get(`/invoices/${invoiceId}`).set({ 'x-tenant-id': 'tenant-b' }).expect(404);
+    expect(response.body.error).toBe('invoice-not-found');
+    expect((await request(service.url).get('/invoices').set({ 'x-tenant-id': 'tenant-b' }).expect(200)).body).toEqual([]);
+    await request(service.url).get(`/invoices/${invoiceId}`).expect(400);
+  });
+
+  it('finalizes under gap-free number 1 and publishes InvoiceFinalized; lines name their source events', async () => {
+    const finalized = (await request(service.url).post(`/invoices/${invoiceId}/finalize`).set(tenantA).send({ finalizedAt: '2026-12-01T00:00:00.000Z' }).expect(200)).body;
+    expect(finalized).toMatchObject({ status: 'finalized', invoiceNumber: 1, totalMinor: '1201704' });
+    const messages = await collector.waitFor((m) => m.some((message) => message.headers['event-type'] === 'billing.InvoiceFinalized'));
+    const event = messages.find((message) => message.headers['event-type'] === 'billing.InvoiceFinalized')?.value as EventEnvelope;
+    expect(event).toMatchObject({ streamId: `invoice-${invoiceId}`, payload: { invoiceNumber: 1, totalMinor: '1201704' } });
+
+    const sources = (await request(service.url).get(`/invoices/${invoiceId}/lines/L1:gpu-overage:H100:300000000/source-events`).set(tenantA).expect(200)).body;
+    expect(sources.sourceEventIds).toEqual([l1Envelopes[1].eventId, l1Envelopes[2].eventId]);
+    expect(sources.events.map((e: EventEnvelope) => e.type)).toEqual([metering.UsageRecorded.type, metering.UsageRecorded.type]);
+  });
+
+  it('a finalized invoice cannot be modified: error, nothing written', async () => {
+    const dataSource = service.app.get(DataSource);
+    const store = service.app.get(EventStore);
+    const before = await store.headPosition(dataSource);
+    const again = await request(service.url).post(`/invoices/${invoiceId}/finalize`).set(tenantA).send({ finalizedAt: '2026-12-02T00:00:00.000Z' }).expect(409);
+    expect(again.body).toMatchObject({ error: 'invoice-finalized' });
+    const tooMuch = await request(service.url)
+      .post(`/invoices/${invoiceId}/credit-notes`)
+      .set(tenantA)
+      .send({ amountMinor: '1201705', reason: 'goodwill', issuedAt: '2026-12-02T00:00:00.000Z' })
+      .expect(422);
+    expect(tooMuch.body).toMatchObject({ error: 'credit-exceeds-invoice' });
+    expect(await store.headPosition(dataSource)).toBe(before);
+    expect((await invoice()).lines).toHaveLength(5);
+  });
+
+  it('a correction after finalization yields a credit note, not an edit', async () => {
+    const correction = usageCorrected(l1Usage[2], { gpuSeconds: '-3600.000' });
+    await publish(producer, meteringTopic, [envelope(metering.UsageCorrected.type, l1Envelopes[2].streamId, correction.payload, correction.payload.correctedAt)]);
+    await waitUntil(async () => (await invoice()).creditNotes.length === 1, 30_000, 'a credit note');
+    const corrected = await invoice();
+    expect(corrected).toMatchObject({ status: 'finalized', invoiceNumber: 1, totalMinor: '1201704' });
+    expect(corrected.lines.find((line: { lineId: string }) => line.lineId === 'L1:gpu-overage:H100:300000000').amountMinor).toBe('900');
+    expect(corrected.creditNotes[0]).toMatchObject({
+      creditNoteNumber: 1,
+      totalMinor: '-300',
+      reason: 'usage-corrected',
+      lines: [expect.objectContaining({ lineId: 'L1:gpu-overage:H100:300000000', amountMinor: '-300' })],
+    });
+    // A credit granted by hand takes the next number in the credit-note series.
+    const granted = (await request(service.url)
+      .post(`/invoices/${invoiceId}/credit-notes`)
+      .set(tenantA)
+      .send({ amountMinor: '100', reason: 'goodwill for a late report', issuedAt: '2026-12-06T00:00:00.000Z' })
+      .expect(201)).body;
+    expect(granted.creditNotes.map((note: { creditNoteNumber: number; totalMinor: string }) => [note.creditNoteNumber, note.totalMinor])).toEqual([
+      [1, '-300'],
+      [2, '-100'],
+    ]);
+  });
+
+  it('serves its OpenAPI document', async () => {
+    const doc = await request(service.url).get('/docs/openapi.json').expect(200);
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/invoices', '/invoices/{invoiceId}', '/invoices/{invoiceId}/finalize', '/invoices/{invoiceId}/credit-notes', '/rate-plans']),
+    );
+  });
+});

@@ -1,0 +1,33 @@
+import { EventEnvelope, EventHeaders } from '@fleetledger/contracts';
+import { Producer } from 'kafkajs';
+import { v7 as uuidv7 } from 'uuid';
+
+let position = 0;
+
+/** An envelope as another service would publish it. */
+export function envelope<T>(type: string, streamId: string, payload: T, occurredAt: string, eventId = uuidv7()): EventEnvelope<string, T> {
+  position += 1;
+  return {
+    eventId,
+    type,
+    schemaVersion: 1,
+    streamId,
+    streamVersion: position,
+    globalPosition: position,
+    occurredAt,
+    recordedAt: occurredAt,
+    correlationId: `corr-${eventId}`,
+    payload,
+  };
+}
+
+export async function publish(producer: Producer, topic: string, events: EventEnvelope[]): Promise<void> {
+  await producer.send({
+    topic,
+    messages: events.map((event) => ({
+      key: event.streamId,
+      value: JSON.stringify(event),
+      headers: { [EventHeaders.eventId]: event.eventId, [EventHeaders.eventType]: event.type, [EventHeaders.schemaVersion]: '1' },
+    })),
+  });
+}
