@@ -1,8 +1,26 @@
 import { Module } from '@nestjs/common';
 import { PlatformModule } from '@fleetledger/platform';
+import { MeteringController } from './api/metering.controller';
+import { AttributionCache } from './ingestion/attribution-cache';
+import { SampleIngestor } from './ingestion/sample-ingestor';
+import { TelemetryConsumer } from './ingestion/telemetry.consumer';
+import { METERING_ENV, parseMeteringEnv } from './metering.config';
 import { meteringService } from './metering.options';
+import { PlacementsHandler } from './placements/placements.handler';
+import { UsageQueries } from './queries/usage.queries';
+import { WindowCloser } from './windows/window-closer';
 
 @Module({
   imports: [PlatformModule.forService(meteringService)],
+  controllers: [MeteringController],
+  providers: [
+    { provide: METERING_ENV, useFactory: () => parseMeteringEnv(process.env) },
+    AttributionCache,
+    SampleIngestor,
+    TelemetryConsumer,
+    PlacementsHandler,
+    WindowCloser,
+    UsageQueries,
+  ],
 })
 export class MeteringModule {}

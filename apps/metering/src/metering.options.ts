@@ -1,4 +1,4 @@
-import { EventRegistry, Topics } from '@fleetledger/contracts';
+import { allocation, EventRegistry, metering, Topics } from '@fleetledger/contracts';
 import type { ServiceOptions } from '@fleetledger/platform';
 import { meteringMigrations } from './migrations';
 
@@ -7,8 +7,8 @@ export const meteringService: ServiceOptions = {
   service: 'metering',
   schema: 'metering',
   migrations: meteringMigrations,
-  registry: new EventRegistry([]),
+  registry: new EventRegistry([...metering.allMeteringEvents, ...allocation.allAllocationEvents]),
   eventsTopic: Topics.meteringEvents,
   consumedTopics: [Topics.allocationEvents, Topics.meteringTelemetry],
-  openApi: { title: 'FleetLedger metering', description: 'The metering service of FleetLedger.' },
+  openApi: { title: 'FleetLedger metering', description: 'GPU telemetry in, usage records out: every GPU-second and watt-hour, once.' },
 };

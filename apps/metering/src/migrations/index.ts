@@ -1,4 +1,5 @@
 import { EventStoreMetering1764000000000 } from './1764000000000-event-store';
+import { MeteringTables1764000000100 } from './1764000000100-metering-tables';
 
 /** Every migration of the metering schema, oldest first. Never edit one that has shipped: add a new one. */
-export const meteringMigrations = [EventStoreMetering1764000000000];
+export const meteringMigrations = [EventStoreMetering1764000000000, MeteringTables1764000000100];

@@ -1,0 +1,66 @@
+import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { gpuClassSchema, TelemetrySample, telemetryBatchSchema } from '@fleetledger/contracts/metering';
+import { createZodDto } from 'nestjs-zod';
+import { z } from 'zod';
+import { SampleIngestor } from '../ingestion/sample-ingestor';
+import { parseSample } from '../ingestion/sample-parsing';
+import { UsageQueries } from '../queries/usage.queries';
+import { WindowCloser } from '../windows/window-closer';
+
+class SampleBatchDto extends createZodDto(telemetryBatchSchema) {}
+class CloseWindowsDto extends createZodDto(z.object({ asOf: z.iso.datetime({ offset: true }) })) {}
+const period = { from: z.iso.datetime({ offset: true }).optional(), to: z.iso.datetime({ offset: true }).optional() };
+class UsageQueryDto extends createZodDto(
+  z.object({ tenantId: z.string().min(1).optional(), leaseId: z.string().min(1).optional(), gpuClass: gpuClassSchema.optional(), ...period }),
+) {}
+class UtilizationQueryDto extends createZodDto(z.object({ gpuClass: gpuClassSchema.optional(), ...period })) {}
+
+@Controller('metering')
+export class MeteringController {
+  constructor(
+    private readonly ingestor: SampleIngestor,
+    private readonly closer: WindowCloser,
+    private readonly queries: UsageQueries,
+  ) {}
+
+  /**
+   * Batch ingestion for agents that cannot speak Kafka. Each invalid item is rejected with its
+   * reason (the rest of the batch is still accepted); duplicates are reported, never counted twice.
+   */
+  @Post('samples')
+  @HttpCode(200)
+  async ingest(@Body() body: SampleBatchDto) {
+    const valid: TelemetrySample[] = [];
+    const rejected: { index: number; reason: string; detail: string }[] = [];
+    body.samples.forEach((item, index) => {
+      const parsed = parseSample(item);
+      if (parsed.ok) valid.push(parsed.sample);
+      else rejected.push({ index, reason: parsed.reason, detail: parsed.detail });
+    });
+    const result = valid.length > 0 ? await this.ingestor.ingest(valid, 'http') : { accepted: 0, duplicates: 0, unattributed: 0 };
+    return { ...result, rejected };
+  }
+
+  /** Closes due windows as of an instant (operators, tests); the timer does the same on the wall clock. */
+  @Post('windows/close')
+  @HttpCode(200)
+  async close(@Body() body: CloseWindowsDto) {
+    return this.closer.close(Date.parse(body.asOf));
+  }
+
+  /** Where every accepted sample stands: rated, or visibly pending and why. */
+  @Get('samples/pending')
+  async pending() {
+    return this.queries.pending();
+  }
+
+  @Get('usage')
+  async usage(@Query() query: UsageQueryDto) {
+    return this.queries.usage(query);
+  }
+
+  @Get('utilization')
+  async utilization(@Query() query: UtilizationQueryDto) {
+    return this.queries.utilization(query);
+  }
+}

@@ -1,0 +1,150 @@
+import { Injectable } from '@nestjs/common';
+import { allocation, EventEnvelope, Topics } from '@fleetledger/contracts';
+import { Queryable } from '@fleetledger/eventstore';
+import { Messaging } from '@fleetledger/platform';
+import { AttributionIndex, evolveInterval, PlacementInterval, placementFactFrom } from '../domain/attribution';
+import { hourStartOf, HOUR_MS, sampleIdDigestTerm, subtractDigest } from '../domain/quantities';
+import { WindowKey, windowRecordId } from '../domain/usage-record';
+import { intervalFromRow, PLACEMENT_COLUMNS, PlacementRow } from '../ingestion/placement-rows';
+import { addDelta, applyWindowDeltas, WindowDelta, windowIds } from '../ingestion/window-store';
+
+const PLACEMENT_TYPES = new Set<string>([
+  allocation.WorkloadPlaced.type,
+  allocation.WorkloadReleased.type,
+  allocation.WorkloadPreempted.type,
+  allocation.WorkloadEvicted.type,
+]);
+
+/**
+ * Consumes allocation's placement events (through the inbox: exactly once in effect) into
+ * attribution intervals, and moves samples whose holder changed: samples that arrived before their
+ * placement was known get rated, samples after a release learned late leave the lease. Closed
+ * windows touched become dirty, and the closer corrects them.
+ */
+@Injectable()
+export class PlacementsHandler {
+  constructor(messaging: Messaging) {
+    messaging.registerConsumer({
+      name: 'metering-placements',
+      topics: [Topics.allocationEvents],
+      accepts: (type) => PLACEMENT_TYPES.has(type),
+      handle: (event, tx) => this.handle(event, tx),
+    });
+  }
+
+  async handle(event: EventEnvelope, tx: Queryable): Promise<void> {
+    const fact = placementFactFrom(event);
+    if (!fact) return;
+    // Exclusive: waits for ingestion batches in flight (they hold it FOR SHARE), and holds new ones off.
+    const [head] = await tx.query<{ version: string }[]>(
+      `WITH bumped AS (UPDATE metering.attribution_head SET version = version + 1 WHERE id = 1 RETURNING version) SELECT version FROM bumped`,
+    );
+    const version = Number(head.version);
+    const [row] = await tx.query<PlacementRow[]>(
+      `SELECT ${PLACEMENT_COLUMNS} FROM metering.placements WHERE placement_id = $1 FOR UPDATE`,
+      [fact.placementId],
+    );
+    const previous = row ? intervalFromRow(row) : undefined;
+    const next = evolveInterval(previous, fact);
+    await tx.query(
+      `INSERT INTO metering.placements (${PLACEMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (placement_id) DO UPDATE SET gpu_ids = EXCLUDED.gpu_ids, start_at = EXCLUDED.start_at,
+         end_at = EXCLUDED.end_at, event_ids = EXCLUDED.event_ids, version = EXCLUDED.version`,
+      [
+        next.placementId, next.workloadId, next.leaseId, next.tenantId, next.gpuClass, next.gpuIds,
+        next.startMs === undefined ? null : new Date(next.startMs).toISOString(),
+        next.endMs === undefined ? null : new Date(next.endMs).toISOString(),
+        next.eventIds, version,
+      ],
+    );
+    const changed = changedRange(previous, next);
+    if (!changed) return;
+    await this.reattributeSamples(tx, next.gpuIds, changed);
+    await this.touchWindows(tx, next, changed);
+  }
+
+  /** Re-runs attribution for the placement's GPUs over the changed range and moves what changed. */
+  private async reattributeSamples(tx: Queryable, gpuIds: readonly string[], range: { fromMs: number; toMs: number }) {
+    const placements = await tx.query<PlacementRow[]>(
+      `SELECT ${PLACEMENT_COLUMNS} FROM metering.placements WHERE gpu_ids && $1::text[]`,
+      [gpuIds],
+    );
+    const index = new AttributionIndex();
+    for (const p of placements) index.put(intervalFromRow(p));
+    const samples = await tx.query<{ sample_id: string; gpu_id: string; attributed_at: Date; busy_ms: number; energy_mj: string; window_id: string | null }[]>(
+      `SELECT sample_id, gpu_id, attributed_at, busy_ms, energy_mj, window_id FROM metering.samples
+        WHERE gpu_id = ANY($1::text[]) AND attributed_at >= $2 AND attributed_at < $3`,
+      [gpuIds, timestamp(range.fromMs), timestamp(range.toMs)],
+    );
+    if (samples.length === 0) return;
+    const targets = samples.map((s) => {
+      const atMs = s.attributed_at.getTime();
+      const holder = index.holderAt(s.gpu_id, atMs);
+      const key: WindowKey | undefined = holder && {
+        leaseId: holder.leaseId, tenantId: holder.tenantId, gpuClass: holder.gpuClass, hourStartMs: hourStartOf(atMs),
+      };
+      return { sample: s, key };
+    });
+    const ids = await windowIds(tx, targets.flatMap((t) => (t.key ? [t.key] : [])));
+    const deltas = new Map<number, WindowDelta>();
+    const moves: { sampleId: string; windowId: number | null }[] = [];
+    for (const { sample, key } of targets) {
+      const from = sample.window_id === null ? null : Number(sample.window_id);
+      const to = key ? ids.get(windowRecordId(key))! : null;
+      if (from === to) continue;
+      const term = sampleIdDigestTerm(sample.sample_id);
+      const energyMj = Number(sample.energy_mj);
+      if (from !== null) addDelta(deltas, from, { busyMs: -sample.busy_ms, energyMj: -energyMj, sampleCount: -1, digest: subtractDigest(0n, term) });
+      if (to !== null) addDelta(deltas, to, { busyMs: sample.busy_ms, energyMj, sampleCount: 1, digest: term });
+      moves.push({ sampleId: sample.sample_id, windowId: to });
+    }
+    if (moves.length === 0) return;
+    await tx.query(
+      `UPDATE metering.samples s SET window_id = m.window_id
+         FROM unnest($1::text[], $2::bigint[]) AS m(sample_id, window_id) WHERE s.sample_id = m.sample_id`,
+      [moves.map((m) => m.sampleId), moves.map((m) => m.windowId)],
+    );
+    await applyWindowDeltas(tx, deltas);
+  }
+
+  /**
+   * Allocated time of the lease moved within the range: closed windows there become dirty, and hours
+   * already past the closer's progress that had no window yet get one (the closer records it).
+   */
+  private async touchWindows(tx: Queryable, interval: PlacementInterval, range: { fromMs: number; toMs: number }) {
+    const fromHour = hourStartOf(range.fromMs);
+    const toMs = range.toMs;
+    await tx.query(
+      `UPDATE metering.usage_windows SET dirty = true
+        WHERE lease_id = $1 AND gpu_class = $2 AND status = 'closed' AND hour_start >= $3 AND hour_start < $4`,
+      [interval.leaseId, interval.gpuClass, timestamp(fromHour), timestamp(toMs)],
+    );
+    const [progress] = await tx.query<{ closed_before: Date | null }[]>(`SELECT closed_before FROM metering.close_progress WHERE id = 1`);
+    if (!progress.closed_before || interval.startMs === undefined) return;
+    const until = Math.min(interval.endMs ?? Number.POSITIVE_INFINITY, toMs, progress.closed_before.getTime());
+    const keys: WindowKey[] = [];
+    for (let hour = Math.max(fromHour, hourStartOf(interval.startMs)); hour < until; hour += HOUR_MS) {
+      keys.push({ leaseId: interval.leaseId, tenantId: interval.tenantId, gpuClass: interval.gpuClass, hourStartMs: hour });
+    }
+    await windowIds(tx, keys);
+  }
+}
+
+/** The span of time whose holder may differ between two versions of an interval; undefined if none. */
+export function changedRange(previous: PlacementInterval | undefined, next: PlacementInterval): { fromMs: number; toMs: number } | undefined {
+  const INF = Number.POSITIVE_INFINITY;
+  const span = (i: PlacementInterval | undefined) => (i && i.startMs !== undefined ? [i.startMs, i.endMs ?? INF] : undefined);
+  const a = span(previous);
+  const b = span(next);
+  if (!a && !b) return undefined;
+  if (!a) return { fromMs: b![0], toMs: b![1] };
+  if (!b) return { fromMs: a[0], toMs: a[1] };
+  if (a[0] === b[0] && a[1] === b[1]) return undefined;
+  const differing = [a[0] !== b[0] ? [a[0], b[0]] : [], a[1] !== b[1] ? [a[1], b[1]] : []].flat();
+  return { fromMs: Math.min(...differing), toMs: Math.max(...differing) };
+}
+
+/** An instant for Postgres; an open end is 'infinity'. */
+function timestamp(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : 'infinity';
+}

@@ -1,0 +1,161 @@
+import request from 'supertest';
+import { DeadLetterHeaders, deadLetterTopic, Topics, topicName } from '@fleetledger/contracts';
+import { metering } from '@fleetledger/contracts';
+import { compareProjection, EventStore, rebuildProjection } from '@fleetledger/eventstore';
+import { Messaging } from '@fleetledger/platform';
+import { startTestService, TestService, testKafka, TopicCollector, waitUntil } from '@fleetledger/testing';
+import { Producer } from 'kafkajs';
+import { DataSource } from 'typeorm';
+import { UsageQueries } from '../src/queries/usage.queries';
+import { MeteringModule } from '../src/metering.module';
+import { meteringService } from '../src/metering.options';
+import { usageProjection } from '../src/projections/usage.projection';
+import { at, placed, released, sample } from './fixtures';
+
+const LEASE_A_GPUS = ['gA1', 'gA2', 'gA3', 'gA4'];
+
+describe('metering against real Kafka and PostgreSQL', () => {
+  let service: TestService;
+  let producer: Producer;
+  let events: TopicCollector;
+  let dlq: TopicCollector;
+  let queries: UsageQueries;
+  let telemetryTopic: string;
+
+  const usageEvents = () => events.messages.map((m) => m.value as { type: string; payload: Record<string, unknown> });
+  const sendSamples = (samples: unknown[]) =>
+    producer.send({
+      topic: telemetryTopic,
+      acks: -1,
+      messages: samples.map((s) => ({ key: 'node-1', value: typeof s === 'string' ? s : JSON.stringify(s) })),
+    });
+
+  beforeAll(async () => {
+    service = await startTestService(MeteringModule, meteringService, {
+      env: { METERING_CLOSE_INTERVAL_MS: '0', METERING_LATENESS_MS: String(5 * 60_000) },
+    });
+    queries = service.app.get(UsageQueries);
+    telemetryTopic = topicName(Topics.meteringTelemetry, service.topicPrefix);
+    producer = testKafka().producer();
+    await producer.connect();
+    events = await new TopicCollector(testKafka()).start([topicName(Topics.meteringEvents, service.topicPrefix)]);
+    dlq = await new TopicCollector(testKafka()).start([deadLetterTopic(telemetryTopic)]);
+  });
+
+  afterAll(async () => {
+    await producer?.disconnect();
+    await events?.stop();
+    await dlq?.stop();
+    await service?.stop();
+  });
+
+  it('ingests samples and placements racing each other, counting duplicates once and dead-lettering malformed records', async () => {
+    const allocationTopic = topicName(Topics.allocationEvents, service.topicPrefix);
+    const placements = [
+      placed('pA', 'lease-a', 'tenant-a', 'H100', LEASE_A_GPUS, at('00:00:00')),
+      released('pA', 'lease-a', 'tenant-a', 'H100', LEASE_A_GPUS, at('01:30:00')),
+      placed('pB', 'lease-b', 'tenant-b', 'H200', ['gB1'], at('00:00:00')),
+    ];
+    await Promise.all([
+      // Out of order (00:20 before 00:10), a duplicate, and two malformed records.
+      sendSamples([
+        sample('s-0020', 'gA1', at('00:20:00')),
+        sample('s-0010', 'gA1', at('00:10:00')),
+        sample('s-0010', 'gA1', at('00:10:00')),
+        'not json at all',
+        { sampleId: 'bad', gpuId: 'gA1', nodeId: 'node-1', sampledAt: at('00:30:00'), utilization: 3, powerW: 700 },
+        sample('s-idle', 'gX9', at('00:10:00')),
+      ]),
+      producer.send({
+        topic: allocationTopic,
+        acks: -1,
+        messages: placements.map((e) => ({ key: e.streamId, value: JSON.stringify(e) })),
+      }),
+    ]);
+
+    // The same sample again over HTTP: a duplicate, not a new count.
+    const http = await request(service.url)
+      .post('/metering/samples')
+      .send({ samples: [sample('s-0010', 'gA1', at('00:10:00')), { sampleId: 'x' }] })
+      .expect(200);
+    expect(http.body.rejected).toEqual([expect.objectContaining({ index: 1, reason: 'invalid-sample' })]);
+
+    await waitUntil(async () => {
+      const pending = await queries.pending();
+      return pending.accepted === 3 && pending.unattributed === 1 && pending.awaitingClose === 2;
+    }, 30_000, 'samples stored and attributed once placements are known');
+    const db = service.app.get(DataSource);
+    const [ended] = await db.query(`SELECT end_at FROM metering.placements WHERE placement_id = 'pA'`);
+    expect(ended.end_at?.toISOString()).toBe(at('01:30:00'));
+
+    const letters = await dlq.waitFor((m) => m.length >= 2);
+    expect(letters.map((l) => l.headers[DeadLetterHeaders.reason]).sort()).toEqual(['invalid-sample', 'unparseable-json']);
+  });
+
+  it('does not close a window before its lateness has passed', async () => {
+    const result = await request(service.url).post('/metering/windows/close').send({ asOf: at('01:04:59') }).expect(200);
+    expect(result.body).toMatchObject({ recorded: 0, corrected: 0 });
+  });
+
+  it('records each lease x class x hour: release mid-hour splits, a GPU without samples still meters allocated time', async () => {
+    const result = await request(service.url).post('/metering/windows/close').send({ asOf: at('02:05:00') }).expect(200);
+    expect(result.body).toMatchObject({ recorded: 4, corrected: 0 });
+    await service.app.get(Messaging).flushOutbox();
+    await events.waitFor((m) => m.length >= 4);
+    const recorded = usageEvents()
+      .filter((e) => e.type === metering.UsageRecorded.type)
+      .map((e) => e.payload as metering.UsageRecordedPayload)
+      .map((p) => `${p.leaseId} ${p.hourStart.slice(11, 13)} alloc=${p.gpuSecondsAllocated} busy=${p.gpuSecondsBusy} wh=${p.energyWh} n=${p.sampleCount}`)
+      .sort();
+    expect(recorded).toEqual([
+      'lease-a 00 alloc=14400.000 busy=10.000 wh=3.889 n=2',
+      'lease-a 01 alloc=7200.000 busy=0.000 wh=0.000 n=0',
+      'lease-b 00 alloc=3600.000 busy=0.000 wh=0.000 n=0',
+      'lease-b 01 alloc=3600.000 busy=0.000 wh=0.000 n=0',
+    ]);
+    const usage = await request(service.url).get('/metering/usage').query({ tenantId: 'tenant-a' }).expect(200);
+    expect(usage.body.totals).toEqual({ gpuSecondsAllocated: '21600.000', gpuSecondsBusy: '10.000', energyWh: '3.889', sampleCount: 2 });
+  });
+
+  it('turns a late sample after close into a correction, and accounts for every accepted sample', async () => {
+    await sendSamples([sample('s-late', 'gA2', at('00:50:00'), 1, 360)]);
+    await waitUntil(async () => (await queries.pending()).awaitingCorrection === 1, 30_000, 'late sample stored');
+    const pending = await queries.pending();
+    expect(pending.accepted).toBe(pending.rated + pending.awaitingClose + pending.awaitingCorrection + pending.unattributed);
+
+    const result = await request(service.url).post('/metering/windows/close').send({ asOf: at('02:06:00') }).expect(200);
+    expect(result.body).toMatchObject({ recorded: 0, corrected: 1 });
+    await service.app.get(Messaging).flushOutbox();
+    const messages = await events.waitFor((m) => m.some((x) => (x.value as { type: string }).type === metering.UsageCorrected.type));
+    const correction = messages.map((m) => m.value as { type: string; payload: metering.UsageCorrectedPayload }).find((e) => e.type === metering.UsageCorrected.type)!;
+    expect(correction.payload).toMatchObject({
+      usageRecordId: metering.usageRecordId('lease-a', 'H100', at('00:00:00')),
+      correctionSeq: 1,
+      reason: 'late-samples',
+      delta: { gpuSecondsAllocated: '0.000', gpuSecondsBusy: '10.000', energyWh: '1.000', sampleCount: 1 },
+      totalsAfter: { gpuSecondsAllocated: '14400.000', gpuSecondsBusy: '20.000', energyWh: '4.889', sampleCount: 3 },
+    });
+    expect(await queries.pending()).toMatchObject({ accepted: 4, rated: 3, awaitingCorrection: 0, unattributed: 1 });
+
+    const again = await request(service.url).post('/metering/windows/close').send({ asOf: at('02:07:00') }).expect(200);
+    expect(again.body).toMatchObject({ recorded: 0, corrected: 0 });
+  });
+
+  it('serves cluster utilization by class and hour', async () => {
+    const utilization = await request(service.url).get('/metering/utilization').query({ gpuClass: 'H100' }).expect(200);
+    expect(utilization.body.map((u: { hourStart: string; utilization: number }) => [u.hourStart, u.utilization])).toEqual([
+      [at('00:00:00'), 0.0014],
+      [at('01:00:00'), 0],
+    ]);
+  });
+
+  it('rebuilds the usage projection from the log to exactly the live rows', async () => {
+    const db = service.app.get(DataSource);
+    const rebuilt = await rebuildProjection(db, service.app.get(EventStore), usageProjection);
+    const comparisons = await compareProjection(db, usageProjection, 'metering', rebuilt.targetSchema);
+    expect(comparisons.map((c) => [c.table, c.equal, c.liveRows])).toEqual([
+      ['usage_by_record', true, 4],
+      ['cluster_utilization_hourly', true, 4],
+    ]);
+  });
+});
