@@ -18,6 +18,8 @@ export interface InboxConsumerOptions {
   registry: EventRegistry;
   handle: EventHandler;
   fromBeginning?: boolean;
+  /** Upper bound on one fetch per partition, which bounds one batch transaction (kafkajs default 1 MiB). */
+  maxBytesPerPartition?: number;
   /** Event types this consumer ignores without error (other services' events on a shared topic). */
   accepts?: (type: string) => boolean;
   onProcessed?: (count: number) => void;
@@ -73,6 +75,7 @@ export class InboxConsumer {
       allowAutoTopicCreation: false,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
+      ...(this.options.maxBytesPerPartition ? { maxBytesPerPartition: this.options.maxBytesPerPartition } : {}),
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.fromBeginning ?? true });

@@ -24,6 +24,7 @@ export class Messaging implements OnApplicationBootstrap, OnApplicationShutdown 
   private readonly registrations: ConsumerRegistration[] = [];
   private readonly consumers: InboxConsumer[] = [];
   private relay?: OutboxRelay;
+  private gaugeTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(SERVICE_OPTIONS) private readonly options: ServiceOptions,
@@ -84,6 +85,35 @@ export class Messaging implements OnApplicationBootstrap, OnApplicationShutdown 
         this.consumers.push(consumer);
       }
     }
+    this.gaugeTimer = setInterval(() => {
+      this.refreshGauges().catch((error: Error) => this.logger.warn(`metrics refresh: ${error.message}`));
+    }, 10_000);
+    this.gaugeTimer.unref();
+  }
+
+  /** Outbox backlog and, per consumer group and partition, how far behind the log end it is. */
+  async refreshGauges(): Promise<void> {
+    if (this.relay) this.metrics.outboxPending.set(await this.relay.pendingCount());
+    if (this.registrations.length === 0) return;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      for (const registration of this.registrations) {
+        const groupId = `${this.env.KAFKA_TOPIC_PREFIX}${registration.name}`;
+        const topics = registration.topics.map((t) => this.topic(t));
+        const committed = await admin.fetchOffsets({ groupId, topics });
+        for (const { topic, partitions } of committed) {
+          const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
+          for (const { partition, offset } of partitions) {
+            const position = Number(offset) < 0 ? 0 : Number(offset);
+            const lag = Math.max((ends.get(partition) ?? 0) - position, 0);
+            this.metrics.consumerLag.set({ consumer: registration.name, topic, partition: String(partition) }, lag);
+          }
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** Publishes what is in the outbox now (tests and shutdown). */
@@ -92,6 +122,7 @@ export class Messaging implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.gaugeTimer);
     for (const consumer of this.consumers.splice(0)) await consumer.stop();
     await this.relay?.stop();
     await this.producer.disconnect();
