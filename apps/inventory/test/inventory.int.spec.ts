@@ -131,6 +131,28 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
     expect(halls.find((h: { id: string }) => h.id === hall.hallId)).toMatchObject({ headroomW: 5_000 });
   });
 
+  it('two concurrent commissions into one hall cannot together break its power cap', async () => {
+    const [rackA, rackB] = fleet.racks.filter((r) => r.gpuClass === 'H200');
+    expect(rackA.hallId).toBe(rackB.hallId);
+    for (const rack of [rackA, rackB]) {
+      await request(service.url).post('/power-budgets').send({ scope: 'rack', scopeId: rack.rackId, budgetW: 100_000, reason: 'upgrade' }).expect(200);
+    }
+    const hallDraw = (await request(service.url).get('/power/halls').expect(200)).body.find((h: { id: string }) => h.id === rackA.hallId).drawW;
+    // Room for one more 10.2 kW node in the hall, not two.
+    await request(service.url).post('/power-budgets').send({ scope: 'hall', scopeId: rackA.hallId, budgetW: hallDraw + 15_000, reason: 'derated' }).expect(200);
+    const commission = (rackId: string) => {
+      const nodeId = `${rackId}-n09`;
+      return request(service.url)
+        .post(`/racks/${rackId}/nodes`)
+        .send({ nodes: [{ nodeId, nominalPowerW: 10_200, gpus: Array.from({ length: 8 }, (_, i) => ({ gpuId: `${nodeId}-g${i}` })) }] });
+    };
+    const responses = await Promise.all([commission(rackA.rackId), commission(rackB.rackId)]);
+    expect(responses.map((r) => r.status).sort()).toEqual([200, 422]);
+    expect(responses.find((r) => r.status === 422)?.body.error).toBe('hall-power-cap-exceeded');
+    const hall = (await request(service.url).get('/power/halls').expect(200)).body.find((h: { id: string }) => h.id === rackA.hallId);
+    expect(hall).toMatchObject({ drawW: hallDraw + 10_200, headroomW: 15_000 - 10_200 });
+  });
+
   it('drains, decommissions and releases a node’s power', async () => {
     const node = h100Rack.nodes[1];
     const before = (await request(service.url).get('/power/sites').expect(200)).body[0];
@@ -145,7 +167,7 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
     const rebuilt = await rebuildProjection(dataSource, store, fleetProjection);
     const comparison = await compareProjection(dataSource, fleetProjection, 'inventory', rebuilt.targetSchema);
     expect(comparison.map((c) => [c.table, c.equal])).toEqual(fleetProjection.tables.map((t) => [t, true]));
-    expect(comparison.find((c) => c.table === 'gpus')?.liveRows).toBe(576);
+    expect(comparison.find((c) => c.table === 'gpus')?.liveRows).toBe(576 + 8);
     expect((await store.verifyChain(dataSource)).ok).toBe(true);
   });
 
