@@ -15,7 +15,7 @@ pids=()
 stop() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [ -n "${started_infra:-}" ] && bash scripts/infra.sh down
+  if [ -n "${started_infra:-}" ]; then bash scripts/infra.sh down; fi
 }
 trap stop EXIT
 trap 'exit 143' INT TERM

@@ -22,7 +22,7 @@ describe('npm run stack (the platform on local infrastructure)', () => {
     databaseUrl.pathname = `/${database}`;
     stack = spawn('bash', ['scripts/stack.sh'], {
       cwd: repo,
-      env: { ...process.env, DATABASE_URL: databaseUrl.toString(), KAFKA_TOPIC_PREFIX: `stack${randomBytes(3).toString('hex')}.`, LOG_LEVEL: 'warn' },
+      env: { ...process.env, DATABASE_URL: databaseUrl.toString(), KAFKA_TOPIC_PREFIX: `stack${randomBytes(3).toString('hex')}.`, LOG_LEVEL: 'warn', STACK_REBUILD: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     stack.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
