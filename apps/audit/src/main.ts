@@ -6,6 +6,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { DataSource } from 'typeorm';
 import { auditedServices } from './services';
 import { reconcileServices, replayServices } from './replay';
+import { writeReport } from './report';
 import { verifyAll } from './verify';
 
 const program = new Command()
@@ -105,6 +106,16 @@ program
     }
     if (program.opts().json) print(JSON.stringify(results, null, 2));
     process.exitCode = equal ? 0 : 1;
+  });
+
+program
+  .command('report')
+  .description('write a human-readable audit report for a month: HTML with charts, plus CSV extracts')
+  .requiredOption('--period <YYYY-MM>', 'the calendar month')
+  .requiredOption('--out <dir>', 'directory to write index.html and the CSV files into')
+  .action(async (options: { period: string; out: string }) => {
+    const files = await withDatabase((db) => writeReport(db, options.period, options.out, new Date().toISOString()));
+    for (const file of files) print(`wrote ${file}`);
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
