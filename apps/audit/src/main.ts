@@ -6,6 +6,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { DataSource } from 'typeorm';
 import { auditedServices } from './services';
 import { reconcileServices, replayServices } from './replay';
+import { explainInvoice, formatExplanation } from './explain';
 import { writeReport } from './report';
 import { verifyAll } from './verify';
 
@@ -106,6 +107,20 @@ program
     }
     if (program.opts().json) print(JSON.stringify(results, null, 2));
     process.exitCode = equal ? 0 : 1;
+  });
+
+program
+  .command('explain')
+  .description('show the chain behind an invoice: lines, usage, placements, raw samples, lease and rate-plan events')
+  .argument('<what>', 'what to explain: invoice')
+  .argument('<number>', 'the invoice number')
+  .option('--line <n>', 'only this line')
+  .action(async (what: string, number: string, options: { line?: string }) => {
+    if (what !== 'invoice') throw new Error(`can only explain an invoice, not ${what}`);
+    const explanation = await withDatabase((db) =>
+      explainInvoice(db, Number(number), options.line === undefined ? undefined : Number(options.line)),
+    );
+    print(program.opts().json ? JSON.stringify(explanation, null, 2) : formatExplanation(explanation));
   });
 
 program
