@@ -8,11 +8,13 @@
 import 'reflect-metadata';
 import { Topics, topicName } from '@fleetledger/contracts';
 import { createIdempotentProducer, createKafka, ensureTopics, EventStore, OutboxRelay } from '@fleetledger/eventstore';
+import { createServiceApp, startService } from '@fleetledger/platform';
 import { TestDatabase } from '@fleetledger/testing';
 import { generateColossusFleet } from '../../apps/inventory/src/domain/colossus-generator';
 import { countGpus } from '../../apps/inventory/src/domain/fleet-description';
 import { InventoryCommandHandler } from '../../apps/inventory/src/handlers/inventory-command.handler';
 import { importFleet } from '../../apps/inventory/src/import/fleet-import';
+import { InventoryModule } from '../../apps/inventory/src/inventory.module';
 import { inventoryService } from '../../apps/inventory/src/inventory.options';
 import { FleetQueries } from '../../apps/inventory/src/queries/fleet-queries';
 
@@ -94,12 +96,42 @@ async function main() {
         await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
         await admin.disconnect();
       }
+      await measureHttpCapacity(db.url, prefix, queries);
     } else {
-      line('outbox relay to Kafka', 'skipped (KAFKA_BROKERS not set)');
+      line('outbox relay to Kafka, GET /capacity over HTTP', 'skipped (KAFKA_BROKERS not set)');
     }
   } finally {
     await dataSource.destroy();
     await db.drop();
+  }
+}
+
+/** The same query through the service as a client sees it: Nest app, HTTP, JSON. */
+async function measureHttpCapacity(databaseUrl: string, prefix: string, queries: number) {
+  Object.assign(process.env, {
+    DATABASE_URL: databaseUrl,
+    KAFKA_TOPIC_PREFIX: prefix,
+    MIGRATIONS_RUN: 'false',
+    OUTBOX_RELAY: 'false',
+    CONSUMERS: 'false',
+    LOG_LEVEL: 'warn',
+  });
+  const app = await createServiceApp(InventoryModule, inventoryService);
+  await startService(app, 0);
+  try {
+    const url = `${(await app.getUrl()).replace('[::1]', '127.0.0.1')}/capacity`;
+    for (let i = 0; i < 50; i++) await (await fetch(url)).json();
+    const samples: number[] = [];
+    for (let i = 0; i < queries; i++) {
+      const q = performance.now();
+      const response = await fetch(url);
+      await response.json();
+      samples.push(performance.now() - q);
+    }
+    samples.sort((a, b) => a - b);
+    line(`GET /capacity over HTTP, ${queries} requests`, `p50 ${percentile(samples, 50).toFixed(2)} ms  p99 ${percentile(samples, 99).toFixed(2)} ms  max ${samples[samples.length - 1].toFixed(2)} ms  target p99 < 50 ms`);
+  } finally {
+    await app.close();
   }
 }
 

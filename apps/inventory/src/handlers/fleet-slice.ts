@@ -60,14 +60,29 @@ export async function loadFleetSlice(db: Queryable, schema: string, commands: re
   }
 
   const fleet = emptyFleet();
-  // Top-down dependencies are resolved bottom-up: GPUs name their nodes, nodes their racks, racks their halls.
-  for (const gpu of await selectIn(db, `${s}.gpus`, 'gpu_id', want.gpus)) {
-    want.nodes.add(gpu.node_id);
-  }
+  const addGpus = (rows: Row[]) => {
+    for (const row of rows) {
+      fleet.gpus.set(row.gpu_id, {
+        gpuId: row.gpu_id,
+        nodeId: row.node_id,
+        rackId: row.rack_id,
+        hallId: row.hall_id,
+        gpuClass: row.gpu_class,
+        memoryGb: row.memory_gb,
+        nvlinkDomain: row.nvlink_domain,
+        reported: row.reported_health,
+        health: row.health,
+      });
+      want.nodes.add(row.node_id);
+    }
+  };
+  // Dependencies are resolved bottom-up: GPUs name their nodes, nodes their racks, racks their halls.
+  addGpus(await selectIn(db, `${s}.gpus`, 'gpu_id', want.gpus));
   const nodeRows = [
     ...(await selectIn(db, `${s}.nodes`, 'node_id', want.nodes)),
     ...(await selectIn(db, `${s}.nodes`, 'rack_id', wholeRacks)),
   ];
+  const moreGpus = new Set<string>();
   for (const row of nodeRows) {
     fleet.nodes.set(row.node_id, {
       nodeId: row.node_id,
@@ -81,21 +96,11 @@ export async function loadFleetSlice(db: Queryable, schema: string, commands: re
       gpuIds: row.gpu_ids,
     });
     want.racks.add(row.rack_id);
-    if (nodesWithGpus.has(row.node_id) || wholeRacks.has(row.rack_id)) for (const id of row.gpu_ids) want.gpus.add(id);
+    if (nodesWithGpus.has(row.node_id) || wholeRacks.has(row.rack_id)) {
+      for (const id of row.gpu_ids) if (!fleet.gpus.has(id)) moreGpus.add(id);
+    }
   }
-  for (const row of await selectIn(db, `${s}.gpus`, 'gpu_id', want.gpus)) {
-    fleet.gpus.set(row.gpu_id, {
-      gpuId: row.gpu_id,
-      nodeId: row.node_id,
-      rackId: row.rack_id,
-      hallId: row.hall_id,
-      gpuClass: row.gpu_class,
-      memoryGb: row.memory_gb,
-      nvlinkDomain: row.nvlink_domain,
-      reported: row.reported_health,
-      health: row.health,
-    });
-  }
+  addGpus(await selectIn(db, `${s}.gpus`, 'gpu_id', moreGpus));
   for (const row of await selectIn(db, `${s}.racks`, 'rack_id', want.racks)) {
     fleet.racks.set(row.rack_id, {
       rackId: row.rack_id,

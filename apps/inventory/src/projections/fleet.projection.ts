@@ -3,7 +3,7 @@ import { ident, Projection, Queryable } from '@fleetledger/eventstore';
 
 type Event = inventory.InventoryEvent;
 
-export const FLEET_TABLES = ['sites', 'halls', 'racks', 'nodes', 'gpus', 'rack_health_counts'] as const;
+export const FLEET_TABLES = ['sites', 'halls', 'racks', 'nodes', 'gpus', 'rack_health_counts', 'class_health_counts'] as const;
 
 /**
  * The fleet read model, updated inline in the append's transaction. It is also the state commands
@@ -193,8 +193,13 @@ async function setGpuHealth(tx: Queryable, s: string, gpus: readonly { gpuId: st
   );
 }
 
-/** Recomputes the health counts of some racks from their GPUs (at most 72 each, so cheap and always exact). */
+/**
+ * Recomputes the health counts of some racks from their GPUs (at most 72 each, so cheap and always
+ * exact), and moves the per-class counts by the difference.
+ */
 async function recountRacks(tx: Queryable, s: string, rackIds: string[]): Promise<void> {
+  const byClass = `SELECT gpu_class, health, sum(gpus)::int AS gpus FROM ${s}.rack_health_counts WHERE rack_id = ANY($1::text[]) GROUP BY gpu_class, health`;
+  const before: { gpu_class: string; health: string; gpus: number }[] = await tx.query(byClass, [rackIds]);
   await tx.query(`DELETE FROM ${s}.rack_health_counts WHERE rack_id = ANY($1::text[])`, [rackIds]);
   await tx.query(
     `INSERT INTO ${s}.rack_health_counts (rack_id, health, hall_id, gpu_class, gpus)
@@ -202,4 +207,23 @@ async function recountRacks(tx: Queryable, s: string, rackIds: string[]): Promis
       WHERE rack_id = ANY($1::text[]) GROUP BY rack_id, health, hall_id, gpu_class`,
     [rackIds],
   );
+  const after: typeof before = await tx.query(byClass, [rackIds]);
+  const delta = new Map<string, { gpuClass: string; health: string; gpus: number }>();
+  for (const [rows, sign] of [[before, -1], [after, 1]] as const) {
+    for (const row of rows) {
+      const key = `${row.gpu_class}/${row.health}`;
+      const entry = delta.get(key) ?? { gpuClass: row.gpu_class, health: row.health, gpus: 0 };
+      entry.gpus += sign * row.gpus;
+      delta.set(key, entry);
+    }
+  }
+  const changed = [...delta.values()].filter((d) => d.gpus !== 0);
+  if (changed.length === 0) return;
+  await tx.query(
+    `INSERT INTO ${s}.class_health_counts (gpu_class, health, gpus)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::int[])
+     ON CONFLICT (gpu_class, health) DO UPDATE SET gpus = ${s}.class_health_counts.gpus + excluded.gpus`,
+    [changed.map((d) => d.gpuClass), changed.map((d) => d.health), changed.map((d) => d.gpus)],
+  );
+  await tx.query(`DELETE FROM ${s}.class_health_counts WHERE gpus = 0`);
 }

@@ -20,7 +20,7 @@ const healthColumns = inventory.gpuHealthStates
   .map((h) => `coalesce(sum(gpus) FILTER (WHERE health = '${h}'), 0)::bigint AS "${h}"`)
   .join(', ');
 
-/** Read side of the fleet projection: counts come from rack_health_counts (a few rows per rack), never from a GPU scan. */
+/** Read side of the fleet projection: counts come from the per-class and per-rack count tables, never from a GPU scan. */
 export class FleetQueries {
   private readonly s: string;
 
@@ -33,7 +33,7 @@ export class FleetQueries {
 
   async capacityByClass(): Promise<ClassCapacity[]> {
     const rows = await this.db.query(
-      `SELECT gpu_class, ${healthColumns} FROM ${this.s}.rack_health_counts GROUP BY gpu_class ORDER BY gpu_class`,
+      `SELECT gpu_class, ${healthColumns} FROM ${this.s}.class_health_counts GROUP BY gpu_class ORDER BY gpu_class`,
     );
     return rows.map((row: Record<string, string>) => {
       const counts = toCounts(row);
