@@ -16,6 +16,21 @@ export interface Projection {
   /** Tables it owns, created by the service's migrations in the live schema. */
   readonly tables: readonly string[];
   apply(tx: Queryable, event: EventEnvelope, schema: string): Promise<void>;
+  /**
+   * Optional: applies consecutive events at once (replay speed). Must leave the tables exactly as
+   * applying them one by one would; rebuilds and the runner use it when present.
+   */
+  applyBatch?(tx: Queryable, events: readonly EventEnvelope[], schema: string): Promise<void>;
+}
+
+/** Applies events in order, in one call when the projection can batch. */
+export async function applyAll(tx: Queryable, projection: Projection, events: readonly EventEnvelope[], schema: string): Promise<void> {
+  if (events.length === 0) return;
+  if (projection.applyBatch) {
+    await projection.applyBatch(tx, events, schema);
+    return;
+  }
+  for (const event of events) await projection.apply(tx, event, schema);
 }
 
 export interface ReplayProgress {
@@ -117,7 +132,7 @@ export class ProjectionRunner {
         [this.projection.name],
       );
       const items = await readProjectionSource(tx, this.store, this.projection, Number(checkpoint.position), batchSize);
-      for (const { event } of items) await this.projection.apply(tx, event, this.store.schema);
+      await applyAll(tx, this.projection, items.map((i) => i.event), this.store.schema);
       if (items.length > 0) {
         await tx.query(`UPDATE ${s}.projection_checkpoints SET position = $2, updated_at = now() WHERE projection = $1`, [
           this.projection.name,
@@ -181,7 +196,7 @@ export async function rebuildProjection(
   for (;;) {
     const applied = await runInTransaction(dataSource, async (tx) => {
       const items = await readProjectionSource(tx, store, projection, position, batchSize, options.recordedUntil);
-      for (const { event } of items) await projection.apply(tx, event, targetSchema);
+      await applyAll(tx, projection, items.map((i) => i.event), targetSchema);
       if (items.length > 0) {
         position = items[items.length - 1].position;
         await tx.query(`UPDATE ${target}.rebuild_checkpoints SET position = $2 WHERE projection = $1`, [
