@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { DataSource } from 'typeorm';
 import { auditedServices } from './services';
-import { reconcileServices, replayServices } from './replay';
+import { invoiceTotals, reconcileServices, replayServices } from './replay';
 import { explainInvoice, formatExplanation } from './explain';
 import { writeReport } from './report';
 import { verifyAll } from './verify';
@@ -95,8 +95,12 @@ program
   .command('reconcile')
   .description('compare replayed projections with the live ones, row by row; exits 1 on any difference')
   .option('--service <name>', 'only this service')
-  .action(async (options: { service?: string }) => {
-    const results = await withDatabase((db) => reconcileServices(db, servicesFor(options.service)));
+  .option('--period <YYYY-MM>', 'reprint the invoice totals of this month from the replay')
+  .action(async (options: { service?: string; period?: string }) => {
+    const [results, replayedInvoices] = await withDatabase(async (db) => [
+      await reconcileServices(db, servicesFor(options.service)),
+      await invoiceTotals(db, 'billing_replay', options.period),
+    ] as const);
     let equal = true;
     for (const r of results) {
       for (const t of r.tables) {
@@ -105,7 +109,10 @@ program
       }
       for (const d of r.differences) print(`     ${d.side} ${r.service}.${d.table}: ${JSON.stringify(d.row)}`);
     }
-    if (program.opts().json) print(JSON.stringify(results, null, 2));
+    for (const invoice of replayedInvoices) {
+      print(`invoice ${invoice.invoiceNumber ?? '(draft)'} ${invoice.invoiceId} ${invoice.tenantId} ${invoice.period} ${invoice.status}: ${invoice.totalMinor ?? '-'} minor units (replayed)`);
+    }
+    if (program.opts().json) print(JSON.stringify({ results, replayedInvoices }, null, 2));
     process.exitCode = equal ? 0 : 1;
   });
 

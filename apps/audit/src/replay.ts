@@ -84,3 +84,31 @@ export async function reconcileServices(dataSource: DataSource, services: Servic
   }
   return results;
 }
+
+export interface InvoiceTotal {
+  invoiceId: string;
+  invoiceNumber: number | null;
+  tenantId: string;
+  period: string;
+  status: string;
+  totalMinor: string | null;
+}
+
+/** Invoice totals as a billing schema (live or replayed) has them, optionally for one period. */
+export async function invoiceTotals(dataSource: DataSource, schema: string, period?: string): Promise<InvoiceTotal[]> {
+  const exists = await dataSource.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'invoices'`, [schema]);
+  if (exists.length === 0) return [];
+  const rows = await dataSource.query(
+    `SELECT invoice_id, invoice_number, tenant_id, period, status, total_minor::text AS total
+       FROM ${ident(schema)}.invoices WHERE ($1::text IS NULL OR period = $1) ORDER BY invoice_id`,
+    [period ?? null],
+  );
+  return rows.map((r: Record<string, unknown>) => ({
+    invoiceId: String(r.invoice_id),
+    invoiceNumber: r.invoice_number === null ? null : Number(r.invoice_number),
+    tenantId: String(r.tenant_id),
+    period: String(r.period),
+    status: String(r.status),
+    totalMinor: (r.total as string | null) ?? null,
+  }));
+}
