@@ -164,16 +164,21 @@ function usageLinesFor(
   const hours = new Map<string, { hourStartMs: number; milli: bigint; price: string; overagePrice: string; ids: string[]; prior: boolean }>();
   for (const charge of charges) {
     const overagePrice = charge.overageUnitPriceMicroMinor ?? charge.unitPriceMicroMinor;
-    const key = `${charge.usageHourStart}|${charge.unitPriceMicroMinor}|${overagePrice}`;
-    const hourStartMs = Date.parse(charge.usageHourStart);
+    // Keyed by hour; a second price in the same hour (a plan re-published retroactively) gets its own bucket.
+    let key = charge.usageHourStart;
     let hour = hours.get(key);
+    if (hour && (hour.price !== charge.unitPriceMicroMinor || hour.overagePrice !== overagePrice)) {
+      key = `${charge.usageHourStart}|${charge.unitPriceMicroMinor}|${overagePrice}`;
+      hour = hours.get(key);
+    }
     if (!hour) {
+      const hourStartMs = Date.parse(charge.usageHourStart);
       const prior = hourStartMs < bounds.startMs || hourStartMs >= bounds.endMs;
       hour = { hourStartMs, milli: 0n, price: charge.unitPriceMicroMinor, overagePrice, ids: [], prior };
       hours.set(key, hour);
     }
     hour.milli += BigInt(charge.quantity);
-    hour.ids.push(...charge.sourceEventIds);
+    for (const id of charge.sourceEventIds) hour.ids.push(id);
   }
   const ordered = [...hours.entries()].sort(([a, x], [b, y]) => x.hourStartMs - y.hourStartMs || (a < b ? -1 : a > b ? 1 : 0)).map(([, hour]) => hour);
   const inPeriod = ordered.filter((hour) => !hour.prior);

@@ -100,38 +100,47 @@ function rateQuantities(input: QuantitiesToRate): ChargeRated[] | RatingRejectio
     };
   }
   const period = periodOf(hourStartMs);
-  const common = {
-    invoiceId: invoiceIdFor(input.tenantId, period),
-    tenantId: input.tenantId,
-    leaseId: input.leaseId,
-    period,
-    gpuClass: input.gpuClass,
-    usageHourStart: input.hourStart,
-    ratePlanId: plan.ratePlanId,
-    ratePlanVersion: plan.version,
-    currency: plan.currency,
-    sourceEventIds: input.sourceEventIds,
-  };
+  const invoiceId = invoiceIdFor(input.tenantId, period);
+  // Charges are built as literals, not spreads of a shared object: V8's object spread is far slower on the
+  // hot path (millions of charges per month; see bench/billing).
   const charges: ChargeRated[] = [];
   if (input.milliGpuSeconds !== 0n) {
     charges.push({
-      ...common,
       chargeId: `${input.chargeIdPrefix}:gpu-usage`,
+      invoiceId,
+      tenantId: input.tenantId,
+      leaseId: input.leaseId,
+      period,
       kind: 'gpu-usage',
+      gpuClass: input.gpuClass,
+      usageHourStart: input.hourStart,
       quantity: input.milliGpuSeconds.toString(),
       quantityUnit: 'milli-gpu-second',
       unitPriceMicroMinor: price.pricePerGpuHourMicroMinor,
       overageUnitPriceMicroMinor: price.overagePricePerGpuHourMicroMinor,
+      ratePlanId: plan.ratePlanId,
+      ratePlanVersion: plan.version,
+      currency: plan.currency,
+      sourceEventIds: input.sourceEventIds,
     });
   }
   if (input.milliWh !== 0n) {
     charges.push({
-      ...common,
       chargeId: `${input.chargeIdPrefix}:energy`,
+      invoiceId,
+      tenantId: input.tenantId,
+      leaseId: input.leaseId,
+      period,
       kind: 'energy',
+      gpuClass: input.gpuClass,
+      usageHourStart: input.hourStart,
       quantity: input.milliWh.toString(),
       quantityUnit: 'milli-watt-hour',
       unitPriceMicroMinor: plan.energyPricePerKwhMicroMinor,
+      ratePlanId: plan.ratePlanId,
+      ratePlanVersion: plan.version,
+      currency: plan.currency,
+      sourceEventIds: input.sourceEventIds,
     });
   }
   return charges;
