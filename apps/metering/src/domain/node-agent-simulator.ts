@@ -88,26 +88,67 @@ export class NodeAgentSimulator {
   nextTick(): { sampledAtMs: number; byNode: { nodeId: string; samples: TelemetrySample[] }[] } {
     const sampledAtMs = this.options.startMs + this.tick * this.periodMs;
     this.tick += 1;
-    const sampledAt = new Date(sampledAtMs).toISOString();
-    const byNode = this.fleet.map((node) => {
-      const profile = POWER_PROFILE[node.gpuClass];
-      const samples = node.gpuIds.map((gpuId) => {
-        const previous = this.utilization.get(gpuId)!;
-        const next = Math.min(1, Math.max(0, previous + (this.random() - 0.5) * 0.2));
-        this.utilization.set(gpuId, next);
-        const noiseW = (this.random() - 0.5) * 20;
-        const powerW = Math.max(0, Math.round((profile.idleW + (profile.maxW - profile.idleW) * next + noiseW) * 10) / 10);
-        return {
-          sampleId: `${gpuId}@${sampledAtMs}`,
-          gpuId,
-          nodeId: node.nodeId,
-          sampledAt,
-          utilization: Math.round(next * 10_000) / 10_000,
-          powerW,
-        };
-      });
-      return { nodeId: node.nodeId, samples };
-    });
-    return { sampledAtMs, byNode };
+    return { sampledAtMs, byNode: this.fleet.map((node) => ({ nodeId: node.nodeId, samples: this.samplesOf(node, sampledAtMs) })) };
   }
+
+  /** One node's report at an instant (a live runner paces nodes over the period with this). */
+  samplesOf(node: SimulatedNode, sampledAtMs: number): TelemetrySample[] {
+    const profile = POWER_PROFILE[node.gpuClass];
+    const sampledAt = new Date(sampledAtMs).toISOString();
+    return node.gpuIds.map((gpuId) => {
+      const previous = this.utilization.get(gpuId) ?? 0;
+      const next = Math.min(1, Math.max(0, previous + (this.random() - 0.5) * 0.2));
+      this.utilization.set(gpuId, next);
+      const noiseW = (this.random() - 0.5) * 20;
+      const powerW = Math.max(0, Math.round((profile.idleW + (profile.maxW - profile.idleW) * next + noiseW) * 10) / 10);
+      return {
+        sampleId: `${gpuId}@${sampledAtMs}`,
+        gpuId,
+        nodeId: node.nodeId,
+        sampledAt,
+        utilization: Math.round(next * 10_000) / 10_000,
+        powerW,
+      };
+    });
+  }
+}
+
+/**
+ * Demo placements for a simulated fleet (what allocation would decide): the first `share` of each
+ * class's GPUs is split into placements of `gpusPerPlacement`, spread round-robin over `leases`
+ * leases of their own tenants. For demos and benchmarks only; real placements come from allocation.
+ */
+export function demoPlacements(
+  fleet: readonly SimulatedNode[],
+  options: { leases: number; share: number; gpusPerPlacement: number; placedAtMs: number },
+) {
+  const placements: { placementId: string; workloadId: string; leaseId: string; tenantId: string; gpuClass: GpuClass; gpuIds: string[]; nodeIds: string[]; placedAt: string }[] = [];
+  const byClass = new Map<GpuClass, SimulatedNode[]>();
+  for (const node of fleet) byClass.set(node.gpuClass, [...(byClass.get(node.gpuClass) ?? []), node]);
+  let n = 0;
+  for (const [gpuClass, nodes] of byClass) {
+    const placedNodes = nodes.slice(0, Math.floor(nodes.length * options.share));
+    for (let i = 0; i < placedNodes.length; ) {
+      const group: SimulatedNode[] = [];
+      let gpus = 0;
+      while (i < placedNodes.length && gpus < options.gpusPerPlacement) {
+        group.push(placedNodes[i]);
+        gpus += placedNodes[i].gpuIds.length;
+        i += 1;
+      }
+      const lease = n % options.leases;
+      placements.push({
+        placementId: `sim-placement-${n}`,
+        workloadId: `sim-workload-${n}`,
+        leaseId: `sim-lease-${lease}`,
+        tenantId: `sim-tenant-${lease}`,
+        gpuClass,
+        gpuIds: group.flatMap((node) => node.gpuIds),
+        nodeIds: group.map((node) => node.nodeId),
+        placedAt: new Date(options.placedAtMs).toISOString(),
+      });
+      n += 1;
+    }
+  }
+  return placements;
 }

@@ -57,6 +57,12 @@ export class PlacementsHandler {
         next.eventIds, version,
       ],
     );
+    if (!previous) {
+      await tx.query(
+        `INSERT INTO metering.placement_gpus (gpu_id, placement_id) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`,
+        [next.gpuIds, next.placementId],
+      );
+    }
     const changed = changedRange(previous, next);
     if (!changed) return;
     await this.reattributeSamples(tx, next.gpuIds, changed);
@@ -65,18 +71,19 @@ export class PlacementsHandler {
 
   /** Re-runs attribution for the placement's GPUs over the changed range and moves what changed. */
   private async reattributeSamples(tx: Queryable, gpuIds: readonly string[], range: { fromMs: number; toMs: number }) {
-    const placements = await tx.query<PlacementRow[]>(
-      `SELECT ${PLACEMENT_COLUMNS} FROM metering.placements WHERE gpu_ids && $1::text[]`,
-      [gpuIds],
-    );
-    const index = new AttributionIndex();
-    for (const p of placements) index.put(intervalFromRow(p));
     const samples = await tx.query<{ sample_id: string; gpu_id: string; attributed_at: Date; busy_ms: number; energy_mj: string; window_id: string | null }[]>(
       `SELECT sample_id, gpu_id, attributed_at, busy_ms, energy_mj, window_id FROM metering.samples
         WHERE gpu_id = ANY($1::text[]) AND attributed_at >= $2 AND attributed_at < $3`,
       [gpuIds, timestamp(range.fromMs), timestamp(range.toMs)],
     );
     if (samples.length === 0) return;
+    const placements = await tx.query<PlacementRow[]>(
+      `SELECT ${PLACEMENT_COLUMNS} FROM metering.placements
+        WHERE placement_id IN (SELECT placement_id FROM metering.placement_gpus WHERE gpu_id = ANY($1::text[]))`,
+      [[...new Set(samples.map((s) => s.gpu_id))]],
+    );
+    const index = new AttributionIndex();
+    for (const p of placements) index.put(intervalFromRow(p));
     const targets = samples.map((s) => {
       const atMs = s.attributed_at.getTime();
       const holder = index.holderAt(s.gpu_id, atMs);
