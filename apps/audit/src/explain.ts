@@ -73,7 +73,14 @@ export async function locateEvent(db: Queryable, schemas: string[], eventId: str
   return undefined;
 }
 
-async function eventsWhere(db: Queryable, schema: string, schemas: string[], field: string, value: string, typePattern: string) {
+async function eventsWhere(
+  db: Queryable,
+  schema: string,
+  schemas: string[],
+  field: string,
+  value: string,
+  typePattern: string,
+): Promise<LocatedEvent[]> {
   if (!schemas.includes(schema)) return [];
   const rows = await db.query(
     `SELECT ${EVENT_COLUMNS} FROM ${ident(schema)}.events WHERE payload->>$1 = $2 AND type ILIKE $3 ORDER BY global_position`,
@@ -129,7 +136,7 @@ export async function explainInvoice(db: Queryable, invoiceNumber: number, lineN
       const samples = event.type.endsWith('UsageRecorded') ? await samplesOf(db, event.payload, sampleLimit) : { count: 0, sampleIds: [] };
       sources.push({ event, placements, samples });
     }
-    const lease = await eventsWhere(db, 'allocation', schemas, 'leaseId', line.lease_id, '%Lease%');
+    const lease: LocatedEvent[] = await eventsWhere(db, 'allocation', schemas, 'leaseId', line.lease_id, '%Lease%');
     const ratePlanIds = [...new Set(lease.map((e) => e.payload.ratePlanId).filter((id): id is string => typeof id === 'string'))];
     const ratePlan: LocatedEvent[] = [];
     for (const id of ratePlanIds) ratePlan.push(...(await eventsWhere(db, 'billing', schemas, 'ratePlanId', id, '%RatePlan%')));

@@ -1,10 +1,16 @@
-import { Producer } from 'kafkajs';
+import { Message, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { ident } from './sql';
 
 export interface OutboxRelayOptions {
   schema: string;
   batchSize?: number;
+  /**
+   * Upper bound on the message bytes of one produce request. Kafka refuses a record batch over the
+   * broker's message.max.bytes (1 MiB by default), so a large outbox batch is sent in several awaited
+   * requests, in order.
+   */
+  maxRequestBytes?: number;
   idleDelayMs?: number;
   onError?: (error: unknown) => void;
   onPublished?: (count: number) => void;
@@ -99,19 +105,28 @@ export class OutboxRelay {
   }
 
   protected async publish(rows: OutboxRow[]): Promise<void> {
-    const byTopic = new Map<string, OutboxRow[]>();
-    for (const row of rows) byTopic.set(row.topic, [...(byTopic.get(row.topic) ?? []), row]);
-    await this.producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, topicRows]) => ({
-        topic,
-        messages: topicRows.map((row) => ({
-          key: row.message_key,
-          value: JSON.stringify(row.message),
-          headers: row.headers,
-        })),
-      })),
-    });
+    const limit = this.options.maxRequestBytes ?? 512 * 1024;
+    let chunk: { topic: string; message: Message }[] = [];
+    let chunkBytes = 0;
+    const flush = async () => {
+      if (chunk.length === 0) return;
+      const byTopic = new Map<string, Message[]>();
+      for (const { topic, message } of chunk) byTopic.set(topic, [...(byTopic.get(topic) ?? []), message]);
+      await this.producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+      chunk = [];
+      chunkBytes = 0;
+    };
+    for (const row of rows) {
+      const value = JSON.stringify(row.message);
+      const bytes = Buffer.byteLength(value) + row.message_key.length + 200;
+      if (chunkBytes + bytes > limit) await flush();
+      chunk.push({ topic: row.topic, message: { key: row.message_key, value, headers: row.headers } });
+      chunkBytes += bytes;
+    }
+    await flush();
   }
 
   protected async markPublished(queryRunner: { query: DataSource['query'] }, ids: string[]): Promise<void> {

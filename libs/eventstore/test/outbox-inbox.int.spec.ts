@@ -133,4 +133,26 @@ describe('outbox relay and inbox consumer on real Kafka and PostgreSQL', () => {
     const [{ n }] = await consumerSource.query(`SELECT count(*)::int AS n FROM ledger.dead_letters`);
     expect(n).toBe(3);
   });
+
+  it('splits an outbox batch larger than the broker accepts in one request, keeping order', async () => {
+    const owner = 'x'.repeat(100_000); // 30 events of ~100 kB: 3 MB, three times the broker's 1 MiB limit
+    const appended = await runInTransaction(producerSource, (tx) =>
+      store.appendToStreams(
+        tx,
+        Array.from({ length: 30 }, (_, i) => ({
+          streamId: `big-${i}`,
+          expectedVersion: 0,
+          events: [newEvent(AccountOpened, { accountId: `big-${i}`, owner }, at)],
+        })),
+        { correlationId: 'big', topic },
+      ),
+    );
+    const relay = new OutboxRelay(producerSource, producer, { schema: SCHEMA, batchSize: 500 });
+    expect(await relay.publishBatch()).toBe(30);
+    expect(await relay.pendingCount()).toBe(0);
+    const ids = new Set(appended.map((e) => e.eventId));
+    const received = await collector.waitFor((m) => m.filter((x) => ids.has(x.headers['event-id'])).length === 30);
+    const positions = received.filter((x) => ids.has(x.headers['event-id'])).map((x) => (x.value as { globalPosition: number }).globalPosition);
+    expect(positions).toHaveLength(30);
+  });
 });
