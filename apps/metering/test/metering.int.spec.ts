@@ -141,6 +141,36 @@ describe('metering against real Kafka and PostgreSQL', () => {
     expect(again.body).toMatchObject({ recorded: 0, corrected: 0 });
   });
 
+  it('a release learned after close corrects allocated time, and moves samples after the release out of the lease', async () => {
+    // gB1 reports at 01:45 while metering still believes lease-b holds it: counted, awaiting correction.
+    await sendSamples([sample('s-b-0145', 'gB1', at('01:45:00'))]);
+    await waitUntil(async () => (await queries.pending()).awaitingCorrection === 1, 30_000, 'sample on lease-b stored');
+    // Then allocation's release at 01:30 arrives, late.
+    const release = released('pB', 'lease-b', 'tenant-b', 'H200', ['gB1'], at('01:30:00'));
+    await producer.send({
+      topic: topicName(Topics.allocationEvents, service.topicPrefix),
+      acks: -1,
+      messages: [{ key: release.streamId, value: JSON.stringify(release) }],
+    });
+    await waitUntil(async () => (await queries.pending()).unattributed === 2, 30_000, 'sample moved out of lease-b');
+
+    const result = await request(service.url).post('/metering/windows/close').send({ asOf: at('02:08:00') }).expect(200);
+    expect(result.body).toMatchObject({ recorded: 0, corrected: 1 });
+    await service.app.get(Messaging).flushOutbox();
+    const messages = await events.waitFor((m) => m.filter((x) => (x.value as { type: string }).type === metering.UsageCorrected.type).length >= 2);
+    const correction = messages
+      .map((m) => m.value as { type: string; payload: metering.UsageCorrectedPayload })
+      .find((e) => e.type === metering.UsageCorrected.type && e.payload.leaseId === 'lease-b')!;
+    expect(correction.payload).toMatchObject({
+      usageRecordId: metering.usageRecordId('lease-b', 'H200', at('01:00:00')),
+      reason: 'late-placement-event',
+      delta: { gpuSecondsAllocated: '-1800.000', gpuSecondsBusy: '0.000', energyWh: '0.000', sampleCount: 0 },
+      totalsAfter: { gpuSecondsAllocated: '1800.000', sampleCount: 0 },
+    });
+    const pending = await queries.pending();
+    expect(pending).toMatchObject({ accepted: 5, rated: 3, awaitingClose: 0, awaitingCorrection: 0, unattributed: 2 });
+  });
+
   it('serves cluster utilization by class and hour', async () => {
     const utilization = await request(service.url).get('/metering/utilization').query({ gpuClass: 'H100' }).expect(200);
     expect(utilization.body.map((u: { hourStart: string; utilization: number }) => [u.hourStart, u.utilization])).toEqual([
