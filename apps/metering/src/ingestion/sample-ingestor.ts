@@ -3,9 +3,9 @@ import { runInTransaction } from '@fleetledger/eventstore';
 import { TelemetrySample } from '@fleetledger/contracts/metering';
 import { DataSource } from 'typeorm';
 import { contributionOf, hourStartOf, sampleIdDigestTerm } from '../domain/quantities';
-import { WindowKey, windowRecordId } from '../domain/usage-record';
+import { WindowKey } from '../domain/usage-record';
 import { AttributionCache } from './attribution-cache';
-import { addDelta, applyWindowDeltas, WindowDelta, windowIds } from './window-store';
+import { addDelta, applyWindowDeltas, windowCacheKey, WindowDelta, windowIds } from './window-store';
 
 export interface IngestResult {
   /** New samples stored (each counted exactly once, forever). */
@@ -50,21 +50,28 @@ export class SampleIngestor {
       });
       const keys = rows.flatMap((r) => (r.key ? [r.key] : []));
       const ids = await windowIds(tx, keys, this.windowIdCache);
-      const windowOf = (key: WindowKey | undefined) => (key ? ids.get(windowRecordId(key))! : null);
+      const windowOf = (key: WindowKey | undefined) => (key ? ids.get(windowCacheKey(key))! : null);
 
+      // One JSON parameter instead of eight arrays: node-postgres escapes array elements one by one,
+      // JSON.stringify and Postgres' JSON parser are both native and much faster.
       const inserted = await tx.query<{ sample_id: string }[]>(
         `INSERT INTO metering.samples (sample_id, gpu_id, node_id, sampled_at, attributed_at, busy_ms, energy_mj, window_id, source)
-         SELECT *, $9 FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::int[], $7::bigint[], $8::bigint[])
+         SELECT s, g, n, t, to_timestamp(a / 1000.0), b, e, w, $2 FROM json_to_recordset($1::json)
+             AS x(s text, g text, n text, t timestamptz, a bigint, b int, e bigint, w bigint)
          ON CONFLICT (sample_id) DO NOTHING RETURNING sample_id`,
         [
-          rows.map((r) => r.sample.sampleId),
-          rows.map((r) => r.sample.gpuId),
-          rows.map((r) => r.sample.nodeId),
-          rows.map((r) => r.sample.sampledAt),
-          rows.map((r) => new Date(r.contribution.attributedAtMs).toISOString()),
-          rows.map((r) => r.contribution.busyMs),
-          rows.map((r) => r.contribution.energyMj),
-          rows.map((r) => windowOf(r.key)),
+          JSON.stringify(
+            rows.map((r) => ({
+              s: r.sample.sampleId,
+              g: r.sample.gpuId,
+              n: r.sample.nodeId,
+              t: r.sample.sampledAt,
+              a: r.contribution.attributedAtMs,
+              b: r.contribution.busyMs,
+              e: r.contribution.energyMj,
+              w: windowOf(r.key),
+            })),
+          ),
           source,
         ],
       );

@@ -1,6 +1,6 @@
 import { Queryable } from '@fleetledger/eventstore';
 import { addDigest } from '../domain/quantities';
-import { WindowKey, windowRecordId } from '../domain/usage-record';
+import { WindowKey } from '../domain/usage-record';
 
 /** A change to a window's running sums; digest is already reduced modulo 2^64 (never negative). */
 export interface WindowDelta {
@@ -22,8 +22,13 @@ export function addDelta(target: Map<number, WindowDelta>, windowId: number, del
   current.digest = addDigest(current.digest, delta.digest);
 }
 
+/** The in-process key of a window (cheap: no date formatting on the per-sample path). */
+export function windowCacheKey(key: WindowKey): string {
+  return `${key.leaseId}|${key.gpuClass}|${key.hourStartMs}`;
+}
+
 /**
- * Window ids by record id, creating missing windows. Window keys never change, so ids are cached
+ * Window ids by `windowCacheKey`, creating missing windows. Window keys never change, so ids are cached
  * for the life of the process (`cache`), and a hot batch touches the table only for new windows.
  * Inserts go in key order so concurrent writers cannot deadlock on the unique index.
  */
@@ -31,7 +36,7 @@ export async function windowIds(tx: Queryable, keys: Iterable<WindowKey>, cache?
   const result = new Map<string, number>();
   const missing = new Map<string, WindowKey>();
   for (const key of keys) {
-    const id = windowRecordId(key);
+    const id = windowCacheKey(key);
     const cached = cache?.get(id);
     if (cached !== undefined) result.set(id, cached);
     else missing.set(id, key);
@@ -57,7 +62,7 @@ export async function windowIds(tx: Queryable, keys: Iterable<WindowKey>, cache?
     [columns[0], columns[2], columns[3]],
   );
   for (const row of rows) {
-    const id = windowRecordId({
+    const id = windowCacheKey({
       leaseId: row.lease_id,
       tenantId: row.tenant_id,
       gpuClass: row.gpu_class as WindowKey['gpuClass'],

@@ -4,9 +4,9 @@ import { Queryable } from '@fleetledger/eventstore';
 import { Messaging } from '@fleetledger/platform';
 import { AttributionIndex, evolveInterval, PlacementInterval, placementFactFrom } from '../domain/attribution';
 import { hourStartOf, HOUR_MS, sampleIdDigestTerm, subtractDigest } from '../domain/quantities';
-import { WindowKey, windowRecordId } from '../domain/usage-record';
+import { WindowKey } from '../domain/usage-record';
 import { intervalFromRow, PLACEMENT_COLUMNS, PlacementRow } from '../ingestion/placement-rows';
-import { addDelta, applyWindowDeltas, WindowDelta, windowIds } from '../ingestion/window-store';
+import { addDelta, applyWindowDeltas, windowCacheKey, WindowDelta, windowIds } from '../ingestion/window-store';
 
 const PLACEMENT_TYPES = new Set<string>([
   allocation.WorkloadPlaced.type,
@@ -97,7 +97,7 @@ export class PlacementsHandler {
     const moves: { sampleId: string; windowId: number | null }[] = [];
     for (const { sample, key } of targets) {
       const from = sample.window_id === null ? null : Number(sample.window_id);
-      const to = key ? ids.get(windowRecordId(key))! : null;
+      const to = key ? ids.get(windowCacheKey(key))! : null;
       if (from === to) continue;
       const term = sampleIdDigestTerm(sample.sample_id);
       const energyMj = Number(sample.energy_mj);
