@@ -90,7 +90,9 @@ describe('billing service against real Kafka and PostgreSQL', () => {
   });
 
   it('a redelivered usage event is billed once', async () => {
-    await publish(producer, meteringTopic, [l1Envelopes[0], l1Envelopes[0]]);
+    // the same event twice (inbox), and the same usage record re-emitted under a new event id (charge ids)
+    const reEmitted = { ...l1Envelopes[0], eventId: '01900000-0000-7000-8000-000000000001' };
+    await publish(producer, meteringTopic, [l1Envelopes[0], l1Envelopes[0], reEmitted]);
     // A marker behind the redeliveries on the same partition key order: once it is rated, they were handled.
     const marker = usageEnvelope(usageRecorded({ leaseId: 'L1', gpuClass: 'H100', hourStart: '2026-11-01T00:00:00.000Z', gpuSeconds: '0.000' }));
     await publish(producer, meteringTopic, [{ ...marker, streamId: l1Envelopes[0].streamId }]);

@@ -6,7 +6,8 @@ import { InvoiceEvent, InvoiceState, evolveInvoice, initialInvoiceState } from '
 import { BillingContext } from '../domain/invoice';
 import { LeaseTerms } from '../domain/leases';
 import { RatePlanVersion } from '../domain/rate-plans';
-import { invoicesProjection } from '../projections/invoices.projection';
+import { ChargeRated } from '../domain/rating';
+import { applyInvoiceEvents } from '../projections/invoices.projection';
 
 export const invoiceStreamId = (invoiceId: string) => `invoice-${invoiceId}`;
 export const numberStreamId = (series: 'invoice' | 'credit-note') => `${series}-numbers`;
@@ -32,13 +33,35 @@ export class BillingStore {
     return { state, version: history.length };
   }
 
+  /**
+   * What deciding on new charges needs, without replaying the invoice stream (a month of a big tenant is tens
+   * of thousands of charges): status, currency, and which of these charge ids exist, from the read model that
+   * commits with every append. The version is read first, so a concurrent append fails ours (and we retry).
+   */
+  async loadInvoiceForCharges(tx: Queryable, invoiceId: string, chargeIds: readonly string[]): Promise<{ state: InvoiceState; version: number }> {
+    const version = await this.store.streamVersion(tx, invoiceStreamId(invoiceId));
+    const state = initialInvoiceState();
+    if (version === 0) return { state, version };
+    const [row] = await tx.query<
+      { tenant_id: string; period: string; status: 'draft' | 'finalized'; currency_code: string; currency_exponent: number; invoice_number: number | null }[]
+    >(`SELECT tenant_id, period, status, currency_code, currency_exponent, invoice_number FROM billing.invoices WHERE invoice_id = $1`, [invoiceId]);
+    if (!row) throw new Error(`invoice ${invoiceId} has events but no read-model row`);
+    state.status = row.status;
+    state.invoiceId = invoiceId;
+    state.tenantId = row.tenant_id;
+    state.period = row.period;
+    state.currency = { code: row.currency_code, minorUnitExponent: row.currency_exponent };
+    if (row.invoice_number !== null) state.finalized = { invoiceNumber: row.invoice_number, lines: [], totalMinor: 0n, finalizedAt: '', eventId: '' };
+    const known = await tx.query<{ charge: ChargeRated }[]>(`SELECT charge FROM billing.charges WHERE charge_id = ANY($1::text[])`, [chargeIds]);
+    for (const { charge } of known) state.charges.set(charge.chargeId, charge);
+    return { state, version };
+  }
+
   /** Appends atomically to several streams (outbox included) and updates the read models in the same transaction. */
   async append(tx: Queryable, appends: readonly StreamAppend[], meta: AppendMeta): Promise<EventEnvelope[]> {
     const appended = await this.store.appendToStreams(tx, appends, { ...meta, topic: this.messaging.eventsTopic });
-    for (const event of appended) {
-      await invoicesProjection.apply(tx, event, this.store.schema);
-      this.metrics.eventsAppended.inc({ type: event.type });
-    }
+    await applyInvoiceEvents(tx, appended, this.store.schema);
+    for (const event of appended) this.metrics.eventsAppended.inc({ type: event.type });
     return appended;
   }
 

@@ -20,11 +20,15 @@ export class InvoiceHandler {
 
   /** Inside the caller's transaction. Returns the rejection when the invoice is already final. */
   async rateCharges(tx: Queryable, invoiceId: string, charges: readonly ChargeRated[], meta: AppendMeta): Promise<InvoiceRejection | EventEnvelope[]> {
-    const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
+    const { state, version } = await this.billing.loadInvoiceForCharges(tx, invoiceId, charges.map((charge) => charge.chargeId));
     const first = charges[0];
     const decision = decideInvoice(state, { kind: 'rate-charges', invoiceId, tenantId: first.tenantId, period: first.period, charges });
     if (!Array.isArray(decision)) return decision;
-    const events = decision.map((event) => ({ ...event, occurredAt: event.type === 'billing.ChargeRated' ? event.payload.usageHourStart : first.usageHourStart }));
+    const events = decision.map((event) => ({
+      type: event.type,
+      payload: event.payload,
+      occurredAt: event.type === 'billing.ChargeRated' ? event.payload.usageHourStart : first.usageHourStart,
+    }));
     return this.billing.append(tx, [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }], meta);
   }
 

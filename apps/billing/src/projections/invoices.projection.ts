@@ -1,4 +1,5 @@
 import type { billing } from '@fleetledger/contracts';
+import type { EventEnvelope } from '@fleetledger/contracts';
 import { ident, Projection, Queryable } from '@fleetledger/eventstore';
 
 type Line = billing.InvoiceLine;
@@ -83,4 +84,33 @@ async function insertLines(tx: Queryable, s: string, documentId: string, invoice
        $10::bigint[], $11::bigint[], $12::jsonb[])`,
     unnest,
   );
+}
+
+/**
+ * Applies events in order, like `apply` one by one, but inserts runs of ChargeRated with one statement: a
+ * month of a big tenant is tens of thousands of charges. Same rows as `apply` (rebuilds use `apply`).
+ */
+export async function applyInvoiceEvents(tx: Queryable, events: readonly EventEnvelope[], schema: string): Promise<void> {
+  const s = ident(schema);
+  let run: EventEnvelope[] = [];
+  const flush = async () => {
+    if (run.length === 0) return;
+    const charges = run.map((event) => event.payload as billing.ChargeRatedPayload);
+    await tx.query(`INSERT INTO ${s}.charges SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])`, [
+      charges.map((charge) => charge.chargeId),
+      charges.map((charge) => charge.invoiceId),
+      run.map((event) => event.eventId),
+      charges.map((charge) => JSON.stringify(charge)),
+    ]);
+    run = [];
+  };
+  for (const event of events) {
+    if (event.type === 'billing.ChargeRated') {
+      run.push(event);
+      continue;
+    }
+    await flush();
+    await invoicesProjection.apply(tx, event, schema);
+  }
+  await flush();
 }
