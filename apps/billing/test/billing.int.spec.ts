@@ -1,11 +1,12 @@
 import request from 'supertest';
 import { allocation, EventEnvelope, metering, Topics, topicName } from '@fleetledger/contracts';
-import { EventStore } from '@fleetledger/eventstore';
+import { compareProjection, EventStore, rebuildProjection } from '@fleetledger/eventstore';
 import { startTestService, TestService, testKafka, TopicCollector, waitUntil } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { BillingModule } from '../src/billing.module';
 import { billingService } from '../src/billing.options';
+import { invoicesProjection } from '../src/projections/invoices.projection';
 import { envelope, publish } from './envelopes';
 import { usageCorrected, usageRecorded, usdPlan } from './fixtures';
 
@@ -163,6 +164,24 @@ describe('billing service against real Kafka and PostgreSQL', () => {
       [1, '-300'],
       [2, '-100'],
     ]);
+  });
+
+  it('usage of a finalized month that arrives late is billed on the open invoice, never on the final one', async () => {
+    const late = usageRecorded({ leaseId: 'L1', gpuClass: 'H100', hourStart: '2026-11-01T01:00:00.000Z', gpuSeconds: '3600.000' });
+    const lateEnvelope = envelope(metering.UsageRecorded.type, 'usage-record-late', { ...late.payload, usageRecordId: 'late-record', closedAt: '2026-12-03T00:00:00.000Z' }, '2026-12-03T00:00:00.000Z');
+    await publish(producer, meteringTopic, [lateEnvelope]);
+    await waitUntil(async () => (await request(service.url).get('/invoices/tenant-a.2026-12').set(tenantA)).status === 200, 30_000, 'the December draft');
+    const december = (await request(service.url).get('/invoices/tenant-a.2026-12').set(tenantA).expect(200)).body;
+    // one GPU-hour of November at the base price, on its own prior-period line; L1's term ended in November
+    expect(december.lines).toEqual([expect.objectContaining({ lineId: 'L1:gpu-usage:H100:250000000:prior-period', amountMinor: '250', sourceEventIds: [lateEnvelope.eventId] })]);
+    expect((await invoice()).totalMinor).toBe('1201704');
+  });
+
+  it('rebuilds the invoice read model from the log to the same rows', async () => {
+    const dataSource = service.app.get(DataSource);
+    const rebuilt = await rebuildProjection(dataSource, service.app.get(EventStore), invoicesProjection);
+    const comparison = await compareProjection(dataSource, invoicesProjection, 'billing', rebuilt.targetSchema);
+    expect(comparison.every((table) => table.equal)).toBe(true);
   });
 
   it('serves its OpenAPI document', async () => {
