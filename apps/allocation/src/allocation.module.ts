@@ -1,8 +1,36 @@
-import { Module } from '@nestjs/common';
-import { PlatformModule } from '@fleetledger/platform';
+import { Module, OnModuleInit } from '@nestjs/common';
+import { EventStore } from '@fleetledger/eventstore';
+import { Messaging, PlatformModule } from '@fleetledger/platform';
+import { DataSource } from 'typeorm';
 import { allocationService } from './allocation.options';
+import { AllocationKafkaController } from './api/allocation.kafka';
+import { LeasesController } from './api/leases.controller';
+import { QuotasController } from './api/quotas.controller';
+import { WorkloadsController } from './api/workloads.controller';
+import { AllocationCommands } from './handlers/allocation-commands';
+import { AllocationEngine } from './handlers/allocation-engine';
+import { AllocationQueries } from './handlers/allocation-queries';
+import { InventoryConsumer } from './handlers/inventory.consumer';
 
 @Module({
   imports: [PlatformModule.forService(allocationService)],
+  controllers: [LeasesController, QuotasController, WorkloadsController, AllocationKafkaController],
+  providers: [
+    {
+      provide: AllocationEngine,
+      inject: [DataSource, EventStore, Messaging],
+      useFactory: (dataSource: DataSource, store: EventStore, messaging: Messaging) => new AllocationEngine(dataSource, store, messaging.eventsTopic),
+    },
+    { provide: AllocationCommands, inject: [AllocationEngine], useFactory: (engine: AllocationEngine) => new AllocationCommands(engine) },
+    { provide: AllocationQueries, inject: [DataSource], useFactory: (dataSource: DataSource) => new AllocationQueries(dataSource, allocationService.schema) },
+    InventoryConsumer,
+  ],
 })
-export class AllocationModule {}
+export class AllocationModule implements OnModuleInit {
+  constructor(private readonly engine: AllocationEngine) {}
+
+  /** Loads the in-memory state (migrations have run) before consumers and transports start. */
+  async onModuleInit(): Promise<void> {
+    await this.engine.start();
+  }
+}

@@ -136,6 +136,7 @@ export class CapacityView {
         const rack = this.racks.get(event.payload.rackId);
         if (!rack) return;
         for (const commissioned of event.payload.nodes) {
+          if (this.nodes.has(commissioned.nodeId)) continue; // a redelivered event changes nothing
           const node: NodeRec = { nodeId: commissioned.nodeId, rack, nominalPowerW: commissioned.nominalPowerW, gpus: [], free: 0, allocated: 0, decommissioned: false };
           rack.nodes.push(node);
           this.nodes.set(node.nodeId, node);

@@ -1,4 +1,5 @@
 import { EventStoreAllocation1764000000000 } from './1764000000000-event-store';
+import { AllocationProjections1764000000100 } from './1764000000100-allocation-projections';
 
 /** Every migration of the allocation schema, oldest first. Never edit one that has shipped: add a new one. */
-export const allocationMigrations = [EventStoreAllocation1764000000000];
+export const allocationMigrations = [EventStoreAllocation1764000000000, AllocationProjections1764000000100];

@@ -1,0 +1,44 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { allocation, formatZodError, topicName } from '@fleetledger/contracts';
+import { ServiceError } from '@fleetledger/platform';
+import { v7 as uuidv7 } from 'uuid';
+import { AllocationCommands, placeReply } from '../handlers/allocation-commands';
+
+/**
+ * Kafka request/reply: `allocation.place` and `allocation.release` (with the deployment's topic
+ * prefix, read when the process starts). Thin: validate, call the use case, map the outcome.
+ */
+@Controller()
+export class AllocationKafkaController {
+  constructor(private readonly commands: AllocationCommands) {}
+
+  @MessagePattern(topicName(allocation.AllocationPatterns.place))
+  async place(@Payload() payload: unknown): Promise<allocation.PlaceReply> {
+    const parsed = allocation.placeRequestSchema.safeParse(payload);
+    const workloadId = String((payload as { workloadId?: unknown })?.workloadId ?? '');
+    if (!parsed.success) return { outcome: 'rejected', workloadId, reason: 'invalid', detail: formatZodError(parsed.error) };
+    const { requestedAt, ...request } = parsed.data;
+    try {
+      const events = await this.commands.submit(request, requestedAt ?? new Date().toISOString(), uuidv7());
+      return placeReply(request.workloadId, events);
+    } catch (error) {
+      if (error instanceof ServiceError) return { outcome: 'rejected', workloadId, reason: error.code === 'duplicate' ? 'duplicate' : 'invalid', detail: error.message };
+      throw error;
+    }
+  }
+
+  @MessagePattern(topicName(allocation.AllocationPatterns.release))
+  async release(@Payload() payload: unknown): Promise<allocation.ReleaseReply> {
+    const parsed = allocation.releaseRequestSchema.safeParse(payload);
+    const workloadId = String((payload as { workloadId?: unknown })?.workloadId ?? '');
+    if (!parsed.success) return { outcome: 'not-placed', workloadId, detail: formatZodError(parsed.error) };
+    try {
+      const events = await this.commands.release(parsed.data.workloadId, parsed.data.requestedAt ?? new Date().toISOString(), uuidv7());
+      return { outcome: 'released', workloadId, placementId: (events[0].payload as { placementId: string }).placementId };
+    } catch (error) {
+      if (error instanceof ServiceError) return { outcome: 'not-placed', workloadId, detail: error.message };
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,53 @@
+import { Body, Controller, Get, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { CorrelationId } from '@fleetledger/platform';
+import { AllocationCommands } from '../handlers/allocation-commands';
+import { AllocationQueries } from '../handlers/allocation-queries';
+import { ActivateLeaseDto, AmendLeaseDto, SignLeaseDto, TerminateLeaseDto } from './dto';
+
+const now = () => new Date().toISOString();
+const summary = (events: { eventId: string; type: string; streamVersion: number }[]) => ({
+  events: events.map((e) => ({ eventId: e.eventId, type: e.type, streamVersion: e.streamVersion })),
+});
+
+@ApiTags('leases')
+@Controller('leases')
+export class LeasesController {
+  constructor(
+    private readonly commands: AllocationCommands,
+    private readonly queries: AllocationQueries,
+  ) {}
+
+  @Post()
+  async sign(@Body() body: SignLeaseDto, @CorrelationId() correlationId: string) {
+    const { at, ...terms } = body;
+    return summary(await this.commands.lease({ kind: 'sign', ...terms, at: at ?? now() }, correlationId));
+  }
+
+  @Post(':leaseId/activate')
+  async activate(@Param('leaseId') leaseId: string, @Body() body: ActivateLeaseDto, @CorrelationId() correlationId: string) {
+    return summary(await this.commands.lease({ kind: 'activate', leaseId, author: body.author, at: body.at ?? now() }, correlationId));
+  }
+
+  @Post(':leaseId/amend')
+  async amend(@Param('leaseId') leaseId: string, @Body() body: AmendLeaseDto, @CorrelationId() correlationId: string) {
+    return summary(await this.commands.lease({ kind: 'amend', leaseId, ...body, at: body.at ?? now() }, correlationId));
+  }
+
+  @Post(':leaseId/terminate')
+  async terminate(@Param('leaseId') leaseId: string, @Body() body: TerminateLeaseDto, @CorrelationId() correlationId: string) {
+    return summary(await this.commands.lease({ kind: 'terminate', leaseId, reason: body.reason, author: body.author, at: body.at ?? now() }, correlationId));
+  }
+
+  @Get()
+  list(@Query('tenantId') tenantId?: string) {
+    return this.queries.leases(tenantId);
+  }
+
+  @Get(':leaseId')
+  async get(@Param('leaseId') leaseId: string) {
+    const [lease] = await this.queries.leases(undefined, leaseId);
+    if (!lease) throw new NotFoundException(`no lease ${leaseId}`);
+    return lease;
+  }
+}

@@ -1,0 +1,58 @@
+import { Body, Controller, Get, Param, Post, Put } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { allocation } from '@fleetledger/contracts';
+import { CorrelationId, ServiceError } from '@fleetledger/platform';
+import { AllocationCommands } from '../handlers/allocation-commands';
+import { AllocationQueries } from '../handlers/allocation-queries';
+import { ChangeQuotaDto, ChangeRoutesDto } from './dto';
+
+const now = () => new Date().toISOString();
+
+@ApiTags('quotas')
+@Controller()
+export class QuotasController {
+  constructor(
+    private readonly commands: AllocationCommands,
+    private readonly queries: AllocationQueries,
+  ) {}
+
+  /** Set or multiply (x2, x15) one quota; the change is an event with its reason and author. */
+  @Post('quotas/:tenantId/:gpuClass/:workloadClass')
+  async change(
+    @Param('tenantId') tenantId: string,
+    @Param('gpuClass') gpuClassParam: string,
+    @Param('workloadClass') workloadClassParam: string,
+    @Body() body: ChangeQuotaDto,
+    @CorrelationId() correlationId: string,
+  ) {
+    const gpuClass = allocation.gpuClassSchema.safeParse(gpuClassParam);
+    const workloadClass = allocation.workloadClassSchema.safeParse(workloadClassParam);
+    if (!gpuClass.success || !workloadClass.success) throw new ServiceError('invalid', `unknown class ${gpuClassParam}/${workloadClassParam}`, 400);
+    const events = await this.commands.quota(
+      { tenantId, gpuClass: gpuClass.data, workloadClass: workloadClass.data, change: body.change, reason: body.reason, author: body.author, at: body.at ?? now() },
+      correlationId,
+    );
+    return events.map((e) => e.payload)[0];
+  }
+
+  @Get('quotas/:tenantId')
+  quotas(@Param('tenantId') tenantId: string) {
+    return this.queries.quotas(tenantId);
+  }
+
+  @Get('quotas/:tenantId/history')
+  history(@Param('tenantId') tenantId: string) {
+    return this.queries.quotaHistory(tenantId);
+  }
+
+  @Put('routing-policy')
+  async changeRoutes(@Body() body: ChangeRoutesDto, @CorrelationId() correlationId: string) {
+    const [event] = await this.commands.routing({ routes: body.routes, reason: body.reason, author: body.author, at: body.at ?? now() }, correlationId);
+    return event.payload;
+  }
+
+  @Get('routing-policy')
+  routes() {
+    return this.queries.routes();
+  }
+}

@@ -1,0 +1,88 @@
+import { allocation, EventEnvelope } from '@fleetledger/contracts';
+import { ServiceError } from '@fleetledger/platform';
+import { decideLease, FleetFacts, LeaseCommand } from '../domain/lease';
+import { runRelease, runSubmit } from '../domain/placement';
+import { ChangeQuota, decideQuotaChange } from '../domain/quota';
+import { Rejection } from '../domain/rejection';
+import { ChangeRoutes, decideRoutingChange } from '../domain/routing';
+import { AllocationState } from '../domain/state';
+import { AllocationEngine, RejectedCommand } from './allocation-engine';
+
+const S = allocation.AllocationStreams;
+
+/** HTTP status of each rejection reason (the service's error taxonomy). */
+const STATUS: Record<string, number> = {
+  'unknown-lease': 404,
+  'not-placed': 404,
+  duplicate: 409,
+  'exclusive-overlap': 409,
+  'wrong-status': 409,
+  unchanged: 409,
+  'beyond-fleet': 422,
+  'beyond-scope': 422,
+  invalid: 422,
+};
+
+export function toServiceError(rejection: Rejection): ServiceError {
+  return new ServiceError(rejection.reason, rejection.detail, STATUS[rejection.reason] ?? 422);
+}
+
+export function fleetFacts(state: AllocationState): FleetFacts {
+  return {
+    installedGpus: () => state.view.installedGpus(),
+    scopeCapacity: (scope) => {
+      const racks = state.view.racksInScope(scope);
+      return { rackIds: racks.map((r) => r.rackId), gpus: state.view.installedGpus(racks) };
+    },
+  };
+}
+
+/** The use cases of the allocation service: each one a stream, a decision and an append. */
+export class AllocationCommands {
+  constructor(private readonly engine: AllocationEngine) {}
+
+  private async run(promise: Promise<EventEnvelope[]>): Promise<EventEnvelope[]> {
+    try {
+      return await promise;
+    } catch (error) {
+      if (error instanceof RejectedCommand) throw toServiceError(error.rejection);
+      throw error;
+    }
+  }
+
+  lease(command: LeaseCommand, correlationId: string) {
+    return this.run(this.engine.execute(S.leaseBook, correlationId, (state) => decideLease(state.leases, command, fleetFacts(state)), false));
+  }
+
+  quota(command: ChangeQuota, correlationId: string) {
+    return this.run(
+      this.engine.execute(S.quota(command.tenantId), correlationId, (state) => decideQuotaChange(state.quotas.get(command.tenantId) ?? new Map(), command), false),
+    );
+  }
+
+  routing(command: ChangeRoutes, correlationId: string) {
+    return this.run(this.engine.execute(S.routingPolicy, correlationId, (state) => decideRoutingChange(state.routes, command), false));
+  }
+
+  /** Submit: the workload is placed, queued or rejected; the events say which. */
+  submit(request: allocation.WorkloadRequest, at: string, correlationId: string) {
+    return this.run(this.engine.execute(S.placementLedger, correlationId, (state) => runSubmit(state, request, at), true));
+  }
+
+  release(workloadId: string, at: string, correlationId: string) {
+    return this.run(this.engine.execute(S.placementLedger, correlationId, (state) => runRelease(state, workloadId, at), true));
+  }
+}
+
+/** What a place request's caller gets back, from the events the submission produced. */
+export function placeReply(workloadId: string, events: EventEnvelope[]): allocation.PlaceReply {
+  const mine = events.filter((e) => (e.payload as { workloadId?: string }).workloadId === workloadId);
+  const placed = mine.find((e) => e.type === allocation.WorkloadPlaced.type)?.payload as allocation.WorkloadPlacedPayload | undefined;
+  if (placed) {
+    const preempted = events.filter((e) => e.type === allocation.WorkloadPreempted.type).map((e) => (e.payload as allocation.WorkloadPreemptedPayload).workloadId);
+    return { outcome: 'placed', workloadId, placementId: placed.placementId, leaseId: placed.leaseId, gpuClass: placed.gpuClass, gpuIds: placed.gpuIds, nodeIds: placed.nodeIds, borrowed: placed.borrowed, preempted };
+  }
+  const last = mine.at(-1);
+  const p = last?.payload as { reason: allocation.RejectionReason; detail: string };
+  return { outcome: last?.type === allocation.WorkloadQueued.type ? 'queued' : 'rejected', workloadId, reason: p.reason, detail: p.detail };
+}

@@ -1,0 +1,160 @@
+import { allocation, EventEnvelope, inventory, NewEvent } from '@fleetledger/contracts';
+import { EventStore, Projection, Queryable, runInTransaction, WrongExpectedVersionError } from '@fleetledger/eventstore';
+import { DataSource } from 'typeorm';
+import { Rejection, isRejection } from '../domain/rejection';
+import { AllocationState, evolve } from '../domain/state';
+import { runEvictions, runQueue } from '../domain/placement';
+import { fleetGpusProjection, INVENTORY_CONSUMER } from '../projections/fleet-gpus.projection';
+import { leasesProjection } from '../projections/leases.projection';
+import { placementsProjection } from '../projections/placements.projection';
+import { quotasProjection } from '../projections/quotas.projection';
+
+export const ownProjections: Projection[] = [leasesProjection, quotasProjection, placementsProjection];
+
+export class RejectedCommand extends Error {
+  constructor(readonly rejection: Rejection) {
+    super(rejection.detail);
+  }
+}
+
+/**
+ * Holds the allocation state in memory (capacity view of 220,000 GPUs, leases, quotas, ledger) and
+ * runs every command and every consumed inventory event through it one at a time.
+ *
+ * Each step: decide (and, for ledger steps, evolve in memory), then in ONE transaction append to the
+ * stream with the expected version the state was built at, write the outbox and the inline
+ * projections. If the append fails (another replica wrote first: WrongExpectedVersionError, or any
+ * error) the in-memory state is rebuilt from the database before the next step, so memory never
+ * holds what the log does not. A version conflict is retried once on the rebuilt state.
+ */
+export class AllocationEngine {
+  private state = new AllocationState();
+  private readonly versions = new Map<string, number>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private stale = true;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly store: EventStore,
+    /** Full topic name (deployment prefix included). */
+    private readonly eventsTopic: string,
+  ) {}
+
+  /** Runs `work` after every step queued before it (a single-writer lane). */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Rebuilds the state: inventory events as received (inbox order), then the allocation log. */
+  private async reload(db: Queryable = this.dataSource): Promise<void> {
+    const state = new AllocationState();
+    this.versions.clear();
+    const s = `"${this.store.schema}"`;
+    let seq = 0;
+    for (;;) {
+      const rows = await db.query<{ seq: string; envelope: EventEnvelope }[]>(
+        `SELECT seq, envelope FROM ${s}.inbox WHERE consumer = $1 AND seq > $2 ORDER BY seq LIMIT 2000`,
+        [INVENTORY_CONSUMER, seq],
+      );
+      for (const row of rows) {
+        const parsed = this.store.registry.parsePayload(row.envelope.type, row.envelope.schemaVersion, row.envelope.payload);
+        if (parsed.ok) evolve(state, { type: row.envelope.type, payload: parsed.value.payload });
+        seq = Number(row.seq);
+      }
+      if (rows.length < 2000) break;
+    }
+    let position = 0;
+    for (;;) {
+      const events = await this.store.readAll(db, position, 5000);
+      for (const event of events) {
+        evolve(state, event);
+        this.versions.set(event.streamId, event.streamVersion);
+        position = event.globalPosition;
+      }
+      if (events.length < 5000) break;
+    }
+    this.state = state;
+    this.stale = false;
+  }
+
+  private async append(tx: Queryable, streamId: string, events: NewEvent[], correlationId: string): Promise<EventEnvelope[]> {
+    if (events.length === 0) return [];
+    const appended = await this.store.append(tx, streamId, this.versions.get(streamId) ?? 0, events, { correlationId, topic: this.eventsTopic });
+    for (const envelope of appended) for (const projection of ownProjections) await projection.apply(tx, envelope, this.store.schema);
+    return appended;
+  }
+
+  private remember(appended: EventEnvelope[]): void {
+    for (const e of appended) this.versions.set(e.streamId, e.streamVersion);
+  }
+
+  /**
+   * One command on one stream. `step` gets the current state and returns the events to append, or a
+   * rejection; `mutates` says whether it already evolved the state (ledger steps do).
+   */
+  execute(
+    streamId: string,
+    correlationId: string,
+    step: (state: AllocationState) => NewEvent[] | Rejection,
+    mutates: boolean,
+  ): Promise<EventEnvelope[]> {
+    const attempt = async (retry: boolean): Promise<EventEnvelope[]> => {
+      if (this.stale) await this.reload();
+      const events = step(this.state);
+      if (isRejection(events)) throw new RejectedCommand(events);
+      try {
+        const appended = await runInTransaction(this.dataSource, (tx) => this.append(tx, streamId, events, correlationId));
+        if (!mutates) for (const event of events) evolve(this.state, event);
+        this.remember(appended);
+        return appended;
+      } catch (error) {
+        this.stale = true;
+        if (retry && error instanceof WrongExpectedVersionError) return attempt(false);
+        throw error;
+      }
+    };
+    return this.serial(() => attempt(true));
+  }
+
+  /**
+   * An inventory event, inside the inbox consumer's transaction: the view takes it in; placements
+   * on GPUs that failed, drained or left are evicted and placed again (or queued); the queue is
+   * retried. Those allocation events commit with the inbox row, so a redelivery changes nothing.
+   */
+  onInventoryEvent(envelope: EventEnvelope, tx: Queryable): Promise<void> {
+    return this.serial(async () => {
+      if (this.stale) await this.reload(); // committed state only: this batch is not yet
+      try {
+        evolve(this.state, envelope);
+        await fleetGpusProjection.apply(tx, envelope, this.store.schema);
+        const at = envelope.occurredAt;
+        const payload = envelope.payload as Record<string, unknown>;
+        const gpuIds = Array.isArray(payload.gpuIds) ? (payload.gpuIds as string[]) : typeof payload.gpuId === 'string' ? [payload.gpuId] : [];
+        const events = [...runEvictions(this.state, gpuIds, at), ...runQueue(this.state, at)];
+        this.remember(await this.append(tx, allocation.AllocationStreams.placementLedger, events, envelope.correlationId));
+      } catch (error) {
+        this.stale = true;
+        throw error;
+      }
+    });
+  }
+
+  /** Read access for queries that the in-memory state answers best (utilization, capacity). */
+  read<T>(query: (state: AllocationState) => T): Promise<T> {
+    return this.serial(async () => {
+      if (this.stale) await this.reload();
+      return query(this.state);
+    });
+  }
+
+  /** Loads the state at start. */
+  async start(): Promise<void> {
+    await this.serial(() => this.reload());
+  }
+
+  static isInventoryEvent(type: string): type is inventory.InventoryEventType {
+    return type.startsWith('inventory.');
+  }
+}
