@@ -3,6 +3,7 @@ import { PlatformModule } from '@fleetledger/platform';
 import { InvoicesController } from './api/invoices.controller';
 import { RatePlansController } from './api/rate-plans.controller';
 import { UsageConsumer } from './api/usage.consumer';
+import { UsageHoldsController } from './api/usage-holds.controller';
 import { billingService } from './billing.options';
 import { BillingStore } from './handlers/billing-store';
 import { InvoiceHandler } from './handlers/invoice.handler';
@@ -12,7 +13,7 @@ import { InvoiceQueries } from './queries/invoice.queries';
 
 @Module({
   imports: [PlatformModule.forService(billingService)],
-  controllers: [InvoicesController, RatePlansController],
+  controllers: [InvoicesController, RatePlansController, UsageHoldsController],
   providers: [BillingStore, InvoiceHandler, RatePlanHandler, UsageRater, UsageConsumer, InvoiceQueries],
 })
 export class BillingModule {}

@@ -69,7 +69,10 @@ describe('billing service against real Kafka and PostgreSQL', () => {
   it('rates usage into charges and a draft whose total matches the hand-computed example (usage may arrive before its lease)', async () => {
     // L2's usage comes before its lease: it is held visibly, then rated when the lease arrives.
     await publish(producer, meteringTopic, [l2Envelope]);
-    await waitUntil(async () => (await service.app.get(DataSource).query(`SELECT 1 FROM billing.usage_holds WHERE reason = 'unknown-lease'`)).length === 1, 30_000, 'a held usage');
+    await waitUntil(async () => (await request(service.url).get('/usage-holds').set(tenantA)).body.length === 1, 30_000, 'a held usage');
+    expect((await request(service.url).get('/usage-holds').set(tenantA).expect(200)).body).toEqual([
+      expect.objectContaining({ eventId: l2Envelope.eventId, status: 'pending', reason: 'unknown-lease' }),
+    ]);
     await publish(producer, allocationTopic, [
       leaseSigned('L1', { H100: 1 }, '2026-11-01T00:00:00.000Z', '2026-11-01T03:00:00.000Z'),
       leaseSigned('L2', { H200: 8 }, '2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z'),
@@ -87,7 +90,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
       'L2:gpu-usage:H200:300000000': '2400',
       'L2:commitment-shortfall:H200': '1197600',
     });
-    expect((await service.app.get(DataSource).query(`SELECT * FROM billing.usage_holds`)).length).toBe(0);
+    expect((await request(service.url).get('/usage-holds').set(tenantA).expect(200)).body).toEqual([]);
   });
 
   it('a redelivered usage event is billed once', async () => {
