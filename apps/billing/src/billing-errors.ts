@@ -16,7 +16,6 @@ export const BillingErrorStatus = {
   'no-rate-plan-in-effect': HttpStatus.UNPROCESSABLE_ENTITY,
   'nothing-to-bill': HttpStatus.UNPROCESSABLE_ENTITY,
   'correction-raises-invoice': HttpStatus.CONFLICT,
-  'correction-absorbed': HttpStatus.CONFLICT,
   'version-not-next': HttpStatus.CONFLICT,
   'duplicate-class': HttpStatus.UNPROCESSABLE_ENTITY,
   'currency-changed': HttpStatus.UNPROCESSABLE_ENTITY,

@@ -19,7 +19,8 @@ export type InvoiceEvent =
   | { type: 'billing.ChargeRated'; eventId: string; payload: billing.ChargeRatedPayload }
   | { type: 'billing.CreditIssued'; eventId: string; payload: billing.CreditIssuedPayload }
   | { type: 'billing.InvoiceFinalized'; eventId: string; payload: billing.InvoiceFinalizedPayload }
-  | { type: 'billing.CreditNoteIssued'; eventId: string; payload: billing.CreditNoteIssuedPayload };
+  | { type: 'billing.CreditNoteIssued'; eventId: string; payload: billing.CreditNoteIssuedPayload }
+  | { type: 'billing.CorrectionAbsorbed'; eventId: string; payload: billing.CorrectionAbsorbedPayload };
 
 /** A decided event, before the store gives it an id. */
 export type NewInvoiceEvent = { [K in InvoiceEvent['type']]: { type: K; payload: Extract<InvoiceEvent, { type: K }>['payload'] } }[InvoiceEvent['type']];
@@ -33,6 +34,10 @@ export interface InvoiceState {
   charges: Map<string, ChargeRated>;
   finalized?: { invoiceNumber: number; lines: InvoiceLine[]; totalMinor: bigint; finalizedAt: string; eventId: string };
   creditNotes: billing.CreditNoteIssuedPayload[];
+  /** Adjusting charges settled after finalization (credited or absorbed): part of every later recomputation. */
+  settledAdjustments: ChargeRated[];
+  /** Line deltas of absorbed corrections (they sum to zero): part of what was billed. */
+  absorbedLines: InvoiceLine[];
   /** Source events already settled by a credit note: a redelivered correction issues no second note. */
   settledSourceIds: Set<string>;
 }
@@ -41,6 +46,8 @@ export const initialInvoiceState = (): InvoiceState => ({
   status: 'none',
   charges: new Map(),
   creditNotes: [],
+  settledAdjustments: [],
+  absorbedLines: [],
   settledSourceIds: new Set(),
 });
 
@@ -68,7 +75,19 @@ export function evolveInvoice(state: InvoiceState, event: InvoiceEvent): Invoice
       };
     case 'billing.CreditNoteIssued': {
       for (const id of event.payload.sourceEventIds) state.settledSourceIds.add(id);
-      return { ...state, creditNotes: [...state.creditNotes, event.payload] };
+      return {
+        ...state,
+        creditNotes: [...state.creditNotes, event.payload],
+        settledAdjustments: [...state.settledAdjustments, ...event.payload.adjustingCharges],
+      };
+    }
+    case 'billing.CorrectionAbsorbed': {
+      for (const id of event.payload.sourceEventIds) state.settledSourceIds.add(id);
+      return {
+        ...state,
+        settledAdjustments: [...state.settledAdjustments, ...event.payload.adjustingCharges],
+        absorbedLines: [...state.absorbedLines, ...event.payload.lines],
+      };
     }
   }
 }
@@ -99,7 +118,6 @@ export type InvoiceRejectionReason =
   | 'invoice-not-finalized'
   | 'currency-mismatch'
   | 'correction-raises-invoice'
-  | 'correction-absorbed'
   | 'credit-not-positive'
   | 'credit-exceeds-invoice'
   | CompositionRejection['reason'];
@@ -190,7 +208,7 @@ function decideFinalize(state: InvoiceState, command: Extract<InvoiceCommand, { 
  * A correction of usage on a finalized invoice: recompute the lines as if the adjusting charges had been there,
  * compare with what was billed (invoice plus earlier credit notes), and issue a credit note for the difference
  * when it lowers the invoice. Commitments apply: usage corrected downwards below the minimum is absorbed by a
- * larger shortfall and credits nothing. A correction that raises the invoice is rejected here; the caller bills
+ * larger shortfall and credits nothing (recorded as CorrectionAbsorbed, so later corrections count it). A correction that raises the invoice is rejected here; the caller bills
  * it on the open invoice instead (a final invoice is never re-opened).
  */
 function decideSettleCorrection(
@@ -202,12 +220,11 @@ function decideSettleCorrection(
   }
   const fresh = command.adjustingCharges.filter((charge) => !charge.sourceEventIds.every((id) => state.settledSourceIds.has(id)));
   if (fresh.length === 0) return [];
-  const earlierAdjustments = state.creditNotes.flatMap((note) => note.adjustingCharges);
-  const composition = compose(state, [...state.charges.values(), ...earlierAdjustments, ...fresh], command.context);
+  const composition = compose(state, [...state.charges.values(), ...state.settledAdjustments, ...fresh], command.context);
   if (composition.kind === 'rejected') return composition;
 
   const billed = new Map<string, bigint>();
-  const billedLines = [...state.finalized.lines, ...state.creditNotes.flatMap((note) => note.lines)];
+  const billedLines = [...state.finalized.lines, ...state.creditNotes.flatMap((note) => note.lines), ...state.absorbedLines];
   for (const line of billedLines) billed.set(line.lineId, (billed.get(line.lineId) ?? 0n) + BigInt(line.amountMinor));
   const deltaLines: InvoiceLine[] = [];
   const sourceEventIds = [...new Set(fresh.flatMap((charge) => charge.sourceEventIds))];
@@ -223,7 +240,21 @@ function decideSettleCorrection(
     return { kind: 'rejected', reason: 'correction-raises-invoice', detail: `raises invoice #${state.finalized.invoiceNumber} by ${total} minor units` };
   }
   if (total === 0n) {
-    return { kind: 'rejected', reason: 'correction-absorbed', detail: `absorbed by the commitment of invoice #${state.finalized.invoiceNumber}` };
+    return [
+      {
+        type: 'billing.CorrectionAbsorbed',
+        payload: {
+          invoiceId: state.invoiceId!,
+          invoiceNumber: state.finalized.invoiceNumber,
+          tenantId: state.tenantId!,
+          period: state.period!,
+          adjustingCharges: fresh,
+          lines: deltaLines,
+          absorbedAt: command.issuedAt,
+          sourceEventIds,
+        },
+      },
+    ];
   }
   return [
     {

@@ -151,10 +151,29 @@ describe('invoice lifecycle: draft -> finalized -> credit notes', () => {
     expect(decided(after, command)).toEqual([]);
   });
 
-  it('a downward correction under a take-or-pay minimum is absorbed by the shortfall: no credit note', () => {
+  it('a downward correction under a take-or-pay minimum is absorbed by the shortfall: no credit note, recorded', () => {
     const adjusting = rated(rateCorrection(usageCorrected(l2Usage, { gpuSeconds: '-3600.000' }), [plan]));
-    const result = decideInvoice(finalized(), { kind: 'settle-correction', adjustingCharges: adjusting, creditNoteId: 'cn-2', creditNoteNumber: 4, issuedAt: '2026-12-05T00:00:00.000Z', context });
-    expect(result).toEqual(expect.objectContaining({ kind: 'rejected', reason: 'correction-absorbed' }));
+    const command = { kind: 'settle-correction' as const, adjustingCharges: adjusting, creditNoteId: 'cn-2', creditNoteNumber: 4, issuedAt: '2026-12-05T00:00:00.000Z', context };
+    const events = decided(finalized(), command);
+    expect(events).toEqual([{ type: 'billing.CorrectionAbsorbed', payload: expect.objectContaining({ invoiceNumber: 7, adjustingCharges: adjusting }) }]);
+    expect(decided(apply(finalized(), events), command)).toEqual([]);
+  });
+
+  it('a later correction is computed against the absorbed one too', () => {
+    // L2 used 8 of its 5,760 committed GPU-hours: the shortfall absorbs -1 hour, then -7 hours more: still nothing to credit,
+    // while L1's overage hour removed afterwards credits exactly its -3.00.
+    const absorbed = apply(finalized(), decided(finalized(), {
+      kind: 'settle-correction',
+      adjustingCharges: rated(rateCorrection(usageCorrected(l2Usage, { gpuSeconds: '-3600.000' }), [plan])),
+      creditNoteId: 'cn-2', creditNoteNumber: 4, issuedAt: '2026-12-05T00:00:00.000Z', context,
+    }));
+    const events = decided(absorbed, {
+      kind: 'settle-correction',
+      adjustingCharges: rated(rateCorrection(usageCorrected(l1Usage[2], { gpuSeconds: '-3600.000' }), [plan])),
+      creditNoteId: 'cn-3', creditNoteNumber: 5, issuedAt: '2026-12-06T00:00:00.000Z', context,
+    });
+    expect(events).toEqual([{ type: 'billing.CreditNoteIssued', payload: expect.objectContaining({ totalMinor: '-300' }) }]);
+    expect((events[0].payload as { lines: { lineId: string }[] }).lines.map((line) => line.lineId)).toEqual(['L1:gpu-overage:H100:300000000']);
   });
 
   it('an upward correction after finalization is not put on the final invoice', () => {

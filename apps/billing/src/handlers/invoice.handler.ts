@@ -61,7 +61,7 @@ export class InvoiceHandler {
   /**
    * Adjusting charges for an invoice that may be final. Open invoice: they join it. Final invoice: a credit
    * note when they lower it; when they raise it they are billed on the tenant's invoice of the month the
-   * correction happened in (never on the final one); when the commitment absorbs them, 'absorbed'.
+   * correction happened in (never on the final one); when the commitment absorbs them, 'absorbed' (recorded on the invoice stream).
    */
   async settleAdjustments(tx: Queryable, charges: readonly ChargeRated[], correctedAt: string, meta: AppendMeta): Promise<SettleOutcome> {
     const invoiceId = charges[0].invoiceId;
@@ -83,10 +83,11 @@ export class InvoiceHandler {
     if (Array.isArray(decision)) {
       if (decision.length === 0) return 'already-settled';
       const events = decision.map((event) => ({ ...event, occurredAt: correctedAt }));
-      await this.billing.append(tx, [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }, claim.append], meta);
-      return 'credited';
+      const credited = decision.some((event) => event.type === 'billing.CreditNoteIssued');
+      // A number is claimed only by a credit note; an absorbed correction takes none.
+      await this.billing.append(tx, [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }, ...(credited ? [claim.append] : [])], meta);
+      return credited ? 'credited' : 'absorbed';
     }
-    if (decision.reason === 'correction-absorbed') return 'absorbed';
     if (decision.reason !== 'correction-raises-invoice') throw billingError(decision);
     const openPeriod = periodOf(Date.parse(correctedAt));
     const openInvoiceId = invoiceIdFor(state.tenantId!, openPeriod);

@@ -177,6 +177,25 @@ export const CreditNoteIssued = defineEvent({
   }),
 });
 
+/**
+ * A correction of usage on a final invoice that changes no amount (a take-or-pay minimum absorbs it). Recorded
+ * so that later corrections are computed against everything that happened, and so it is visible in the log.
+ */
+export const CorrectionAbsorbed = defineEvent({
+  type: 'billing.CorrectionAbsorbed',
+  schema: z.object({
+    invoiceId: z.string().min(1),
+    invoiceNumber: z.number().int().positive(),
+    tenantId: z.string().min(1),
+    period: billingPeriodSchema,
+    adjustingCharges: z.array(ChargeRated.schema).min(1),
+    /** How the amounts moved between lines (e.g. usage down, shortfall up); they sum to zero. */
+    lines: z.array(invoiceLineSchema),
+    absorbedAt: isoInstant,
+    sourceEventIds: eventIds,
+  }),
+});
+
 /** One event per invoice / credit-note number handed out; the stream version is the number. */
 export const DocumentNumberAssigned = defineEvent({
   type: 'billing.DocumentNumberAssigned',
@@ -195,6 +214,7 @@ export type InvoiceLineKind = z.infer<typeof invoiceLineKindSchema>;
 export type CreditIssuedPayload = PayloadOf<typeof CreditIssued>;
 export type InvoiceFinalizedPayload = PayloadOf<typeof InvoiceFinalized>;
 export type CreditNoteIssuedPayload = PayloadOf<typeof CreditNoteIssued>;
+export type CorrectionAbsorbedPayload = PayloadOf<typeof CorrectionAbsorbed>;
 export type DocumentNumberAssignedPayload = PayloadOf<typeof DocumentNumberAssigned>;
 
 export const allBillingEvents = [
@@ -204,5 +224,6 @@ export const allBillingEvents = [
   CreditIssued,
   InvoiceFinalized,
   CreditNoteIssued,
+  CorrectionAbsorbed,
   DocumentNumberAssigned,
 ] as const;
