@@ -9,6 +9,9 @@ import { leasesProjection } from '../projections/leases.projection';
 import { placementsProjection } from '../projections/placements.projection';
 import { quotasProjection } from '../projections/quotas.projection';
 
+/** Another replica may append between our reload and our append; beyond this many conflicts in a row, the caller gets a 409. */
+const MAX_CONFLICT_RETRIES = 5;
+
 export const ownProjections: Projection[] = [leasesProjection, quotasProjection, placementsProjection];
 
 export class RejectedCommand extends Error {
@@ -25,7 +28,7 @@ export class RejectedCommand extends Error {
  * stream with the expected version the state was built at, write the outbox and the inline
  * projections. If the append fails (another replica wrote first: WrongExpectedVersionError, or any
  * error) the in-memory state is rebuilt from the database before the next step, so memory never
- * holds what the log does not. A version conflict is retried once on the rebuilt state.
+ * holds what the log does not. A version conflict is retried on the rebuilt state (a few times).
  */
 export class AllocationEngine {
   private state = new AllocationState();
@@ -100,7 +103,7 @@ export class AllocationEngine {
     step: (state: AllocationState) => NewEvent[] | Rejection,
     mutates: boolean,
   ): Promise<EventEnvelope[]> {
-    const attempt = async (retry: boolean): Promise<EventEnvelope[]> => {
+    const attempt = async (retriesLeft: number): Promise<EventEnvelope[]> => {
       if (this.stale) await this.reload();
       const events = step(this.state);
       if (isRejection(events)) throw new RejectedCommand(events);
@@ -111,11 +114,11 @@ export class AllocationEngine {
         return appended;
       } catch (error) {
         this.stale = true;
-        if (retry && error instanceof WrongExpectedVersionError) return attempt(false);
+        if (retriesLeft > 0 && error instanceof WrongExpectedVersionError) return attempt(retriesLeft - 1);
         throw error;
       }
     };
-    return this.serial(() => attempt(true));
+    return this.serial(() => attempt(MAX_CONFLICT_RETRIES));
   }
 
   /**
