@@ -31,10 +31,10 @@ describe('billing service against real Kafka and PostgreSQL', () => {
   const l2Usage = usageRecorded({ leaseId: 'L2', gpuClass: 'H200', hourStart: '2026-11-10T00:00:00.000Z', gpuSeconds: '28800.000' });
   const usageEnvelope = (usage: (typeof l1Usage)[number]) =>
     envelope(metering.UsageRecorded.type, `usage-record-${usage.payload.usageRecordId}`, usage.payload, usage.payload.hourStart, undefined);
-  const leaseSigned = (leaseId: string, committedGpus: allocation.CommittedGpus, start: string, end: string) =>
+  const leaseSigned = (leaseId: string, committedGpus: allocation.CommittedGpus, start: string, end: string, tenantId = 'tenant-a') =>
     envelope(allocation.LeaseSigned.type, 'lease-book', {
       leaseId,
-      tenantId: 'tenant-a',
+      tenantId,
       term: { start, end },
       committedGpus,
       exclusivity: 'shared',
@@ -178,6 +178,29 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     // one GPU-hour of November at the base price, on its own prior-period line; L1's term ended in November
     expect(december.lines).toEqual([expect.objectContaining({ lineId: 'L1:gpu-usage:H100:250000000:prior-period', amountMinor: '250', sourceEventIds: [lateEnvelope.eventId] })]);
     expect((await invoice()).totalMinor).toBe('1201704');
+  });
+
+  it('two invoices finalized at the same time take consecutive numbers: no gap, no duplicate', async () => {
+    const tenants = ['tenant-c', 'tenant-d'];
+    await publish(producer, allocationTopic, tenants.map((tenantId) => leaseSigned(`lease-${tenantId}`, {}, '2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z', tenantId)));
+    await publish(
+      producer,
+      meteringTopic,
+      tenants.map((tenantId) =>
+        usageEnvelope(usageRecorded({ leaseId: `lease-${tenantId}`, tenantId, gpuClass: 'H100', hourStart: '2026-11-05T00:00:00.000Z', gpuSeconds: '3600.000' })),
+      ),
+    );
+    for (const tenantId of tenants) {
+      await waitUntil(async () => (await request(service.url).get(`/invoices/${tenantId}.2026-11`).set({ 'x-tenant-id': tenantId })).status === 200, 30_000, 'drafts');
+    }
+    const finalized = await Promise.all(
+      tenants.map((tenantId) =>
+        request(service.url).post(`/invoices/${tenantId}.2026-11/finalize`).set({ 'x-tenant-id': tenantId }).send({ finalizedAt: '2026-12-01T00:00:00.000Z' }),
+      ),
+    );
+    expect(finalized.map((response) => response.status)).toEqual([200, 200]);
+    expect(finalized.map((response) => response.body.invoiceNumber).sort()).toEqual([2, 3]);
+    expect(finalized.map((response) => response.body.totalMinor)).toEqual(['300', '300']);
   });
 
   it('rebuilds the invoice read model from the log to the same rows', async () => {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EventEnvelope } from '@fleetledger/contracts';
-import { Queryable, runInTransaction } from '@fleetledger/eventstore';
-import { DataSource } from 'typeorm';
+import { Queryable, runInTransaction, WrongExpectedVersionError } from '@fleetledger/eventstore';
+import { DataSource, EntityManager } from 'typeorm';
 import { billingError } from '../billing-errors';
 import { decideInvoice, InvoiceRejection } from '../domain/invoice';
 import { periodOf } from '../domain/periods';
@@ -33,7 +33,7 @@ export class InvoiceHandler {
   }
 
   async finalize(tenantId: string, invoiceId: string, finalizedAt: string, meta: AppendMeta): Promise<EventEnvelope[]> {
-    return runInTransaction(this.dataSource, async (tx) => {
+    return this.retryingOnConflict(async (tx) => {
       const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
       if (state.status === 'none' || state.tenantId !== tenantId) throw billingError({ reason: 'invoice-not-found', detail: `no invoice ${invoiceId}` });
       const context = await this.billing.context(tx, tenantId);
@@ -46,7 +46,7 @@ export class InvoiceHandler {
   }
 
   async grantCredit(tenantId: string, invoiceId: string, amountMinor: bigint, reason: string, issuedAt: string, meta: AppendMeta) {
-    return runInTransaction(this.dataSource, async (tx) => {
+    return this.retryingOnConflict(async (tx) => {
       const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
       if (state.status === 'none' || state.tenantId !== tenantId) throw billingError({ reason: 'invoice-not-found', detail: `no invoice ${invoiceId}` });
       const creditNoteId = `${invoiceId}.cn${state.creditNotes.length + 1}`;
@@ -56,6 +56,20 @@ export class InvoiceHandler {
       const events = decision.map((event) => ({ ...event, occurredAt: issuedAt }));
       return this.billing.append(tx, [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }, claim.append], { ...meta, tenantId });
     });
+  }
+
+  /**
+   * Two documents finalized at once both read the same next number; the store lets one append and refuses the
+   * other (nothing written). The refused one is decided again from fresh state, a few times, then reported (409).
+   */
+  private async retryingOnConflict<T>(work: (tx: EntityManager) => Promise<T>, attempts = 3): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await runInTransaction(this.dataSource, work);
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError) || attempt >= attempts) throw error;
+      }
+    }
   }
 
   /**
