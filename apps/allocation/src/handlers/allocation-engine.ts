@@ -11,6 +11,17 @@ import { quotasProjection } from '../projections/quotas.projection';
 
 /** Another replica may append between our reload and our append; beyond this many conflicts in a row, the caller gets a 409. */
 const MAX_CONFLICT_RETRIES = 5;
+/** Commands committed together in one transaction at most. */
+const MAX_BATCH = 200;
+
+interface PendingCommand {
+  streamId: string;
+  correlationId: string;
+  step: (state: AllocationState) => NewEvent[] | Rejection;
+  mutates: boolean;
+  resolve: (events: EventEnvelope[]) => void;
+  reject: (error: unknown) => void;
+}
 
 export const ownProjections: Projection[] = [leasesProjection, quotasProjection, placementsProjection];
 
@@ -35,6 +46,7 @@ export class AllocationEngine {
   private readonly versions = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
   private stale = true;
+  private readonly pending: PendingCommand[] = [];
 
   constructor(
     private readonly dataSource: DataSource,
@@ -82,20 +94,25 @@ export class AllocationEngine {
     this.stale = false;
   }
 
+  /** Appends one command's events with the version the state was built at; remembers the new version. */
   private async append(tx: Queryable, streamId: string, events: NewEvent[], correlationId: string): Promise<EventEnvelope[]> {
     if (events.length === 0) return [];
     const appended = await this.store.append(tx, streamId, this.versions.get(streamId) ?? 0, events, { correlationId, topic: this.eventsTopic });
-    for (const envelope of appended) for (const projection of ownProjections) await projection.apply(tx, envelope, this.store.schema);
+    for (const envelope of appended) {
+      for (const projection of ownProjections) await projection.apply(tx, envelope, this.store.schema);
+      this.versions.set(envelope.streamId, envelope.streamVersion);
+    }
     return appended;
-  }
-
-  private remember(appended: EventEnvelope[]): void {
-    for (const e of appended) this.versions.set(e.streamId, e.streamVersion);
   }
 
   /**
    * One command on one stream. `step` gets the current state and returns the events to append, or a
    * rejection; `mutates` says whether it already evolved the state (ledger steps do).
+   *
+   * Group commit: commands that arrive while a transaction is in flight are decided one after the
+   * other on the state as the previous ones left it, and committed together in the next
+   * transaction (each with its own append and correlation id). A caller's promise settles when its
+   * events are committed.
    */
   execute(
     streamId: string,
@@ -103,22 +120,53 @@ export class AllocationEngine {
     step: (state: AllocationState) => NewEvent[] | Rejection,
     mutates: boolean,
   ): Promise<EventEnvelope[]> {
-    const attempt = async (retriesLeft: number): Promise<EventEnvelope[]> => {
+    return new Promise<EventEnvelope[]>((resolve, reject) => {
+      this.pending.push({ streamId, correlationId, step, mutates, resolve, reject });
+      if (this.pending.length === 1) void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH), MAX_CONFLICT_RETRIES));
+    });
+  }
+
+  private async flush(batch: PendingCommand[], retriesLeft: number): Promise<void> {
+    if (this.pending.length > 0) void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH), MAX_CONFLICT_RETRIES));
+    try {
       if (this.stale) await this.reload();
-      const events = step(this.state);
-      if (isRejection(events)) throw new RejectedCommand(events);
+    } catch (error) {
+      for (const command of batch) command.reject(error);
+      return;
+    }
+    const decided: { command: PendingCommand; events: NewEvent[] }[] = [];
+    for (const command of batch) {
+      let events: NewEvent[] | Rejection;
       try {
-        const appended = await runInTransaction(this.dataSource, (tx) => this.append(tx, streamId, events, correlationId));
-        if (!mutates) for (const event of events) evolve(this.state, event);
-        this.remember(appended);
-        return appended;
+        events = command.step(this.state);
       } catch (error) {
-        this.stale = true;
-        if (retriesLeft > 0 && error instanceof WrongExpectedVersionError) return attempt(retriesLeft - 1);
-        throw error;
+        this.stale = true; // a bug left the state half-changed: rebuild it before the next batch
+        command.reject(error);
+        continue;
       }
-    };
-    return this.serial(() => attempt(MAX_CONFLICT_RETRIES));
+      if (isRejection(events)) {
+        command.reject(new RejectedCommand(events));
+        continue;
+      }
+      if (!command.mutates) for (const event of events) evolve(this.state, event);
+      decided.push({ command, events });
+    }
+    if (decided.length === 0) return;
+    try {
+      const results = await runInTransaction(this.dataSource, async (tx) => {
+        const out: EventEnvelope[][] = [];
+        for (const { command, events } of decided) out.push(await this.append(tx, command.streamId, events, command.correlationId));
+        return out;
+      });
+      decided.forEach(({ command }, i) => command.resolve(results[i]));
+    } catch (error) {
+      this.stale = true;
+      if (retriesLeft > 0 && error instanceof WrongExpectedVersionError) {
+        await this.flush(decided.map((d) => d.command), retriesLeft - 1);
+        return;
+      }
+      for (const { command } of decided) command.reject(error);
+    }
   }
 
   /**
@@ -136,7 +184,7 @@ export class AllocationEngine {
         const payload = envelope.payload as Record<string, unknown>;
         const gpuIds = Array.isArray(payload.gpuIds) ? (payload.gpuIds as string[]) : typeof payload.gpuId === 'string' ? [payload.gpuId] : [];
         const events = [...runEvictions(this.state, gpuIds, at), ...runQueue(this.state, at)];
-        this.remember(await this.append(tx, allocation.AllocationStreams.placementLedger, events, envelope.correlationId));
+        await this.append(tx, allocation.AllocationStreams.placementLedger, events, envelope.correlationId);
       } catch (error) {
         this.stale = true;
         throw error;
