@@ -180,6 +180,17 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     expect((await invoice()).totalMinor).toBe('1201704');
   });
 
+  it('usage that no open invoice can take is held visibly, and the consumer goes on', async () => {
+    await request(service.url).post('/invoices/tenant-a.2026-12/finalize').set(tenantA).send({ finalizedAt: '2026-12-31T00:00:00.000Z' }).expect(200);
+    const correction = usageCorrected(l1Usage[0], { gpuSeconds: '3600.000' }, 2);
+    const raised = envelope(metering.UsageCorrected.type, l1Envelopes[0].streamId, { ...correction.payload, correctedAt: '2026-12-20T00:00:00.000Z' }, '2026-12-20T00:00:00.000Z');
+    await publish(producer, meteringTopic, [raised]);
+    await waitUntil(async () => (await request(service.url).get('/usage-holds').set(tenantA)).body.length === 1, 30_000, 'the held correction');
+    expect((await request(service.url).get('/usage-holds').set(tenantA)).body).toEqual([
+      expect.objectContaining({ eventId: raised.eventId, status: 'pending', reason: 'invoice-finalized' }),
+    ]);
+  });
+
   it('two invoices finalized at the same time take consecutive numbers: no gap, no duplicate', async () => {
     const tenants = ['tenant-c', 'tenant-d'];
     await publish(producer, allocationTopic, tenants.map((tenantId) => leaseSigned(`lease-${tenantId}`, {}, '2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z', tenantId)));
@@ -199,7 +210,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
       ),
     );
     expect(finalized.map((response) => response.status)).toEqual([200, 200]);
-    expect(finalized.map((response) => response.body.invoiceNumber).sort()).toEqual([2, 3]);
+    expect(finalized.map((response) => response.body.invoiceNumber).sort()).toEqual([3, 4]);
     expect(finalized.map((response) => response.body.totalMinor)).toEqual(['300', '300']);
   });
 

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { allocation, EventEnvelope, metering } from '@fleetledger/contracts';
 import { Queryable } from '@fleetledger/eventstore';
+import { ServiceError } from '@fleetledger/platform';
 import { evolveLeaseTerms, LeaseEvent } from '../domain/leases';
 import { rateCorrection, rateUsage } from '../domain/rating';
 import { AppendMeta, BillingStore } from './billing-store';
@@ -57,7 +58,15 @@ export class UsageRater {
     if (charges.length === 0) return;
     const meta: AppendMeta = { correlationId: event.correlationId, causationId: event.eventId, tenantId: usage.tenantId };
     const at = corrected ? (usage as metering.UsageCorrectedPayload).correctedAt : (usage as metering.UsageRecordedPayload).closedAt;
-    const outcome = await this.invoices.settleAdjustments(tx, charges, at, meta);
+    let outcome;
+    try {
+      outcome = await this.invoices.settleAdjustments(tx, charges, at, meta);
+    } catch (error) {
+      // A rejection (say the month the correction lands in is final too) must not stall the consumer on
+      // redeliveries: the usage is held, visibly, with the reason. Outages and bugs still roll the batch back.
+      if (!(error instanceof ServiceError)) throw error;
+      return this.hold(tx, event, 'pending', error.code, error.message);
+    }
     if (outcome === 'absorbed') {
       await this.hold(tx, event, 'absorbed', 'correction-absorbed', 'the correction changes no amount: absorbed by the take-or-pay minimum');
     }
