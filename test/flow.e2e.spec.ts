@@ -301,13 +301,7 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
 
   it('audit verify reports ok for the whole flow', async () => {
     const report = await auditReport();
-    // KNOWN BUG (not in the files this test owns): this assertion fails. InboxConsumer.onBatch
-    // (libs/eventstore/src/inbox-consumer.ts, the `accepts` filter at line 97) skips event types a consumer does
-    // not accept WITHOUT writing an inbox row, while verifyAll (apps/audit/src/verify.ts, the `missing` query)
-    // expects every published event of a subscribed topic in the consumer's inbox. So metering-placements
-    // (accepts only Workload* placement events) and billing-usage (accepts only lease and usage events) always show
-    // the other allocation events as "missing", and `ok` is false on every healthy deployment. The test above
-    // shows that nothing a consumer needs is missing.
+    // Every event published on a subscribed topic must be in the inbox once, also event types the consumer does not act on.
     expect(report.ok).toBe(true);
   });
 });

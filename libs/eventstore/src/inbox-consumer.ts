@@ -20,7 +20,10 @@ export interface InboxConsumerOptions {
   fromBeginning?: boolean;
   /** Upper bound on one fetch per partition, which bounds one batch transaction (kafkajs default 1 MiB). */
   maxBytesPerPartition?: number;
-  /** Event types this consumer ignores without error (other services' events on a shared topic). */
+  /**
+   * Event types this consumer acts on; others on the topic are recorded in the inbox as taken in
+   * and not handed to `handle`.
+   */
   accepts?: (type: string) => boolean;
   onProcessed?: (count: number) => void;
   onDeadLetter?: (letter: DeadLetter) => void;
@@ -94,7 +97,7 @@ export class InboxConsumer {
     for (const message of batch.messages) {
       const parsed = parseEventMessage(message, this.options.registry);
       if (parsed.ok) {
-        if (!this.options.accepts || this.options.accepts(parsed.envelope.type)) valid.push({ message, envelope: parsed.envelope });
+        valid.push({ message, envelope: parsed.envelope });
       } else {
         letters.push({ topic: batch.topic, partition: batch.partition, message, reason: parsed.reason, detail: parsed.detail });
       }
@@ -110,7 +113,9 @@ export class InboxConsumer {
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING seq`,
             [this.options.name, envelope.eventId, batch.topic, batch.partition, message.offset, JSON.stringify(envelope)],
           );
-          if (inserted.length > 0) {
+          // Every event of the topic gets its inbox row, also those this consumer does not act on, so
+          // the audit can prove each published event was taken in exactly once by each subscriber.
+          if (inserted.length > 0 && (!this.options.accepts || this.options.accepts(envelope.type))) {
             await this.options.handle(envelope, tx);
             processed += 1;
           }
