@@ -110,7 +110,7 @@ function main() {
   const churn: number[] = [];
   const ops = 20_000;
   const c0 = performance.now();
-  let outcomes = { placed: 0, queued: 0, rejected: 0 };
+  const outcomes = { placed: 0, queued: 0, rejected: 0 };
   for (let i = 0; i < ops; i++) {
     const idx = Math.floor(r() * placed.length);
     const victim = placed[idx];
