@@ -1,6 +1,7 @@
 import { allocation, billing, EventRegistry, metering, Topics } from '@fleetledger/contracts';
 import type { ServiceOptions } from '@fleetledger/platform';
 import { billingMigrations } from './migrations';
+import { invoicesProjection } from './projections/invoices.projection';
 
 /**
  * How the platform runs the billing service: its schema, migrations, events and topics. The registry knows
@@ -14,5 +15,6 @@ export const billingService: ServiceOptions = {
   registry: new EventRegistry([...billing.allBillingEvents, ...metering.allMeteringEvents, ...allocation.allAllocationEvents]),
   eventsTopic: Topics.billingEvents,
   consumedTopics: [Topics.meteringEvents, Topics.allocationEvents],
+  projections: [invoicesProjection],
   openApi: { title: 'FleetLedger billing', description: 'Rating, invoices, commitments and SLA credits of FleetLedger.' },
 };

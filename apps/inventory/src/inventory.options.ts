@@ -1,6 +1,7 @@
 import { EventRegistry, inventory, Topics } from '@fleetledger/contracts';
 import type { ServiceOptions } from '@fleetledger/platform';
 import { inventoryMigrations } from './migrations';
+import { fleetProjection } from './projections/fleet.projection';
 
 /** How the platform runs the inventory service: its schema, migrations, events and topics. */
 export const inventoryService: ServiceOptions = {
@@ -10,5 +11,6 @@ export const inventoryService: ServiceOptions = {
   registry: new EventRegistry(inventory.allInventoryEvents),
   eventsTopic: Topics.inventoryEvents,
   consumedTopics: [],
+  projections: [fleetProjection],
   openApi: { title: 'FleetLedger inventory', description: 'The fleet of sites, halls, racks, nodes and GPUs, its power and its health, as events.' },
 };

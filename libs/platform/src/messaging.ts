@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { deadLetterTopic, topicName } from '@fleetledger/contracts';
 import { ensureTopics, InboxConsumer, InboxConsumerOptions, OutboxRelay } from '@fleetledger/eventstore';
 import { Kafka, Producer } from 'kafkajs';
@@ -19,7 +19,7 @@ export type ConsumerRegistration = Omit<InboxConsumerOptions, 'schema' | 'regist
  * relay finishes its batch, then the producer disconnects).
  */
 @Injectable()
-export class Messaging implements OnApplicationBootstrap, OnApplicationShutdown {
+export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(Messaging.name);
   private readonly registrations: ConsumerRegistration[] = [];
   private readonly consumers: InboxConsumer[] = [];
@@ -121,7 +121,8 @@ export class Messaging implements OnApplicationBootstrap, OnApplicationShutdown 
     return this.relay ? this.relay.drain() : 0;
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Runs before TypeORM closes its pool (onApplicationShutdown), so in-flight batches can still commit. */
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.gaugeTimer);
     for (const consumer of this.consumers.splice(0)) await consumer.stop();
     await this.relay?.stop();
