@@ -125,43 +125,8 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     expect(rows).toEqual([]);
   });
 
-  it('two replicas deciding at once never put one GPU in two placements (expected stream versions)', async () => {
-    const replica = await startTestService(AllocationModule, allocationService, {
-      db: service.db,
-      topicPrefix: prefix,
-      env: { CONSUMERS: 'false', OUTBOX_RELAY: 'false' },
-    });
-    delete process.env.CONSUMERS;
-    delete process.env.OUTBOX_RELAY;
-    try {
-      // H100 is full; agentic work routes on to GB200 (72 GPUs): 16 x 8 GPUs compete for 9 slots.
-      await post('/quotas/acme/GB200/agentic', { change: { kind: 'set', nominal: 1000, borrowLimit: 0 }, reason: 'race', author: 'cap', at: AT }).expect(201);
-      const urls = [service.url, replica.url];
-      const replies = await Promise.all(
-        Array.from({ length: 16 }, (_, i) =>
-          request(urls[i % 2]).post('/workloads').send({ workloadId: `race-${i}`, tenantId: 'acme', workloadClass: 'agentic', gpuCount: 8, gang: true, priority: 5, requestedAt: AT }),
-        ),
-      );
-      expect(replies.map((r) => r.status).filter((s) => s !== 201 && s !== 409)).toEqual([]);
-      const dataSource = service.app.get(DataSource);
-      const doubled: { gpu_id: string }[] = await dataSource.query(
-        `SELECT gpu_id FROM allocation.placements, unnest(gpu_ids) AS gpu_id WHERE ended_at IS NULL GROUP BY gpu_id HAVING count(*) > 1`,
-      );
-      expect(doubled).toEqual([]);
-      const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM allocation.placements WHERE ended_at IS NULL AND gpu_class = 'GB200'`);
-      expect(n).toBeGreaterThan(0);
-      expect(n).toBeLessThanOrEqual(9);
-      expect(replies.filter((r) => r.body.outcome === 'placed')).toHaveLength(n);
-      // Leave GB200 empty for the next test: each release lets queued race work in, so release until none is left.
-      for (let round = 0; round < 5; round++) {
-        const active: { workload_id: string }[] = await dataSource.query(`SELECT workload_id FROM allocation.placements WHERE ended_at IS NULL AND workload_id LIKE 'race-%'`);
-        for (const { workload_id } of active) await post(`/workloads/${workload_id}/release`, { requestedAt: AT }).expect(200);
-      }
-    } finally {
-      await replica.app.close();
-    }
-  });
-
+  // Before the replica test: a second replica joining and leaving the request/reply consumer group
+  // rebalances it, and a request sent meanwhile may wait out the rebalance.
   it('answers allocation.place over Kafka request/reply', async () => {
     const kafka = testKafka('rpc-caller');
     const replyTopic = `${prefix}allocation.place.reply`;
@@ -185,6 +150,43 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
       expect(reply.headers.kafka_correlationId).toBe('c-1');
     } finally {
       await replies.stop();
+    }
+  });
+
+  it('two replicas deciding at once never put one GPU in two placements (expected stream versions)', async () => {
+    const replica = await startTestService(AllocationModule, allocationService, {
+      db: service.db,
+      topicPrefix: prefix,
+      env: { CONSUMERS: 'false', OUTBOX_RELAY: 'false' },
+    });
+    delete process.env.CONSUMERS;
+    delete process.env.OUTBOX_RELAY;
+    try {
+      // H100 is full; agentic work routes on to GB200 (36 of 72 GPUs free after the request/reply test): 16 x 8 GPUs compete for 4 slots.
+      await post('/quotas/acme/GB200/agentic', { change: { kind: 'set', nominal: 1000, borrowLimit: 0 }, reason: 'race', author: 'cap', at: AT }).expect(201);
+      const urls = [service.url, replica.url];
+      const replies = await Promise.all(
+        Array.from({ length: 16 }, (_, i) =>
+          request(urls[i % 2]).post('/workloads').send({ workloadId: `race-${i}`, tenantId: 'acme', workloadClass: 'agentic', gpuCount: 8, gang: true, priority: 5, requestedAt: AT }),
+        ),
+      );
+      expect(replies.map((r) => r.status).filter((s) => s !== 201 && s !== 409)).toEqual([]);
+      const dataSource = service.app.get(DataSource);
+      const doubled: { gpu_id: string }[] = await dataSource.query(
+        `SELECT gpu_id FROM allocation.placements, unnest(gpu_ids) AS gpu_id WHERE ended_at IS NULL GROUP BY gpu_id HAVING count(*) > 1`,
+      );
+      expect(doubled).toEqual([]);
+      const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM allocation.placements WHERE ended_at IS NULL AND workload_id LIKE 'race-%'`);
+      expect(n).toBeGreaterThan(0);
+      expect(n).toBeLessThanOrEqual(4);
+      expect(replies.filter((r) => r.body.outcome === 'placed')).toHaveLength(n);
+      // Each release lets queued race work in: release until none is left.
+      for (let round = 0; round < 5; round++) {
+        const active: { workload_id: string }[] = await dataSource.query(`SELECT workload_id FROM allocation.placements WHERE ended_at IS NULL AND workload_id LIKE 'race-%'`);
+        for (const { workload_id } of active) await post(`/workloads/${workload_id}/release`, { requestedAt: AT }).expect(200);
+      }
+    } finally {
+      await replica.app.close();
     }
   });
 
