@@ -10,6 +10,7 @@ import { UsageQueries } from '../src/queries/usage.queries';
 import { MeteringModule } from '../src/metering.module';
 import { meteringService } from '../src/metering.options';
 import { usageProjection } from '../src/projections/usage.projection';
+import { applyWindowDeltas, windowCacheKey, windowIds } from '../src/ingestion/window-store';
 import { at, placed, released, sample } from './fixtures';
 
 const LEASE_A_GPUS = ['gA1', 'gA2', 'gA3', 'gA4'];
@@ -187,5 +188,48 @@ describe('metering against real Kafka and PostgreSQL', () => {
       ['usage_by_record', true, 4],
       ['cluster_utilization_hourly', true, 4],
     ]);
+  });
+  it('concurrent batches opening the same new window count every sample (no window id leaks before commit)', async () => {
+    const gpus = Array.from({ length: 8 }, (_, i) => `gC${i}`);
+    const placement = placed('pC', 'lease-c', 'tenant-c', 'GB200', gpus, at('05:00:00'));
+    await producer.send({
+      topic: topicName(Topics.allocationEvents, service.topicPrefix),
+      acks: -1,
+      messages: [{ key: placement.streamId, value: JSON.stringify(placement) }],
+    });
+    const db = service.app.get(DataSource);
+    await waitUntil(async () => (await db.query(`SELECT 1 FROM metering.placements WHERE placement_id = 'pC'`)).length === 1, 30_000, 'pC applied');
+    const before = await queries.pending();
+    const batches = Array.from({ length: 8 }, (_, b) =>
+      gpus.map((gpuId) => sample(`c-${b}-${gpuId}`, gpuId, new Date(Date.parse(at('05:10:00')) + b * 10_000).toISOString())),
+    );
+    await Promise.all(batches.map((batch) => request(service.url).post('/metering/samples').send({ samples: batch }).expect(200)));
+    const [window] = await db.query(`SELECT sample_count::int AS n FROM metering.usage_windows WHERE lease_id = 'lease-c'`);
+    expect(window.n).toBe(64);
+    const after = await queries.pending();
+    expect(after.accepted - before.accepted).toBe(64);
+    expect(after.accepted).toBe(after.rated + after.awaitingClose + after.awaitingCorrection + after.unattributed);
+  });
+  it('a window created by an uncommitted transaction cannot silently swallow counts from another', async () => {
+    const db = service.app.get(DataSource);
+    const creator = db.createQueryRunner();
+    const other = db.createQueryRunner();
+    await creator.startTransaction();
+    await other.startTransaction();
+    try {
+      const cache = new Map<string, number>();
+      const discovered = new Map<string, number>();
+      const key = { leaseId: 'lease-d', tenantId: 'tenant-d', gpuClass: 'H100' as const, hourStartMs: Date.parse(at('07:00:00')) };
+      const ids = await windowIds(creator, [key], cache, discovered);
+      const windowId = ids.get(windowCacheKey(key))!;
+      expect(cache.size).toBe(0); // only the caller publishes ids, after its commit
+      const delta = new Map([[windowId, { busyMs: 1, energyMj: 1, sampleCount: 1, digest: 1n }]]);
+      await expect(applyWindowDeltas(other, delta)).rejects.toThrow(/matched 0 of 1 windows/);
+    } finally {
+      await other.rollbackTransaction();
+      await creator.rollbackTransaction();
+      await other.release();
+      await creator.release();
+    }
   });
 });

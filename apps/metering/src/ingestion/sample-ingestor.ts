@@ -35,7 +35,8 @@ export class SampleIngestor {
     for (const sample of batch) if (!unique.has(sample.sampleId)) unique.set(sample.sampleId, sample);
     if (unique.size === 0) return { accepted: 0, duplicates: batch.length, unattributed: 0 };
 
-    return runInTransaction(this.dataSource, async (tx) => {
+    const discovered = new Map<string, number>();
+    const result = await runInTransaction(this.dataSource, async (tx) => {
       const index = await this.attribution.sync(tx);
       const rows = [...unique.values()].map((sample) => {
         const contribution = contributionOf(sample);
@@ -49,7 +50,7 @@ export class SampleIngestor {
         return { sample, contribution, key };
       });
       const keys = rows.flatMap((r) => (r.key ? [r.key] : []));
-      const ids = await windowIds(tx, keys, this.windowIdCache);
+      const ids = await windowIds(tx, keys, this.windowIdCache, discovered);
       const windowOf = (key: WindowKey | undefined) => (key ? ids.get(windowCacheKey(key))! : null);
 
       // One JSON parameter instead of eight arrays: node-postgres escapes array elements one by one,
@@ -95,5 +96,7 @@ export class SampleIngestor {
       await applyWindowDeltas(tx, deltas);
       return { accepted: fresh.size, duplicates: batch.length - fresh.size, unattributed };
     });
+    for (const [key, id] of discovered) this.windowIdCache.set(key, id);
+    return result;
   }
 }

@@ -28,11 +28,19 @@ export function windowCacheKey(key: WindowKey): string {
 }
 
 /**
- * Window ids by `windowCacheKey`, creating missing windows. Window keys never change, so ids are cached
- * for the life of the process (`cache`), and a hot batch touches the table only for new windows.
+ * Window ids by `windowCacheKey`, creating missing windows. Window keys never change, so callers may
+ * cache ids for the life of the process (`cache` is read here) — but only ids from COMMITTED
+ * transactions: `discovered` collects what this call looked up, for the caller to add to its cache
+ * after commit. (A window created by an uncommitted transaction is invisible to others: caching it
+ * early let a concurrent batch point samples at a row it could not update.)
  * Inserts go in key order so concurrent writers cannot deadlock on the unique index.
  */
-export async function windowIds(tx: Queryable, keys: Iterable<WindowKey>, cache?: Map<string, number>): Promise<Map<string, number>> {
+export async function windowIds(
+  tx: Queryable,
+  keys: Iterable<WindowKey>,
+  cache?: ReadonlyMap<string, number>,
+  discovered?: Map<string, number>,
+): Promise<Map<string, number>> {
   const result = new Map<string, number>();
   const missing = new Map<string, WindowKey>();
   for (const key of keys) {
@@ -69,7 +77,7 @@ export async function windowIds(tx: Queryable, keys: Iterable<WindowKey>, cache?
       hourStartMs: row.hour_start.getTime(),
     });
     result.set(id, Number(row.window_id));
-    cache?.set(id, Number(row.window_id));
+    discovered?.set(id, Number(row.window_id));
   }
   return result;
 }
@@ -82,15 +90,16 @@ export async function applyWindowDeltas(tx: Queryable, deltas: Map<number, Windo
   if (deltas.size === 0) return;
   const ids = [...deltas.keys()].sort((a, b) => a - b);
   await tx.query(`SELECT window_id FROM metering.usage_windows WHERE window_id = ANY($1::bigint[]) ORDER BY window_id FOR UPDATE`, [ids]);
-  await tx.query(
-    `UPDATE metering.usage_windows w SET
+  const [updated] = await tx.query<{ n: number }[]>(
+    `WITH updated AS (UPDATE metering.usage_windows w SET
         busy_ms = w.busy_ms + v.busy_ms,
         energy_mj = w.energy_mj + v.energy_mj,
         sample_count = w.sample_count + v.sample_count,
         digest = mod(w.digest + v.digest, 18446744073709551616),
         dirty = w.dirty OR w.status = 'closed'
        FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::numeric[]) AS v(window_id, busy_ms, energy_mj, sample_count, digest)
-      WHERE w.window_id = v.window_id`,
+      WHERE w.window_id = v.window_id RETURNING 1)
+     SELECT count(*)::int AS n FROM updated`,
     [
       ids,
       ids.map((id) => deltas.get(id)!.busyMs),
@@ -99,4 +108,6 @@ export async function applyWindowDeltas(tx: Queryable, deltas: Map<number, Windo
       ids.map((id) => deltas.get(id)!.digest.toString()),
     ],
   );
+  // Every counted sample must land in a window: a missing one fails the batch (retried), never drops counts.
+  if (updated.n !== ids.length) throw new Error(`usage window update matched ${updated.n} of ${ids.length} windows`);
 }
