@@ -1,6 +1,7 @@
 import { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
@@ -24,10 +25,11 @@ export function buildOpenApiDocument(app: INestApplication, options: ServiceOpti
  * in production and in tests. It does not listen yet; call `startService` for that.
  */
 export async function createServiceApp(module: Type<unknown>, options: ServiceOptions): Promise<INestApplication> {
-  const app = await NestFactory.create(module, { bufferLogs: true });
+  const app = await NestFactory.create<NestExpressApplication>(module, { bufferLogs: true, bodyParser: false });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   const env = app.get<ServiceEnv>(SERVICE_ENV);
+  app.useBodyParser('json', { limit: env.HTTP_BODY_LIMIT });
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, options), { jsonDocumentUrl: 'docs/openapi.json' });
   app.connectMicroservice<MicroserviceOptions>(
     {

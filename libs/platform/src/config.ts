@@ -16,6 +16,8 @@ export const serviceEnvSchema = z.object({
     .min(1)
     .transform((value) => value.split(',').map((b) => b.trim()).filter(Boolean)),
   KAFKA_TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]*$/).default(''),
+  /** Largest JSON body accepted (telemetry batches and fleet imports are large); bigger answers 413. */
+  HTTP_BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/).default('20mb'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MIGRATIONS_RUN: booleanFromString.default(true),
   OUTBOX_RELAY: booleanFromString.default(true),

@@ -51,12 +51,43 @@ export function toErrorBody(exception: unknown): ErrorBody {
       details: (zodError.issues ?? []).map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })),
     };
   }
+  if (isClientHttpError(exception)) {
+    // Raised by the body parser before any handler runs: too large (413), malformed JSON (400), ...
+    return { statusCode: exception.status, error: httpErrorCode(exception.status), message: exception.message };
+  }
   if (exception instanceof HttpException) {
     const response = exception.getResponse();
     const message = typeof response === 'string' ? response : ((response as { message?: string }).message ?? exception.message);
-    return { statusCode: exception.getStatus(), error: 'http-error', message: String(message) };
+    return { statusCode: exception.getStatus(), error: httpErrorCode(exception.getStatus()), message: String(message) };
   }
   return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'internal-error', message: 'internal error' };
+}
+
+const HTTP_ERROR_CODES: Record<number, string> = {
+  400: 'bad-request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not-found',
+  405: 'method-not-allowed',
+  409: 'conflict',
+  413: 'payload-too-large',
+  415: 'unsupported-media-type',
+};
+
+function httpErrorCode(status: number): string {
+  return HTTP_ERROR_CODES[status] ?? 'http-error';
+}
+
+function isClientHttpError(exception: unknown): exception is { status: number; message: string; expose: true } {
+  const candidate = exception as { status?: unknown; expose?: unknown };
+  return (
+    exception instanceof Error &&
+    !(exception instanceof HttpException) &&
+    candidate.expose === true &&
+    typeof candidate.status === 'number' &&
+    candidate.status >= 400 &&
+    candidate.status < 500
+  );
 }
 
 @Catch()

@@ -12,7 +12,7 @@ describe('a service on the platform (worked example) against real Kafka and Post
   let topic: string;
 
   beforeAll(async () => {
-    service = await startTestService(ExampleModule, exampleService);
+    service = await startTestService(ExampleModule, exampleService, { env: { HTTP_BODY_LIMIT: '64kb' } });
     topic = topicName(Topics.inventoryEvents, service.topicPrefix);
     collector = await new TopicCollector(testKafka()).start([topic]);
   });
@@ -53,6 +53,13 @@ describe('a service on the platform (worked example) against real Kafka and Post
     expect(response.body.error).toBe('invalid-request');
     expect(response.body.details.map((d: { path: string }) => d.path).sort()).toEqual(['amountMinor', 'at']);
     expect(await store.headPosition(dataSource)).toBe(before);
+  });
+
+  it('answers 400 to malformed JSON and 413 to a body over the limit, not 500', async () => {
+    const malformed = await request(service.url).post('/accounts').set('content-type', 'application/json').send('{"accountId": ').expect(400);
+    expect(malformed.body.error).toBe('bad-request');
+    const huge = await request(service.url).post('/accounts').send({ accountId: 'big', owner: 'x'.repeat(100_000) }).expect(413);
+    expect(huge.body.error).toBe('payload-too-large');
   });
 
   it('maps a domain rejection to a 4xx with its reason', async () => {
