@@ -99,9 +99,11 @@ export class EventStore {
     const streamIds = [...new Set(validated.map((a) => a.streamId))];
     const versions = new Map<string, number>(
       (
+        // One backward index probe per stream (not a scan of the whole stream, which grows).
         await tx.query<{ stream_id: string; version: number }[]>(
-          `SELECT stream_id, max(stream_version)::int AS version FROM ${this.s}.events
-            WHERE stream_id = ANY($1::text[]) GROUP BY stream_id`,
+          `SELECT s.stream_id, v.version FROM unnest($1::text[]) AS s(stream_id)
+             CROSS JOIN LATERAL (SELECT e.stream_version AS version FROM ${this.s}.events e
+                                  WHERE e.stream_id = s.stream_id ORDER BY e.stream_version DESC LIMIT 1) v`,
           [streamIds],
         )
       ).map((row) => [row.stream_id, row.version]),
