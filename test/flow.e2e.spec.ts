@@ -1,7 +1,14 @@
 import request from 'supertest';
+import { tableChecksum } from '@fleetledger/eventstore';
 import { waitUntil } from '@fleetledger/testing';
 import { auditedServices } from '../apps/audit/src/services';
-import { reconcileServices, replayServices } from '../apps/audit/src/replay';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { explainInvoice, formatExplanation } from '../apps/audit/src/explain';
+import { writeReport } from '../apps/audit/src/report';
+import { invoiceTotals, reconcileServices, replayServices } from '../apps/audit/src/replay';
 import { verifyAll } from '../apps/audit/src/verify';
 import { FLEET_GPUS, flowFleet, nodeOfGpu, SITE_ID } from './e2e/fleet';
 import { FlowServices, startFlowServices } from './e2e/flow-services';
@@ -59,6 +66,8 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
   let services: FlowServices;
   let inference: Placement;
   let training: Placement;
+  /** The draft invoice's charges as billing held them, and when: for the as-of replay at the end. */
+  let draftSeen: { at: string; charges: { rows: number; checksum: string } };
 
   const inventory = () => request(services.inventory.url);
   const allocation = () => request(services.allocation.url);
@@ -209,6 +218,8 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
       [energyLine]: [energyMilliWh.toString(), energyMinor.toString()],
     });
     expect(draft.totalMinor).toBe(expectedTotal);
+    draftSeen = { at: new Date().toISOString(), charges: await tableChecksum(services.dataSource(), 'billing', 'charges') };
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the finalization is recorded strictly later
 
     const finalized = (await billing().post(`/invoices/${INVOICE}/finalize`).set(asTenant).send({ finalizedAt: '2026-04-01T00:00:00.000Z' }).expect(200)).body;
     expect(finalized).toMatchObject({ status: 'finalized', invoiceNumber: 1, totalMinor: expectedTotal });
@@ -303,5 +314,61 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
     const report = await auditReport();
     // Every event published on a subscribed topic must be in the inbox once, also event types the consumer does not act on.
     expect(report.ok).toBe(true);
+  });
+
+  it('audit explain: invoice 1 leads back to usage records, raw samples, placements, the lease and the rate plan', async () => {
+    const explanation = await explainInvoice(services.dataSource(), 1);
+    expect(explanation).toMatchObject({ invoiceId: INVOICE, tenantId: TENANT, status: 'finalized', totalMinor: '17602' });
+    const gb200 = explanation.lines.find((l) => l.gpuClass === 'GB200')!;
+    expect(gb200.sources.length).toBeGreaterThan(0);
+    for (const source of gb200.sources) {
+      expect(source.event).toMatchObject({ service: 'metering', type: 'metering.UsageRecorded' });
+      expect(source.placements.map((p) => p.type)).toContain('allocation.WorkloadPlaced');
+    }
+    // 8 GB200 GPUs sampled at 00:10 and 00:40 in hour 0, 01:10 in hour 1: 24 raw samples behind the line.
+    expect(gb200.sources.reduce((n, s) => n + s.samples.count, 0)).toBe(24);
+    expect(gb200.lease.map((e) => e.type)).toEqual(expect.arrayContaining(['allocation.LeaseSigned', 'allocation.LeaseActivated']));
+    expect(gb200.ratePlan.map((e) => e.type)).toEqual(['billing.RatePlanPublished']);
+    expect(formatExplanation(explanation)).toMatch(/line \d+: gpu-usage GB200 lease lease-acme/);
+  });
+
+  it('audit report: the HTML opens in headless Chromium and shows its charts; CSV extracts are written', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'fl-report-'));
+    await writeReport(services.dataSource(), '2026-03', out, '2026-04-02T00:00:00.000Z');
+    expect(readFileSync(path.join(out, 'invoices.csv'), 'utf8')).toBe('invoice_number,tenant_id,status,currency,total\n1,acme,finalized,USD,176.02\n');
+    expect(readFileSync(path.join(out, 'revenue-by-class.csv'), 'utf8')).toContain('GB200,USD,96.00');
+
+    const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+    if (!existsSync(chromium)) throw new Error(`headless Chromium is needed at ${chromium} (apt-get install chromium, or set CHROMIUM_PATH)`);
+    const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', `--user-data-dir=${mkdtempSync(path.join(tmpdir(), 'fl-chromium-'))}`];
+    const page = `file://${path.join(out, 'index.html')}`;
+    const dom = spawnSync(chromium, [...flags, '--dump-dom', page], { encoding: 'utf8', timeout: 60_000 });
+    expect(dom.status).toBe(0);
+    expect((dom.stdout.match(/<svg [^>]*class="chart"/g) ?? []).length).toBe(3);
+    expect(dom.stdout).toContain('GPU-hours allocated by class');
+    const screenshot = path.join(out, 'report.png');
+    const shot = spawnSync(chromium, [...flags, '--window-size=1000,1600', `--screenshot=${screenshot}`, page], { encoding: 'utf8', timeout: 60_000 });
+    expect(shot.status).toBe(0);
+    const png = readFileSync(screenshot);
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(png.length).toBeGreaterThan(20_000);
+  });
+
+  it('audit replay --as-of a moment before finalization reproduces the billing state visible then', async () => {
+    const db = services.dataSource();
+    const billingOnly = auditedServices.filter((s) => s.service === 'billing');
+    await replayServices(db, billingOnly, { asOf: draftSeen.at });
+    // The invoice was still a draft then (no number, no stored total), with exactly the charges billing held at that moment.
+    expect(await invoiceTotals(db, 'billing_replay', '2026-03')).toEqual([
+      expect.objectContaining({ invoiceId: INVOICE, status: 'draft', invoiceNumber: null, totalMinor: null }),
+    ]);
+    expect(await tableChecksum(db, 'billing_replay', 'charges')).toEqual(draftSeen.charges);
+    expect(draftSeen.charges.rows).toBeGreaterThan(0);
+    // Replayed to the end, the same log gives the finalized invoice.
+    await replayServices(db, billingOnly);
+    expect(await invoiceTotals(db, 'billing_replay', '2026-03')).toEqual([
+      expect.objectContaining({ invoiceId: INVOICE, status: 'finalized', invoiceNumber: 1, totalMinor: '17602' }),
+    ]);
   });
 });
