@@ -1,6 +1,7 @@
 import { allocation, EventRegistry, metering, Topics } from '@fleetledger/contracts';
 import type { ServiceOptions } from '@fleetledger/platform';
 import { meteringMigrations } from './migrations';
+import { usageProjection } from './projections/usage.projection';
 
 /** How the platform runs the metering service: its schema, migrations, events and topics. */
 export const meteringService: ServiceOptions = {
@@ -10,5 +11,6 @@ export const meteringService: ServiceOptions = {
   registry: new EventRegistry([...metering.allMeteringEvents, ...allocation.allAllocationEvents]),
   eventsTopic: Topics.meteringEvents,
   consumedTopics: [Topics.allocationEvents, Topics.meteringTelemetry],
+  projections: [usageProjection],
   openApi: { title: 'FleetLedger metering', description: 'GPU telemetry in, usage records out: every GPU-second and watt-hour, once.' },
 };
