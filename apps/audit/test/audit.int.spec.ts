@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { Topics, topicName } from '@fleetledger/contracts';
-import { createEventStoreMigration, InboxConsumer, runInTransaction } from '@fleetledger/eventstore';
+import { compareProjection, createEventStoreMigration, EventStore, InboxConsumer, rebuildProjection, runInTransaction } from '@fleetledger/eventstore';
 import { Messaging, ServiceOptions, PRODUCER, KAFKA } from '@fleetledger/platform';
 import { ExampleModule, exampleRegistry, exampleService, startTestService, TestService, waitUntil } from '@fleetledger/testing';
 import { reconcileServices, replayServices } from '../src/replay';
@@ -74,6 +74,17 @@ describe('audit: verify, replay, reconcile', () => {
       ]),
     );
     await db.query(`UPDATE example.accounts SET balance_minor = 1000 WHERE account_id = 'a2'`);
+  });
+
+  it('replay is deterministic: two replays of the same log give identical tables', async () => {
+    const store = new EventStore('example', exampleRegistry);
+    const [projection] = exampleService.projections!;
+    await rebuildProjection(db, store, projection, { targetSchema: 'example_replay_a', batchSize: 2 });
+    await rebuildProjection(db, store, projection, { targetSchema: 'example_replay_b', batchSize: 5000 });
+    const [comparison] = await compareProjection(db, projection, 'example_replay_a', 'example_replay_b');
+    expect(comparison).toMatchObject({ liveRows: 3, rebuiltRows: 3, equal: true });
+    const dump = async (schema: string) => JSON.stringify(await db.query(`SELECT * FROM "${schema}".accounts ORDER BY account_id`));
+    expect(await dump('example_replay_a')).toBe(await dump('example_replay_b'));
   });
 
   it('verify reports an event lost between producer and subscriber', async () => {
