@@ -12,6 +12,7 @@ export const invoicesProjection: Projection = {
   name: 'invoices',
   source: { kind: 'log' },
   tables: ['rate_plan_versions', 'invoices', 'charges', 'invoice_lines', 'credit_notes'],
+  applyBatch: (tx, events, schema) => applyInvoiceEvents(tx, events, schema),
   async apply(tx: Queryable, event, schema) {
     const s = ident(schema);
     switch (event.type) {

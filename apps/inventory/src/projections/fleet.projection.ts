@@ -18,6 +18,7 @@ export const fleetProjection: Projection = {
   source: { kind: 'log' },
   tables: FLEET_TABLES,
   apply: (tx, event, schema) => applyFleetEvents(tx, [event as unknown as Event], schema),
+  applyBatch: (tx, events, schema) => applyFleetEvents(tx, events as unknown as Event[], schema),
 };
 
 export async function applyFleetEvents(tx: Queryable, events: readonly Event[], schema: string): Promise<void> {
