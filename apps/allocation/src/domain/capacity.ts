@@ -116,12 +116,14 @@ export class CapacityView {
 
   applyInventoryEvent(event: inventory.InventoryEvent): void {
     switch (event.type) {
+      // Site, hall and rack events travel on different streams, hence different Kafka partitions: a
+      // rack may arrive before its hall, a hall before its site. Registering updates the placeholder
+      // in place, so what was attached to it early (racks, halls, their draw) is kept.
       case 'inventory.SiteRegistered':
-        this.sites.set(event.payload.siteId, { siteId: event.payload.siteId, budgetW: event.payload.powerCapW, drawW: 0 });
+        this.siteOrDefault(event.payload.siteId).budgetW = event.payload.powerCapW;
         return;
       case 'inventory.HallRegistered': {
-        const site = this.siteOrDefault(event.payload.siteId);
-        this.halls.set(event.payload.hallId, { hallId: event.payload.hallId, site, budgetW: event.payload.powerCapW, drawW: 0, racks: [] });
+        this.hallOrDefault(event.payload.hallId, event.payload.siteId).budgetW = event.payload.powerCapW;
         return;
       }
       case 'inventory.RackRegistered': {
