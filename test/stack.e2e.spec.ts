@@ -48,6 +48,18 @@ describe('npm run stack (the platform on local infrastructure)', () => {
     await request(url(i)).get('/docs/openapi.json').expect(200);
   });
 
+  it('serves the seeded demo through one business endpoint per service', async () => {
+    expect(output).toContain('[seed]');
+    const capacity = await request(url(0)).get('/capacity').expect(200);
+    expect(JSON.stringify(capacity.body)).toMatch(/GB200/);
+    const leases = await request(url(1)).get('/leases').expect(200);
+    expect(leases.body.map((l: { leaseId: string }) => l.leaseId)).toContain('lease-acme-colossus');
+    const pending = await request(url(2)).get('/metering/samples/pending').expect(200);
+    expect(pending.body).toBeDefined();
+    await request(url(3)).get('/invoices').set('x-tenant-id', 'acme').expect(200);
+    await request(url(3)).get('/invoices').expect(400);
+  });
+
   it('stops every service cleanly on SIGTERM', async () => {
     stack.kill('SIGTERM');
     await waitUntil(() => exitCode !== undefined, 60_000, 'the stack to stop');
