@@ -1,15 +1,14 @@
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
-import { deadLetterTopic, newEvent } from '@fleetledger/contracts';
-import { createIdempotentProducer, ensureTopics, EventStore, InboxConsumer, OutboxRelay, runInTransaction } from '@fleetledger/eventstore';
-import { TestDatabase, testKafka, uniqueTopicPrefix, waitUntil } from '@fleetledger/testing';
-import { AccountOpened, balancesProjection, DepositMade, migrations, registry, SCHEMA } from './fixtures';
+import { newEvent } from '@fleetledger/contracts';
+import { EventStore, InboxConsumer, OutboxRelay, runInTransaction } from '@fleetledger/eventstore';
+import { waitUntil } from '@fleetledger/testing';
+import { AccountOpened, balancesProjection, DepositMade, ProducerConsumerWorld, producerConsumerWorld, registry, SCHEMA } from './fixtures';
 
 const at = '2026-11-01T00:00:00.000Z';
 
 describe('a consumer stopped mid-stream and restarted', () => {
-  let producerDb: TestDatabase;
-  let consumerDb: TestDatabase;
+  let world: ProducerConsumerWorld;
   let producerSource: DataSource;
   let consumerSource: DataSource;
   let kafka: Kafka;
@@ -19,14 +18,8 @@ describe('a consumer stopped mid-stream and restarted', () => {
   const deposits = 400;
 
   beforeAll(async () => {
-    [producerDb, consumerDb] = await Promise.all([TestDatabase.create(), TestDatabase.create()]);
-    producerSource = await producerDb.dataSource(migrations);
-    consumerSource = await consumerDb.dataSource(migrations);
-    kafka = testKafka();
-    topic = `${uniqueTopicPrefix()}ledger.events.v1`;
-    await ensureTopics(kafka, [topic, deadLetterTopic(topic)]);
-    producer = createIdempotentProducer(kafka);
-    await producer.connect();
+    world = await producerConsumerWorld();
+    ({ producerSource, consumerSource, kafka, producer, topic } = world);
     await runInTransaction(producerSource, (tx) =>
       store.append(tx, 'account-r', 0, [newEvent(AccountOpened, { accountId: 'r', owner: 'lab' }, at)], { correlationId: 'c', topic }),
     );
@@ -42,10 +35,7 @@ describe('a consumer stopped mid-stream and restarted', () => {
   });
 
   afterAll(async () => {
-    await producer?.disconnect();
-    await producerSource?.destroy();
-    await consumerSource?.destroy();
-    await Promise.all([producerDb?.drop(), consumerDb?.drop()]);
+    await world?.teardown();
   });
 
   it('loses nothing and applies nothing twice to its projection', async () => {

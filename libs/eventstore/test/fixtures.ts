@@ -1,7 +1,9 @@
 import { z } from 'zod';
-import { defineEvent, EventRegistry } from '@fleetledger/contracts';
-import { createEventStoreMigration, Queryable } from '@fleetledger/eventstore';
-import { MigrationInterface, QueryRunner } from 'typeorm';
+import { Kafka, Producer } from 'kafkajs';
+import { deadLetterTopic, defineEvent, EventRegistry } from '@fleetledger/contracts';
+import { createEventStoreMigration, createIdempotentProducer, ensureTopics, Queryable } from '@fleetledger/eventstore';
+import { TestDatabase, testKafka, uniqueTopicPrefix } from '@fleetledger/testing';
+import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 
 /** A tiny bank-account domain used only to exercise the event store. */
 export const AccountOpened = defineEvent({
@@ -66,3 +68,40 @@ export const balancesProjection = {
     }
   },
 };
+
+/**
+ * A producing service and a consuming service, each with its own database, and a topic (plus its
+ * DLQ) of their own on the real broker.
+ */
+export interface ProducerConsumerWorld {
+  producerSource: DataSource;
+  consumerSource: DataSource;
+  kafka: Kafka;
+  producer: Producer;
+  topic: string;
+  teardown(): Promise<void>;
+}
+
+export async function producerConsumerWorld(): Promise<ProducerConsumerWorld> {
+  const [producerDb, consumerDb] = await Promise.all([TestDatabase.create(), TestDatabase.create()]);
+  const producerSource = await producerDb.dataSource(migrations);
+  const consumerSource = await consumerDb.dataSource(migrations);
+  const kafka = testKafka();
+  const topic = `${uniqueTopicPrefix()}ledger.events.v1`;
+  await ensureTopics(kafka, [topic, deadLetterTopic(topic)]);
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  return {
+    producerSource,
+    consumerSource,
+    kafka,
+    producer,
+    topic,
+    async teardown() {
+      await producer.disconnect();
+      await producerSource.destroy();
+      await consumerSource.destroy();
+      await Promise.all([producerDb.drop(), consumerDb.drop()]);
+    },
+  };
+}

@@ -2,16 +2,14 @@ import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { DeadLetterHeaders, deadLetterTopic, newEvent } from '@fleetledger/contracts';
 import {
-  createIdempotentProducer,
-  ensureTopics,
   EventStore,
   InboxConsumer,
   OutboxRelay,
   PoisonMessageError,
   runInTransaction,
 } from '@fleetledger/eventstore';
-import { TestDatabase, testKafka, TopicCollector, uniqueTopicPrefix, waitUntil } from '@fleetledger/testing';
-import { AccountOpened, balancesProjection, DepositMade, migrations, registry, SCHEMA } from './fixtures';
+import { TopicCollector, waitUntil } from '@fleetledger/testing';
+import { AccountOpened, balancesProjection, DepositMade, ProducerConsumerWorld, producerConsumerWorld, registry, SCHEMA } from './fixtures';
 
 const at = '2026-11-01T00:00:00.000Z';
 
@@ -23,8 +21,7 @@ class CrashingRelay extends OutboxRelay {
 }
 
 describe('outbox relay and inbox consumer on real Kafka and PostgreSQL', () => {
-  let producerDb: TestDatabase;
-  let consumerDb: TestDatabase;
+  let world: ProducerConsumerWorld;
   let producerSource: DataSource;
   let consumerSource: DataSource;
   let kafka: Kafka;
@@ -36,14 +33,8 @@ describe('outbox relay and inbox consumer on real Kafka and PostgreSQL', () => {
   let collector: TopicCollector;
 
   beforeAll(async () => {
-    [producerDb, consumerDb] = await Promise.all([TestDatabase.create(), TestDatabase.create()]);
-    producerSource = await producerDb.dataSource(migrations);
-    consumerSource = await consumerDb.dataSource(migrations);
-    kafka = testKafka();
-    topic = `${uniqueTopicPrefix()}ledger.events.v1`;
-    await ensureTopics(kafka, [topic, deadLetterTopic(topic)]);
-    producer = createIdempotentProducer(kafka);
-    await producer.connect();
+    world = await producerConsumerWorld();
+    ({ producerSource, consumerSource, kafka, producer, topic } = world);
     collector = await new TopicCollector(kafka).start([topic, deadLetterTopic(topic)]);
     consumer = new InboxConsumer(kafka, consumerSource, producer, {
       name: 'ledger-balances',
@@ -65,10 +56,7 @@ describe('outbox relay and inbox consumer on real Kafka and PostgreSQL', () => {
   afterAll(async () => {
     await consumer?.stop();
     await collector?.stop();
-    await producer?.disconnect();
-    await producerSource?.destroy();
-    await consumerSource?.destroy();
-    await Promise.all([producerDb?.drop(), consumerDb?.drop()]);
+    await world?.teardown();
   });
 
   it('re-publishes after a crash between publish and mark-sent, and the inbox applies the event once', async () => {
