@@ -21,6 +21,8 @@ export interface StreamAppend {
   streamId: string;
   expectedVersion: ExpectedVersion;
   events: readonly NewEvent[];
+  /** Per-append causal metadata, for batches that commit several callers' commands at once. */
+  context?: Pick<AppendContext, 'correlationId' | 'causationId' | 'tenantId'>;
 }
 
 interface EventRow {
@@ -110,16 +112,18 @@ export class EventStore {
     );
 
     const recordedAt = this.now().toISOString();
-    const metadata = jsonRoundTrip({
-      ...(context.metadata ?? {}),
-      correlationId: context.correlationId,
-      causationId: context.causationId,
-      tenantId: context.tenantId,
-    });
     const envelopes: EventEnvelope[] = [];
+    const metadatas: unknown[] = [];
     const hashes: { prev: string; hash: string }[] = [];
 
     for (const append of validated) {
+      const causal = { ...context, ...append.context };
+      const metadata = jsonRoundTrip({
+        ...(context.metadata ?? {}),
+        correlationId: causal.correlationId,
+        causationId: causal.causationId,
+        tenantId: causal.tenantId,
+      });
       const actual = versions.get(append.streamId) ?? 0;
       if (append.expectedVersion !== 'any' && append.expectedVersion !== actual) {
         throw new WrongExpectedVersionError(append.streamId, append.expectedVersion, actual);
@@ -137,13 +141,14 @@ export class EventStore {
           globalPosition: position,
           occurredAt: new Date(event.occurredAt).toISOString(),
           recordedAt,
-          correlationId: context.correlationId,
-          ...(context.causationId ? { causationId: context.causationId } : {}),
-          ...(context.tenantId ? { tenantId: context.tenantId } : {}),
+          correlationId: causal.correlationId,
+          ...(causal.causationId ? { causationId: causal.causationId } : {}),
+          ...(causal.tenantId ? { tenantId: causal.tenantId } : {}),
           payload: event.payload,
         };
         const hash = chainHash(prevHash, { ...envelope, metadata });
         hashes.push({ prev: prevHash, hash });
+        metadatas.push(metadata);
         prevHash = hash;
         envelopes.push(envelope);
       }
@@ -162,7 +167,7 @@ export class EventStore {
         envelopes.map((e) => e.type),
         envelopes.map((e) => e.schemaVersion),
         envelopes.map((e) => JSON.stringify(e.payload)),
-        envelopes.map(() => JSON.stringify(metadata)),
+        metadatas.map((metadata) => JSON.stringify(metadata)),
         envelopes.map((e) => e.occurredAt),
         envelopes.map((e) => e.recordedAt),
         hashes.map((h) => h.prev),

@@ -39,6 +39,23 @@ describe('EventStore on PostgreSQL', () => {
     expect(await store.streamVersion(dataSource, 'account-a')).toBe(2);
   });
 
+  it('keeps each caller\'s correlation id when several commands commit in one append', async () => {
+    const [first, second] = await runInTransaction(dataSource, (tx) =>
+      store.appendToStreams(
+        tx,
+        [
+          { streamId: 'account-c1', expectedVersion: 0, events: [newEvent(AccountOpened, { accountId: 'c1', owner: 'x' }, at)], context: { correlationId: 'caller-1' } },
+          { streamId: 'account-c2', expectedVersion: 0, events: [newEvent(AccountOpened, { accountId: 'c2', owner: 'y' }, at)], context: { correlationId: 'caller-2', causationId: 'cmd-2' } },
+        ],
+        { correlationId: 'batch' },
+      ),
+    );
+    expect([first.correlationId, second.correlationId, second.causationId]).toEqual(['caller-1', 'caller-2', 'cmd-2']);
+    const [stored] = await store.readStream(dataSource, 'account-c2');
+    expect(stored).toMatchObject({ correlationId: 'caller-2', causationId: 'cmd-2' });
+    expect((await store.verifyChain(dataSource)).ok).toBe(true);
+  });
+
   it('lets exactly one of two concurrent appends at the same expected version win', async () => {
     await runInTransaction(dataSource, (tx) =>
       store.append(tx, 'account-race', 0, [newEvent(AccountOpened, { accountId: 'race', owner: 'x' }, at)], ctx),

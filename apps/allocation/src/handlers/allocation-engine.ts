@@ -1,5 +1,5 @@
 import { allocation, EventEnvelope, inventory, NewEvent } from '@fleetledger/contracts';
-import { EventStore, Projection, Queryable, runInTransaction, WrongExpectedVersionError } from '@fleetledger/eventstore';
+import { EventStore, Projection, Queryable, runInTransaction, StreamAppend, WrongExpectedVersionError } from '@fleetledger/eventstore';
 import { DataSource } from 'typeorm';
 import { Rejection, isRejection } from '../domain/rejection';
 import { AllocationState, evolve } from '../domain/state';
@@ -106,12 +106,38 @@ export class AllocationEngine {
   }
 
   /**
+   * The decided commands of one group commit in ONE append (one log-head lock, one insert of events and
+   * outbox rows), each with its own expected version and correlation id; returns each command's events.
+   */
+  private async appendBatch(tx: Queryable, decided: { command: PendingCommand; events: NewEvent[] }[]): Promise<EventEnvelope[][]> {
+    const expected = new Map<string, number>();
+    const appends: StreamAppend[] = [];
+    for (const { command, events } of decided) {
+      if (events.length === 0) continue;
+      const version = expected.get(command.streamId) ?? this.versions.get(command.streamId) ?? 0;
+      appends.push({ streamId: command.streamId, expectedVersion: version, events, context: { correlationId: command.correlationId } });
+      expected.set(command.streamId, version + events.length);
+    }
+    const appended = await this.store.appendToStreams(tx, appends, { correlationId: 'allocation-batch', topic: this.eventsTopic });
+    for (const envelope of appended) {
+      for (const projection of ownProjections) await projection.apply(tx, envelope, this.store.schema);
+      this.versions.set(envelope.streamId, envelope.streamVersion);
+    }
+    let offset = 0;
+    return decided.map(({ events }) => {
+      const mine = appended.slice(offset, offset + events.length);
+      offset += events.length;
+      return mine;
+    });
+  }
+
+  /**
    * One command on one stream. `step` gets the current state and returns the events to append, or a
    * rejection; `mutates` says whether it already evolved the state (ledger steps do).
    *
    * Group commit: commands that arrive while a transaction is in flight are decided one after the
    * other on the state as the previous ones left it, and committed together in the next
-   * transaction (each with its own append and correlation id). A caller's promise settles when its
+   * transaction (one append, each command with its own correlation id). A caller's promise settles when its
    * events are committed.
    */
   execute(
@@ -153,11 +179,7 @@ export class AllocationEngine {
     }
     if (decided.length === 0) return;
     try {
-      const results = await runInTransaction(this.dataSource, async (tx) => {
-        const out: EventEnvelope[][] = [];
-        for (const { command, events } of decided) out.push(await this.append(tx, command.streamId, events, command.correlationId));
-        return out;
-      });
+      const results = await runInTransaction(this.dataSource, (tx) => this.appendBatch(tx, decided));
       decided.forEach(({ command }, i) => command.resolve(results[i]));
     } catch (error) {
       this.stale = true;
