@@ -127,7 +127,7 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
 
   // Before the replica test: a second replica joining and leaving the request/reply consumer group
   // rebalances it, and a request sent meanwhile may wait out the rebalance.
-  it('answers allocation.place over Kafka request/reply', async () => {
+  it('answers allocation.place and allocation.release over Kafka request/reply', async () => {
     const kafka = testKafka('rpc-caller');
     const replyTopic = `${prefix}allocation.place.reply`;
     const admin = kafka.admin();
@@ -148,6 +148,37 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
       const body = reply.value as { response?: unknown } & Record<string, unknown>;
       expect(body.response ?? body).toMatchObject({ outcome: 'placed', gpuClass: 'GB200', workloadId: 'rpc-1' });
       expect(reply.headers.kafka_correlationId).toBe('c-1');
+
+      // allocation.release answers on its own reply topic; releasing twice says the workload is no longer placed.
+      const releaseReplyTopic = `${prefix}allocation.release.reply`;
+      const releaseAdmin = kafka.admin();
+      await releaseAdmin.connect();
+      await releaseAdmin.createTopics({ topics: [{ topic: releaseReplyTopic, numPartitions: 1 }], waitForLeaders: true });
+      await releaseAdmin.disconnect();
+      const releaseReplies = await new TopicCollector(kafka).start([releaseReplyTopic]);
+      try {
+        for (const correlationId of ['r-1', 'r-2']) {
+          await producer.send({
+            topic: `${prefix}allocation.release`,
+            messages: [{
+              value: JSON.stringify({ workloadId: 'rpc-1', requestedAt: AT }),
+              headers: { kafka_correlationId: correlationId, kafka_replyTopic: releaseReplyTopic, kafka_replyPartition: '0' },
+            }],
+          });
+          await releaseReplies.waitFor((m) => m.some((x) => x.headers.kafka_correlationId === correlationId), 60_000);
+        }
+        const outcome = (id: string) => {
+          const body = releaseReplies.messages.find((m) => m.headers.kafka_correlationId === id)!.value as { response?: unknown } & Record<string, unknown>;
+          return body.response ?? body;
+        };
+        expect(outcome('r-1')).toMatchObject({ outcome: 'released', workloadId: 'rpc-1' });
+        expect(outcome('r-2')).toMatchObject({ outcome: 'not-placed', workloadId: 'rpc-1' });
+        // Take the 36 GB200 GPUs again: the replica test below counts on what is left free.
+        const again = await post('/workloads', { workloadId: 'rpc-2', tenantId: 'acme', workloadClass: 'inference', gpuCount: 36, gang: true, priority: 50, requestedAt: AT }).expect(201);
+        expect(JSON.stringify(again.body)).toContain('GB200');
+      } finally {
+        await releaseReplies.stop();
+      }
     } finally {
       await replies.stop();
     }
