@@ -99,6 +99,15 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
     }, 60_000, 'the imported fleet in allocation (via inventory.events)');
   });
 
+  it('reports each consumer\'s lag in readiness, down to zero once caught up', async () => {
+    await waitUntil(async () => {
+      const ready = await allocation().get('/health/ready');
+      return ready.status === 200 && ready.body.details['consumer-lag']?.lag?.['allocation-inventory'] === 0;
+    }, 60_000, 'allocation to report its inventory consumer caught up');
+    const metering_ = await metering().get('/health/ready').expect(200);
+    expect(Object.keys(metering_.body.details['consumer-lag'].lag)).toContain('metering-placements');
+  });
+
   it('publishes a rate plan, signs and activates a shared lease, sets a quota and doubles it', async () => {
     await billing().post('/rate-plans').send({ plan: ratePlan, publishedAt: '2026-01-01T00:00:00.000Z' }).expect(201);
 

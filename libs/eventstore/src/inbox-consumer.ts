@@ -139,8 +139,16 @@ export class InboxConsumer {
     for (const letter of letters) this.options.onDeadLetter?.(letter);
     if (processed > 0) this.options.onProcessed?.(processed);
     const last = batch.messages[batch.messages.length - 1];
-    if (last) resolveOffset(last.offset);
-    await commitOffsetsIfNecessary();
+    if (last) {
+      resolveOffset(last.offset);
+      // autoCommit is off, so commit explicitly: the next offset to read, now that the batch is stored.
+      await commitOffsetsIfNecessary(nextOffset(batch.topic, batch.partition, last.offset));
+    }
     await heartbeat();
   }
+}
+
+/** The commit that says "everything up to and including `offset` is done" for one partition. */
+export function nextOffset(topic: string, partition: number, offset: string) {
+  return { topics: [{ topic, partitions: [{ partition, offset: (BigInt(offset) + 1n).toString() }] }] };
 }

@@ -61,6 +61,13 @@ describe('a consumer stopped mid-stream and restarted', () => {
     await first.stop(); // graceful: the in-flight batch commits (or rolls back) before the group is left
     const afterStop = appliedByFirst;
     expect(afterStop).toBeLessThan(deposits);
+    // The group's committed offset is exactly what was applied (one stream: one partition), so a restart
+    // resumes there instead of re-reading the topic from the beginning.
+    const admin = kafka.admin();
+    await admin.connect();
+    const [committed] = await admin.fetchOffsets({ groupId: `${topic}-restart`, topics: [topic] });
+    await admin.disconnect();
+    expect(committed.partitions.reduce((sum, p) => sum + Math.max(Number(p.offset), 0), 0)).toBe(afterStop);
 
     const second = consumer(() => (appliedBySecond += 1));
     await second.start();

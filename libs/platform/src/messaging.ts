@@ -91,13 +91,21 @@ export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutd
     this.gaugeTimer.unref();
   }
 
-  /** Outbox backlog and, per consumer group and partition, how far behind the log end it is. */
+  /** Outbox backlog and consumer lag, for the Prometheus gauges. */
   async refreshGauges(): Promise<void> {
     if (this.relay) this.metrics.outboxPending.set(await this.relay.pendingCount());
-    if (this.registrations.length === 0) return;
+    for (const { consumer, topic, partition, lag } of await this.consumerLag()) {
+      this.metrics.consumerLag.set({ consumer, topic, partition: String(partition) }, lag);
+    }
+  }
+
+  /** Per consumer group and partition: how many records it is behind the end of the log. */
+  async consumerLag(): Promise<{ consumer: string; topic: string; partition: number; lag: number }[]> {
+    if (this.registrations.length === 0) return [];
     const admin = this.kafka.admin();
     await admin.connect();
     try {
+      const out = [];
       for (const registration of this.registrations) {
         const groupId = `${this.env.KAFKA_TOPIC_PREFIX}${registration.name}`;
         const topics = registration.topics.map((t) => this.topic(t));
@@ -106,11 +114,11 @@ export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutd
           const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
           for (const { partition, offset } of partitions) {
             const position = Number(offset) < 0 ? 0 : Number(offset);
-            const lag = Math.max((ends.get(partition) ?? 0) - position, 0);
-            this.metrics.consumerLag.set({ consumer: registration.name, topic, partition: String(partition) }, lag);
+            out.push({ consumer: registration.name, topic, partition, lag: Math.max((ends.get(partition) ?? 0) - position, 0) });
           }
         }
       }
+      return out;
     } finally {
       await admin.disconnect();
     }

@@ -9,7 +9,7 @@ import { ZodValidationPipe } from 'nestjs-zod';
 import { v7 as uuidv7 } from 'uuid';
 import { parseServiceEnv, ServiceEnv } from './config';
 import { HttpErrorFilter } from './errors';
-import { HealthController, KafkaHealthIndicator } from './health';
+import { ConsumerLagHealthIndicator, HealthController, KafkaHealthIndicator } from './health';
 import { Messaging } from './messaging';
 import { Metrics, MetricsController } from './metrics';
 import type { ServiceOptions } from './service-options';
@@ -88,6 +88,7 @@ export class PlatformModule {
         { provide: APP_PIPE, useClass: ZodValidationPipe },
         Metrics,
         KafkaHealthIndicator,
+        ConsumerLagHealthIndicator,
         Messaging,
       ],
       exports: [ServiceEnvModule, SERVICE_OPTIONS, KAFKA, PRODUCER, EventStore, Metrics, Messaging],

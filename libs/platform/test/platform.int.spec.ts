@@ -25,7 +25,7 @@ describe('a service on the platform (worked example) against real Kafka and Post
   it('answers liveness and readiness with Postgres and Kafka up', async () => {
     await request(service.url).get('/health/live').expect(200);
     const ready = await request(service.url).get('/health/ready').expect(200);
-    expect(ready.body.details).toMatchObject({ postgres: { status: 'up' }, kafka: { status: 'up' } });
+    expect(ready.body.details).toMatchObject({ postgres: { status: 'up' }, kafka: { status: 'up' }, 'consumer-lag': { status: 'up', lag: {} } });
   });
 
   it('turns a command into an event on the topic and a projection row, carrying the correlation id', async () => {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { deadLetterTopic, Topics } from '@fleetledger/contracts';
 import { TelemetrySample } from '@fleetledger/contracts/metering';
-import { DeadLetter, DeadLetterPublisher, ensureTopics } from '@fleetledger/eventstore';
+import { DeadLetter, DeadLetterPublisher, ensureTopics, nextOffset } from '@fleetledger/eventstore';
 import { KAFKA, Messaging, Metrics, PRODUCER, SERVICE_ENV, ServiceEnv } from '@fleetledger/platform';
 import { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import { Counter, Histogram } from 'prom-client';
@@ -121,8 +121,9 @@ export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationS
       this.samplesTotal.inc({ outcome: 'unattributed' }, result.unattributed);
       this.metrics.eventsConsumed.inc({ consumer: TELEMETRY_CONSUMER }, result.accepted);
     }
-    resolveOffset(batch.messages[batch.messages.length - 1].offset);
-    await commitOffsetsIfNecessary();
+    const last = batch.messages[batch.messages.length - 1].offset;
+    resolveOffset(last);
+    await commitOffsetsIfNecessary(nextOffset(batch.topic, batch.partition, last)); // autoCommit is off: commit explicitly
     await heartbeat();
   }
 }
