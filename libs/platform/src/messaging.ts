@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { deadLetterTopic, topicName } from '@fleetledger/contracts';
+import { deadLetterTopic, EventHeaders, topicName } from '@fleetledger/contracts';
 import { ensureTopics, InboxConsumer, InboxConsumerOptions, OutboxRelay } from '@fleetledger/eventstore';
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
@@ -77,7 +77,17 @@ export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutd
           },
           onDeadLetter: (letter) => {
             this.metrics.deadLetters.inc({ consumer: registration.name, reason: letter.reason });
-            this.logger.warn(`dead letter from ${letter.topic}@${letter.message.offset}: ${letter.reason}: ${letter.detail}`);
+            const correlationId = letter.message.headers?.[EventHeaders.correlationId]?.toString();
+            this.logger.warn({
+              msg: 'dead letter',
+              consumer: registration.name,
+              topic: letter.topic,
+              partition: letter.partition,
+              offset: letter.message.offset,
+              reason: letter.reason,
+              detail: letter.detail,
+              ...(correlationId ? { correlationId } : {}),
+            });
             registration.onDeadLetter?.(letter);
           },
         });
