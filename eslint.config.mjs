@@ -5,7 +5,17 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.infra/**', 'infra/kafka/libs/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      '.infra/**',
+      'infra/kafka/libs/**',
+      'coverage/**',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -27,7 +37,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/libs/**', '../../*/src', '../../*/src/**', '../../../*/src/**', '**/apps/**'], message: 'Use the @fleetledger/* path aliases; never import another service.' },
+            {
+              group: ['**/libs/**', '../../*/src', '../../*/src/**', '../../../*/src/**', '**/apps/**'],
+              message: 'Use the @fleetledger/* path aliases; never import another service.',
+            },
           ],
         },
       ],
@@ -41,8 +54,22 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['@nestjs/*', 'typeorm', 'typeorm/*', 'pg', 'kafkajs', '@fleetledger/eventstore', '@fleetledger/platform'], message: 'domain/ is pure: no Nest, TypeORM, pg or kafkajs.' },
-            { group: ['**/libs/**', '../../*/src', '../../*/src/**', '../../../*/src/**', '**/apps/**'], message: 'Use the @fleetledger/* path aliases; never import another service.' },
+            {
+              group: [
+                '@nestjs/*',
+                'typeorm',
+                'typeorm/*',
+                'pg',
+                'kafkajs',
+                '@fleetledger/eventstore',
+                '@fleetledger/platform',
+              ],
+              message: 'domain/ is pure: no Nest, TypeORM, pg or kafkajs.',
+            },
+            {
+              group: ['**/libs/**', '../../*/src', '../../*/src/**', '../../../*/src/**', '**/apps/**'],
+              message: 'Use the @fleetledger/* path aliases; never import another service.',
+            },
           ],
         },
       ],

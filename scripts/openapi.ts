@@ -22,7 +22,9 @@ async function main() {
       }
     } else {
       writeFileSync(file, text);
-      process.stdout.write(`wrote docs/openapi/${service}.json (${Object.keys(document.paths).length} paths)\n`);
+      process.stdout.write(
+        `wrote docs/openapi/${service}.json (${Object.keys(document.paths).length} paths)\n`,
+      );
     }
   }
   process.exitCode = stale ? 1 : 0;

@@ -55,7 +55,9 @@ async function call(service: Service, method: 'GET' | 'POST', path: string, body
 
 function errorOf(reply: Reply): string {
   const body = reply.body as { error?: string; message?: string } | undefined;
-  return body && typeof body === 'object' ? `${body.error ?? ''} ${body.message ?? ''}`.trim() : String(reply.body);
+  return body && typeof body === 'object'
+    ? `${body.error ?? ''} ${body.message ?? ''}`.trim()
+    : String(reply.body);
 }
 
 /** A command: 2xx is done now, 409 means it was done before (a re-run); anything else stops the seed. */
@@ -76,7 +78,8 @@ async function query<T>(service: Service, path: string): Promise<T> {
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new SeedError(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new SeedError(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
@@ -84,10 +87,38 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 // --- the demo ---------------------------------------------------------------------------------------------
 
 const SITE = 'col1';
-const HALLS: { gpuClass: GpuClass; racks: number; nodesPerRack: number; nodePowerW: number; rackBudgetW: number; hallCapW: number }[] = [
-  ...Array.from({ length: 5 }, () => ({ gpuClass: 'H100' as const, racks: 10, nodesPerRack: 4, nodePowerW: 10_200, rackBudgetW: 45_000, hallCapW: 27_000_000 })),
-  ...Array.from({ length: 2 }, () => ({ gpuClass: 'H200' as const, racks: 10, nodesPerRack: 4, nodePowerW: 10_200, rackBudgetW: 45_000, hallCapW: 33_000_000 })),
-  ...Array.from({ length: 4 }, () => ({ gpuClass: 'GB200' as const, racks: 4, nodesPerRack: 18, nodePowerW: 5_900, rackBudgetW: 120_000, hallCapW: 27_000_000 })),
+const HALLS: {
+  gpuClass: GpuClass;
+  racks: number;
+  nodesPerRack: number;
+  nodePowerW: number;
+  rackBudgetW: number;
+  hallCapW: number;
+}[] = [
+  ...Array.from({ length: 5 }, () => ({
+    gpuClass: 'H100' as const,
+    racks: 10,
+    nodesPerRack: 4,
+    nodePowerW: 10_200,
+    rackBudgetW: 45_000,
+    hallCapW: 27_000_000,
+  })),
+  ...Array.from({ length: 2 }, () => ({
+    gpuClass: 'H200' as const,
+    racks: 10,
+    nodesPerRack: 4,
+    nodePowerW: 10_200,
+    rackBudgetW: 45_000,
+    hallCapW: 33_000_000,
+  })),
+  ...Array.from({ length: 4 }, () => ({
+    gpuClass: 'GB200' as const,
+    racks: 4,
+    nodesPerRack: 18,
+    nodePowerW: 5_900,
+    rackBudgetW: 120_000,
+    hallCapW: 27_000_000,
+  })),
 ];
 const GPUS_PER_NODE: Record<GpuClass, number> = { H100: 8, H200: 8, GB200: 4 };
 const hallId = (index: number) => `${SITE}-h${String(index + 1).padStart(2, '0')}`;
@@ -112,7 +143,8 @@ function fleetFile() {
 
 function fleetGpus(): Record<GpuClass, number> {
   const totals: Record<GpuClass, number> = { H100: 0, H200: 0, GB200: 0 };
-  for (const hall of HALLS) totals[hall.gpuClass] += hall.racks * hall.nodesPerRack * GPUS_PER_NODE[hall.gpuClass];
+  for (const hall of HALLS)
+    totals[hall.gpuClass] += hall.racks * hall.nodesPerRack * GPUS_PER_NODE[hall.gpuClass];
   return totals;
 }
 
@@ -139,9 +171,24 @@ const ratePlan = {
   effectiveFrom: termStart,
   currency: { code: 'USD', minorUnitExponent: 2 },
   classes: [
-    { gpuClass: 'H100', pricePerGpuHourMicroMinor: '250000000', overagePricePerGpuHourMicroMinor: '300000000', committedMonthlyFeePerGpuMinor: '100000' },
-    { gpuClass: 'H200', pricePerGpuHourMicroMinor: '300000000', overagePricePerGpuHourMicroMinor: '360000000', committedMonthlyFeePerGpuMinor: '150000' },
-    { gpuClass: 'GB200', pricePerGpuHourMicroMinor: '600000000', overagePricePerGpuHourMicroMinor: '720000000', committedMonthlyFeePerGpuMinor: '300000' },
+    {
+      gpuClass: 'H100',
+      pricePerGpuHourMicroMinor: '250000000',
+      overagePricePerGpuHourMicroMinor: '300000000',
+      committedMonthlyFeePerGpuMinor: '100000',
+    },
+    {
+      gpuClass: 'H200',
+      pricePerGpuHourMicroMinor: '300000000',
+      overagePricePerGpuHourMicroMinor: '360000000',
+      committedMonthlyFeePerGpuMinor: '150000',
+    },
+    {
+      gpuClass: 'GB200',
+      pricePerGpuHourMicroMinor: '600000000',
+      overagePricePerGpuHourMicroMinor: '720000000',
+      committedMonthlyFeePerGpuMinor: '300000',
+    },
   ],
   energyPricePerKwhMicroMinor: '12000000',
   slaCreditTiers: [
@@ -183,15 +230,68 @@ const quotas: { tenantId: string; gpuClass: GpuClass; workloadClass: string; nom
   { tenantId: 'acme', gpuClass: 'GB200', workloadClass: 'agentic', nominal: 16 },
   { tenantId: 'globex', gpuClass: 'H200', workloadClass: 'training', nominal: 64 },
 ];
-const DOUBLING = { tenantId: 'acme', gpuClass: 'GB200', workloadClass: 'inference', reason: 'Claude Code limits x2' };
+const DOUBLING = {
+  tenantId: 'acme',
+  gpuClass: 'GB200',
+  workloadClass: 'inference',
+  reason: 'Claude Code limits x2',
+};
 
 const workloads = [
-  { workloadId: 'demo-acme-infer-1', tenantId: 'acme', workloadClass: 'inference', gpuCount: 72, gang: true, topology: 'same-nvlink-domain', priority: 50 },
-  { workloadId: 'demo-acme-infer-2', tenantId: 'acme', workloadClass: 'inference', gpuCount: 36, gang: true, topology: 'same-nvlink-domain', priority: 50 },
-  { workloadId: 'demo-acme-train-1', tenantId: 'acme', workloadClass: 'training', gpuCount: 64, gang: true, topology: 'any', priority: 20 },
-  { workloadId: 'demo-acme-train-2', tenantId: 'acme', workloadClass: 'training', gpuCount: 32, gang: true, topology: 'any', priority: 20 },
-  { workloadId: 'demo-acme-agent-1', tenantId: 'acme', workloadClass: 'agentic', gpuCount: 8, gang: false, topology: 'any', priority: 30 },
-  { workloadId: 'demo-globex-train-1', tenantId: 'globex', workloadClass: 'training', gpuCount: 32, gang: true, topology: 'any', priority: 10 },
+  {
+    workloadId: 'demo-acme-infer-1',
+    tenantId: 'acme',
+    workloadClass: 'inference',
+    gpuCount: 72,
+    gang: true,
+    topology: 'same-nvlink-domain',
+    priority: 50,
+  },
+  {
+    workloadId: 'demo-acme-infer-2',
+    tenantId: 'acme',
+    workloadClass: 'inference',
+    gpuCount: 36,
+    gang: true,
+    topology: 'same-nvlink-domain',
+    priority: 50,
+  },
+  {
+    workloadId: 'demo-acme-train-1',
+    tenantId: 'acme',
+    workloadClass: 'training',
+    gpuCount: 64,
+    gang: true,
+    topology: 'any',
+    priority: 20,
+  },
+  {
+    workloadId: 'demo-acme-train-2',
+    tenantId: 'acme',
+    workloadClass: 'training',
+    gpuCount: 32,
+    gang: true,
+    topology: 'any',
+    priority: 20,
+  },
+  {
+    workloadId: 'demo-acme-agent-1',
+    tenantId: 'acme',
+    workloadClass: 'agentic',
+    gpuCount: 8,
+    gang: false,
+    topology: 'any',
+    priority: 30,
+  },
+  {
+    workloadId: 'demo-globex-train-1',
+    tenantId: 'globex',
+    workloadClass: 'training',
+    gpuCount: 32,
+    gang: true,
+    topology: 'any',
+    priority: 10,
+  },
 ];
 
 /** Samples per placed GPU: every 10 s for the first 5 minutes of its placement. */
@@ -209,7 +309,12 @@ interface Placement {
 async function seedFleet(): Promise<void> {
   const expected = fleetGpus();
   const total = Object.values(expected).reduce((a, b) => a + b, 0);
-  const reply = await command('inventory', '/fleet/import', fleetFile(), `fleet import (${total} GPUs: ${JSON.stringify(expected)})`);
+  const reply = await command(
+    'inventory',
+    '/fleet/import',
+    fleetFile(),
+    `fleet import (${total} GPUs: ${JSON.stringify(expected)})`,
+  );
   const summary = reply.body as { eventsAppended?: number; rejected?: number };
   if (summary.rejected) throw new SeedError(`fleet import rejected ${summary.rejected} commands`);
   log(`  events appended: ${summary.eventsAppended ?? '?'}`);
@@ -222,17 +327,29 @@ async function seedFleet(): Promise<void> {
 }
 
 async function seedQuotas(): Promise<void> {
-  const history = await query<{ reason: string; gpuClass?: string; workloadClass?: string }[]>('allocation', `/quotas/${DOUBLING.tenantId}/history`);
+  const history = await query<{ reason: string; gpuClass?: string; workloadClass?: string }[]>(
+    'allocation',
+    `/quotas/${DOUBLING.tenantId}/history`,
+  );
   const alreadyDoubled = history.some((h) => h.reason === DOUBLING.reason);
   for (const quota of quotas) {
-    if (alreadyDoubled && quota.tenantId === DOUBLING.tenantId && quota.gpuClass === DOUBLING.gpuClass && quota.workloadClass === DOUBLING.workloadClass) {
+    if (
+      alreadyDoubled &&
+      quota.tenantId === DOUBLING.tenantId &&
+      quota.gpuClass === DOUBLING.gpuClass &&
+      quota.workloadClass === DOUBLING.workloadClass
+    ) {
       log(`quota ${quota.tenantId}/${quota.gpuClass}/${quota.workloadClass}: already there (doubled)`);
       continue;
     }
     await command(
       'allocation',
       `/quotas/${quota.tenantId}/${quota.gpuClass}/${quota.workloadClass}`,
-      { change: { kind: 'set', nominal: quota.nominal, borrowLimit: 0 }, reason: 'demo: initial quota', author: 'seed-demo' },
+      {
+        change: { kind: 'set', nominal: quota.nominal, borrowLimit: 0 },
+        reason: 'demo: initial quota',
+        author: 'seed-demo',
+      },
       `quota ${quota.tenantId}/${quota.gpuClass}/${quota.workloadClass} = ${quota.nominal}`,
     );
   }
@@ -251,14 +368,24 @@ async function seedQuotas(): Promise<void> {
 
 async function seedWorkloads(): Promise<void> {
   for (const workload of workloads) {
-    const reply = await command('allocation', '/workloads', { ...workload, requestedAt: workloadsStart }, `workload ${workload.workloadId} (${workload.workloadClass}, ${workload.gpuCount} GPUs)`);
+    const reply = await command(
+      'allocation',
+      '/workloads',
+      { ...workload, requestedAt: workloadsStart },
+      `workload ${workload.workloadId} (${workload.workloadClass}, ${workload.gpuCount} GPUs)`,
+    );
     const outcome = reply.body as { outcome?: string; gpuClass?: string; reason?: string };
-    if (reply.status === 201) log(`  ${outcome.outcome}${outcome.gpuClass ? ` on ${outcome.gpuClass}` : ''}${outcome.reason ? ` (${outcome.reason})` : ''}`);
+    if (reply.status === 201)
+      log(
+        `  ${outcome.outcome}${outcome.gpuClass ? ` on ${outcome.gpuClass}` : ''}${outcome.reason ? ` (${outcome.reason})` : ''}`,
+      );
   }
 }
 
 async function seedTelemetry(): Promise<void> {
-  const placements = (await query<Placement[]>('allocation', '/placements')).filter((p) => p.workloadId.startsWith('demo-'));
+  const placements = (await query<Placement[]>('allocation', '/placements')).filter((p) =>
+    p.workloadId.startsWith('demo-'),
+  );
   const samples = placements.flatMap((placement) => {
     const startMs = Date.parse(placement.placedAt);
     return placement.gpuIds.flatMap((gpuId, g) =>
@@ -283,26 +410,54 @@ async function seedTelemetry(): Promise<void> {
   // ~170 bytes a sample: 400 keep a request under the 100 kB JSON body limit the services' HTTP layer applies.
   const BATCH = 400;
   for (let i = 0; i < samples.length; i += BATCH) {
-    const reply = await call('metering', 'POST', '/metering/samples', { samples: samples.slice(i, i + BATCH) });
-    if (reply.status !== 200) throw new SeedError(`telemetry batch: metering answered ${reply.status} ${errorOf(reply)}`);
-    const result = reply.body as { accepted: number; duplicates: number; unattributed: number; rejected: unknown[] };
+    const reply = await call('metering', 'POST', '/metering/samples', {
+      samples: samples.slice(i, i + BATCH),
+    });
+    if (reply.status !== 200)
+      throw new SeedError(`telemetry batch: metering answered ${reply.status} ${errorOf(reply)}`);
+    const result = reply.body as {
+      accepted: number;
+      duplicates: number;
+      unattributed: number;
+      rejected: unknown[];
+    };
     totals.accepted += result.accepted;
     totals.duplicates += result.duplicates;
     totals.unattributed += result.unattributed;
     totals.rejected += result.rejected.length;
   }
-  log(`telemetry: ${samples.length} samples for ${placements.length} placements -> ${JSON.stringify(totals)}`);
+  log(
+    `telemetry: ${samples.length} samples for ${placements.length} placements -> ${JSON.stringify(totals)}`,
+  );
 }
 
 async function main(): Promise<void> {
   log(`services: ${JSON.stringify(urls)}`);
   await seedFleet();
-  await command('billing', '/rate-plans', { plan: ratePlan, publishedAt: termStart }, `rate plan ${ratePlan.ratePlanId} v${ratePlan.version}`);
+  await command(
+    'billing',
+    '/rate-plans',
+    { plan: ratePlan, publishedAt: termStart },
+    `rate plan ${ratePlan.ratePlanId} v${ratePlan.version}`,
+  );
   for (const lease of leases) {
-    await command('allocation', '/leases', lease, `${lease.exclusivity} lease ${lease.leaseId} for ${lease.tenantId} (${JSON.stringify(lease.committedGpus)})`);
-    const [current] = (await query<{ status?: string }[]>('allocation', `/leases?tenantId=${lease.tenantId}`)).filter((l) => (l as { leaseId?: string }).leaseId === lease.leaseId);
+    await command(
+      'allocation',
+      '/leases',
+      lease,
+      `${lease.exclusivity} lease ${lease.leaseId} for ${lease.tenantId} (${JSON.stringify(lease.committedGpus)})`,
+    );
+    const [current] = (
+      await query<{ status?: string }[]>('allocation', `/leases?tenantId=${lease.tenantId}`)
+    ).filter((l) => (l as { leaseId?: string }).leaseId === lease.leaseId);
     if (current?.status === 'active') log(`activate ${lease.leaseId}: already active`);
-    else await command('allocation', `/leases/${lease.leaseId}/activate`, { author: 'seed-demo', at: termStart }, `activate ${lease.leaseId}`);
+    else
+      await command(
+        'allocation',
+        `/leases/${lease.leaseId}/activate`,
+        { author: 'seed-demo', at: termStart },
+        `activate ${lease.leaseId}`,
+      );
   }
   await seedQuotas();
   await seedWorkloads();
@@ -311,6 +466,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: Error) => {
-  process.stderr.write(`[seed] failed: ${error instanceof SeedError ? error.message : (error.stack ?? error.message)}\n`);
+  process.stderr.write(
+    `[seed] failed: ${error instanceof SeedError ? error.message : (error.stack ?? error.message)}\n`,
+  );
   process.exitCode = 1;
 });

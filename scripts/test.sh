@@ -9,5 +9,6 @@ export TEST_LOG_LEVEL="${TEST_LOG_LEVEL:-warn}"
 
 echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 echo "== lint";      npx eslint . --max-warnings=0
+echo "== format";    npx prettier --check . --log-level warn
 echo "== tests (unit, then integration against real Kafka + PostgreSQL)"
 npx jest --maxWorkers=2 "$@"

@@ -8,8 +8,13 @@ describe('committed OpenAPI documents', () => {
     const documents = await openApiDocuments();
     expect(documents.map((d) => d.service)).toEqual(['inventory', 'allocation', 'metering', 'billing']);
     for (const { service, document } of documents) {
-      const committed = JSON.parse(readFileSync(path.resolve(__dirname, `../docs/openapi/${service}.json`), 'utf8'));
-      expect({ service, document: committed }).toEqual({ service, document: JSON.parse(JSON.stringify(document)) });
+      const committed = JSON.parse(
+        readFileSync(path.resolve(__dirname, `../docs/openapi/${service}.json`), 'utf8'),
+      );
+      expect({ service, document: committed }).toEqual({
+        service,
+        document: JSON.parse(JSON.stringify(document)),
+      });
       expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/health/live', '/health/ready']));
     }
   });

@@ -22,13 +22,23 @@ describe('npm run stack (the platform on local infrastructure)', () => {
     databaseUrl.pathname = `/${database}`;
     stack = spawn('bash', ['scripts/stack.sh'], {
       cwd: repo,
-      env: { ...process.env, DATABASE_URL: databaseUrl.toString(), KAFKA_TOPIC_PREFIX: `stack${randomBytes(3).toString('hex')}.`, LOG_LEVEL: 'warn', STACK_REBUILD: '1' },
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl.toString(),
+        KAFKA_TOPIC_PREFIX: `stack${randomBytes(3).toString('hex')}.`,
+        LOG_LEVEL: 'warn',
+        STACK_REBUILD: '1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     stack.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     stack.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     stack.on('exit', (code) => (exitCode = code));
-    await waitUntil(() => output.includes('[stack] running') || exitCode !== undefined, 240_000, 'the stack to start');
+    await waitUntil(
+      () => output.includes('[stack] running') || exitCode !== undefined,
+      240_000,
+      'the stack to start',
+    );
     if (!output.includes('[stack] running')) throw new Error(`stack did not start:\n${output}`);
   }, 300_000);
 
@@ -40,13 +50,16 @@ describe('npm run stack (the platform on local infrastructure)', () => {
     await admin.end();
   });
 
-  it.each(services.map((name, i) => [name, i] as const))('%s answers readiness, metrics and its OpenAPI document', async (_name, i) => {
-    const ready = await request(url(i)).get('/health/ready').expect(200);
-    expect(ready.body.details).toMatchObject({ postgres: { status: 'up' }, kafka: { status: 'up' } });
-    const metrics = await request(url(i)).get('/metrics').expect(200);
-    expect(metrics.text).toContain('fleetledger_events_published_total');
-    await request(url(i)).get('/docs/openapi.json').expect(200);
-  });
+  it.each(services.map((name, i) => [name, i] as const))(
+    '%s answers readiness, metrics and its OpenAPI document',
+    async (_name, i) => {
+      const ready = await request(url(i)).get('/health/ready').expect(200);
+      expect(ready.body.details).toMatchObject({ postgres: { status: 'up' }, kafka: { status: 'up' } });
+      const metrics = await request(url(i)).get('/metrics').expect(200);
+      expect(metrics.text).toContain('fleetledger_events_published_total');
+      await request(url(i)).get('/docs/openapi.json').expect(200);
+    },
+  );
 
   it('serves the seeded demo through one business endpoint per service', async () => {
     expect(output).toContain('[seed]');

@@ -43,9 +43,35 @@ const pick = <T>(r: () => number, xs: readonly T[]) => xs[Math.floor(r() * xs.le
 function request(r: () => number, n: number): allocation.WorkloadRequest {
   const roll = r();
   const tenantId = `tenant-${Math.floor(r() * TENANTS)}`;
-  if (roll < 0.4) return { workloadId: `w${n}`, tenantId, workloadClass: 'inference', gpuCount: pick(r, [4, 4, 8, 8, 16, 36, 72]), gang: true, topology: 'any', priority: pick(r, [50, 80]) };
-  if (roll < 0.7) return { workloadId: `w${n}`, tenantId, workloadClass: 'agentic', gpuCount: pick(r, [1, 2, 4, 8]), gang: r() < 0.5, topology: 'any', priority: 40 };
-  return { workloadId: `w${n}`, tenantId, workloadClass: 'training', gpuCount: pick(r, [8, 16, 32, 64, 128, 256]), gang: true, topology: 'any', priority: 10 };
+  if (roll < 0.4)
+    return {
+      workloadId: `w${n}`,
+      tenantId,
+      workloadClass: 'inference',
+      gpuCount: pick(r, [4, 4, 8, 8, 16, 36, 72]),
+      gang: true,
+      topology: 'any',
+      priority: pick(r, [50, 80]),
+    };
+  if (roll < 0.7)
+    return {
+      workloadId: `w${n}`,
+      tenantId,
+      workloadClass: 'agentic',
+      gpuCount: pick(r, [1, 2, 4, 8]),
+      gang: r() < 0.5,
+      topology: 'any',
+      priority: 40,
+    };
+  return {
+    workloadId: `w${n}`,
+    tenantId,
+    workloadClass: 'training',
+    gpuCount: pick(r, [8, 16, 32, 64, 128, 256]),
+    gang: true,
+    topology: 'any',
+    priority: 10,
+  };
 }
 
 function setup(): World {
@@ -56,10 +82,14 @@ function setup(): World {
     const committed: allocation.CommittedGpus = {};
     for (const c of allocation.GPU_CLASSES) committed[c] = Math.floor(installed[c] / TENANTS);
     w.activeLease(`lease-${t}`, `tenant-${t}`, committed);
-    for (const c of allocation.GPU_CLASSES) for (const wc of allocation.WORKLOAD_CLASSES) w.quota(`tenant-${t}`, c, wc, { kind: 'set', nominal: installed[c], borrowLimit: 0 });
+    for (const c of allocation.GPU_CLASSES)
+      for (const wc of allocation.WORKLOAD_CLASSES)
+        w.quota(`tenant-${t}`, c, wc, { kind: 'set', nominal: installed[c], borrowLimit: 0 });
   }
   const total = Object.values(installed).reduce((a, b) => a + b, 0);
-  console.log(`fleet: ${total} GPUs (${JSON.stringify(installed)}), built in ${(performance.now() - t0).toFixed(0)} ms, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`);
+  console.log(
+    `fleet: ${total} GPUs (${JSON.stringify(installed)}), built in ${(performance.now() - t0).toFixed(0)} ms, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`,
+  );
   return w;
 }
 
@@ -95,14 +125,21 @@ function main() {
     if (last.type !== allocation.WorkloadPlaced.type) {
       const p = last.payload as { reason: string; detail: string };
       console.log(`packing: first refusal after ${n} submissions (${p.reason}: ${p.detail})`);
-      console.log(`packing: utilization at first refusal ${(utilization(state) * 100).toFixed(2)}% of healthy GPUs; ` +
-        allocation.GPU_CLASSES.map((c) => { const u = state.view.utilization(c); return `${c} ${((u.allocated / u.healthy) * 100).toFixed(1)}%`; }).join(', '));
+      console.log(
+        `packing: utilization at first refusal ${(utilization(state) * 100).toFixed(2)}% of healthy GPUs; ` +
+          allocation.GPU_CLASSES.map((c) => {
+            const u = state.view.utilization(c);
+            return `${c} ${((u.allocated / u.healthy) * 100).toFixed(1)}%`;
+          }).join(', '),
+      );
       break;
     }
   }
   const packMs = performance.now() - t0;
   latencies.sort((a, b) => a - b);
-  console.log(`packing: ${n} decisions in ${packMs.toFixed(0)} ms = ${((n / packMs) * 1000).toFixed(0)}/s, p50 ${percentile(latencies, 0.5).toFixed(3)} ms, p99 ${percentile(latencies, 0.99).toFixed(3)} ms, max ${latencies.at(-1)!.toFixed(2)} ms`);
+  console.log(
+    `packing: ${n} decisions in ${packMs.toFixed(0)} ms = ${((n / packMs) * 1000).toFixed(0)}/s, p50 ${percentile(latencies, 0.5).toFixed(3)} ms, p99 ${percentile(latencies, 0.99).toFixed(3)} ms, max ${latencies.at(-1)!.toFixed(2)} ms`,
+  );
 
   // Churn at high utilization: release a random placed workload, submit a new one.
   state.queue.clear(); // the benchmark measures decisions, not the backlog
@@ -134,7 +171,9 @@ function main() {
   }
   const churnMs = performance.now() - c0;
   churn.sort((a, b) => a - b);
-  console.log(`churn: ${churn.length} decisions (release + submit) in ${churnMs.toFixed(0)} ms = ${((churn.length / churnMs) * 1000).toFixed(0)}/s, p50 ${percentile(churn, 0.5).toFixed(3)} ms, p99 ${percentile(churn, 0.99).toFixed(3)} ms, max ${churn.at(-1)!.toFixed(2)} ms; submissions ${JSON.stringify(outcomes)}; utilization ${(utilization(state) * 100).toFixed(2)}%`);
+  console.log(
+    `churn: ${churn.length} decisions (release + submit) in ${churnMs.toFixed(0)} ms = ${((churn.length / churnMs) * 1000).toFixed(0)}/s, p50 ${percentile(churn, 0.5).toFixed(3)} ms, p99 ${percentile(churn, 0.99).toFixed(3)} ms, max ${churn.at(-1)!.toFixed(2)} ms; submissions ${JSON.stringify(outcomes)}; utilization ${(utilization(state) * 100).toFixed(2)}%`,
+  );
 }
 
 main();

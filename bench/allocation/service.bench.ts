@@ -34,10 +34,12 @@ function fleet(): HallSpec[] {
   return halls;
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))].toFixed(2);
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))].toFixed(2);
 
 async function main() {
-  process.env.TEST_ADMIN_DATABASE_URL ??= process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  process.env.TEST_ADMIN_DATABASE_URL ??=
+    process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const db = await TestDatabase.create('fl_alloc_bench');
   const dataSource = await db.dataSource(allocationMigrations, 8);
   try {
@@ -52,23 +54,70 @@ async function main() {
           INVENTORY_CONSUMER,
           chunk.map(() => uuidv7()),
           chunk.map((_, k) => i + k),
-          chunk.map((e, k) => JSON.stringify({ eventId: uuidv7(), type: e.type, schemaVersion: 1, streamId: 'inv', streamVersion: i + k + 1, globalPosition: i + k + 1, occurredAt: AT, recordedAt: AT, correlationId: 'bench', payload: e.payload })),
+          chunk.map((e, k) =>
+            JSON.stringify({
+              eventId: uuidv7(),
+              type: e.type,
+              schemaVersion: 1,
+              streamId: 'inv',
+              streamVersion: i + k + 1,
+              globalPosition: i + k + 1,
+              occurredAt: AT,
+              recordedAt: AT,
+              correlationId: 'bench',
+              payload: e.payload,
+            }),
+          ),
         ],
       );
     }
-    const store = new EventStore('allocation', new EventRegistry([...allocation.allAllocationEvents, ...inventory.allInventoryEvents]));
+    const store = new EventStore(
+      'allocation',
+      new EventRegistry([...allocation.allAllocationEvents, ...inventory.allInventoryEvents]),
+    );
     const engine = new AllocationEngine(dataSource, store, 'bench.allocation.events.v1');
     let t = performance.now();
     await engine.start();
-    process.stdout.write(`state loaded from the inbox (220,000 GPUs) in ${(performance.now() - t).toFixed(0)} ms\n`);
+    process.stdout.write(
+      `state loaded from the inbox (220,000 GPUs) in ${(performance.now() - t).toFixed(0)} ms\n`,
+    );
     const commands = new AllocationCommands(engine);
 
     for (let tenant = 0; tenant < 10; tenant++) {
-      await commands.lease({ kind: 'sign', leaseId: `lease-${tenant}`, tenantId: `tenant-${tenant}`, term: TERM, committedGpus: { H100: 10_000, H200: 4_800, GB200: 7_200 }, exclusivity: 'shared', scope: { hallIds: [], rackIds: [] }, ratePlanId: 'rp', author: 'bench', at: AT }, 'bench');
-      await commands.lease({ kind: 'activate', leaseId: `lease-${tenant}`, author: 'bench', at: AT }, 'bench');
-      for (const gpuClass of allocation.GPU_CLASSES) for (const workloadClass of allocation.WORKLOAD_CLASSES) {
-        await commands.quota({ tenantId: `tenant-${tenant}`, gpuClass, workloadClass, change: { kind: 'set', nominal: 100_000, borrowLimit: 0 }, reason: 'bench', author: 'bench', at: AT }, 'bench');
-      }
+      await commands.lease(
+        {
+          kind: 'sign',
+          leaseId: `lease-${tenant}`,
+          tenantId: `tenant-${tenant}`,
+          term: TERM,
+          committedGpus: { H100: 10_000, H200: 4_800, GB200: 7_200 },
+          exclusivity: 'shared',
+          scope: { hallIds: [], rackIds: [] },
+          ratePlanId: 'rp',
+          author: 'bench',
+          at: AT,
+        },
+        'bench',
+      );
+      await commands.lease(
+        { kind: 'activate', leaseId: `lease-${tenant}`, author: 'bench', at: AT },
+        'bench',
+      );
+      for (const gpuClass of allocation.GPU_CLASSES)
+        for (const workloadClass of allocation.WORKLOAD_CLASSES) {
+          await commands.quota(
+            {
+              tenantId: `tenant-${tenant}`,
+              gpuClass,
+              workloadClass,
+              change: { kind: 'set', nominal: 100_000, borrowLimit: 0 },
+              reason: 'bench',
+              author: 'bench',
+              at: AT,
+            },
+            'bench',
+          );
+        }
     }
 
     const sizes = [1, 2, 4, 8, 8, 16, 32, 64];
@@ -83,21 +132,37 @@ async function main() {
         await commands.release(placed.shift()!, AT, 'bench');
       } else {
         const workloadId = `w${i}`;
-        const out = await commands.submit({ workloadId, tenantId: `tenant-${i % 10}`, workloadClass: classes[i % 3], gpuCount: sizes[i % sizes.length], gang: true, topology: 'any', priority: 10 }, AT, 'bench');
+        const out = await commands.submit(
+          {
+            workloadId,
+            tenantId: `tenant-${i % 10}`,
+            workloadClass: classes[i % 3],
+            gpuCount: sizes[i % sizes.length],
+            gang: true,
+            topology: 'any',
+            priority: 10,
+          },
+          AT,
+          'bench',
+        );
         if (out.some((e) => e.type === allocation.WorkloadPlaced.type)) placed.push(workloadId);
       }
       latencies.push(performance.now() - s);
     }
     const sequentialMs = performance.now() - t;
     latencies.sort((a, b) => a - b);
-    process.stdout.write(`sequential: ${OPS} decisions persisted in ${sequentialMs.toFixed(0)} ms = ${((OPS / sequentialMs) * 1000).toFixed(0)}/s, p50 ${pct(latencies, 0.5)} ms, p99 ${pct(latencies, 0.99)} ms\n`);
+    process.stdout.write(
+      `sequential: ${OPS} decisions persisted in ${sequentialMs.toFixed(0)} ms = ${((OPS / sequentialMs) * 1000).toFixed(0)}/s, p50 ${pct(latencies, 0.5)} ms, p99 ${pct(latencies, 0.99)} ms\n`,
+    );
 
     // Where the time goes: the event store's version lookup on the (long) placement-ledger stream.
     const plan: { 'QUERY PLAN': string }[] = await dataSource.query(
       `EXPLAIN ANALYZE SELECT stream_id, max(stream_version)::int AS version FROM allocation.events WHERE stream_id = ANY($1::text[]) GROUP BY stream_id`,
       [[allocation.AllocationStreams.placementLedger]],
     );
-    process.stdout.write(`event-store version lookup on placement-ledger:\n  ${plan.map((r) => r['QUERY PLAN']).join('\n  ')}\n`);
+    process.stdout.write(
+      `event-store version lookup on placement-ledger:\n  ${plan.map((r) => r['QUERY PLAN']).join('\n  ')}\n`,
+    );
 
     // Concurrent callers: the engine serialises decisions; transactions pipeline behind one another.
     t = performance.now();
@@ -106,12 +171,26 @@ async function main() {
     await Promise.all(
       Array.from({ length: callers }, async (_, c) => {
         for (let i = 0; i < per; i++) {
-          await commands.submit({ workloadId: `c${c}-${i}`, tenantId: `tenant-${c % 10}`, workloadClass: classes[i % 3], gpuCount: sizes[i % sizes.length], gang: true, topology: 'any', priority: 10 }, AT, 'bench');
+          await commands.submit(
+            {
+              workloadId: `c${c}-${i}`,
+              tenantId: `tenant-${c % 10}`,
+              workloadClass: classes[i % 3],
+              gpuCount: sizes[i % sizes.length],
+              gang: true,
+              topology: 'any',
+              priority: 10,
+            },
+            AT,
+            'bench',
+          );
         }
       }),
     );
     const concurrentMs = performance.now() - t;
-    process.stdout.write(`concurrent (${callers} callers): ${callers * per} submissions persisted in ${concurrentMs.toFixed(0)} ms = ${(((callers * per) / concurrentMs) * 1000).toFixed(0)}/s\n`);
+    process.stdout.write(
+      `concurrent (${callers} callers): ${callers * per} submissions persisted in ${concurrentMs.toFixed(0)} ms = ${(((callers * per) / concurrentMs) * 1000).toFixed(0)}/s\n`,
+    );
   } finally {
     await dataSource.destroy();
     await db.drop();

@@ -6,7 +6,14 @@
 import 'reflect-metadata';
 import { newEvent } from '@fleetledger/contracts';
 import { EventStore, rebuildProjection, runInTransaction } from '@fleetledger/eventstore';
-import { AccountOpened, accountsProjection, DepositMade, exampleRegistry, exampleService, TestDatabase } from '@fleetledger/testing';
+import {
+  AccountOpened,
+  accountsProjection,
+  DepositMade,
+  exampleRegistry,
+  exampleService,
+  TestDatabase,
+} from '@fleetledger/testing';
 import { generateColossusFleet } from '../../apps/inventory/src/domain/colossus-generator';
 import { countGpus } from '../../apps/inventory/src/domain/fleet-description';
 import { InventoryCommandHandler } from '../../apps/inventory/src/handlers/inventory-command.handler';
@@ -25,10 +32,18 @@ async function inventoryReplay() {
     const store = new EventStore(inventoryService.schema, inventoryService.registry);
     const handler = new InventoryCommandHandler(dataSource, store, 'bench.inventory.events.v1');
     const fleet = generateColossusFleet({ seed: 42, scale: INVENTORY_SCALE });
-    await importFleet(handler, fleet, { correlationId: 'bench', occurredAt: '2026-11-01T00:00:00Z' }, { batchSize: 250 });
+    await importFleet(
+      handler,
+      fleet,
+      { correlationId: 'bench', occurredAt: '2026-11-01T00:00:00Z' },
+      { batchSize: 250 },
+    );
     const [projection] = inventoryService.projections!;
     const t = Date.now();
-    const result = await rebuildProjection(dataSource, store, projection, { targetSchema: 'inventory_replay', batchSize: 500 });
+    const result = await rebuildProjection(dataSource, store, projection, {
+      targetSchema: 'inventory_replay',
+      batchSize: 500,
+    });
     const seconds = (Date.now() - t) / 1000;
     process.stdout.write(
       `inventory fleet: replayed ${result.eventsApplied} events (${countGpus(fleet)} GPUs) in ${seconds.toFixed(1)} s: ` +
@@ -41,7 +56,8 @@ async function inventoryReplay() {
 }
 
 async function main() {
-  process.env.TEST_ADMIN_DATABASE_URL ??= process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  process.env.TEST_ADMIN_DATABASE_URL ??=
+    process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const db = await TestDatabase.create('fl_bench_replay');
   const dataSource = await db.dataSource(exampleService.migrations, 4);
   const store = new EventStore('example', exampleRegistry);
@@ -66,7 +82,13 @@ async function main() {
           Array.from({ length: 2000 }, (_, i) => ({
             streamId: `account-${(done + i) % accounts}`,
             expectedVersion: 'any' as const,
-            events: [newEvent(DepositMade, { accountId: `a${(done + i) % accounts}`, amountMinor: 1 }, '2026-11-02T00:00:00Z')],
+            events: [
+              newEvent(
+                DepositMade,
+                { accountId: `a${(done + i) % accounts}`, amountMinor: 1 },
+                '2026-11-02T00:00:00Z',
+              ),
+            ],
           })),
           { correlationId: 'bench' },
         ),
@@ -78,8 +100,12 @@ async function main() {
     t = Date.now();
     const result = await rebuildProjection(dataSource, store, accountsProjection, { batchSize: 5000 });
     const ms = Date.now() - t;
-    process.stdout.write(`replayed ${result.eventsApplied} events in ${ms} ms: ${Math.round(result.eventsApplied / (ms / 1000))} events/s\n`);
-    process.stdout.write(`projected time for 10 M events at this rate: ${Math.round(10_000_000 / (result.eventsApplied / (ms / 1000)) / 60)} min\n`);
+    process.stdout.write(
+      `replayed ${result.eventsApplied} events in ${ms} ms: ${Math.round(result.eventsApplied / (ms / 1000))} events/s\n`,
+    );
+    process.stdout.write(
+      `projected time for 10 M events at this rate: ${Math.round(10_000_000 / (result.eventsApplied / (ms / 1000)) / 60)} min\n`,
+    );
   } finally {
     await dataSource.destroy();
     await db.drop();

@@ -34,11 +34,23 @@ let sequence = 0;
 function envelope(type: string, streamId: string, payload: unknown, occurredAt: string): EventEnvelope {
   sequence += 1;
   const eventId = `00000000-0000-7000-8000-${String(sequence).padStart(12, '0')}`;
-  return { eventId, type, schemaVersion: 1, streamId, streamVersion: 1, globalPosition: sequence, occurredAt, recordedAt: occurredAt, correlationId: 'bench', payload };
+  return {
+    eventId,
+    type,
+    schemaVersion: 1,
+    streamId,
+    streamVersion: 1,
+    globalPosition: sequence,
+    occurredAt,
+    recordedAt: occurredAt,
+    correlationId: 'bench',
+    payload,
+  };
 }
 
 async function main() {
-  process.env.TEST_ADMIN_DATABASE_URL ??= process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  process.env.TEST_ADMIN_DATABASE_URL ??=
+    process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const db = await TestDatabase.create('fl_billing_bench');
   const dataSource = await db.dataSource(billingService.migrations, 4);
   const store = new EventStore('billing', billingService.registry);
@@ -50,34 +62,54 @@ async function main() {
   const consume = async (events: EventEnvelope[]) =>
     runInTransaction(dataSource, async (tx) => {
       for (const event of events) {
-        await tx.query(`INSERT INTO billing.inbox (consumer, event_id, topic, partition, kafka_offset, envelope) VALUES ('bench', $1, 'bench', 0, $2, $3)`, [
-          event.eventId,
-          String(event.globalPosition),
-          JSON.stringify(event),
-        ]);
+        await tx.query(
+          `INSERT INTO billing.inbox (consumer, event_id, topic, partition, kafka_offset, envelope) VALUES ('bench', $1, 'bench', 0, $2, $3)`,
+          [event.eventId, String(event.globalPosition), JSON.stringify(event)],
+        );
         await rater.handle(event, tx);
       }
     });
 
   try {
     await runInTransaction(dataSource, (tx) =>
-      billing.append(tx, [{ streamId: 'rate-plan-usd-standard', expectedVersion: 0, events: [{ type: 'billing.RatePlanPublished', payload: usdPlan(), occurredAt: '2026-10-01T00:00:00.000Z' }] }], { correlationId: 'bench' }),
+      billing.append(
+        tx,
+        [
+          {
+            streamId: 'rate-plan-usd-standard',
+            expectedVersion: 0,
+            events: [
+              {
+                type: 'billing.RatePlanPublished',
+                payload: usdPlan(),
+                occurredAt: '2026-10-01T00:00:00.000Z',
+              },
+            ],
+          },
+        ],
+        { correlationId: 'bench' },
+      ),
     );
     const tenants = new Set<string>();
     const leases = Array.from({ length: LEASES }, (_, i) => {
       const tenantId = `tenant-${Math.floor(i / LEASES_PER_TENANT)}`;
       tenants.add(tenantId);
-      return envelope('allocation.LeaseSigned', 'lease-book', {
-        leaseId: `lease-${i}`,
-        tenantId,
-        term: { start: '2026-01-01T00:00:00.000Z', end: '2027-01-01T00:00:00.000Z' },
-        committedGpus: { H100: 8, H200: 8 },
-        exclusivity: 'shared',
-        scope: { hallIds: [], rackIds: [] },
-        ratePlanId: 'usd-standard',
-        signedAt: '2026-01-01T00:00:00.000Z',
-        author: 'bench',
-      }, '2026-01-01T00:00:00.000Z');
+      return envelope(
+        'allocation.LeaseSigned',
+        'lease-book',
+        {
+          leaseId: `lease-${i}`,
+          tenantId,
+          term: { start: '2026-01-01T00:00:00.000Z', end: '2027-01-01T00:00:00.000Z' },
+          committedGpus: { H100: 8, H200: 8 },
+          exclusivity: 'shared',
+          scope: { hallIds: [], rackIds: [] },
+          ratePlanId: 'usd-standard',
+          signedAt: '2026-01-01T00:00:00.000Z',
+          author: 'bench',
+        },
+        '2026-01-01T00:00:00.000Z',
+      );
     });
     await consume(leases);
 
@@ -100,7 +132,9 @@ async function main() {
             energyWh: '5600.125',
             sampleCount: 360,
           };
-          usage.push(envelope('metering.UsageRecorded', `usage-record-${payload.usageRecordId}`, payload, hourStart));
+          usage.push(
+            envelope('metering.UsageRecorded', `usage-record-${payload.usageRecordId}`, payload, hourStart),
+          );
         }
       }
     }
@@ -113,7 +147,10 @@ async function main() {
       for (let i = 0; i < usage.length; i += BATCH) {
         const byInvoice = new Map<string, ChargeRated[]>();
         for (const event of usage.slice(i, i + BATCH)) {
-          const charges = rateUsage({ eventId: event.eventId, payload: event.payload as metering.UsageRecordedPayload }, plans);
+          const charges = rateUsage(
+            { eventId: event.eventId, payload: event.payload as metering.UsageRecordedPayload },
+            plans,
+          );
           if (!Array.isArray(charges)) throw new Error(charges.detail);
           for (const charge of charges) {
             const list = byInvoice.get(charge.invoiceId);
@@ -132,7 +169,10 @@ async function main() {
     const rateMs = performance.now() - started;
 
     started = performance.now();
-    for (const tenantId of tenants) await invoices.finalize(tenantId, invoiceIdFor(tenantId, '2026-11'), '2026-12-01T00:00:00.000Z', { correlationId: 'bench' });
+    for (const tenantId of tenants)
+      await invoices.finalize(tenantId, invoiceIdFor(tenantId, '2026-11'), '2026-12-01T00:00:00.000Z', {
+        correlationId: 'bench',
+      });
     const finalizeMs = performance.now() - started;
 
     const [{ events }] = await dataSource.query(`SELECT count(*)::int AS events FROM billing.events`);
@@ -142,7 +182,10 @@ async function main() {
     row('leases x classes x hours', `${LEASES} x ${CLASSES.length} x ${HOURS}`);
     row('usage records consumed (inbox + rate + append)', usage.length.toLocaleString('en-US'));
     row('events in the billing log', Number(events).toLocaleString('en-US'));
-    row(`rate, persisted (${BATCHED ? 'batched per invoice' : 'per event'})`, `${(rateMs / 1000).toFixed(2)} s  ${Math.round(perSecond).toLocaleString('en-US')} records/s (${BATCH} per transaction)`);
+    row(
+      `rate, persisted (${BATCHED ? 'batched per invoice' : 'per event'})`,
+      `${(rateMs / 1000).toFixed(2)} s  ${Math.round(perSecond).toLocaleString('en-US')} records/s (${BATCH} per transaction)`,
+    );
     row('finalize invoices', `${tenants.size} in ${(finalizeMs / 1000).toFixed(2)} s  (${lines} lines)`);
     row('extrapolated to 2,160,000 records', `${(FULL_RECORDS / perSecond).toFixed(0)} s of rating`);
   } finally {

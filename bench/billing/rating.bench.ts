@@ -5,7 +5,14 @@
 //   node -r @swc-node/register bench/billing/rating.bench.ts [--leases 1000] [--leases-per-tenant 10]
 import os from 'node:os';
 import type { billing, metering } from '@fleetledger/contracts';
-import { decideInvoice, evolveInvoice, initialInvoiceState, InvoiceEvent, InvoiceState, NewInvoiceEvent } from '../../apps/billing/src/domain/invoice';
+import {
+  decideInvoice,
+  evolveInvoice,
+  initialInvoiceState,
+  InvoiceEvent,
+  InvoiceState,
+  NewInvoiceEvent,
+} from '../../apps/billing/src/domain/invoice';
 import { LeaseTerms } from '../../apps/billing/src/domain/leases';
 import { ChargeRated, invoiceIdFor, rateUsage } from '../../apps/billing/src/domain/rating';
 import { RatePlanVersion } from '../../apps/billing/src/domain/rate-plans';
@@ -28,9 +35,24 @@ const plan: RatePlanVersion = {
   effectiveFrom: '2026-01-01T00:00:00.000Z',
   currency: { code: 'USD', minorUnitExponent: 2 },
   classes: [
-    { gpuClass: 'H100', pricePerGpuHourMicroMinor: '249750000', overagePricePerGpuHourMicroMinor: '299700000', committedMonthlyFeePerGpuMinor: '150000' },
-    { gpuClass: 'H200', pricePerGpuHourMicroMinor: '314900000', overagePricePerGpuHourMicroMinor: '377880000', committedMonthlyFeePerGpuMinor: '200000' },
-    { gpuClass: 'GB200', pricePerGpuHourMicroMinor: '499990000', overagePricePerGpuHourMicroMinor: '599988000', committedMonthlyFeePerGpuMinor: '330000' },
+    {
+      gpuClass: 'H100',
+      pricePerGpuHourMicroMinor: '249750000',
+      overagePricePerGpuHourMicroMinor: '299700000',
+      committedMonthlyFeePerGpuMinor: '150000',
+    },
+    {
+      gpuClass: 'H200',
+      pricePerGpuHourMicroMinor: '314900000',
+      overagePricePerGpuHourMicroMinor: '377880000',
+      committedMonthlyFeePerGpuMinor: '200000',
+    },
+    {
+      gpuClass: 'GB200',
+      pricePerGpuHourMicroMinor: '499990000',
+      overagePricePerGpuHourMicroMinor: '599988000',
+      committedMonthlyFeePerGpuMinor: '330000',
+    },
   ],
   energyPricePerKwhMicroMinor: '11875000',
   slaCreditTiers: [{ availabilityBelowBasisPoints: 9990, creditBasisPoints: 1000 }],
@@ -48,7 +70,10 @@ const milli = (value: number) => {
   return `${Math.floor(thousandths / 1000)}.${String(thousandths % 1000).padStart(3, '0')}`;
 };
 
-function usageOf(leaseIndex: number, tenantId: string): { eventId: string; payload: metering.UsageRecordedPayload }[] {
+function usageOf(
+  leaseIndex: number,
+  tenantId: string,
+): { eventId: string; payload: metering.UsageRecordedPayload }[] {
   const records = [];
   const leaseId = `lease-${leaseIndex}`;
   for (let c = 0; c < CLASSES.length; c++) {
@@ -79,7 +104,12 @@ function usageOf(leaseIndex: number, tenantId: string): { eventId: string; paylo
 
 function apply(state: InvoiceState, events: NewInvoiceEvent[], ids: { next: number }): InvoiceState {
   let current = state;
-  for (const event of events) current = evolveInvoice(current, { type: event.type, payload: event.payload, eventId: `e${ids.next++}` } as InvoiceEvent);
+  for (const event of events)
+    current = evolveInvoice(current, {
+      type: event.type,
+      payload: event.payload,
+      eventId: `e${ids.next++}`,
+    } as InvoiceEvent);
   return current;
 }
 
@@ -104,13 +134,20 @@ function main() {
 
   for (let t = 0; t < tenants; t++) {
     const tenantId = `tenant-${t}`;
-    const leaseIndexes = Array.from({ length: LEASES_PER_TENANT }, (_, i) => t * LEASES_PER_TENANT + i).filter((i) => i < LEASES);
+    const leaseIndexes = Array.from(
+      { length: LEASES_PER_TENANT },
+      (_, i) => t * LEASES_PER_TENANT + i,
+    ).filter((i) => i < LEASES);
     const leases: LeaseTerms[] = leaseIndexes.map((i) => ({
       leaseId: `lease-${i}`,
       tenantId,
       ratePlanId: 'bench',
       // every tenth lease starts mid-month: proration at term start
-      term: { startMs: i % 10 === 0 ? Date.parse('2026-11-16T00:00:00.000Z') : Date.parse('2026-01-01T00:00:00.000Z'), endMs: Date.parse('2027-01-01T00:00:00.000Z') },
+      term: {
+        startMs:
+          i % 10 === 0 ? Date.parse('2026-11-16T00:00:00.000Z') : Date.parse('2026-01-01T00:00:00.000Z'),
+        endMs: Date.parse('2027-01-01T00:00:00.000Z'),
+      },
       committedGpus: { ...COMMITTED },
       sourceEventIds: [`signed-${i}`],
     }));
@@ -129,7 +166,13 @@ function main() {
       for (const charge of result) rated.push(charge);
     }
     const invoiceId = invoiceIdFor(tenantId, PERIOD);
-    const decision = decideInvoice(initialInvoiceState(), { kind: 'rate-charges', invoiceId, tenantId, period: PERIOD, charges: rated });
+    const decision = decideInvoice(initialInvoiceState(), {
+      kind: 'rate-charges',
+      invoiceId,
+      tenantId,
+      period: PERIOD,
+      charges: rated,
+    });
     if (!Array.isArray(decision)) throw new Error(decision.detail);
     const draft = apply(initialInvoiceState(), decision, ids);
     rateMs += performance.now() - t0;
@@ -145,7 +188,8 @@ function main() {
       context: { leases, planVersions: () => [plan] },
     });
     if (!Array.isArray(finalized)) throw new Error(finalized.detail);
-    const invoice = finalized.find((event) => event.type === 'billing.InvoiceFinalized')!.payload as billing.InvoiceFinalizedPayload;
+    const invoice = finalized.find((event) => event.type === 'billing.InvoiceFinalized')!
+      .payload as billing.InvoiceFinalizedPayload;
     finalizeMs += performance.now() - t0;
     finalizeCpuMs += cpuMs() - c0;
     lines += invoice.lines.length;
@@ -159,12 +203,21 @@ function main() {
   row('charges rated (GPU time + energy)', charges.toLocaleString('en-US'));
   row('invoices finalized (tenants)', tenants.toLocaleString('en-US'));
   row('invoice lines', lines.toLocaleString('en-US'));
-  row('grand total (USD)', (Number(grandTotal / 100n)).toLocaleString('en-US') + '.' + String(grandTotal % 100n).padStart(2, '0'));
+  row(
+    'grand total (USD)',
+    Number(grandTotal / 100n).toLocaleString('en-US') + '.' + String(grandTotal % 100n).padStart(2, '0'),
+  );
   row('generate usage (bench input)', `${(generateMs / 1000).toFixed(2)} s`);
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-  row('rate + draft (decide/evolve), wall / cpu', `${s(rateMs)} / ${s(rateCpuMs)}  ${Math.round(records / (rateMs / 1000)).toLocaleString('en-US')} records/s wall`);
+  row(
+    'rate + draft (decide/evolve), wall / cpu',
+    `${s(rateMs)} / ${s(rateCpuMs)}  ${Math.round(records / (rateMs / 1000)).toLocaleString('en-US')} records/s wall`,
+  );
   row('finalize (lines, commitments), wall / cpu', `${s(finalizeMs)} / ${s(finalizeCpuMs)}`);
-  row('rate + finalize, wall / cpu', `${s(rateMs + finalizeMs)} / ${s(rateCpuMs + finalizeCpuMs)}  (target < 60 s)`);
+  row(
+    'rate + finalize, wall / cpu',
+    `${s(rateMs + finalizeMs)} / ${s(rateCpuMs + finalizeCpuMs)}  (target < 60 s)`,
+  );
   row('load average (1 min) at end', os.loadavg()[0].toFixed(1));
   row('wall clock incl. generation', `${(totalMs / 1000).toFixed(2)} s`);
   row('heap used at end', `${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB`);

@@ -19,11 +19,14 @@ const at = '2026-11-01T00:00:00Z';
 const event = (i: number) => newEvent(Sampled, { gpuId: `gpu-${i}`, utilization: 0.5, powerW: 700 }, at);
 
 function report(name: string, count: number, ms: number) {
-  process.stdout.write(`${name.padEnd(48)} ${String(count).padStart(8)} events  ${(count / (ms / 1000)).toFixed(0).padStart(8)} /s\n`);
+  process.stdout.write(
+    `${name.padEnd(48)} ${String(count).padStart(8)} events  ${(count / (ms / 1000)).toFixed(0).padStart(8)} /s\n`,
+  );
 }
 
 async function main() {
-  process.env.TEST_ADMIN_DATABASE_URL ??= process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  process.env.TEST_ADMIN_DATABASE_URL ??=
+    process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const db = await TestDatabase.create('fl_bench');
   const dataSource = await db.dataSource([createEventStoreMigration('bench', 1764000000000)], 16);
   try {
@@ -41,7 +44,9 @@ async function main() {
     await Promise.all(
       Array.from({ length: writers }, async (_, w) => {
         for (let i = 0; i < perWriter; i++) {
-          await runInTransaction(dataSource, (tx) => store.append(tx, `stream-${w}-${i}`, 0, [event(i)], ctx));
+          await runInTransaction(dataSource, (tx) =>
+            store.append(tx, `stream-${w}-${i}`, 0, [event(i)], ctx),
+          );
         }
       }),
     );

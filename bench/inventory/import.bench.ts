@@ -7,7 +7,13 @@
 //   node -r @swc-node/register bench/inventory/import.bench.ts [--scale 1] [--batch-size 250] [--queries 1000]
 import 'reflect-metadata';
 import { Topics, topicName } from '@fleetledger/contracts';
-import { createIdempotentProducer, createKafka, ensureTopics, EventStore, OutboxRelay } from '@fleetledger/eventstore';
+import {
+  createIdempotentProducer,
+  createKafka,
+  ensureTopics,
+  EventStore,
+  OutboxRelay,
+} from '@fleetledger/eventstore';
 import { createServiceApp, startService } from '@fleetledger/platform';
 import { TestDatabase } from '@fleetledger/testing';
 import { generateColossusFleet } from '../../apps/inventory/src/domain/colossus-generator';
@@ -35,26 +41,40 @@ async function main() {
   const scale = arg('scale', 1);
   const batchSize = arg('batch-size', 250);
   const queries = arg('queries', 1000);
-  process.env.TEST_ADMIN_DATABASE_URL ??= process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  process.env.TEST_ADMIN_DATABASE_URL ??=
+    process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const db = await TestDatabase.create('fl_inventory_bench');
   const dataSource = await db.dataSource(inventoryService.migrations, 10);
   const prefix = `bench${Date.now().toString(36)}.`;
   const topic = topicName(Topics.inventoryEvents, prefix);
-  const handler = new InventoryCommandHandler(dataSource, new EventStore(inventoryService.schema, inventoryService.registry), topic);
+  const handler = new InventoryCommandHandler(
+    dataSource,
+    new EventStore(inventoryService.schema, inventoryService.registry),
+    topic,
+  );
   const context = { correlationId: 'bench', occurredAt: '2026-11-01T00:00:00Z' };
   try {
     let t = performance.now();
     const fleet = generateColossusFleet({ seed: 42, scale });
-    line('generate fleet', `${(performance.now() - t).toFixed(0)} ms  (${fleet.halls.length} halls, ${fleet.racks.length} racks, ${countGpus(fleet)} GPUs)`);
+    line(
+      'generate fleet',
+      `${(performance.now() - t).toFixed(0)} ms  (${fleet.halls.length} halls, ${fleet.racks.length} racks, ${countGpus(fleet)} GPUs)`,
+    );
 
     t = performance.now();
     const first = await importFleet(handler, fleet, context, { batchSize });
     const importMs = performance.now() - t;
-    line(`import, batches of ${batchSize} commands`, `${(importMs / 1000).toFixed(2)} s  (${first.eventsAppended} events, ${first.rejected} refused, ${Math.round(first.gpusInFile / (importMs / 1000))} GPUs/s)  target < 60 s`);
+    line(
+      `import, batches of ${batchSize} commands`,
+      `${(importMs / 1000).toFixed(2)} s  (${first.eventsAppended} events, ${first.rejected} refused, ${Math.round(first.gpusInFile / (importMs / 1000))} GPUs/s)  target < 60 s`,
+    );
 
     t = performance.now();
     const again = await importFleet(handler, fleet, context, { batchSize });
-    line('re-import of the same fleet', `${((performance.now() - t) / 1000).toFixed(2)} s  (${again.eventsAppended} events appended, ${again.rejected} refused)`);
+    line(
+      're-import of the same fleet',
+      `${((performance.now() - t) / 1000).toFixed(2)} s  (${again.eventsAppended} events appended, ${again.rejected} refused)`,
+    );
 
     const fleetQueries = new FleetQueries(dataSource, inventoryService.schema);
     const capacity = await fleetQueries.capacityByClass();
@@ -67,9 +87,17 @@ async function main() {
       samples.push(performance.now() - q);
     }
     samples.sort((a, b) => a - b);
-    line(`capacity query, ${queries} runs`, `p50 ${percentile(samples, 50).toFixed(2)} ms  p99 ${percentile(samples, 99).toFixed(2)} ms  max ${samples[samples.length - 1].toFixed(2)} ms  target p99 < 50 ms`);
+    line(
+      `capacity query, ${queries} runs`,
+      `p50 ${percentile(samples, 50).toFixed(2)} ms  p99 ${percentile(samples, 99).toFixed(2)} ms  max ${samples[samples.length - 1].toFixed(2)} ms  target p99 < 50 ms`,
+    );
     const power = await fleetQueries.siteHeadroom();
-    line('site power', power.map((p) => `${p.id}: draw ${(p.drawW / 1e6).toFixed(1)} MW of ${(p.budgetW / 1e6).toFixed(0)} MW`).join(', '));
+    line(
+      'site power',
+      power
+        .map((p) => `${p.id}: draw ${(p.drawW / 1e6).toFixed(1)} MW of ${(p.budgetW / 1e6).toFixed(0)} MW`)
+        .join(', '),
+    );
 
     const [sizes] = await dataSource.query(
       `SELECT max(octet_length(message::text)) AS max, avg(octet_length(message::text))::int AS avg FROM inventory.outbox`,
@@ -77,7 +105,10 @@ async function main() {
     line('outbox message size', `avg ${sizes.avg} B, max ${sizes.max} B`);
 
     if (process.env.KAFKA_BROKERS) {
-      const kafka = createKafka({ brokers: process.env.KAFKA_BROKERS.split(','), clientId: 'inventory-bench' });
+      const kafka = createKafka({
+        brokers: process.env.KAFKA_BROKERS.split(','),
+        clientId: 'inventory-bench',
+      });
       await ensureTopics(kafka, [topic]);
       const producer = createIdempotentProducer(kafka);
       await producer.connect();
@@ -85,10 +116,16 @@ async function main() {
         // 100 rows per send: at the relay's default of 500, a batch of NodesCommissioned events (up to
         // ~9 kB each) exceeds the broker's default 1 MB record-batch limit (see bench/inventory/README.md).
         const relayBatch = arg('relay-batch', 100);
-        const relay = new OutboxRelay(dataSource, producer, { schema: inventoryService.schema, batchSize: relayBatch });
+        const relay = new OutboxRelay(dataSource, producer, {
+          schema: inventoryService.schema,
+          batchSize: relayBatch,
+        });
         t = performance.now();
         const published = await relay.drain();
-        line(`outbox relay to Kafka, ${relayBatch} rows per send`, `${((performance.now() - t) / 1000).toFixed(2)} s  (${published} events)`);
+        line(
+          `outbox relay to Kafka, ${relayBatch} rows per send`,
+          `${((performance.now() - t) / 1000).toFixed(2)} s  (${published} events)`,
+        );
       } finally {
         await producer.disconnect();
         const admin = kafka.admin();
@@ -129,7 +166,10 @@ async function measureHttpCapacity(databaseUrl: string, prefix: string, queries:
       samples.push(performance.now() - q);
     }
     samples.sort((a, b) => a - b);
-    line(`GET /capacity over HTTP, ${queries} requests`, `p50 ${percentile(samples, 50).toFixed(2)} ms  p99 ${percentile(samples, 99).toFixed(2)} ms  max ${samples[samples.length - 1].toFixed(2)} ms  target p99 < 50 ms`);
+    line(
+      `GET /capacity over HTTP, ${queries} requests`,
+      `p50 ${percentile(samples, 50).toFixed(2)} ms  p99 ${percentile(samples, 99).toFixed(2)} ms  max ${samples[samples.length - 1].toFixed(2)} ms  target p99 < 50 ms`,
+    );
   } finally {
     await app.close();
   }

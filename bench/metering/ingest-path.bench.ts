@@ -27,18 +27,36 @@ const options = new Command()
 async function main() {
   process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
   process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
-  const service = await startTestService((await import('../../apps/metering/src/metering.module')).MeteringModule, (await import('../../apps/metering/src/metering.options')).meteringService, {
-    env: { LOG_LEVEL: 'warn', METERING_CLOSE_INTERVAL_MS: '0', CONSUMERS: 'false', OUTBOX_RELAY: 'false' },
-  });
+  const service = await startTestService(
+    (await import('../../apps/metering/src/metering.module')).MeteringModule,
+    (await import('../../apps/metering/src/metering.options')).meteringService,
+    {
+      env: { LOG_LEVEL: 'warn', METERING_CLOSE_INTERVAL_MS: '0', CONSUMERS: 'false', OUTBOX_RELAY: 'false' },
+    },
+  );
   const startMs = Date.now();
   const fleet = generateFleet({ seed: 1, nodes: Number(options.nodes) });
   const placements = service.app.get(PlacementsHandler);
   await runInTransaction(service.app.get(DataSource), async (tx) => {
-    for (const [i, p] of demoPlacements(fleet, { leases: 20, share: 0.9, gpusPerPlacement: 512, placedAtMs: startMs - 60_000 }).entries()) {
+    for (const [i, p] of demoPlacements(fleet, {
+      leases: 20,
+      share: 0.9,
+      gpusPerPlacement: 512,
+      placedAtMs: startMs - 60_000,
+    }).entries()) {
       await placements.handle(
-        { eventId: `e${i}`, type: allocation.WorkloadPlaced.type, schemaVersion: 1, streamId: 's', streamVersion: i + 1, globalPosition: i + 1,
-          occurredAt: p.placedAt, recordedAt: p.placedAt, correlationId: 'bench',
-          payload: { ...p, workloadClass: 'training', rackIds: ['r'], priority: 1, borrowed: false } },
+        {
+          eventId: `e${i}`,
+          type: allocation.WorkloadPlaced.type,
+          schemaVersion: 1,
+          streamId: 's',
+          streamVersion: i + 1,
+          globalPosition: i + 1,
+          occurredAt: p.placedAt,
+          recordedAt: p.placedAt,
+          correlationId: 'bench',
+          payload: { ...p, workloadClass: 'training', rackIds: ['r'], priority: 1, borrowed: false },
+        },
         tx,
       );
     }
@@ -46,17 +64,22 @@ async function main() {
   const simulator = new NodeAgentSimulator(fleet, { seed: 1, startMs });
   const records: Buffer[][] = [];
   for (let t = 0; t < Number(options.ticks); t++) {
-    const all = simulator.nextTick().byNode.flatMap((n) => n.samples).map((s) => Buffer.from(JSON.stringify(s)));
+    const all = simulator
+      .nextTick()
+      .byNode.flatMap((n) => n.samples)
+      .map((s) => Buffer.from(JSON.stringify(s)));
     for (let i = 0; i < all.length; i += 5000) records.push(all.slice(i, i + 5000));
   }
   const total = records.reduce((n, b) => n + b.length, 0);
 
   let t0 = performance.now();
-  const batches: TelemetrySample[][] = records.map((batch) => batch.map((value) => {
-    const parsed = parseSampleRecord(value);
-    if (!parsed.ok) throw new Error(parsed.detail);
-    return parsed.sample;
-  }));
+  const batches: TelemetrySample[][] = records.map((batch) =>
+    batch.map((value) => {
+      const parsed = parseSampleRecord(value);
+      if (!parsed.ok) throw new Error(parsed.detail);
+      return parsed.sample;
+    }),
+  );
   const parseRate = total / ((performance.now() - t0) / 1000);
 
   const ingestor = service.app.get(SampleIngestor);

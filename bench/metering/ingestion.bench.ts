@@ -98,7 +98,11 @@ async function main() {
   const fleet = generateFleet({ seed, nodes });
   const producer = testKafka('metering-bench').producer();
   await producer.connect();
-  const placed = await publishDemoPlacements(producer, service.topicPrefix, fleet, { leases: 20, share: 0.9, placedAtMs: Date.now() - 60_000 });
+  const placed = await publishDemoPlacements(producer, service.topicPrefix, fleet, {
+    leases: 20,
+    share: 0.9,
+    placedAtMs: Date.now() - 60_000,
+  });
   await producer.disconnect();
   const db = service.app.get(DataSource);
   const placedStart = Date.now();
@@ -107,14 +111,31 @@ async function main() {
     if (row.n >= placed) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  console.log(`simulated fleet: ${fleet.reduce((n, node) => n + node.gpuIds.length, 0)} GPUs on ${nodes} nodes, ${placed} demo placements (consumed in ${Date.now() - placedStart} ms)`);
+  console.log(
+    `simulated fleet: ${fleet.reduce((n, node) => n + node.gpuIds.length, 0)} GPUs on ${nodes} nodes, ${placed} demo placements (consumed in ${Date.now() - placedStart} ms)`,
+  );
 
   let produced = 0;
   let simulatorDone = false;
   const child = spawn(
     process.execPath,
-    ['-r', '@swc-node/register', 'apps/metering/src/simulator/simulate.command.ts', '--rate', String(rate), '--duration', String(durationS), '--seed', String(seed), '--nodes', String(nodes)],
-    { env: { ...process.env, KAFKA_TOPIC_PREFIX: service.topicPrefix }, stdio: ['ignore', 'pipe', 'inherit'] },
+    [
+      '-r',
+      '@swc-node/register',
+      'apps/metering/src/simulator/simulate.command.ts',
+      '--rate',
+      String(rate),
+      '--duration',
+      String(durationS),
+      '--seed',
+      String(seed),
+      '--nodes',
+      String(nodes),
+    ],
+    {
+      env: { ...process.env, KAFKA_TOPIC_PREFIX: service.topicPrefix },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
   );
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     for (const line of chunk.split('\n').filter(Boolean)) {
@@ -126,12 +147,16 @@ async function main() {
       }
     }
   });
-  const childExit = new Promise<void>((resolve) => child.on('exit', () => ((simulatorDone = true), resolve())));
+  const childExit = new Promise<void>((resolve) =>
+    child.on('exit', () => ((simulatorDone = true), resolve())),
+  );
 
   const started = Date.now();
   const rss: number[] = [];
   let lastCommitted = 0;
-  console.log(`metering ingestion bench: target ${rate} samples/s for ${durationS} s, concurrency ${options.concurrency}`);
+  console.log(
+    `metering ingestion bench: target ${rate} samples/s for ${durationS} s, concurrency ${options.concurrency}`,
+  );
   console.log('   t(s)   produced  committed   ingest/s    backlog  lag p99(ms)  rss(MB)  heap(MB)');
   const report = () => {
     const memory = process.memoryUsage();
@@ -152,14 +177,23 @@ async function main() {
   report();
 
   const pending = await service.app.get(UsageQueries).pending();
-  const sustained = lastCommitAt > firstCommitAt ? Math.round(committed / ((lastCommitAt - firstCommitAt) / 1000)) : 0;
+  const sustained =
+    lastCommitAt > firstCommitAt ? Math.round(committed / ((lastCommitAt - firstCommitAt) / 1000)) : 0;
   console.log('\nsummary');
-  console.log(`  produced ${produced}, committed ${committed} (${simulatorDone ? 'simulator finished' : 'simulator still running'})`);
+  console.log(
+    `  produced ${produced}, committed ${committed} (${simulatorDone ? 'simulator finished' : 'simulator still running'})`,
+  );
   console.log(`  sustained ingest: ${sustained} samples/s (first to last commit), target ${rate}`);
-  console.log(`  lag (record timestamp -> window update committed): p50 ${overall.percentile(0.5)} ms, p99 ${overall.percentile(0.99)} ms, max ${overall.max} ms`);
-  console.log(`  rss: min ${mb(Math.min(...rss))} MB, max ${mb(Math.max(...rss))} MB, last ${mb(rss[rss.length - 1])} MB`);
+  console.log(
+    `  lag (record timestamp -> window update committed): p50 ${overall.percentile(0.5)} ms, p99 ${overall.percentile(0.99)} ms, max ${overall.max} ms`,
+  );
+  console.log(
+    `  rss: min ${mb(Math.min(...rss))} MB, max ${mb(Math.max(...rss))} MB, last ${mb(rss[rss.length - 1])} MB`,
+  );
   console.log(`  samples: ${JSON.stringify(pending)}`);
-  const balanced = pending.accepted === pending.rated + pending.awaitingClose + pending.awaitingCorrection + pending.unattributed;
+  const balanced =
+    pending.accepted ===
+    pending.rated + pending.awaitingClose + pending.awaitingCorrection + pending.unattributed;
   console.log(`  every accepted sample rated or visibly pending: ${balanced ? 'yes' : 'NO'}`);
 
   if (options.keep) {

@@ -15,19 +15,41 @@ export const flowFleet = {
       id: `${SITE_ID}-h01`,
       name: 'H100 hall',
       powerCapW: 1_000_000,
-      racks: [1, 2].map((r) => ({ id: `${SITE_ID}-h01-r00${r}`, gpuClass: 'H100' as const, powerBudgetW: 45_000, nodeCount: 4, nodePowerW: 10_200 })),
+      racks: [1, 2].map((r) => ({
+        id: `${SITE_ID}-h01-r00${r}`,
+        gpuClass: 'H100' as const,
+        powerBudgetW: 45_000,
+        nodeCount: 4,
+        nodePowerW: 10_200,
+      })),
     },
     {
       id: `${SITE_ID}-h02`,
       name: 'H200 hall',
       powerCapW: 1_000_000,
-      racks: [{ id: `${SITE_ID}-h02-r001`, gpuClass: 'H200' as const, powerBudgetW: 45_000, nodeCount: 4, nodePowerW: 10_200 }],
+      racks: [
+        {
+          id: `${SITE_ID}-h02-r001`,
+          gpuClass: 'H200' as const,
+          powerBudgetW: 45_000,
+          nodeCount: 4,
+          nodePowerW: 10_200,
+        },
+      ],
     },
     {
       id: `${SITE_ID}-h03`,
       name: 'GB200 hall',
       powerCapW: 1_000_000,
-      racks: [{ id: `${SITE_ID}-h03-r001`, gpuClass: 'GB200' as const, powerBudgetW: 120_000, nodeCount: 18, nodePowerW: 5_900 }],
+      racks: [
+        {
+          id: `${SITE_ID}-h03-r001`,
+          gpuClass: 'GB200' as const,
+          powerBudgetW: 120_000,
+          nodeCount: 18,
+          nodePowerW: 5_900,
+        },
+      ],
     },
   ],
 };

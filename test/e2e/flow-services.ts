@@ -68,7 +68,9 @@ export async function startFlowServices(): Promise<FlowServices> {
 async function stopAll(services: TestService[], db: TestDatabase): Promise<void> {
   // Consumers first (reverse start order), so nobody reads a topic whose producer is gone mid-batch.
   for (const service of [...services].reverse()) {
-    await service.stop().catch((error: Error) => process.stderr.write(`stopping a service failed: ${error.message}\n`));
+    await service
+      .stop()
+      .catch((error: Error) => process.stderr.write(`stopping a service failed: ${error.message}\n`));
   }
   await db.drop();
 }

@@ -19,10 +19,19 @@ import { InventoryConsumer } from './handlers/inventory.consumer';
     {
       provide: AllocationEngine,
       inject: [DataSource, EventStore, Messaging],
-      useFactory: (dataSource: DataSource, store: EventStore, messaging: Messaging) => new AllocationEngine(dataSource, store, messaging.eventsTopic),
+      useFactory: (dataSource: DataSource, store: EventStore, messaging: Messaging) =>
+        new AllocationEngine(dataSource, store, messaging.eventsTopic),
     },
-    { provide: AllocationCommands, inject: [AllocationEngine], useFactory: (engine: AllocationEngine) => new AllocationCommands(engine) },
-    { provide: AllocationQueries, inject: [DataSource], useFactory: (dataSource: DataSource) => new AllocationQueries(dataSource, allocationService.schema) },
+    {
+      provide: AllocationCommands,
+      inject: [AllocationEngine],
+      useFactory: (engine: AllocationEngine) => new AllocationCommands(engine),
+    },
+    {
+      provide: AllocationQueries,
+      inject: [DataSource],
+      useFactory: (dataSource: DataSource) => new AllocationQueries(dataSource, allocationService.schema),
+    },
     InventoryConsumer,
   ],
 })

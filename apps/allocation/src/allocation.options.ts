@@ -13,7 +13,11 @@ export const allocationService: ServiceOptions = {
   eventsTopic: Topics.allocationEvents,
   // Inventory's events, and the request topics of the Kafka request/reply patterns (the Nest
   // transport subscribes to them at start, so they must exist first).
-  consumedTopics: [Topics.inventoryEvents, allocation.AllocationPatterns.place, allocation.AllocationPatterns.release],
+  consumedTopics: [
+    Topics.inventoryEvents,
+    allocation.AllocationPatterns.place,
+    allocation.AllocationPatterns.release,
+  ],
   projections: [...ownProjections, fleetGpusProjection],
   openApi: {
     title: 'FleetLedger allocation',

@@ -40,24 +40,59 @@ export class World {
   }
 
   /** Signs and activates a lease committing `committed` GPUs. */
-  activeLease(leaseId: string, tenantId: string, committed: allocation.CommittedGpus, scope?: allocation.LeaseScope): void {
+  activeLease(
+    leaseId: string,
+    tenantId: string,
+    committed: allocation.CommittedGpus,
+    scope?: allocation.LeaseScope,
+  ): void {
     this.apply(
       this.lease({
-        kind: 'sign', leaseId, tenantId, term: TERM, committedGpus: committed, exclusivity: scope ? 'exclusive' : 'shared',
-        scope: scope ?? { hallIds: [], rackIds: [] }, ratePlanId: 'rp-1', author: 'sales', at: T0,
+        kind: 'sign',
+        leaseId,
+        tenantId,
+        term: TERM,
+        committedGpus: committed,
+        exclusivity: scope ? 'exclusive' : 'shared',
+        scope: scope ?? { hallIds: [], rackIds: [] },
+        ratePlanId: 'rp-1',
+        author: 'sales',
+        at: T0,
       }),
     );
     this.apply(this.lease({ kind: 'activate', leaseId, author: 'ops', at: T0 }));
   }
 
-  quota(tenantId: string, gpuClass: allocation.GpuClass, workloadClass: allocation.WorkloadClass, change: QuotaCommand): NewEvent[] {
+  quota(
+    tenantId: string,
+    gpuClass: allocation.GpuClass,
+    workloadClass: allocation.WorkloadClass,
+    change: QuotaCommand,
+  ): NewEvent[] {
     return this.apply(
-      decideQuotaChange(this.state.quotas.get(tenantId) ?? new Map(), { tenantId, gpuClass, workloadClass, change, reason: 'test', author: 'test', at: T0 }),
+      decideQuotaChange(this.state.quotas.get(tenantId) ?? new Map(), {
+        tenantId,
+        gpuClass,
+        workloadClass,
+        change,
+        reason: 'test',
+        author: 'test',
+        at: T0,
+      }),
     );
   }
 
-  submit(request: Partial<allocation.WorkloadRequest> & { workloadId: string; tenantId: string; gpuCount: number }, at = T0): NewEvent[] {
-    const full: allocation.WorkloadRequest = { workloadClass: 'training', gang: true, topology: 'any', priority: 10, ...request };
+  submit(
+    request: Partial<allocation.WorkloadRequest> & { workloadId: string; tenantId: string; gpuCount: number },
+    at = T0,
+  ): NewEvent[] {
+    const full: allocation.WorkloadRequest = {
+      workloadClass: 'training',
+      gang: true,
+      topology: 'any',
+      priority: 10,
+      ...request,
+    };
     const events = runSubmit(this.state, full, at);
     if (isRejection(events)) throw new Error(events.detail);
     this.log.push(...events);
@@ -73,7 +108,12 @@ export class World {
 
   inventory(event: inventory.InventoryEvent, at = T0): NewEvent[] {
     evolve(this.state, event);
-    const gpuIds = 'gpuIds' in event.payload ? (event.payload.gpuIds as string[]) : 'gpuId' in event.payload ? [event.payload.gpuId as string] : [];
+    const gpuIds =
+      'gpuIds' in event.payload
+        ? (event.payload.gpuIds as string[])
+        : 'gpuId' in event.payload
+          ? [event.payload.gpuId as string]
+          : [];
     const events = [...runEvictions(this.state, gpuIds, at), ...runQueue(this.state, at)];
     this.log.push(...events);
     return events;
@@ -90,5 +130,8 @@ export class World {
   }
 }
 
-export const outcome = (events: NewEvent[]) => events.filter((e) => e.type !== allocation.WorkloadSubmitted.type).map((e) => e.type.replace('allocation.Workload', ''));
+export const outcome = (events: NewEvent[]) =>
+  events
+    .filter((e) => e.type !== allocation.WorkloadSubmitted.type)
+    .map((e) => e.type.replace('allocation.Workload', ''));
 export const reasonOf = (events: NewEvent[]) => (events.at(-1)?.payload as { reason?: string }).reason;

@@ -2,7 +2,14 @@ import request from 'supertest';
 import { allocation, EventEnvelope, inventory, topicName, Topics } from '@fleetledger/contracts';
 import { compareProjection, EventStore, rebuildProjection } from '@fleetledger/eventstore';
 import { Messaging } from '@fleetledger/platform';
-import { startTestService, TestService, testKafka, TopicCollector, uniqueTopicPrefix, waitUntil } from '@fleetledger/testing';
+import {
+  startTestService,
+  TestService,
+  testKafka,
+  TopicCollector,
+  uniqueTopicPrefix,
+  waitUntil,
+} from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
@@ -13,18 +20,28 @@ const prefix = uniqueTopicPrefix();
 process.env.KAFKA_TOPIC_PREFIX = prefix;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { AllocationModule } = require('../src/allocation.module') as typeof import('../src/allocation.module');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { allocationService } = require('../src/allocation.options') as typeof import('../src/allocation.options');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { ownProjections } = require('../src/handlers/allocation-engine') as typeof import('../src/handlers/allocation-engine');
+const { allocationService } =
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('../src/allocation.options') as typeof import('../src/allocation.options');
+const { ownProjections } =
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('../src/handlers/allocation-engine') as typeof import('../src/handlers/allocation-engine');
 
 const TERM = { start: '2026-01-01T00:00:00.000Z', end: '2027-01-01T00:00:00.000Z' };
 const AT = '2026-03-01T00:00:00.000Z';
 
 function envelope(event: inventory.InventoryEvent, n: number): EventEnvelope {
   return {
-    eventId: uuidv7(), type: event.type, schemaVersion: 1, streamId: 'inventory-test', streamVersion: n, globalPosition: n,
-    occurredAt: AT, recordedAt: AT, correlationId: 'fleet-setup', payload: event.payload,
+    eventId: uuidv7(),
+    type: event.type,
+    schemaVersion: 1,
+    streamId: 'inventory-test',
+    streamVersion: n,
+    globalPosition: n,
+    occurredAt: AT,
+    recordedAt: AT,
+    correlationId: 'fleet-setup',
+    payload: event.payload,
   };
 }
 
@@ -47,11 +64,17 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     producer = testKafka('inventory-fake').producer();
     await producer.connect();
     // Two H100 racks (64 GPUs) and one GB200 NVL72 rack, as inventory would publish them.
-    await publishInventory(fleetEvents([{ racks: [{ gpuClass: 'H100' }, { gpuClass: 'H100' }, { gpuClass: 'GB200' }] }]));
-    await waitUntil(async () => {
-      const res = await request(service.url).get('/utilization');
-      return res.body.length === 2;
-    }, 60_000, 'the fleet in the capacity view');
+    await publishInventory(
+      fleetEvents([{ racks: [{ gpuClass: 'H100' }, { gpuClass: 'H100' }, { gpuClass: 'GB200' }] }]),
+    );
+    await waitUntil(
+      async () => {
+        const res = await request(service.url).get('/utilization');
+        return res.body.length === 2;
+      },
+      60_000,
+      'the fleet in the capacity view',
+    );
   });
 
   afterAll(async () => {
@@ -61,20 +84,64 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
   });
 
   it('lease, quota (doubled) and placements flow to the topic and the projections', async () => {
-    await post('/leases', { leaseId: 'lease-acme', tenantId: 'acme', term: TERM, committedGpus: { H100: 32, GB200: 36 }, exclusivity: 'shared', ratePlanId: 'rp-1', author: 'sales', at: AT }).expect(201);
+    await post('/leases', {
+      leaseId: 'lease-acme',
+      tenantId: 'acme',
+      term: TERM,
+      committedGpus: { H100: 32, GB200: 36 },
+      exclusivity: 'shared',
+      ratePlanId: 'rp-1',
+      author: 'sales',
+      at: AT,
+    }).expect(201);
     await post('/leases/lease-acme/activate', { author: 'ops', at: AT }).expect(201);
-    const overlap = await post('/leases', { leaseId: 'too-big', tenantId: 'beta', term: TERM, committedGpus: { H100: 40 }, exclusivity: 'shared', ratePlanId: 'rp-1', author: 'sales', at: AT });
+    const overlap = await post('/leases', {
+      leaseId: 'too-big',
+      tenantId: 'beta',
+      term: TERM,
+      committedGpus: { H100: 40 },
+      exclusivity: 'shared',
+      ratePlanId: 'rp-1',
+      author: 'sales',
+      at: AT,
+    });
     expect(overlap.status).toBe(422);
     expect(overlap.body.error).toBe('beyond-fleet');
 
-    await post('/quotas/acme/H100/training', { change: { kind: 'set', nominal: 16, borrowLimit: 0 }, reason: 'initial', author: 'cap', at: AT }).expect(201);
-    const first = await post('/workloads', { workloadId: 'train-1', tenantId: 'acme', workloadClass: 'training', gpuCount: 16, gang: true, priority: 10, requestedAt: AT }).expect(201);
+    await post('/quotas/acme/H100/training', {
+      change: { kind: 'set', nominal: 16, borrowLimit: 0 },
+      reason: 'initial',
+      author: 'cap',
+      at: AT,
+    }).expect(201);
+    const first = await post('/workloads', {
+      workloadId: 'train-1',
+      tenantId: 'acme',
+      workloadClass: 'training',
+      gpuCount: 16,
+      gang: true,
+      priority: 10,
+      requestedAt: AT,
+    }).expect(201);
     expect(first.body).toMatchObject({ outcome: 'placed', gpuClass: 'H100', leaseId: 'lease-acme' });
     expect(first.body.gpuIds).toHaveLength(16);
-    const second = await post('/workloads', { workloadId: 'train-2', tenantId: 'acme', workloadClass: 'training', gpuCount: 16, gang: true, priority: 10, requestedAt: AT }).expect(201);
+    const second = await post('/workloads', {
+      workloadId: 'train-2',
+      tenantId: 'acme',
+      workloadClass: 'training',
+      gpuCount: 16,
+      gang: true,
+      priority: 10,
+      requestedAt: AT,
+    }).expect(201);
     expect(second.body).toMatchObject({ outcome: 'queued', reason: 'quota' });
 
-    const doubled = await post('/quotas/acme/H100/training', { change: { kind: 'multiply', factor: 2 }, reason: 'Claude Code limits x2', author: 'cap', at: AT }).expect(201);
+    const doubled = await post('/quotas/acme/H100/training', {
+      change: { kind: 'multiply', factor: 2 },
+      reason: 'Claude Code limits x2',
+      author: 'cap',
+      at: AT,
+    }).expect(201);
     expect(doubled.body).toMatchObject({ nominal: 32, previous: { nominal: 16 } });
     // A release retries the queue: train-2 now fits the doubled quota.
     await post('/workloads/train-1/release', { requestedAt: '2026-03-01T01:00:00.000Z' }).expect(200);
@@ -82,13 +149,31 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     expect(queue.body).toEqual([]);
 
     const history = await request(service.url).get('/quotas/acme/history').expect(200);
-    expect(history.body.map((h: { reason: string }) => h.reason)).toEqual(['initial', 'Claude Code limits x2']);
+    expect(history.body.map((h: { reason: string }) => h.reason)).toEqual([
+      'initial',
+      'Claude Code limits x2',
+    ]);
 
     await service.app.get(Messaging).flushOutbox();
-    const messages = await collector.waitFor((m) => m.some((x) => (x.value as EventEnvelope).type === allocation.WorkloadReleased.type) && m.length >= 10);
+    const messages = await collector.waitFor(
+      (m) =>
+        m.some((x) => (x.value as EventEnvelope).type === allocation.WorkloadReleased.type) && m.length >= 10,
+    );
     const types = messages.map((m) => (m.value as EventEnvelope).type.replace('allocation.', ''));
-    expect(types).toEqual(expect.arrayContaining(['LeaseSigned', 'LeaseActivated', 'QuotaChanged', 'WorkloadSubmitted', 'WorkloadPlaced', 'WorkloadQueued', 'WorkloadReleased']));
-    const ledger = messages.filter((m) => m.message.key?.toString() === allocation.AllocationStreams.placementLedger).map((m) => (m.value as EventEnvelope).type.replace('allocation.Workload', ''));
+    expect(types).toEqual(
+      expect.arrayContaining([
+        'LeaseSigned',
+        'LeaseActivated',
+        'QuotaChanged',
+        'WorkloadSubmitted',
+        'WorkloadPlaced',
+        'WorkloadQueued',
+        'WorkloadReleased',
+      ]),
+    );
+    const ledger = messages
+      .filter((m) => m.message.key?.toString() === allocation.AllocationStreams.placementLedger)
+      .map((m) => (m.value as EventEnvelope).type.replace('allocation.Workload', ''));
     expect(ledger).toEqual(['Submitted', 'Placed', 'Submitted', 'Queued', 'Released', 'Placed']);
   });
 
@@ -96,24 +181,65 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     const [placement] = (await request(service.url).get('/placements?tenantId=acme').expect(200)).body;
     const failed = placement.gpuIds[0];
     await publishInventory([
-      { type: 'inventory.GpuHealthChanged', payload: { gpuId: failed, nodeId: placement.nodeIds[0], rackId: rackId(1, 1), hallId: 's1-h01', gpuClass: 'H100', from: 'healthy', to: 'failed', health: 'failed', reason: 'xid 79' } },
+      {
+        type: 'inventory.GpuHealthChanged',
+        payload: {
+          gpuId: failed,
+          nodeId: placement.nodeIds[0],
+          rackId: rackId(1, 1),
+          hallId: 's1-h01',
+          gpuClass: 'H100',
+          from: 'healthy',
+          to: 'failed',
+          health: 'failed',
+          reason: 'xid 79',
+        },
+      },
     ]);
-    await waitUntil(async () => (await request(service.url).get('/placements?tenantId=acme')).body[0]?.placementId === 'train-2#2', 30_000, 'the re-placement');
+    await waitUntil(
+      async () =>
+        (await request(service.url).get('/placements?tenantId=acme')).body[0]?.placementId === 'train-2#2',
+      30_000,
+      'the re-placement',
+    );
     const [again] = (await request(service.url).get('/placements?tenantId=acme')).body;
     expect(again.gpuIds).not.toContain(failed);
-    const utilization = (await request(service.url).get('/utilization')).body.find((u: { gpuClass: string }) => u.gpuClass === 'H100');
+    const utilization = (await request(service.url).get('/utilization')).body.find(
+      (u: { gpuClass: string }) => u.gpuClass === 'H100',
+    );
     expect(utilization).toMatchObject({ allocated: 16, healthy: 63 });
     await service.app.get(Messaging).flushOutbox();
-    const messages = await collector.waitFor((m) => m.some((x) => (x.value as EventEnvelope).type === allocation.WorkloadEvicted.type));
-    const evicted = messages.find((x) => (x.value as EventEnvelope).type === allocation.WorkloadEvicted.type)!.value as EventEnvelope<string, allocation.WorkloadEvictedPayload>;
-    expect(evicted.payload).toMatchObject({ workloadId: 'train-2', placementId: 'train-2#1', cause: 'gpu-failed', affectedGpuIds: [failed] });
+    const messages = await collector.waitFor((m) =>
+      m.some((x) => (x.value as EventEnvelope).type === allocation.WorkloadEvicted.type),
+    );
+    const evicted = messages.find((x) => (x.value as EventEnvelope).type === allocation.WorkloadEvicted.type)!
+      .value as EventEnvelope<string, allocation.WorkloadEvictedPayload>;
+    expect(evicted.payload).toMatchObject({
+      workloadId: 'train-2',
+      placementId: 'train-2#1',
+      cause: 'gpu-failed',
+      affectedGpuIds: [failed],
+    });
   });
 
   it('concurrent submissions never put one GPU in two placements', async () => {
-    await post('/quotas/acme/H100/agentic', { change: { kind: 'set', nominal: 1000, borrowLimit: 0 }, reason: 'burst', author: 'cap', at: AT }).expect(201);
+    await post('/quotas/acme/H100/agentic', {
+      change: { kind: 'set', nominal: 1000, borrowLimit: 0 },
+      reason: 'burst',
+      author: 'cap',
+      at: AT,
+    }).expect(201);
     const replies = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        post('/workloads', { workloadId: `burst-${i}`, tenantId: 'acme', workloadClass: 'agentic', gpuCount: 8, gang: true, priority: 5, requestedAt: AT }),
+        post('/workloads', {
+          workloadId: `burst-${i}`,
+          tenantId: 'acme',
+          workloadClass: 'agentic',
+          gpuCount: 8,
+          gang: true,
+          priority: 5,
+          requestedAt: AT,
+        }),
       ),
     );
     expect(replies.every((r) => r.status === 201)).toBe(true);
@@ -121,7 +247,9 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     expect(placed).toBe(5); // 63 healthy H100, 16 held by train-2: 47 free = 5 whole 8-GPU workloads (routing: H200 absent, GB200 not leased for agentic quota)
     const rows: { gpu_id: string; n: string }[] = await service.app
       .get(DataSource)
-      .query(`SELECT gpu_id, count(*) AS n FROM allocation.placements, unnest(gpu_ids) AS gpu_id WHERE ended_at IS NULL GROUP BY gpu_id HAVING count(*) > 1`);
+      .query(
+        `SELECT gpu_id, count(*) AS n FROM allocation.placements, unnest(gpu_ids) AS gpu_id WHERE ended_at IS NULL GROUP BY gpu_id HAVING count(*) > 1`,
+      );
     expect(rows).toEqual([]);
   });
 
@@ -136,45 +264,86 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     await admin.disconnect();
     const replies = await new TopicCollector(kafka).start([replyTopic]);
     try {
-      await post('/quotas/acme/GB200/inference', { change: { kind: 'set', nominal: 36, borrowLimit: 0 }, reason: 'rpc', author: 'cap', at: AT }).expect(201);
+      await post('/quotas/acme/GB200/inference', {
+        change: { kind: 'set', nominal: 36, borrowLimit: 0 },
+        reason: 'rpc',
+        author: 'cap',
+        at: AT,
+      }).expect(201);
       await producer.send({
         topic: `${prefix}allocation.place`,
-        messages: [{
-          value: JSON.stringify({ workloadId: 'rpc-1', tenantId: 'acme', workloadClass: 'inference', gpuCount: 36, gang: true, priority: 50, requestedAt: AT }),
-          headers: { kafka_correlationId: 'c-1', kafka_replyTopic: replyTopic, kafka_replyPartition: '0' },
-        }],
+        messages: [
+          {
+            value: JSON.stringify({
+              workloadId: 'rpc-1',
+              tenantId: 'acme',
+              workloadClass: 'inference',
+              gpuCount: 36,
+              gang: true,
+              priority: 50,
+              requestedAt: AT,
+            }),
+            headers: { kafka_correlationId: 'c-1', kafka_replyTopic: replyTopic, kafka_replyPartition: '0' },
+          },
+        ],
       });
       const [reply] = await replies.waitFor((m) => m.length >= 1, 60_000);
       const body = reply.value as { response?: unknown } & Record<string, unknown>;
-      expect(body.response ?? body).toMatchObject({ outcome: 'placed', gpuClass: 'GB200', workloadId: 'rpc-1' });
+      expect(body.response ?? body).toMatchObject({
+        outcome: 'placed',
+        gpuClass: 'GB200',
+        workloadId: 'rpc-1',
+      });
       expect(reply.headers.kafka_correlationId).toBe('c-1');
 
       // allocation.release answers on its own reply topic; releasing twice says the workload is no longer placed.
       const releaseReplyTopic = `${prefix}allocation.release.reply`;
       const releaseAdmin = kafka.admin();
       await releaseAdmin.connect();
-      await releaseAdmin.createTopics({ topics: [{ topic: releaseReplyTopic, numPartitions: 1 }], waitForLeaders: true });
+      await releaseAdmin.createTopics({
+        topics: [{ topic: releaseReplyTopic, numPartitions: 1 }],
+        waitForLeaders: true,
+      });
       await releaseAdmin.disconnect();
       const releaseReplies = await new TopicCollector(kafka).start([releaseReplyTopic]);
       try {
         for (const correlationId of ['r-1', 'r-2']) {
           await producer.send({
             topic: `${prefix}allocation.release`,
-            messages: [{
-              value: JSON.stringify({ workloadId: 'rpc-1', requestedAt: AT }),
-              headers: { kafka_correlationId: correlationId, kafka_replyTopic: releaseReplyTopic, kafka_replyPartition: '0' },
-            }],
+            messages: [
+              {
+                value: JSON.stringify({ workloadId: 'rpc-1', requestedAt: AT }),
+                headers: {
+                  kafka_correlationId: correlationId,
+                  kafka_replyTopic: releaseReplyTopic,
+                  kafka_replyPartition: '0',
+                },
+              },
+            ],
           });
-          await releaseReplies.waitFor((m) => m.some((x) => x.headers.kafka_correlationId === correlationId), 60_000);
+          await releaseReplies.waitFor(
+            (m) => m.some((x) => x.headers.kafka_correlationId === correlationId),
+            60_000,
+          );
         }
         const outcome = (id: string) => {
-          const body = releaseReplies.messages.find((m) => m.headers.kafka_correlationId === id)!.value as { response?: unknown } & Record<string, unknown>;
+          const body = releaseReplies.messages.find((m) => m.headers.kafka_correlationId === id)!.value as {
+            response?: unknown;
+          } & Record<string, unknown>;
           return body.response ?? body;
         };
         expect(outcome('r-1')).toMatchObject({ outcome: 'released', workloadId: 'rpc-1' });
         expect(outcome('r-2')).toMatchObject({ outcome: 'not-placed', workloadId: 'rpc-1' });
         // Take the 36 GB200 GPUs again: the replica test below counts on what is left free.
-        const again = await post('/workloads', { workloadId: 'rpc-2', tenantId: 'acme', workloadClass: 'inference', gpuCount: 36, gang: true, priority: 50, requestedAt: AT }).expect(201);
+        const again = await post('/workloads', {
+          workloadId: 'rpc-2',
+          tenantId: 'acme',
+          workloadClass: 'inference',
+          gpuCount: 36,
+          gang: true,
+          priority: 50,
+          requestedAt: AT,
+        }).expect(201);
         expect(JSON.stringify(again.body)).toContain('GB200');
       } finally {
         await releaseReplies.stop();
@@ -194,11 +363,26 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     delete process.env.OUTBOX_RELAY;
     try {
       // H100 is full; agentic work routes on to GB200 (36 of 72 GPUs free after the request/reply test): 16 x 8 GPUs compete for 4 slots.
-      await post('/quotas/acme/GB200/agentic', { change: { kind: 'set', nominal: 1000, borrowLimit: 0 }, reason: 'race', author: 'cap', at: AT }).expect(201);
+      await post('/quotas/acme/GB200/agentic', {
+        change: { kind: 'set', nominal: 1000, borrowLimit: 0 },
+        reason: 'race',
+        author: 'cap',
+        at: AT,
+      }).expect(201);
       const urls = [service.url, replica.url];
       const replies = await Promise.all(
         Array.from({ length: 16 }, (_, i) =>
-          request(urls[i % 2]).post('/workloads').send({ workloadId: `race-${i}`, tenantId: 'acme', workloadClass: 'agentic', gpuCount: 8, gang: true, priority: 5, requestedAt: AT }),
+          request(urls[i % 2])
+            .post('/workloads')
+            .send({
+              workloadId: `race-${i}`,
+              tenantId: 'acme',
+              workloadClass: 'agentic',
+              gpuCount: 8,
+              gang: true,
+              priority: 5,
+              requestedAt: AT,
+            }),
         ),
       );
       expect(replies.map((r) => r.status).filter((s) => s !== 201 && s !== 409)).toEqual([]);
@@ -207,14 +391,19 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
         `SELECT gpu_id FROM allocation.placements, unnest(gpu_ids) AS gpu_id WHERE ended_at IS NULL GROUP BY gpu_id HAVING count(*) > 1`,
       );
       expect(doubled).toEqual([]);
-      const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM allocation.placements WHERE ended_at IS NULL AND workload_id LIKE 'race-%'`);
+      const [{ n }] = await dataSource.query(
+        `SELECT count(*)::int AS n FROM allocation.placements WHERE ended_at IS NULL AND workload_id LIKE 'race-%'`,
+      );
       expect(n).toBeGreaterThan(0);
       expect(n).toBeLessThanOrEqual(4);
       expect(replies.filter((r) => r.body.outcome === 'placed')).toHaveLength(n);
       // Each release lets queued race work in: release until none is left.
       for (let round = 0; round < 5; round++) {
-        const active: { workload_id: string }[] = await dataSource.query(`SELECT workload_id FROM allocation.placements WHERE ended_at IS NULL AND workload_id LIKE 'race-%'`);
-        for (const { workload_id } of active) await post(`/workloads/${workload_id}/release`, { requestedAt: AT }).expect(200);
+        const active: { workload_id: string }[] = await dataSource.query(
+          `SELECT workload_id FROM allocation.placements WHERE ended_at IS NULL AND workload_id LIKE 'race-%'`,
+        );
+        for (const { workload_id } of active)
+          await post(`/workloads/${workload_id}/release`, { requestedAt: AT }).expect(200);
       }
     } finally {
       await replica.app.close();
@@ -225,9 +414,15 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     const dataSource = service.app.get(DataSource);
     const store = service.app.get(EventStore);
     for (const projection of ownProjections) {
-      const rebuilt = await rebuildProjection(dataSource, store, projection, { targetSchema: `allocation_rebuild_${projection.name.replace(/-/g, '_')}` });
+      const rebuilt = await rebuildProjection(dataSource, store, projection, {
+        targetSchema: `allocation_rebuild_${projection.name.replace(/-/g, '_')}`,
+      });
       const comparisons = await compareProjection(dataSource, projection, 'allocation', rebuilt.targetSchema);
-      for (const comparison of comparisons) expect({ table: comparison.table, equal: comparison.equal }).toEqual({ table: comparison.table, equal: true });
+      for (const comparison of comparisons)
+        expect({ table: comparison.table, equal: comparison.equal }).toEqual({
+          table: comparison.table,
+          equal: true,
+        });
     }
   });
 });

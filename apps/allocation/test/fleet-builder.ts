@@ -20,14 +20,23 @@ export interface HallSpec {
 
 export const NODE_POWER_W: Record<inventory.GpuClass, number> = { H100: 10_200, H200: 10_200, GB200: 7_300 };
 
-export function fleetEvents(halls: HallSpec[], options: { siteId?: string; sitePowerCapW?: number } = {}): inventory.InventoryEvent[] {
+export function fleetEvents(
+  halls: HallSpec[],
+  options: { siteId?: string; sitePowerCapW?: number } = {},
+): inventory.InventoryEvent[] {
   const siteId = options.siteId ?? 's1';
   const events: inventory.InventoryEvent[] = [
-    { type: 'inventory.SiteRegistered', payload: { siteId, name: siteId, powerCapW: options.sitePowerCapW ?? 300_000_000 } },
+    {
+      type: 'inventory.SiteRegistered',
+      payload: { siteId, name: siteId, powerCapW: options.sitePowerCapW ?? 300_000_000 },
+    },
   ];
   halls.forEach((hall, h) => {
     const hallId = `${siteId}-h${String(h + 1).padStart(2, '0')}`;
-    events.push({ type: 'inventory.HallRegistered', payload: { hallId, siteId, name: hallId, powerCapW: hall.powerCapW ?? 100_000_000 } });
+    events.push({
+      type: 'inventory.HallRegistered',
+      payload: { hallId, siteId, name: hallId, powerCapW: hall.powerCapW ?? 100_000_000 },
+    });
     hall.racks.forEach((spec, r) => {
       const rackId = `${hallId}-r${String(r + 1).padStart(3, '0')}`;
       const facts = inventory.gpuClassFacts[spec.gpuClass];
@@ -36,7 +45,15 @@ export function fleetEvents(halls: HallSpec[], options: { siteId?: string; siteP
       const budget = spec.powerBudgetW ?? nodeCount * NODE_POWER_W[spec.gpuClass];
       events.push({
         type: 'inventory.RackRegistered',
-        payload: { rackId, hallId, siteId, gpuClass: spec.gpuClass, form: facts.form, nvlinkDomain: nvl, powerBudgetW: budget },
+        payload: {
+          rackId,
+          hallId,
+          siteId,
+          gpuClass: spec.gpuClass,
+          form: facts.form,
+          nvlinkDomain: nvl,
+          powerBudgetW: budget,
+        },
       });
       const nodes = Array.from({ length: nodeCount }, (_, n) => {
         const nodeId = `${rackId}-n${String(n + 1).padStart(2, '0')}`;
@@ -53,7 +70,14 @@ export function fleetEvents(halls: HallSpec[], options: { siteId?: string; siteP
       });
       events.push({
         type: 'inventory.NodesCommissioned',
-        payload: { rackId, hallId, siteId, gpuClass: spec.gpuClass, nodes, rackDrawW: nodeCount * NODE_POWER_W[spec.gpuClass] },
+        payload: {
+          rackId,
+          hallId,
+          siteId,
+          gpuClass: spec.gpuClass,
+          nodes,
+          rackDrawW: nodeCount * NODE_POWER_W[spec.gpuClass],
+        },
       });
     });
   });
@@ -62,5 +86,7 @@ export function fleetEvents(halls: HallSpec[], options: { siteId?: string; siteP
 
 export const rackId = (hall: number, rack: number, siteId = 's1') =>
   `${siteId}-h${String(hall).padStart(2, '0')}-r${String(rack).padStart(3, '0')}`;
-export const nodeId = (hall: number, rack: number, node: number) => `${rackId(hall, rack)}-n${String(node).padStart(2, '0')}`;
-export const gpuId = (hall: number, rack: number, node: number, gpu: number) => `${nodeId(hall, rack, node)}-g${gpu}`;
+export const nodeId = (hall: number, rack: number, node: number) =>
+  `${rackId(hall, rack)}-n${String(node).padStart(2, '0')}`;
+export const gpuId = (hall: number, rack: number, node: number, gpu: number) =>
+  `${nodeId(hall, rack, node)}-g${gpu}`;

@@ -65,9 +65,16 @@ function toLocated(service: string, row: Record<string, unknown>): LocatedEvent 
 const EVENT_COLUMNS = 'event_id, type, stream_id, global_position, recorded_at, payload';
 
 /** Finds an event by id in whichever service's log recorded it. */
-export async function locateEvent(db: Queryable, schemas: string[], eventId: string): Promise<LocatedEvent | undefined> {
+export async function locateEvent(
+  db: Queryable,
+  schemas: string[],
+  eventId: string,
+): Promise<LocatedEvent | undefined> {
   for (const schema of schemas) {
-    const [row] = await db.query(`SELECT ${EVENT_COLUMNS} FROM ${ident(schema)}.events WHERE event_id::text = $1`, [eventId]);
+    const [row] = await db.query(
+      `SELECT ${EVENT_COLUMNS} FROM ${ident(schema)}.events WHERE event_id::text = $1`,
+      [eventId],
+    );
     if (row) return toLocated(schema, row);
   }
   return undefined;
@@ -90,13 +97,18 @@ async function eventsWhere(
 }
 
 async function samplesOf(db: Queryable, usage: Record<string, unknown>, limit: number) {
-  const exists = await db.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = 'metering' AND table_name = 'samples'`);
+  const exists = await db.query(
+    `SELECT 1 FROM information_schema.tables WHERE table_schema = 'metering' AND table_name = 'samples'`,
+  );
   if (exists.length === 0 || typeof usage.leaseId !== 'string') return { count: 0, sampleIds: [] };
   const params = [usage.leaseId, usage.gpuClass, usage.hourStart];
   const where = `FROM metering.samples s JOIN metering.usage_windows w ON w.window_id = s.window_id
                  WHERE w.lease_id = $1 AND w.gpu_class = $2 AND w.hour_start = $3::timestamptz`;
   const [{ n }] = await db.query(`SELECT count(*)::int AS n ${where}`, params);
-  const ids = await db.query(`SELECT s.sample_id ${where} ORDER BY s.sampled_at, s.sample_id LIMIT ${limit}`, params);
+  const ids = await db.query(
+    `SELECT s.sample_id ${where} ORDER BY s.sampled_at, s.sample_id LIMIT ${limit}`,
+    params,
+  );
   return { count: n, sampleIds: ids.map((r: { sample_id: string }) => r.sample_id) };
 }
 
@@ -104,7 +116,12 @@ async function samplesOf(db: Queryable, usage: Record<string, unknown>, limit: n
  * The chain behind an invoice: each line, the usage (or other) events it was computed from, the
  * placements and raw samples behind that usage, and the lease and rate-plan events that priced it.
  */
-export async function explainInvoice(db: Queryable, invoiceNumber: number, lineNo?: number, sampleLimit = 20): Promise<InvoiceExplanation> {
+export async function explainInvoice(
+  db: Queryable,
+  invoiceNumber: number,
+  lineNo?: number,
+  sampleLimit = 20,
+): Promise<InvoiceExplanation> {
   const [invoice] = await db.query(
     `SELECT invoice_id, tenant_id, period, status, total_minor::text AS total FROM billing.invoices WHERE invoice_number = $1`,
     [invoiceNumber],
@@ -116,7 +133,8 @@ export async function explainInvoice(db: Queryable, invoiceNumber: number, lineN
        FROM billing.invoice_lines WHERE invoice_id = $1 AND ($2::int IS NULL OR line_no = $2) ORDER BY line_no`,
     [invoice.invoice_id, lineNo ?? null],
   );
-  if (lineNo !== undefined && lines.length === 0) throw new Error(`invoice ${invoiceNumber} has no line ${lineNo}`);
+  if (lineNo !== undefined && lines.length === 0)
+    throw new Error(`invoice ${invoiceNumber} has no line ${lineNo}`);
 
   const explained: ExplainedLine[] = [];
   for (const line of lines) {
@@ -124,22 +142,40 @@ export async function explainInvoice(db: Queryable, invoiceNumber: number, lineN
     for (const eventId of line.source_event_ids as string[]) {
       const event = await locateEvent(db, schemas, eventId);
       if (!event) {
-        sources.push({ event: { eventId, missing: true }, placements: [], samples: { count: 0, sampleIds: [] } });
+        sources.push({
+          event: { eventId, missing: true },
+          placements: [],
+          samples: { count: 0, sampleIds: [] },
+        });
         continue;
       }
-      const placementIds = ((event.payload.sources as { placementEventIds?: string[] } | undefined)?.placementEventIds ?? []).slice(0, 50);
+      const placementIds = (
+        (event.payload.sources as { placementEventIds?: string[] } | undefined)?.placementEventIds ?? []
+      ).slice(0, 50);
       const placements: LocatedEvent[] = [];
       for (const id of placementIds) {
         const placement = await locateEvent(db, schemas, id);
         if (placement) placements.push(placement);
       }
-      const samples = event.type.endsWith('UsageRecorded') ? await samplesOf(db, event.payload, sampleLimit) : { count: 0, sampleIds: [] };
+      const samples = event.type.endsWith('UsageRecorded')
+        ? await samplesOf(db, event.payload, sampleLimit)
+        : { count: 0, sampleIds: [] };
       sources.push({ event, placements, samples });
     }
-    const lease: LocatedEvent[] = await eventsWhere(db, 'allocation', schemas, 'leaseId', line.lease_id, '%Lease%');
-    const ratePlanIds = [...new Set(lease.map((e) => e.payload.ratePlanId).filter((id): id is string => typeof id === 'string'))];
+    const lease: LocatedEvent[] = await eventsWhere(
+      db,
+      'allocation',
+      schemas,
+      'leaseId',
+      line.lease_id,
+      '%Lease%',
+    );
+    const ratePlanIds = [
+      ...new Set(lease.map((e) => e.payload.ratePlanId).filter((id): id is string => typeof id === 'string')),
+    ];
     const ratePlan: LocatedEvent[] = [];
-    for (const id of ratePlanIds) ratePlan.push(...(await eventsWhere(db, 'billing', schemas, 'ratePlanId', id, '%RatePlan%')));
+    for (const id of ratePlanIds)
+      ratePlan.push(...(await eventsWhere(db, 'billing', schemas, 'ratePlanId', id, '%RatePlan%')));
     explained.push({
       lineNo: line.line_no,
       kind: line.kind,
@@ -166,10 +202,15 @@ export async function explainInvoice(db: Queryable, invoiceNumber: number, lineN
 
 export function formatExplanation(explanation: InvoiceExplanation): string {
   const out: string[] = [];
-  const ev = (e: LocatedEvent) => `${e.service}#${e.globalPosition} ${e.type} ${e.eventId} (stream ${e.streamId}, recorded ${e.recordedAt})`;
-  out.push(`invoice ${explanation.invoiceNumber} (${explanation.invoiceId}) tenant ${explanation.tenantId} period ${explanation.period} ${explanation.status} total ${explanation.totalMinor ?? '-'} minor units`);
+  const ev = (e: LocatedEvent) =>
+    `${e.service}#${e.globalPosition} ${e.type} ${e.eventId} (stream ${e.streamId}, recorded ${e.recordedAt})`;
+  out.push(
+    `invoice ${explanation.invoiceNumber} (${explanation.invoiceId}) tenant ${explanation.tenantId} period ${explanation.period} ${explanation.status} total ${explanation.totalMinor ?? '-'} minor units`,
+  );
   for (const line of explanation.lines) {
-    out.push(`  line ${line.lineNo}: ${line.kind}${line.gpuClass ? ` ${line.gpuClass}` : ''} lease ${line.leaseId}: ${line.quantity} ${line.quantityUnit} -> ${line.amountMinor} minor units`);
+    out.push(
+      `  line ${line.lineNo}: ${line.kind}${line.gpuClass ? ` ${line.gpuClass}` : ''} lease ${line.leaseId}: ${line.quantity} ${line.quantityUnit} -> ${line.amountMinor} minor units`,
+    );
     for (const source of line.sources) {
       if ('missing' in source.event) {
         out.push(`    source ${source.event.eventId}: NOT FOUND in any log`);
@@ -177,7 +218,10 @@ export function formatExplanation(explanation: InvoiceExplanation): string {
       }
       out.push(`    source ${ev(source.event)}`);
       for (const placement of source.placements) out.push(`      placement ${ev(placement)}`);
-      if (source.samples.count > 0) out.push(`      ${source.samples.count} raw samples: ${source.samples.sampleIds.join(', ')}${source.samples.count > source.samples.sampleIds.length ? ', ...' : ''}`);
+      if (source.samples.count > 0)
+        out.push(
+          `      ${source.samples.count} raw samples: ${source.samples.sampleIds.join(', ')}${source.samples.count > source.samples.sampleIds.length ? ', ...' : ''}`,
+        );
     }
     for (const e of line.lease) out.push(`    lease ${ev(e)}`);
     for (const e of line.ratePlan) out.push(`    rate plan ${ev(e)}`);

@@ -13,13 +13,18 @@ import { verifyAll } from './verify';
 const program = new Command()
   .name('fleetledger-audit')
   .description('Verify, replay and reconcile FleetLedger from its event logs (read-only on live tables).')
-  .addOption(new Option('--database-url <url>', 'the database holding the service schemas').env('DATABASE_URL').makeOptionMandatory())
+  .addOption(
+    new Option('--database-url <url>', 'the database holding the service schemas')
+      .env('DATABASE_URL')
+      .makeOptionMandatory(),
+  )
   .option('--json', 'print the machine-readable report instead of text');
 
 function servicesFor(name?: string) {
   if (!name) return auditedServices;
   const found = auditedServices.filter((s) => s.service === name);
-  if (found.length === 0) throw new Error(`unknown service ${name}; one of ${auditedServices.map((s) => s.service).join(', ')}`);
+  if (found.length === 0)
+    throw new Error(`unknown service ${name}; one of ${auditedServices.map((s) => s.service).join(', ')}`);
   return found;
 }
 
@@ -39,7 +44,9 @@ function print(text: string) {
 
 program
   .command('verify')
-  .description("check every service's hash chain and that each published event was consumed once by each subscriber")
+  .description(
+    "check every service's hash chain and that each published event was consumed once by each subscriber",
+  )
   .option('--service <name>', 'only this service')
   .action(async (options: { service?: string }) => {
     const report = await withDatabase((db) => verifyAll(db, servicesFor(options.service)));
@@ -47,13 +54,18 @@ program
     else {
       for (const chain of report.chains) {
         const v = chain.verification;
-        print(`${v.ok ? 'ok  ' : 'FAIL'} ${chain.service}: ${v.eventsChecked} events chained, ${chain.unpublishedOutbox} waiting in outbox` +
-          (v.firstBreak ? `; first broken link: ${JSON.stringify(v.firstBreak)}` : ''));
+        print(
+          `${v.ok ? 'ok  ' : 'FAIL'} ${chain.service}: ${v.eventsChecked} events chained, ${chain.unpublishedOutbox} waiting in outbox` +
+            (v.firstBreak ? `; first broken link: ${JSON.stringify(v.firstBreak)}` : ''),
+        );
       }
       for (const d of report.deliveries) {
         const ok = d.missing.length === 0 && d.unknown.length === 0;
-        print(`${ok ? 'ok  ' : 'FAIL'} ${d.topic} -> ${d.consumer}: ${d.published} published, ${d.consumed} consumed` +
-          (d.missing.length ? `; not consumed: ${d.missing.join(', ')}` : '') + (d.unknown.length ? `; never published: ${d.unknown.join(', ')}` : ''));
+        print(
+          `${ok ? 'ok  ' : 'FAIL'} ${d.topic} -> ${d.consumer}: ${d.published} published, ${d.consumed} consumed` +
+            (d.missing.length ? `; not consumed: ${d.missing.join(', ')}` : '') +
+            (d.unknown.length ? `; never published: ${d.unknown.join(', ')}` : ''),
+        );
       }
     }
     process.exitCode = report.ok ? 0 : 1;
@@ -66,8 +78,15 @@ program
   .option('--as-of <timestamp>', 'replay only events recorded up to this ISO timestamp')
   .option('--resume', 'continue an interrupted replay from its checkpoint')
   .action(async (options: { service?: string; asOf?: string; resume?: boolean }) => {
-    if (options.asOf && Number.isNaN(Date.parse(options.asOf))) throw new Error(`--as-of is not a timestamp: ${options.asOf}`);
-    const bar = new SingleBar({ format: '{service}/{projection} [{bar}] {percentage}% | {value}/{total} events | {rate} ev/s | ETA {eta}s' }, Presets.shades_classic);
+    if (options.asOf && Number.isNaN(Date.parse(options.asOf)))
+      throw new Error(`--as-of is not a timestamp: ${options.asOf}`);
+    const bar = new SingleBar(
+      {
+        format:
+          '{service}/{projection} [{bar}] {percentage}% | {value}/{total} events | {rate} ev/s | ETA {eta}s',
+      },
+      Presets.shades_classic,
+    );
     let current = '';
     let started = Date.now();
     const results = await withDatabase((db) =>
@@ -88,7 +107,10 @@ program
       }),
     );
     if (current) bar.stop();
-    for (const r of results) print(`${r.service}/${r.projection}: ${r.eventsApplied} events into ${r.targetSchema} in ${r.durationMs} ms`);
+    for (const r of results)
+      print(
+        `${r.service}/${r.projection}: ${r.eventsApplied} events into ${r.targetSchema} in ${r.durationMs} ms`,
+      );
   });
 
 program
@@ -97,20 +119,28 @@ program
   .option('--service <name>', 'only this service')
   .option('--period <YYYY-MM>', 'reprint the invoice totals of this month from the replay')
   .action(async (options: { service?: string; period?: string }) => {
-    const [results, replayedInvoices] = await withDatabase(async (db) => [
-      await reconcileServices(db, servicesFor(options.service)),
-      await invoiceTotals(db, 'billing_replay', options.period),
-    ] as const);
+    const [results, replayedInvoices] = await withDatabase(
+      async (db) =>
+        [
+          await reconcileServices(db, servicesFor(options.service)),
+          await invoiceTotals(db, 'billing_replay', options.period),
+        ] as const,
+    );
     let equal = true;
     for (const r of results) {
       for (const t of r.tables) {
         equal &&= t.equal;
-        print(`${t.equal ? 'ok  ' : 'DIFF'} ${r.service}.${t.table}: live ${t.liveRows} rows, replayed ${t.rebuiltRows} rows`);
+        print(
+          `${t.equal ? 'ok  ' : 'DIFF'} ${r.service}.${t.table}: live ${t.liveRows} rows, replayed ${t.rebuiltRows} rows`,
+        );
       }
-      for (const d of r.differences) print(`     ${d.side} ${r.service}.${d.table}: ${JSON.stringify(d.row)}`);
+      for (const d of r.differences)
+        print(`     ${d.side} ${r.service}.${d.table}: ${JSON.stringify(d.row)}`);
     }
     for (const invoice of replayedInvoices) {
-      print(`invoice ${invoice.invoiceNumber ?? '(draft)'} ${invoice.invoiceId} ${invoice.tenantId} ${invoice.period} ${invoice.status}: ${invoice.totalMinor ?? '-'} minor units (replayed)`);
+      print(
+        `invoice ${invoice.invoiceNumber ?? '(draft)'} ${invoice.invoiceId} ${invoice.tenantId} ${invoice.period} ${invoice.status}: ${invoice.totalMinor ?? '-'} minor units (replayed)`,
+      );
     }
     if (program.opts().json) print(JSON.stringify({ results, replayedInvoices }, null, 2));
     process.exitCode = equal ? 0 : 1;
@@ -118,7 +148,9 @@ program
 
 program
   .command('explain')
-  .description('show the chain behind an invoice: lines, usage, placements, raw samples, lease and rate-plan events')
+  .description(
+    'show the chain behind an invoice: lines, usage, placements, raw samples, lease and rate-plan events',
+  )
   .argument('<what>', 'what to explain: invoice')
   .argument('<number>', 'the invoice number')
   .option('--line <n>', 'only this line')
@@ -136,7 +168,9 @@ program
   .requiredOption('--period <YYYY-MM>', 'the calendar month')
   .requiredOption('--out <dir>', 'directory to write index.html and the CSV files into')
   .action(async (options: { period: string; out: string }) => {
-    const files = await withDatabase((db) => writeReport(db, options.period, options.out, new Date().toISOString()));
+    const files = await withDatabase((db) =>
+      writeReport(db, options.period, options.out, new Date().toISOString()),
+    );
     for (const file of files) print(`wrote ${file}`);
   });
 

@@ -1,5 +1,12 @@
 import { DataSource } from 'typeorm';
-import { compareProjection, EventStore, ident, rebuildProjection, ReplayProgress, TableComparison } from '@fleetledger/eventstore';
+import {
+  compareProjection,
+  EventStore,
+  ident,
+  rebuildProjection,
+  ReplayProgress,
+  TableComparison,
+} from '@fleetledger/eventstore';
 import type { ServiceOptions } from '@fleetledger/platform';
 
 export interface ReplayOptions {
@@ -23,7 +30,11 @@ export function replaySchema(service: ServiceOptions): string {
 }
 
 /** Rebuilds every projection of the given services from position 0 (or as of a time) into `<schema>_replay`. */
-export async function replayServices(dataSource: DataSource, services: ServiceOptions[], options: ReplayOptions = {}): Promise<ReplayResult[]> {
+export async function replayServices(
+  dataSource: DataSource,
+  services: ServiceOptions[],
+  options: ReplayOptions = {},
+): Promise<ReplayResult[]> {
   const results: ReplayResult[] = [];
   for (const service of services) {
     const store = new EventStore(service.schema, service.registry);
@@ -62,7 +73,11 @@ export interface ReconcileResult {
 }
 
 /** Compares each replayed projection with the live one, table by table, and lists differing rows. */
-export async function reconcileServices(dataSource: DataSource, services: ServiceOptions[], rowLimit = 50): Promise<ReconcileResult[]> {
+export async function reconcileServices(
+  dataSource: DataSource,
+  services: ServiceOptions[],
+  rowLimit = 50,
+): Promise<ReconcileResult[]> {
   const results: ReconcileResult[] = [];
   for (const service of services) {
     for (const projection of service.projections ?? []) {
@@ -75,7 +90,9 @@ export async function reconcileServices(dataSource: DataSource, services: Servic
           ['only-live', live, replayed],
           ['only-replayed', replayed, live],
         ] as const) {
-          const rows = await dataSource.query(`SELECT * FROM (SELECT * FROM ${a} EXCEPT ALL SELECT * FROM ${b}) d LIMIT ${rowLimit}`);
+          const rows = await dataSource.query(
+            `SELECT * FROM (SELECT * FROM ${a} EXCEPT ALL SELECT * FROM ${b}) d LIMIT ${rowLimit}`,
+          );
           for (const row of rows) differences.push({ table: table.table, side, row });
         }
       }
@@ -95,8 +112,15 @@ export interface InvoiceTotal {
 }
 
 /** Invoice totals as a billing schema (live or replayed) has them, optionally for one period. */
-export async function invoiceTotals(dataSource: DataSource, schema: string, period?: string): Promise<InvoiceTotal[]> {
-  const exists = await dataSource.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'invoices'`, [schema]);
+export async function invoiceTotals(
+  dataSource: DataSource,
+  schema: string,
+  period?: string,
+): Promise<InvoiceTotal[]> {
+  const exists = await dataSource.query(
+    `SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'invoices'`,
+    [schema],
+  );
   if (exists.length === 0) return [];
   const rows = await dataSource.query(
     `SELECT invoice_id, invoice_number, tenant_id, period, status, total_minor::text AS total

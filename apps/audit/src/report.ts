@@ -5,10 +5,23 @@ import { Queryable } from '@fleetledger/eventstore';
 /** One month's audit report: HTML with charts (inline SVG, no scripts) and CSV extracts. */
 export interface ReportFigures {
   period: string;
-  usageByClass: { gpuClass: string; gpuHoursAllocated: string; gpuHoursBusy: string; energyKwh: string; records: number }[];
+  usageByClass: {
+    gpuClass: string;
+    gpuHoursAllocated: string;
+    gpuHoursBusy: string;
+    energyKwh: string;
+    records: number;
+  }[];
   utilizationByDay: { day: string; gpuClass: string; utilizationPct: number }[];
   revenueByClass: { gpuClass: string; currency: string; amountMinor: string; exponent: number }[];
-  invoices: { invoiceNumber: number | null; tenantId: string; status: string; currency: string; totalMinor: string; exponent: number }[];
+  invoices: {
+    invoiceNumber: number | null;
+    tenantId: string;
+    status: string;
+    currency: string;
+    totalMinor: string;
+    exponent: number;
+  }[];
 }
 
 const PERIOD = /^(\d{4})-(0[1-9]|1[0-2])$/;
@@ -23,14 +36,23 @@ export function periodBounds(period: string): { from: string; to: string } {
 }
 
 async function tableExists(db: Queryable, schema: string, table: string): Promise<boolean> {
-  const rows = await db.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2`, [schema, table]);
+  const rows = await db.query(
+    `SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2`,
+    [schema, table],
+  );
   return rows.length > 0;
 }
 
 /** Reads the month's figures from the metering and billing projections (missing tables give empty sections). */
 export async function collectFigures(db: Queryable, period: string): Promise<ReportFigures> {
   const { from, to } = periodBounds(period);
-  const figures: ReportFigures = { period, usageByClass: [], utilizationByDay: [], revenueByClass: [], invoices: [] };
+  const figures: ReportFigures = {
+    period,
+    usageByClass: [],
+    utilizationByDay: [],
+    revenueByClass: [],
+    invoices: [],
+  };
   if (await tableExists(db, 'metering', 'usage_by_record')) {
     figures.usageByClass = (
       await db.query(
@@ -59,7 +81,11 @@ export async function collectFigures(db: Queryable, period: string): Promise<Rep
           GROUP BY 1, 2 ORDER BY 1, 2`,
         [from, to],
       )
-    ).map((r: Record<string, string>) => ({ day: r.day, gpuClass: r.gpu_class, utilizationPct: Number(r.pct) }));
+    ).map((r: Record<string, string>) => ({
+      day: r.day,
+      gpuClass: r.gpu_class,
+      utilizationPct: Number(r.pct),
+    }));
   }
   if (await tableExists(db, 'billing', 'invoices')) {
     figures.invoices = (
@@ -112,11 +138,18 @@ export function toCsv(header: string[], rows: (string | number | null)[][]): str
 }
 
 function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 /** A horizontal bar chart as inline SVG. */
-export function barChart(title: string, bars: { label: string; value: number; text: string }[], id: string): string {
+export function barChart(
+  title: string,
+  bars: { label: string; value: number; text: string }[],
+  id: string,
+): string {
   const width = 640;
   const rowHeight = 28;
   const labelWidth = 150;
@@ -131,7 +164,8 @@ export function barChart(title: string, bars: { label: string; value: number; te
 <text x="${labelWidth + w + 6}" y="${y + 17}" font-size="12">${escapeHtml(bar.text)}</text>`;
     })
     .join('\n');
-  const empty = bars.length === 0 ? `<text x="0" y="50" font-size="13" fill="#888">no data for this period</text>` : '';
+  const empty =
+    bars.length === 0 ? `<text x="0" y="50" font-size="13" fill="#888">no data for this period</text>` : '';
   return `<figure><svg id="${id}" class="chart" role="img" aria-label="${escapeHtml(title)}" width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg">
 <text x="0" y="16" font-size="15" font-weight="bold">${escapeHtml(title)}</text>
 ${rows}${empty}</svg></figure>`;
@@ -139,7 +173,11 @@ ${rows}${empty}</svg></figure>`;
 
 export function renderHtml(figures: ReportFigures, generatedAt: string): string {
   const utilizationByClass = new Map<string, number[]>();
-  for (const row of figures.utilizationByDay) utilizationByClass.set(row.gpuClass, [...(utilizationByClass.get(row.gpuClass) ?? []), row.utilizationPct]);
+  for (const row of figures.utilizationByDay)
+    utilizationByClass.set(row.gpuClass, [
+      ...(utilizationByClass.get(row.gpuClass) ?? []),
+      row.utilizationPct,
+    ]);
   const table = (header: string[], rows: string[][]) =>
     `<table><thead><tr>${header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows
       .map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`)
@@ -151,31 +189,110 @@ export function renderHtml(figures: ReportFigures, generatedAt: string): string 
 <h1>FleetLedger audit report: ${escapeHtml(figures.period)}</h1>
 <p>Generated ${escapeHtml(generatedAt)} from the metering and billing projections. Figures are exact decimals; money in the invoice currency.</p>
 <h2>Usage by GPU class</h2>
-${barChart('GPU-hours allocated by class', figures.usageByClass.map((u) => ({ label: u.gpuClass, value: Number(u.gpuHoursAllocated), text: `${u.gpuHoursAllocated} GPU-h` })), 'chart-usage')}
-${table(['GPU class', 'GPU-hours allocated', 'GPU-hours busy', 'energy kWh', 'usage records'], figures.usageByClass.map((u) => [u.gpuClass, u.gpuHoursAllocated, u.gpuHoursBusy, u.energyKwh, String(u.records)]))}
+${barChart(
+  'GPU-hours allocated by class',
+  figures.usageByClass.map((u) => ({
+    label: u.gpuClass,
+    value: Number(u.gpuHoursAllocated),
+    text: `${u.gpuHoursAllocated} GPU-h`,
+  })),
+  'chart-usage',
+)}
+${table(
+  ['GPU class', 'GPU-hours allocated', 'GPU-hours busy', 'energy kWh', 'usage records'],
+  figures.usageByClass.map((u) => [
+    u.gpuClass,
+    u.gpuHoursAllocated,
+    u.gpuHoursBusy,
+    u.energyKwh,
+    String(u.records),
+  ]),
+)}
 <h2>Utilization (busy / allocated)</h2>
-${barChart('Average daily utilization by class, %', [...utilizationByClass].map(([gpuClass, days]) => {
+${barChart(
+  'Average daily utilization by class, %',
+  [...utilizationByClass].map(([gpuClass, days]) => {
     const avg = Math.round((10 * days.reduce((a, b) => a + b, 0)) / days.length) / 10;
     return { label: gpuClass, value: avg, text: `${avg}%` };
-  }), 'chart-utilization')}
+  }),
+  'chart-utilization',
+)}
 <h2>Revenue by class</h2>
-${barChart('Invoiced amount by class or charge kind', figures.revenueByClass.map((r) => ({ label: r.gpuClass, value: Number(formatMinor(r.amountMinor, r.exponent)), text: `${formatMinor(r.amountMinor, r.exponent)} ${r.currency}` })), 'chart-revenue')}
+${barChart(
+  'Invoiced amount by class or charge kind',
+  figures.revenueByClass.map((r) => ({
+    label: r.gpuClass,
+    value: Number(formatMinor(r.amountMinor, r.exponent)),
+    text: `${formatMinor(r.amountMinor, r.exponent)} ${r.currency}`,
+  })),
+  'chart-revenue',
+)}
 <h2>Invoices</h2>
-${table(['number', 'tenant', 'status', 'total', 'currency'], figures.invoices.map((i) => [i.invoiceNumber === null ? '(draft)' : String(i.invoiceNumber), i.tenantId, i.status, formatMinor(i.totalMinor, i.exponent), i.currency]))}
+${table(
+  ['number', 'tenant', 'status', 'total', 'currency'],
+  figures.invoices.map((i) => [
+    i.invoiceNumber === null ? '(draft)' : String(i.invoiceNumber),
+    i.tenantId,
+    i.status,
+    formatMinor(i.totalMinor, i.exponent),
+    i.currency,
+  ]),
+)}
 </body></html>
 `;
 }
 
 /** Writes index.html and the CSV extracts into `outDir`; returns the files written. */
-export async function writeReport(db: Queryable, period: string, outDir: string, generatedAt: string): Promise<string[]> {
+export async function writeReport(
+  db: Queryable,
+  period: string,
+  outDir: string,
+  generatedAt: string,
+): Promise<string[]> {
   const figures = await collectFigures(db, period);
   mkdirSync(outDir, { recursive: true });
   const files: [string, string][] = [
     ['index.html', renderHtml(figures, generatedAt)],
-    ['usage-by-class.csv', toCsv(['gpu_class', 'gpu_hours_allocated', 'gpu_hours_busy', 'energy_kwh', 'records'], figures.usageByClass.map((u) => [u.gpuClass, u.gpuHoursAllocated, u.gpuHoursBusy, u.energyKwh, u.records]))],
-    ['utilization-by-day.csv', toCsv(['day', 'gpu_class', 'utilization_pct'], figures.utilizationByDay.map((u) => [u.day, u.gpuClass, u.utilizationPct]))],
-    ['revenue-by-class.csv', toCsv(['class_or_kind', 'currency', 'amount'], figures.revenueByClass.map((r) => [r.gpuClass, r.currency, formatMinor(r.amountMinor, r.exponent)]))],
-    ['invoices.csv', toCsv(['invoice_number', 'tenant_id', 'status', 'currency', 'total'], figures.invoices.map((i) => [i.invoiceNumber, i.tenantId, i.status, i.currency, formatMinor(i.totalMinor, i.exponent)]))],
+    [
+      'usage-by-class.csv',
+      toCsv(
+        ['gpu_class', 'gpu_hours_allocated', 'gpu_hours_busy', 'energy_kwh', 'records'],
+        figures.usageByClass.map((u) => [
+          u.gpuClass,
+          u.gpuHoursAllocated,
+          u.gpuHoursBusy,
+          u.energyKwh,
+          u.records,
+        ]),
+      ),
+    ],
+    [
+      'utilization-by-day.csv',
+      toCsv(
+        ['day', 'gpu_class', 'utilization_pct'],
+        figures.utilizationByDay.map((u) => [u.day, u.gpuClass, u.utilizationPct]),
+      ),
+    ],
+    [
+      'revenue-by-class.csv',
+      toCsv(
+        ['class_or_kind', 'currency', 'amount'],
+        figures.revenueByClass.map((r) => [r.gpuClass, r.currency, formatMinor(r.amountMinor, r.exponent)]),
+      ),
+    ],
+    [
+      'invoices.csv',
+      toCsv(
+        ['invoice_number', 'tenant_id', 'status', 'currency', 'total'],
+        figures.invoices.map((i) => [
+          i.invoiceNumber,
+          i.tenantId,
+          i.status,
+          i.currency,
+          formatMinor(i.totalMinor, i.exponent),
+        ]),
+      ),
+    ],
   ];
   for (const [name, content] of files) writeFileSync(path.join(outDir, name), content);
   return files.map(([name]) => path.join(outDir, name));

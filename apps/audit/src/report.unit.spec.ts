@@ -23,11 +23,26 @@ describe('audit report building blocks', () => {
   });
 
   it('quotes CSV cells that need it (RFC 4180)', () => {
-    expect(toCsv(['a', 'b'], [['x,y', 'say "hi"'], [null, 3]])).toBe('a,b\n"x,y","say ""hi"""\n,3\n');
+    expect(
+      toCsv(
+        ['a', 'b'],
+        [
+          ['x,y', 'say "hi"'],
+          [null, 3],
+        ],
+      ),
+    ).toBe('a,b\n"x,y","say ""hi"""\n,3\n');
   });
 
   it('draws one bar per value, scaled to the largest', () => {
-    const svg = barChart('t', [{ label: 'H100', value: 10, text: '10' }, { label: 'GB200', value: 5, text: '5' }], 'c');
+    const svg = barChart(
+      't',
+      [
+        { label: 'H100', value: 10, text: '10' },
+        { label: 'GB200', value: 5, text: '5' },
+      ],
+      'c',
+    );
     const widths = [...svg.matchAll(/<rect [^>]*width="(\d+)"/g)].map((m) => Number(m[1]));
     expect(widths).toHaveLength(2);
     expect(widths[0]).toBe(2 * widths[1]);
@@ -35,7 +50,22 @@ describe('audit report building blocks', () => {
 
   it('escapes tenant-provided text in the HTML', () => {
     const html = renderHtml(
-      { period: '2026-11', usageByClass: [], utilizationByDay: [], revenueByClass: [], invoices: [{ invoiceNumber: 1, tenantId: '<script>x</script>', status: 'finalized', currency: 'USD', totalMinor: '100', exponent: 2 }] },
+      {
+        period: '2026-11',
+        usageByClass: [],
+        utilizationByDay: [],
+        revenueByClass: [],
+        invoices: [
+          {
+            invoiceNumber: 1,
+            tenantId: '<script>x</script>',
+            status: 'finalized',
+            currency: 'USD',
+            totalMinor: '100',
+            exponent: 2,
+          },
+        ],
+      },
       '2026-12-01T00:00:00Z',
     );
     expect(html).not.toContain('<script>x');

@@ -8,4 +8,9 @@ import { meteringService } from '../../metering/src/metering.options';
  * The services whose logs the audit reads. The audit tool is not a service: it reads every schema
  * of a database copy, with each service's own contracts and projection definitions.
  */
-export const auditedServices: ServiceOptions[] = [inventoryService, allocationService, meteringService, billingService];
+export const auditedServices: ServiceOptions[] = [
+  inventoryService,
+  allocationService,
+  meteringService,
+  billingService,
+];

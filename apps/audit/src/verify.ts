@@ -22,7 +22,10 @@ export interface VerifyReport {
 }
 
 async function schemaExists(db: Queryable, schema: string): Promise<boolean> {
-  const rows = await db.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'events'`, [schema]);
+  const rows = await db.query(
+    `SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'events'`,
+    [schema],
+  );
   return rows.length > 0;
 }
 
@@ -31,7 +34,11 @@ async function schemaExists(db: Queryable, schema: string): Promise<boolean> {
  * published to a topic must be in the inbox of each consumer of that topic once, and no inbox may
  * hold an event that was never published.
  */
-export async function verifyAll(db: Queryable, services: ServiceOptions[], sampleLimit = 20): Promise<VerifyReport> {
+export async function verifyAll(
+  db: Queryable,
+  services: ServiceOptions[],
+  sampleLimit = 20,
+): Promise<VerifyReport> {
   const present: ServiceOptions[] = [];
   for (const service of services) if (await schemaExists(db, service.schema)) present.push(service);
 
@@ -39,7 +46,9 @@ export async function verifyAll(db: Queryable, services: ServiceOptions[], sampl
   for (const service of present) {
     const store = new EventStore(service.schema, service.registry);
     const verification = await store.verifyChain(db);
-    const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM ${ident(service.schema)}.outbox WHERE published_at IS NULL`);
+    const [{ n }] = await db.query(
+      `SELECT count(*)::int AS n FROM ${ident(service.schema)}.outbox WHERE published_at IS NULL`,
+    );
     chains.push({ service: service.service, schema: service.schema, verification, unpublishedOutbox: n });
   }
 
@@ -52,7 +61,9 @@ export async function verifyAll(db: Queryable, services: ServiceOptions[], sampl
   const deliveries: DeliveryCheck[] = [];
   for (const service of present) {
     const s = ident(service.schema);
-    const subscriptions = await db.query(`SELECT DISTINCT consumer, topic FROM ${s}.inbox ORDER BY consumer, topic`);
+    const subscriptions = await db.query(
+      `SELECT DISTINCT consumer, topic FROM ${s}.inbox ORDER BY consumer, topic`,
+    );
     for (const { consumer, topic } of subscriptions as { consumer: string; topic: string }[]) {
       const producerSchema = producers.get(topic);
       if (!producerSchema) continue;
@@ -90,6 +101,7 @@ export async function verifyAll(db: Queryable, services: ServiceOptions[], sampl
   }
 
   const ok =
-    chains.every((c) => c.verification.ok) && deliveries.every((d) => d.missing.length === 0 && d.unknown.length === 0);
+    chains.every((c) => c.verification.ok) &&
+    deliveries.every((d) => d.missing.length === 0 && d.unknown.length === 0);
   return { ok, chains, deliveries };
 }

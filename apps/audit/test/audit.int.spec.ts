@@ -1,9 +1,23 @@
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { Topics, topicName } from '@fleetledger/contracts';
-import { compareProjection, createEventStoreMigration, EventStore, InboxConsumer, rebuildProjection, runInTransaction } from '@fleetledger/eventstore';
+import {
+  compareProjection,
+  createEventStoreMigration,
+  EventStore,
+  InboxConsumer,
+  rebuildProjection,
+  runInTransaction,
+} from '@fleetledger/eventstore';
 import { Messaging, ServiceOptions, PRODUCER, KAFKA } from '@fleetledger/platform';
-import { ExampleModule, exampleRegistry, exampleService, startTestService, TestService, waitUntil } from '@fleetledger/testing';
+import {
+  ExampleModule,
+  exampleRegistry,
+  exampleService,
+  startTestService,
+  TestService,
+  waitUntil,
+} from '@fleetledger/testing';
 import { reconcileServices, replayServices } from '../src/replay';
 import { verifyAll } from '../src/verify';
 
@@ -28,7 +42,8 @@ describe('audit: verify, replay, reconcile', () => {
     service = await startTestService(ExampleModule, exampleService);
     db = service.app.get(DataSource);
     await db.runMigrations();
-    for (const migration of subscriberOptions.migrations) await runInTransaction(db, (tx) => new migration().up(tx.queryRunner!));
+    for (const migration of subscriberOptions.migrations)
+      await runInTransaction(db, (tx) => new migration().up(tx.queryRunner!));
     subscriber = new InboxConsumer(service.app.get(KAFKA), db, service.app.get(PRODUCER), {
       name: 'subscriber-accounts',
       groupId: `${service.topicPrefix}subscriber`,
@@ -39,11 +54,19 @@ describe('audit: verify, replay, reconcile', () => {
     });
     await subscriber.start();
     for (const id of ['a1', 'a2', 'a3']) {
-      await request(service.url).post('/accounts').send({ accountId: id, owner: `lab-${id}` }).expect(201);
-      await request(service.url).post(`/accounts/${id}/deposits`).send({ amountMinor: 1000, at: '2026-11-03T00:00:00Z' }).expect(201);
+      await request(service.url)
+        .post('/accounts')
+        .send({ accountId: id, owner: `lab-${id}` })
+        .expect(201);
+      await request(service.url)
+        .post(`/accounts/${id}/deposits`)
+        .send({ amountMinor: 1000, at: '2026-11-03T00:00:00Z' })
+        .expect(201);
     }
     await service.app.get(Messaging).flushOutbox();
-    await waitUntil(async () => (await db.query(`SELECT count(*)::int AS n FROM subscriber.inbox`))[0].n === 6);
+    await waitUntil(
+      async () => (await db.query(`SELECT count(*)::int AS n FROM subscriber.inbox`))[0].n === 6,
+    );
   });
 
   afterAll(async () => {
@@ -56,7 +79,13 @@ describe('audit: verify, replay, reconcile', () => {
     expect(report.ok).toBe(true);
     expect(report.chains.find((c) => c.service === 'example')?.verification.eventsChecked).toBe(6);
     expect(report.deliveries).toEqual([
-      expect.objectContaining({ consumer: 'subscriber-accounts', published: 6, consumed: 6, missing: [], unknown: [] }),
+      expect.objectContaining({
+        consumer: 'subscriber-accounts',
+        published: 6,
+        consumed: 6,
+        missing: [],
+        unknown: [],
+      }),
     ]);
   });
 
@@ -69,8 +98,16 @@ describe('audit: verify, replay, reconcile', () => {
     const drifted = await reconcileServices(db, services());
     expect(drifted[0].differences).toEqual(
       expect.arrayContaining([
-        { table: 'accounts', side: 'only-live', row: { account_id: 'a2', owner: 'lab-a2', balance_minor: '999' } },
-        { table: 'accounts', side: 'only-replayed', row: { account_id: 'a2', owner: 'lab-a2', balance_minor: '1000' } },
+        {
+          table: 'accounts',
+          side: 'only-live',
+          row: { account_id: 'a2', owner: 'lab-a2', balance_minor: '999' },
+        },
+        {
+          table: 'accounts',
+          side: 'only-replayed',
+          row: { account_id: 'a2', owner: 'lab-a2', balance_minor: '1000' },
+        },
       ]),
     );
     await db.query(`UPDATE example.accounts SET balance_minor = 1000 WHERE account_id = 'a2'`);
@@ -83,7 +120,8 @@ describe('audit: verify, replay, reconcile', () => {
     await rebuildProjection(db, store, projection, { targetSchema: 'example_replay_b', batchSize: 5000 });
     const [comparison] = await compareProjection(db, projection, 'example_replay_a', 'example_replay_b');
     expect(comparison).toMatchObject({ liveRows: 3, rebuiltRows: 3, equal: true });
-    const dump = async (schema: string) => JSON.stringify(await db.query(`SELECT * FROM "${schema}".accounts ORDER BY account_id`));
+    const dump = async (schema: string) =>
+      JSON.stringify(await db.query(`SELECT * FROM "${schema}".accounts ORDER BY account_id`));
     expect(await dump('example_replay_a')).toBe(await dump('example_replay_b'));
   });
 
@@ -98,7 +136,9 @@ describe('audit: verify, replay, reconcile', () => {
   it('verify fails after one stored event is altered, naming the first broken link', async () => {
     await runInTransaction(db, async (tx) => {
       await tx.query(`SET LOCAL fleetledger.allow_event_rewrite = 'on'`);
-      await tx.query(`UPDATE example.events SET payload = jsonb_set(payload, '{amountMinor}', '100000') WHERE global_position = 4`);
+      await tx.query(
+        `UPDATE example.events SET payload = jsonb_set(payload, '{amountMinor}', '100000') WHERE global_position = 4`,
+      );
     });
     const report = await verifyAll(db, services());
     const chain = report.chains.find((c) => c.service === 'example')!;

@@ -12,9 +12,16 @@ export const billingService: ServiceOptions = {
   service: 'billing',
   schema: 'billing',
   migrations: billingMigrations,
-  registry: new EventRegistry([...billing.allBillingEvents, ...metering.allMeteringEvents, ...allocation.allAllocationEvents]),
+  registry: new EventRegistry([
+    ...billing.allBillingEvents,
+    ...metering.allMeteringEvents,
+    ...allocation.allAllocationEvents,
+  ]),
   eventsTopic: Topics.billingEvents,
   consumedTopics: [Topics.meteringEvents, Topics.allocationEvents],
   projections: [invoicesProjection],
-  openApi: { title: 'FleetLedger billing', description: 'Rating, invoices, commitments and SLA credits of FleetLedger.' },
+  openApi: {
+    title: 'FleetLedger billing',
+    description: 'Rating, invoices, commitments and SLA credits of FleetLedger.',
+  },
 };

@@ -27,24 +27,56 @@ describe('billing service against real Kafka and PostgreSQL', () => {
   const invoiceId = 'tenant-a.2026-11';
   const tenantA = { 'x-tenant-id': 'tenant-a' };
   const hours = ['2026-11-01T00:00:00.000Z', '2026-11-01T01:00:00.000Z', '2026-11-01T02:00:00.000Z'];
-  const l1Usage = hours.map((hourStart) => usageRecorded({ leaseId: 'L1', gpuClass: 'H100', hourStart, gpuSeconds: '7200.000', energyWh: '1500.000' }));
-  const l2Usage = usageRecorded({ leaseId: 'L2', gpuClass: 'H200', hourStart: '2026-11-10T00:00:00.000Z', gpuSeconds: '28800.000' });
+  const l1Usage = hours.map((hourStart) =>
+    usageRecorded({
+      leaseId: 'L1',
+      gpuClass: 'H100',
+      hourStart,
+      gpuSeconds: '7200.000',
+      energyWh: '1500.000',
+    }),
+  );
+  const l2Usage = usageRecorded({
+    leaseId: 'L2',
+    gpuClass: 'H200',
+    hourStart: '2026-11-10T00:00:00.000Z',
+    gpuSeconds: '28800.000',
+  });
   const usageEnvelope = (usage: (typeof l1Usage)[number]) =>
-    envelope(metering.UsageRecorded.type, `usage-record-${usage.payload.usageRecordId}`, usage.payload, usage.payload.hourStart, undefined);
-  const leaseSigned = (leaseId: string, committedGpus: allocation.CommittedGpus, start: string, end: string, tenantId = 'tenant-a') =>
-    envelope(allocation.LeaseSigned.type, 'lease-book', {
-      leaseId,
-      tenantId,
-      term: { start, end },
-      committedGpus,
-      exclusivity: 'shared',
-      scope: { hallIds: [], rackIds: [] },
-      ratePlanId: 'usd-standard',
-      signedAt: '2026-10-01T00:00:00.000Z',
-      author: 'sales',
-    }, '2026-10-01T00:00:00.000Z');
-  const charges = async () => Number((await service.app.get(DataSource).query(`SELECT count(*)::int AS n FROM billing.charges`))[0].n);
-  const invoice = async () => (await request(service.url).get(`/invoices/${invoiceId}`).set(tenantA).expect(200)).body;
+    envelope(
+      metering.UsageRecorded.type,
+      `usage-record-${usage.payload.usageRecordId}`,
+      usage.payload,
+      usage.payload.hourStart,
+      undefined,
+    );
+  const leaseSigned = (
+    leaseId: string,
+    committedGpus: allocation.CommittedGpus,
+    start: string,
+    end: string,
+    tenantId = 'tenant-a',
+  ) =>
+    envelope(
+      allocation.LeaseSigned.type,
+      'lease-book',
+      {
+        leaseId,
+        tenantId,
+        term: { start, end },
+        committedGpus,
+        exclusivity: 'shared',
+        scope: { hallIds: [], rackIds: [] },
+        ratePlanId: 'usd-standard',
+        signedAt: '2026-10-01T00:00:00.000Z',
+        author: 'sales',
+      },
+      '2026-10-01T00:00:00.000Z',
+    );
+  const charges = async () =>
+    Number((await service.app.get(DataSource).query(`SELECT count(*)::int AS n FROM billing.charges`))[0].n);
+  const invoice = async () =>
+    (await request(service.url).get(`/invoices/${invoiceId}`).set(tenantA).expect(200)).body;
 
   // Event ids are fixed up front so the test can name them (the source events of invoice lines).
   const l1Envelopes = l1Usage.map(usageEnvelope);
@@ -56,8 +88,13 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     meteringTopic = topicName(Topics.meteringEvents, service.topicPrefix);
     producer = testKafka().producer();
     await producer.connect();
-    collector = await new TopicCollector(testKafka()).start([topicName(Topics.billingEvents, service.topicPrefix)]);
-    await request(service.url).post('/rate-plans').send({ plan: usdPlan(), publishedAt: '2026-10-01T00:00:00.000Z' }).expect(201);
+    collector = await new TopicCollector(testKafka()).start([
+      topicName(Topics.billingEvents, service.topicPrefix),
+    ]);
+    await request(service.url)
+      .post('/rate-plans')
+      .send({ plan: usdPlan(), publishedAt: '2026-10-01T00:00:00.000Z' })
+      .expect(201);
   });
 
   afterAll(async () => {
@@ -69,7 +106,11 @@ describe('billing service against real Kafka and PostgreSQL', () => {
   it('rates usage into charges and a draft whose total matches the hand-computed example (usage may arrive before its lease)', async () => {
     // L2's usage comes before its lease: it is held visibly, then rated when the lease arrives.
     await publish(producer, meteringTopic, [l2Envelope]);
-    await waitUntil(async () => (await request(service.url).get('/usage-holds').set(tenantA)).body.length === 1, 30_000, 'a held usage');
+    await waitUntil(
+      async () => (await request(service.url).get('/usage-holds').set(tenantA)).body.length === 1,
+      30_000,
+      'a held usage',
+    );
     expect((await request(service.url).get('/usage-holds').set(tenantA).expect(200)).body).toEqual([
       expect.objectContaining({ eventId: l2Envelope.eventId, status: 'pending', reason: 'unknown-lease' }),
     ]);
@@ -82,8 +123,17 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     await waitUntil(async () => (await charges()) === 7, 30_000, 'charges');
 
     const draft = await invoice();
-    expect(draft).toMatchObject({ status: 'draft', invoiceNumber: null, totalMinor: '1201704', currency: { code: 'USD', minorUnitExponent: 2 } });
-    expect(Object.fromEntries(draft.lines.map((line: { lineId: string; amountMinor: string }) => [line.lineId, line.amountMinor]))).toEqual({
+    expect(draft).toMatchObject({
+      status: 'draft',
+      invoiceNumber: null,
+      totalMinor: '1201704',
+      currency: { code: 'USD', minorUnitExponent: 2 },
+    });
+    expect(
+      Object.fromEntries(
+        draft.lines.map((line: { lineId: string; amountMinor: string }) => [line.lineId, line.amountMinor]),
+      ),
+    ).toEqual({
       'L1:gpu-usage:H100:250000000': '750',
       'L1:gpu-overage:H100:300000000': '900',
       'L1:energy:12000000': '54',
@@ -98,10 +148,22 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     const reEmitted = { ...l1Envelopes[0], eventId: '01900000-0000-7000-8000-000000000001' };
     await publish(producer, meteringTopic, [l1Envelopes[0], l1Envelopes[0], reEmitted]);
     // A marker behind the redeliveries on the same partition key order: once it is rated, they were handled.
-    const marker = usageEnvelope(usageRecorded({ leaseId: 'L1', gpuClass: 'H100', hourStart: '2026-11-01T00:00:00.000Z', gpuSeconds: '0.000' }));
+    const marker = usageEnvelope(
+      usageRecorded({
+        leaseId: 'L1',
+        gpuClass: 'H100',
+        hourStart: '2026-11-01T00:00:00.000Z',
+        gpuSeconds: '0.000',
+      }),
+    );
     await publish(producer, meteringTopic, [{ ...marker, streamId: l1Envelopes[0].streamId }]);
     await waitUntil(
-      async () => (await service.app.get(DataSource).query(`SELECT 1 FROM billing.inbox WHERE event_id = $1`, [marker.eventId])).length === 1,
+      async () =>
+        (
+          await service.app
+            .get(DataSource)
+            .query(`SELECT 1 FROM billing.inbox WHERE event_id = $1`, [marker.eventId])
+        ).length === 1,
       30_000,
       'the marker consumed',
     );
@@ -109,30 +171,59 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     expect((await invoice()).totalMinor).toBe('1201704');
   });
 
-  it('tenant B can never read tenant A\'s invoice', async () => {
-    const response = await request(service.url).get(`/invoices/${invoiceId}`).set({ 'x-tenant-id': 'tenant-b' }).expect(404);
+  it("tenant B can never read tenant A's invoice", async () => {
+    const response = await request(service.url)
+      .get(`/invoices/${invoiceId}`)
+      .set({ 'x-tenant-id': 'tenant-b' })
+      .expect(404);
     expect(response.body.error).toBe('invoice-not-found');
-    expect((await request(service.url).get('/invoices').set({ 'x-tenant-id': 'tenant-b' }).expect(200)).body).toEqual([]);
+    expect(
+      (await request(service.url).get('/invoices').set({ 'x-tenant-id': 'tenant-b' }).expect(200)).body,
+    ).toEqual([]);
     await request(service.url).get(`/invoices/${invoiceId}`).expect(400);
   });
 
   it('finalizes under gap-free number 1 and publishes InvoiceFinalized; lines name their source events', async () => {
-    const finalized = (await request(service.url).post(`/invoices/${invoiceId}/finalize`).set(tenantA).send({ finalizedAt: '2026-12-01T00:00:00.000Z' }).expect(200)).body;
+    const finalized = (
+      await request(service.url)
+        .post(`/invoices/${invoiceId}/finalize`)
+        .set(tenantA)
+        .send({ finalizedAt: '2026-12-01T00:00:00.000Z' })
+        .expect(200)
+    ).body;
     expect(finalized).toMatchObject({ status: 'finalized', invoiceNumber: 1, totalMinor: '1201704' });
-    const messages = await collector.waitFor((m) => m.some((message) => message.headers['event-type'] === 'billing.InvoiceFinalized'));
-    const event = messages.find((message) => message.headers['event-type'] === 'billing.InvoiceFinalized')?.value as EventEnvelope;
-    expect(event).toMatchObject({ streamId: `invoice-${invoiceId}`, payload: { invoiceNumber: 1, totalMinor: '1201704' } });
+    const messages = await collector.waitFor((m) =>
+      m.some((message) => message.headers['event-type'] === 'billing.InvoiceFinalized'),
+    );
+    const event = messages.find((message) => message.headers['event-type'] === 'billing.InvoiceFinalized')
+      ?.value as EventEnvelope;
+    expect(event).toMatchObject({
+      streamId: `invoice-${invoiceId}`,
+      payload: { invoiceNumber: 1, totalMinor: '1201704' },
+    });
 
-    const sources = (await request(service.url).get(`/invoices/${invoiceId}/lines/L1:gpu-overage:H100:300000000/source-events`).set(tenantA).expect(200)).body;
+    const sources = (
+      await request(service.url)
+        .get(`/invoices/${invoiceId}/lines/L1:gpu-overage:H100:300000000/source-events`)
+        .set(tenantA)
+        .expect(200)
+    ).body;
     expect(sources.sourceEventIds).toEqual([l1Envelopes[1].eventId, l1Envelopes[2].eventId]);
-    expect(sources.events.map((e: EventEnvelope) => e.type)).toEqual([metering.UsageRecorded.type, metering.UsageRecorded.type]);
+    expect(sources.events.map((e: EventEnvelope) => e.type)).toEqual([
+      metering.UsageRecorded.type,
+      metering.UsageRecorded.type,
+    ]);
   });
 
   it('a finalized invoice cannot be modified: error, nothing written', async () => {
     const dataSource = service.app.get(DataSource);
     const store = service.app.get(EventStore);
     const before = await store.headPosition(dataSource);
-    const again = await request(service.url).post(`/invoices/${invoiceId}/finalize`).set(tenantA).send({ finalizedAt: '2026-12-02T00:00:00.000Z' }).expect(409);
+    const again = await request(service.url)
+      .post(`/invoices/${invoiceId}/finalize`)
+      .set(tenantA)
+      .send({ finalizedAt: '2026-12-02T00:00:00.000Z' })
+      .expect(409);
     expect(again.body).toMatchObject({ error: 'invoice-finalized' });
     const tooMuch = await request(service.url)
       .post(`/invoices/${invoiceId}/credit-notes`)
@@ -146,11 +237,21 @@ describe('billing service against real Kafka and PostgreSQL', () => {
 
   it('a correction after finalization yields a credit note, not an edit', async () => {
     const correction = usageCorrected(l1Usage[2], { gpuSeconds: '-3600.000' });
-    await publish(producer, meteringTopic, [envelope(metering.UsageCorrected.type, l1Envelopes[2].streamId, correction.payload, correction.payload.correctedAt)]);
+    await publish(producer, meteringTopic, [
+      envelope(
+        metering.UsageCorrected.type,
+        l1Envelopes[2].streamId,
+        correction.payload,
+        correction.payload.correctedAt,
+      ),
+    ]);
     await waitUntil(async () => (await invoice()).creditNotes.length === 1, 30_000, 'a credit note');
     const corrected = await invoice();
     expect(corrected).toMatchObject({ status: 'finalized', invoiceNumber: 1, totalMinor: '1201704' });
-    expect(corrected.lines.find((line: { lineId: string }) => line.lineId === 'L1:gpu-overage:H100:300000000').amountMinor).toBe('900');
+    expect(
+      corrected.lines.find((line: { lineId: string }) => line.lineId === 'L1:gpu-overage:H100:300000000')
+        .amountMinor,
+    ).toBe('900');
     expect(corrected.creditNotes[0]).toMatchObject({
       creditNoteNumber: 1,
       totalMinor: '-300',
@@ -158,34 +259,79 @@ describe('billing service against real Kafka and PostgreSQL', () => {
       lines: [expect.objectContaining({ lineId: 'L1:gpu-overage:H100:300000000', amountMinor: '-300' })],
     });
     // A credit granted by hand takes the next number in the credit-note series.
-    const granted = (await request(service.url)
-      .post(`/invoices/${invoiceId}/credit-notes`)
-      .set(tenantA)
-      .send({ amountMinor: '100', reason: 'goodwill for a late report', issuedAt: '2026-12-06T00:00:00.000Z' })
-      .expect(201)).body;
-    expect(granted.creditNotes.map((note: { creditNoteNumber: number; totalMinor: string }) => [note.creditNoteNumber, note.totalMinor])).toEqual([
+    const granted = (
+      await request(service.url)
+        .post(`/invoices/${invoiceId}/credit-notes`)
+        .set(tenantA)
+        .send({
+          amountMinor: '100',
+          reason: 'goodwill for a late report',
+          issuedAt: '2026-12-06T00:00:00.000Z',
+        })
+        .expect(201)
+    ).body;
+    expect(
+      granted.creditNotes.map((note: { creditNoteNumber: number; totalMinor: string }) => [
+        note.creditNoteNumber,
+        note.totalMinor,
+      ]),
+    ).toEqual([
       [1, '-300'],
       [2, '-100'],
     ]);
   });
 
   it('usage of a finalized month that arrives late is billed on the open invoice, never on the final one', async () => {
-    const late = usageRecorded({ leaseId: 'L1', gpuClass: 'H100', hourStart: '2026-11-01T01:00:00.000Z', gpuSeconds: '3600.000' });
-    const lateEnvelope = envelope(metering.UsageRecorded.type, 'usage-record-late', { ...late.payload, usageRecordId: 'late-record', closedAt: '2026-12-03T00:00:00.000Z' }, '2026-12-03T00:00:00.000Z');
+    const late = usageRecorded({
+      leaseId: 'L1',
+      gpuClass: 'H100',
+      hourStart: '2026-11-01T01:00:00.000Z',
+      gpuSeconds: '3600.000',
+    });
+    const lateEnvelope = envelope(
+      metering.UsageRecorded.type,
+      'usage-record-late',
+      { ...late.payload, usageRecordId: 'late-record', closedAt: '2026-12-03T00:00:00.000Z' },
+      '2026-12-03T00:00:00.000Z',
+    );
     await publish(producer, meteringTopic, [lateEnvelope]);
-    await waitUntil(async () => (await request(service.url).get('/invoices/tenant-a.2026-12').set(tenantA)).status === 200, 30_000, 'the December draft');
-    const december = (await request(service.url).get('/invoices/tenant-a.2026-12').set(tenantA).expect(200)).body;
+    await waitUntil(
+      async () => (await request(service.url).get('/invoices/tenant-a.2026-12').set(tenantA)).status === 200,
+      30_000,
+      'the December draft',
+    );
+    const december = (await request(service.url).get('/invoices/tenant-a.2026-12').set(tenantA).expect(200))
+      .body;
     // one GPU-hour of November at the base price, on its own prior-period line; L1's term ended in November
-    expect(december.lines).toEqual([expect.objectContaining({ lineId: 'L1:gpu-usage:H100:250000000:prior-period', amountMinor: '250', sourceEventIds: [lateEnvelope.eventId] })]);
+    expect(december.lines).toEqual([
+      expect.objectContaining({
+        lineId: 'L1:gpu-usage:H100:250000000:prior-period',
+        amountMinor: '250',
+        sourceEventIds: [lateEnvelope.eventId],
+      }),
+    ]);
     expect((await invoice()).totalMinor).toBe('1201704');
   });
 
   it('usage that no open invoice can take is held visibly, and the consumer goes on', async () => {
-    await request(service.url).post('/invoices/tenant-a.2026-12/finalize').set(tenantA).send({ finalizedAt: '2026-12-31T00:00:00.000Z' }).expect(200);
+    await request(service.url)
+      .post('/invoices/tenant-a.2026-12/finalize')
+      .set(tenantA)
+      .send({ finalizedAt: '2026-12-31T00:00:00.000Z' })
+      .expect(200);
     const correction = usageCorrected(l1Usage[0], { gpuSeconds: '3600.000' }, 2);
-    const raised = envelope(metering.UsageCorrected.type, l1Envelopes[0].streamId, { ...correction.payload, correctedAt: '2026-12-20T00:00:00.000Z' }, '2026-12-20T00:00:00.000Z');
+    const raised = envelope(
+      metering.UsageCorrected.type,
+      l1Envelopes[0].streamId,
+      { ...correction.payload, correctedAt: '2026-12-20T00:00:00.000Z' },
+      '2026-12-20T00:00:00.000Z',
+    );
     await publish(producer, meteringTopic, [raised]);
-    await waitUntil(async () => (await request(service.url).get('/usage-holds').set(tenantA)).body.length === 1, 30_000, 'the held correction');
+    await waitUntil(
+      async () => (await request(service.url).get('/usage-holds').set(tenantA)).body.length === 1,
+      30_000,
+      'the held correction',
+    );
     expect((await request(service.url).get('/usage-holds').set(tenantA)).body).toEqual([
       expect.objectContaining({ eventId: raised.eventId, status: 'pending', reason: 'invoice-finalized' }),
     ]);
@@ -193,20 +339,49 @@ describe('billing service against real Kafka and PostgreSQL', () => {
 
   it('two invoices finalized at the same time take consecutive numbers: no gap, no duplicate', async () => {
     const tenants = ['tenant-c', 'tenant-d'];
-    await publish(producer, allocationTopic, tenants.map((tenantId) => leaseSigned(`lease-${tenantId}`, {}, '2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z', tenantId)));
+    await publish(
+      producer,
+      allocationTopic,
+      tenants.map((tenantId) =>
+        leaseSigned(
+          `lease-${tenantId}`,
+          {},
+          '2026-11-01T00:00:00.000Z',
+          '2026-12-01T00:00:00.000Z',
+          tenantId,
+        ),
+      ),
+    );
     await publish(
       producer,
       meteringTopic,
       tenants.map((tenantId) =>
-        usageEnvelope(usageRecorded({ leaseId: `lease-${tenantId}`, tenantId, gpuClass: 'H100', hourStart: '2026-11-05T00:00:00.000Z', gpuSeconds: '3600.000' })),
+        usageEnvelope(
+          usageRecorded({
+            leaseId: `lease-${tenantId}`,
+            tenantId,
+            gpuClass: 'H100',
+            hourStart: '2026-11-05T00:00:00.000Z',
+            gpuSeconds: '3600.000',
+          }),
+        ),
       ),
     );
     for (const tenantId of tenants) {
-      await waitUntil(async () => (await request(service.url).get(`/invoices/${tenantId}.2026-11`).set({ 'x-tenant-id': tenantId })).status === 200, 30_000, 'drafts');
+      await waitUntil(
+        async () =>
+          (await request(service.url).get(`/invoices/${tenantId}.2026-11`).set({ 'x-tenant-id': tenantId }))
+            .status === 200,
+        30_000,
+        'drafts',
+      );
     }
     const finalized = await Promise.all(
       tenants.map((tenantId) =>
-        request(service.url).post(`/invoices/${tenantId}.2026-11/finalize`).set({ 'x-tenant-id': tenantId }).send({ finalizedAt: '2026-12-01T00:00:00.000Z' }),
+        request(service.url)
+          .post(`/invoices/${tenantId}.2026-11/finalize`)
+          .set({ 'x-tenant-id': tenantId })
+          .send({ finalizedAt: '2026-12-01T00:00:00.000Z' }),
       ),
     );
     expect(finalized.map((response) => response.status)).toEqual([200, 200]);
@@ -217,14 +392,25 @@ describe('billing service against real Kafka and PostgreSQL', () => {
   it('rebuilds the invoice read model from the log to the same rows', async () => {
     const dataSource = service.app.get(DataSource);
     const rebuilt = await rebuildProjection(dataSource, service.app.get(EventStore), invoicesProjection);
-    const comparison = await compareProjection(dataSource, invoicesProjection, 'billing', rebuilt.targetSchema);
+    const comparison = await compareProjection(
+      dataSource,
+      invoicesProjection,
+      'billing',
+      rebuilt.targetSchema,
+    );
     expect(comparison.every((table) => table.equal)).toBe(true);
   });
 
   it('serves its OpenAPI document', async () => {
     const doc = await request(service.url).get('/docs/openapi.json').expect(200);
     expect(Object.keys(doc.body.paths)).toEqual(
-      expect.arrayContaining(['/invoices', '/invoices/{invoiceId}', '/invoices/{invoiceId}/finalize', '/invoices/{invoiceId}/credit-notes', '/rate-plans']),
+      expect.arrayContaining([
+        '/invoices',
+        '/invoices/{invoiceId}',
+        '/invoices/{invoiceId}/finalize',
+        '/invoices/{invoiceId}/credit-notes',
+        '/rate-plans',
+      ]),
     );
   });
 });

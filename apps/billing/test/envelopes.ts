@@ -5,7 +5,13 @@ import { v7 as uuidv7 } from 'uuid';
 let position = 0;
 
 /** An envelope as another service would publish it. */
-export function envelope<T>(type: string, streamId: string, payload: T, occurredAt: string, eventId = uuidv7()): EventEnvelope<string, T> {
+export function envelope<T>(
+  type: string,
+  streamId: string,
+  payload: T,
+  occurredAt: string,
+  eventId = uuidv7(),
+): EventEnvelope<string, T> {
   position += 1;
   return {
     eventId,
@@ -27,7 +33,11 @@ export async function publish(producer: Producer, topic: string, events: EventEn
     messages: events.map((event) => ({
       key: event.streamId,
       value: JSON.stringify(event),
-      headers: { [EventHeaders.eventId]: event.eventId, [EventHeaders.eventType]: event.type, [EventHeaders.schemaVersion]: '1' },
+      headers: {
+        [EventHeaders.eventId]: event.eventId,
+        [EventHeaders.eventType]: event.type,
+        [EventHeaders.schemaVersion]: '1',
+      },
     })),
   });
 }

@@ -10,15 +10,27 @@ import type { SourceEvent } from '../src/domain/rating';
  */
 export const usd = { code: 'USD', minorUnitExponent: 2 } as const;
 
-export function usdPlan(overrides: Partial<billing.RatePlanPublishedPayload> = {}): billing.RatePlanPublishedPayload {
+export function usdPlan(
+  overrides: Partial<billing.RatePlanPublishedPayload> = {},
+): billing.RatePlanPublishedPayload {
   return {
     ratePlanId: 'usd-standard',
     version: 1,
     effectiveFrom: '2026-01-01T00:00:00.000Z',
     currency: usd,
     classes: [
-      { gpuClass: 'H100', pricePerGpuHourMicroMinor: '250000000', overagePricePerGpuHourMicroMinor: '300000000', committedMonthlyFeePerGpuMinor: '100000' },
-      { gpuClass: 'H200', pricePerGpuHourMicroMinor: '300000000', overagePricePerGpuHourMicroMinor: '360000000', committedMonthlyFeePerGpuMinor: '150000' },
+      {
+        gpuClass: 'H100',
+        pricePerGpuHourMicroMinor: '250000000',
+        overagePricePerGpuHourMicroMinor: '300000000',
+        committedMonthlyFeePerGpuMinor: '100000',
+      },
+      {
+        gpuClass: 'H200',
+        pricePerGpuHourMicroMinor: '300000000',
+        overagePricePerGpuHourMicroMinor: '360000000',
+        committedMonthlyFeePerGpuMinor: '150000',
+      },
     ],
     energyPricePerKwhMicroMinor: '12000000',
     slaCreditTiers: [
@@ -43,7 +55,14 @@ export function lease(overrides: Partial<LeaseTerms> & Pick<LeaseTerms, 'leaseId
 }
 
 export function usageRecorded(
-  input: { leaseId: string; gpuClass: 'H100' | 'H200' | 'GB200'; hourStart: string; gpuSeconds: string; energyWh?: string; tenantId?: string },
+  input: {
+    leaseId: string;
+    gpuClass: 'H100' | 'H200' | 'GB200';
+    hourStart: string;
+    gpuSeconds: string;
+    energyWh?: string;
+    tenantId?: string;
+  },
   eventId = `usage-${input.leaseId}-${input.gpuClass}-${input.hourStart}`,
 ): SourceEvent<metering.UsageRecordedPayload> {
   return {
@@ -82,7 +101,12 @@ export function usageCorrected(
       hourStart: record.hourStart,
       reason: 'late-samples',
       correctedAt: '2026-12-05T00:00:00.000Z',
-      delta: { gpuSecondsAllocated: delta.gpuSeconds, gpuSecondsBusy: delta.gpuSeconds, energyWh: delta.energyWh ?? '0.000', sampleCount: 0 },
+      delta: {
+        gpuSecondsAllocated: delta.gpuSeconds,
+        gpuSecondsBusy: delta.gpuSeconds,
+        energyWh: delta.energyWh ?? '0.000',
+        sampleCount: 0,
+      },
       totalsAfter: {
         gpuSecondsAllocated: record.gpuSecondsAllocated,
         gpuSecondsBusy: record.gpuSecondsBusy,

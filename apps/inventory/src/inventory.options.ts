@@ -12,5 +12,8 @@ export const inventoryService: ServiceOptions = {
   eventsTopic: Topics.inventoryEvents,
   consumedTopics: [],
   projections: [fleetProjection],
-  openApi: { title: 'FleetLedger inventory', description: 'The fleet of sites, halls, racks, nodes and GPUs, its power and its health, as events.' },
+  openApi: {
+    title: 'FleetLedger inventory',
+    description: 'The fleet of sites, halls, racks, nodes and GPUs, its power and its health, as events.',
+  },
 };

@@ -30,7 +30,9 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
 
   beforeAll(async () => {
     service = await startTestService(InventoryModule, inventoryService);
-    collector = await new TopicCollector(testKafka()).start([topicName(Topics.inventoryEvents, service.topicPrefix)]);
+    collector = await new TopicCollector(testKafka()).start([
+      topicName(Topics.inventoryEvents, service.topicPrefix),
+    ]);
     dataSource = service.app.get(DataSource);
     store = service.app.get(EventStore);
   });
@@ -42,7 +44,12 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
 
   it('imports a fleet description: projections count every GPU and events reach the topic keyed by stream', async () => {
     const imported = await request(service.url).post('/fleet/import').send(toFleetFile(fleet)).expect(200);
-    expect(imported.body).toMatchObject({ imported: true, gpusInFile: 576, rejected: 0, eventsAppended: 1 + 11 + 13 + 13 });
+    expect(imported.body).toMatchObject({
+      imported: true,
+      gpusInFile: 576,
+      rejected: 0,
+      eventsAppended: 1 + 11 + 13 + 13,
+    });
 
     const byClass = await capacity();
     expect(byClass.H100).toMatchObject({ total: 160, available: 160, healthy: 160 });
@@ -51,10 +58,16 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
 
     await service.app.get(Messaging).flushOutbox();
     await collector.waitFor(() => published('inventory.NodesCommissioned').length === 13);
-    const gb200 = published('inventory.NodesCommissioned').find((m) => (m.value as { streamId: string }).streamId === `inventory-rack-${gb200Rack.rackId}`);
+    const gb200 = published('inventory.NodesCommissioned').find(
+      (m) => (m.value as { streamId: string }).streamId === `inventory-rack-${gb200Rack.rackId}`,
+    );
     expect(gb200?.message.key?.toString()).toBe(`inventory-rack-${gb200Rack.rackId}`);
-    const payload = (gb200!.value as { payload: { nodes: { gpus: { nvlinkDomain: string; memoryGb: number }[] }[] } }).payload;
-    expect(new Set(payload.nodes.flatMap((n) => n.gpus.map((g) => g.nvlinkDomain)))).toEqual(new Set([`${gb200Rack.rackId}-nvl72`]));
+    const payload = (
+      gb200!.value as { payload: { nodes: { gpus: { nvlinkDomain: string; memoryGb: number }[] }[] } }
+    ).payload;
+    expect(new Set(payload.nodes.flatMap((n) => n.gpus.map((g) => g.nvlinkDomain)))).toEqual(
+      new Set([`${gb200Rack.rackId}-nvl72`]),
+    );
     expect(payload.nodes.flatMap((n) => n.gpus)).toHaveLength(72);
   });
 
@@ -66,41 +79,115 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
   });
 
   it('a failed GPU leaves available capacity and is published with its place in the fleet', async () => {
-    const response = await request(service.url).post(`/gpus/${failingGpu}/health`).send({ health: 'failed', reason: 'xid 79: fell off the bus' }).expect(200);
+    const response = await request(service.url)
+      .post(`/gpus/${failingGpu}/health`)
+      .send({ health: 'failed', reason: 'xid 79: fell off the bus' })
+      .expect(200);
     expect(response.body.events).toHaveLength(1);
     expect((await capacity()).H100).toMatchObject({ total: 160, available: 159, failed: 1 });
     const gpu = await request(service.url).get(`/gpus/${failingGpu}`).expect(200);
     expect(gpu.body).toMatchObject({ health: 'failed', rackId: h100Rack.rackId, gpuClass: 'H100' });
 
     await service.app.get(Messaging).flushOutbox();
-    const [changed] = await collector.waitFor(() => published('inventory.GpuHealthChanged').length === 1).then(() => published('inventory.GpuHealthChanged'));
+    const [changed] = await collector
+      .waitFor(() => published('inventory.GpuHealthChanged').length === 1)
+      .then(() => published('inventory.GpuHealthChanged'));
     expect(changed.value).toMatchObject({
       streamId: `inventory-rack-${h100Rack.rackId}`,
-      payload: { gpuId: failingGpu, rackId: h100Rack.rackId, from: 'healthy', to: 'failed', health: 'failed' },
+      payload: {
+        gpuId: failingGpu,
+        rackId: h100Rack.rackId,
+        from: 'healthy',
+        to: 'failed',
+        health: 'failed',
+      },
     });
   });
 
   it('draining a rack takes all its GPUs out of available capacity, and undraining restores them', async () => {
-    await request(service.url).post(`/racks/${gb200Rack.rackId}/drain`).send({ reason: 'liquid cooling maintenance' }).expect(200);
+    await request(service.url)
+      .post(`/racks/${gb200Rack.rackId}/drain`)
+      .send({ reason: 'liquid cooling maintenance' })
+      .expect(200);
     expect((await capacity()).GB200).toMatchObject({ available: 216, draining: 72 });
     const racks = await request(service.url).get(`/fleet/halls/${gb200Rack.hallId}/racks`).expect(200);
-    expect(racks.body.find((r: { rackId: string }) => r.rackId === gb200Rack.rackId)).toMatchObject({ draining: 72, healthy: 0 });
+    expect(racks.body.find((r: { rackId: string }) => r.rackId === gb200Rack.rackId)).toMatchObject({
+      draining: 72,
+      healthy: 0,
+    });
 
     await service.app.get(Messaging).flushOutbox();
     await collector.waitFor(() => published('inventory.RackDrainStarted').length === 1);
-    expect((published('inventory.RackDrainStarted')[0].value as { payload: { gpuIds: string[] } }).payload.gpuIds).toHaveLength(72);
+    expect(
+      (published('inventory.RackDrainStarted')[0].value as { payload: { gpuIds: string[] } }).payload.gpuIds,
+    ).toHaveLength(72);
 
-    await request(service.url).post(`/racks/${gb200Rack.rackId}/undrain`).send({ reason: 'done' }).expect(200);
+    await request(service.url)
+      .post(`/racks/${gb200Rack.rackId}/undrain`)
+      .send({ reason: 'done' })
+      .expect(200);
     expect((await capacity()).GB200).toMatchObject({ available: 288, draining: 0 });
   });
 
   it.each([
-    ['a GPU already in another node', () => ({ url: `/racks/${h100Rack.rackId}/nodes`, body: { nodes: [{ nodeId: `${h100Rack.rackId}-n09`, nominalPowerW: 1000, gpus: h100Rack.nodes[0].gpus } ] } }), 409, 'gpu-in-two-nodes'],
-    ['a health report for an unknown GPU', () => ({ url: '/gpus/col1-h99-r001-n01-g0/health', body: { health: 'failed', reason: 'x' } }), 404, 'unknown-gpu'],
-    ['a node over its rack power budget', () => ({ url: `/racks/${h100Rack.rackId}/nodes`, body: { nodes: [{ nodeId: `${h100Rack.rackId}-n09`, nominalPowerW: 10_200, gpus: Array.from({ length: 8 }, (_, i) => ({ gpuId: `${h100Rack.rackId}-n09-g${i}` })) }] } }), 422, 'rack-power-budget-exceeded'],
-    ['a rack budget cut below its draw', () => ({ url: '/power-budgets', body: { scope: 'rack', scopeId: h100Rack.rackId, budgetW: 1000, reason: 'x' } }), 422, 'budget-below-draw'],
-    ['decommissioning a node still in service', () => ({ url: `/nodes/${h100Rack.nodes[1].nodeId}/decommission`, body: { reason: 'eol' } }), 409, 'node-not-drained'],
-    ['a malformed body', () => ({ url: '/racks', body: { rackId: 'Not An Id', hallId: 'col1-h01', gpuClass: 'A100', powerBudgetW: 1.5 } }), 400, 'invalid-request'],
+    [
+      'a GPU already in another node',
+      () => ({
+        url: `/racks/${h100Rack.rackId}/nodes`,
+        body: {
+          nodes: [{ nodeId: `${h100Rack.rackId}-n09`, nominalPowerW: 1000, gpus: h100Rack.nodes[0].gpus }],
+        },
+      }),
+      409,
+      'gpu-in-two-nodes',
+    ],
+    [
+      'a health report for an unknown GPU',
+      () => ({ url: '/gpus/col1-h99-r001-n01-g0/health', body: { health: 'failed', reason: 'x' } }),
+      404,
+      'unknown-gpu',
+    ],
+    [
+      'a node over its rack power budget',
+      () => ({
+        url: `/racks/${h100Rack.rackId}/nodes`,
+        body: {
+          nodes: [
+            {
+              nodeId: `${h100Rack.rackId}-n09`,
+              nominalPowerW: 10_200,
+              gpus: Array.from({ length: 8 }, (_, i) => ({ gpuId: `${h100Rack.rackId}-n09-g${i}` })),
+            },
+          ],
+        },
+      }),
+      422,
+      'rack-power-budget-exceeded',
+    ],
+    [
+      'a rack budget cut below its draw',
+      () => ({
+        url: '/power-budgets',
+        body: { scope: 'rack', scopeId: h100Rack.rackId, budgetW: 1000, reason: 'x' },
+      }),
+      422,
+      'budget-below-draw',
+    ],
+    [
+      'decommissioning a node still in service',
+      () => ({ url: `/nodes/${h100Rack.nodes[1].nodeId}/decommission`, body: { reason: 'eol' } }),
+      409,
+      'node-not-drained',
+    ],
+    [
+      'a malformed body',
+      () => ({
+        url: '/racks',
+        body: { rackId: 'Not An Id', hallId: 'col1-h01', gpuClass: 'A100', powerBudgetW: 1.5 },
+      }),
+      400,
+      'invalid-request',
+    ],
   ])('refuses %s with a reason, and writes nothing', async (_name, make, status, error) => {
     const { url, body } = make();
     const before = await store.headPosition(dataSource);
@@ -116,7 +203,9 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
       .post('/power-budgets')
       .send({ scope: 'rack', scopeId: h100Rack.rackId, budgetW: 100_000, reason: 'busbar upgrade' })
       .expect(200);
-    const draw = (await request(service.url).get('/power/halls').expect(200)).body.find((h: { id: string }) => h.id === hall.hallId);
+    const draw = (await request(service.url).get('/power/halls').expect(200)).body.find(
+      (h: { id: string }) => h.id === hall.hallId,
+    );
     await request(service.url)
       .post('/power-budgets')
       .send({ scope: 'hall', scopeId: hall.hallId, budgetW: draw.drawW + 5_000, reason: 'feed derated' })
@@ -124,7 +213,15 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
     const nodeId = `${h100Rack.rackId}-n09`;
     const response = await request(service.url)
       .post(`/racks/${h100Rack.rackId}/nodes`)
-      .send({ nodes: [{ nodeId, nominalPowerW: 10_200, gpus: Array.from({ length: 8 }, (_, i) => ({ gpuId: `${nodeId}-g${i}` })) }] })
+      .send({
+        nodes: [
+          {
+            nodeId,
+            nominalPowerW: 10_200,
+            gpus: Array.from({ length: 8 }, (_, i) => ({ gpuId: `${nodeId}-g${i}` })),
+          },
+        ],
+      })
       .expect(422);
     expect(response.body.error).toBe('hall-power-cap-exceeded');
     const halls = (await request(service.url).get('/power/halls').expect(200)).body;
@@ -135,21 +232,39 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
     const [rackA, rackB] = fleet.racks.filter((r) => r.gpuClass === 'H200');
     expect(rackA.hallId).toBe(rackB.hallId);
     for (const rack of [rackA, rackB]) {
-      await request(service.url).post('/power-budgets').send({ scope: 'rack', scopeId: rack.rackId, budgetW: 100_000, reason: 'upgrade' }).expect(200);
+      await request(service.url)
+        .post('/power-budgets')
+        .send({ scope: 'rack', scopeId: rack.rackId, budgetW: 100_000, reason: 'upgrade' })
+        .expect(200);
     }
-    const hallDraw = (await request(service.url).get('/power/halls').expect(200)).body.find((h: { id: string }) => h.id === rackA.hallId).drawW;
+    const hallDraw = (await request(service.url).get('/power/halls').expect(200)).body.find(
+      (h: { id: string }) => h.id === rackA.hallId,
+    ).drawW;
     // Room for one more 10.2 kW node in the hall, not two.
-    await request(service.url).post('/power-budgets').send({ scope: 'hall', scopeId: rackA.hallId, budgetW: hallDraw + 15_000, reason: 'derated' }).expect(200);
+    await request(service.url)
+      .post('/power-budgets')
+      .send({ scope: 'hall', scopeId: rackA.hallId, budgetW: hallDraw + 15_000, reason: 'derated' })
+      .expect(200);
     const commission = (rackId: string) => {
       const nodeId = `${rackId}-n09`;
       return request(service.url)
         .post(`/racks/${rackId}/nodes`)
-        .send({ nodes: [{ nodeId, nominalPowerW: 10_200, gpus: Array.from({ length: 8 }, (_, i) => ({ gpuId: `${nodeId}-g${i}` })) }] });
+        .send({
+          nodes: [
+            {
+              nodeId,
+              nominalPowerW: 10_200,
+              gpus: Array.from({ length: 8 }, (_, i) => ({ gpuId: `${nodeId}-g${i}` })),
+            },
+          ],
+        });
     };
     const responses = await Promise.all([commission(rackA.rackId), commission(rackB.rackId)]);
     expect(responses.map((r) => r.status).sort()).toEqual([200, 422]);
     expect(responses.find((r) => r.status === 422)?.body.error).toBe('hall-power-cap-exceeded');
-    const hall = (await request(service.url).get('/power/halls').expect(200)).body.find((h: { id: string }) => h.id === rackA.hallId);
+    const hall = (await request(service.url).get('/power/halls').expect(200)).body.find(
+      (h: { id: string }) => h.id === rackA.hallId,
+    );
     expect(hall).toMatchObject({ drawW: hallDraw + 10_200, headroomW: 15_000 - 10_200 });
   });
 
@@ -165,7 +280,12 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
 
   it('rebuilds the fleet projection from the log to exactly the live rows', async () => {
     const rebuilt = await rebuildProjection(dataSource, store, fleetProjection);
-    const comparison = await compareProjection(dataSource, fleetProjection, 'inventory', rebuilt.targetSchema);
+    const comparison = await compareProjection(
+      dataSource,
+      fleetProjection,
+      'inventory',
+      rebuilt.targetSchema,
+    );
     expect(comparison.map((c) => [c.table, c.equal])).toEqual(fleetProjection.tables.map((t) => [t, true]));
     expect(comparison.find((c) => c.table === 'gpus')?.liveRows).toBe(576 + 8);
     expect((await store.verifyChain(dataSource)).ok).toBe(true);
@@ -174,7 +294,17 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
   it('documents its commands and queries in OpenAPI', async () => {
     const doc = await request(service.url).get('/docs/openapi.json').expect(200);
     expect(Object.keys(doc.body.paths)).toEqual(
-      expect.arrayContaining(['/sites', '/halls', '/racks', '/racks/{rackId}/nodes', '/gpus/{gpuId}/health', '/racks/{rackId}/drain', '/capacity', '/power/halls', '/fleet/import']),
+      expect.arrayContaining([
+        '/sites',
+        '/halls',
+        '/racks',
+        '/racks/{rackId}/nodes',
+        '/gpus/{gpuId}/health',
+        '/racks/{rackId}/drain',
+        '/capacity',
+        '/power/halls',
+        '/fleet/import',
+      ]),
     );
   });
 });

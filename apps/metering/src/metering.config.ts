@@ -4,7 +4,11 @@ import { formatZodError } from '@fleetledger/contracts';
 /** Metering's own settings, validated at start next to the platform's (fail fast, clear message). */
 export const meteringEnvSchema = z.object({
   /** How long after an hour ends its window stays open for late samples. */
-  METERING_LATENESS_MS: z.coerce.number().int().min(0).default(5 * 60_000),
+  METERING_LATENESS_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5 * 60_000),
   /** How often the window closer runs on the wall clock; 0 disables it (tests close explicitly). */
   METERING_CLOSE_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
   /** Partitions of the telemetry topic processed at once by one instance. */

@@ -12,5 +12,8 @@ export const meteringService: ServiceOptions = {
   eventsTopic: Topics.meteringEvents,
   consumedTopics: [Topics.allocationEvents, Topics.meteringTelemetry],
   projections: [usageProjection],
-  openApi: { title: 'FleetLedger metering', description: 'GPU telemetry in, usage records out: every GPU-second and watt-hour, once.' },
+  openApi: {
+    title: 'FleetLedger metering',
+    description: 'GPU telemetry in, usage records out: every GPU-second and watt-hour, once.',
+  },
 };

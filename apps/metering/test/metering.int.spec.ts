@@ -23,7 +23,8 @@ describe('metering against real Kafka and PostgreSQL', () => {
   let queries: UsageQueries;
   let telemetryTopic: string;
 
-  const usageEvents = () => events.messages.map((m) => m.value as { type: string; payload: Record<string, unknown> });
+  const usageEvents = () =>
+    events.messages.map((m) => m.value as { type: string; payload: Record<string, unknown> });
   const sendSamples = (samples: unknown[]) =>
     producer.send({
       topic: telemetryTopic,
@@ -39,7 +40,9 @@ describe('metering against real Kafka and PostgreSQL', () => {
     telemetryTopic = topicName(Topics.meteringTelemetry, service.topicPrefix);
     producer = testKafka().producer();
     await producer.connect();
-    events = await new TopicCollector(testKafka()).start([topicName(Topics.meteringEvents, service.topicPrefix)]);
+    events = await new TopicCollector(testKafka()).start([
+      topicName(Topics.meteringEvents, service.topicPrefix),
+    ]);
     dlq = await new TopicCollector(testKafka()).start([deadLetterTopic(telemetryTopic)]);
   });
 
@@ -64,7 +67,14 @@ describe('metering against real Kafka and PostgreSQL', () => {
         sample('s-0010', 'gA1', at('00:10:00')),
         sample('s-0010', 'gA1', at('00:10:00')),
         'not json at all',
-        { sampleId: 'bad', gpuId: 'gA1', nodeId: 'node-1', sampledAt: at('00:30:00'), utilization: 3, powerW: 700 },
+        {
+          sampleId: 'bad',
+          gpuId: 'gA1',
+          nodeId: 'node-1',
+          sampledAt: at('00:30:00'),
+          utilization: 3,
+          powerW: 700,
+        },
         sample('s-idle', 'gX9', at('00:10:00')),
       ]),
       producer.send({
@@ -81,32 +91,48 @@ describe('metering against real Kafka and PostgreSQL', () => {
       .expect(200);
     expect(http.body.rejected).toEqual([expect.objectContaining({ index: 1, reason: 'invalid-sample' })]);
 
-    await waitUntil(async () => {
-      const pending = await queries.pending();
-      return pending.accepted === 3 && pending.unattributed === 1 && pending.awaitingClose === 2;
-    }, 30_000, 'samples stored and attributed once placements are known');
+    await waitUntil(
+      async () => {
+        const pending = await queries.pending();
+        return pending.accepted === 3 && pending.unattributed === 1 && pending.awaitingClose === 2;
+      },
+      30_000,
+      'samples stored and attributed once placements are known',
+    );
     const db = service.app.get(DataSource);
     const [ended] = await db.query(`SELECT end_at FROM metering.placements WHERE placement_id = 'pA'`);
     expect(ended.end_at?.toISOString()).toBe(at('01:30:00'));
 
     const letters = await dlq.waitFor((m) => m.length >= 2);
-    expect(letters.map((l) => l.headers[DeadLetterHeaders.reason]).sort()).toEqual(['invalid-sample', 'unparseable-json']);
+    expect(letters.map((l) => l.headers[DeadLetterHeaders.reason]).sort()).toEqual([
+      'invalid-sample',
+      'unparseable-json',
+    ]);
   });
 
   it('does not close a window before its lateness has passed', async () => {
-    const result = await request(service.url).post('/metering/windows/close').send({ asOf: at('01:04:59') }).expect(200);
+    const result = await request(service.url)
+      .post('/metering/windows/close')
+      .send({ asOf: at('01:04:59') })
+      .expect(200);
     expect(result.body).toMatchObject({ recorded: 0, corrected: 0 });
   });
 
   it('records each lease x class x hour: release mid-hour splits, a GPU without samples still meters allocated time', async () => {
-    const result = await request(service.url).post('/metering/windows/close').send({ asOf: at('02:05:00') }).expect(200);
+    const result = await request(service.url)
+      .post('/metering/windows/close')
+      .send({ asOf: at('02:05:00') })
+      .expect(200);
     expect(result.body).toMatchObject({ recorded: 4, corrected: 0 });
     await service.app.get(Messaging).flushOutbox();
     await events.waitFor((m) => m.length >= 4);
     const recorded = usageEvents()
       .filter((e) => e.type === metering.UsageRecorded.type)
       .map((e) => e.payload as metering.UsageRecordedPayload)
-      .map((p) => `${p.leaseId} ${p.hourStart.slice(11, 13)} alloc=${p.gpuSecondsAllocated} busy=${p.gpuSecondsBusy} wh=${p.energyWh} n=${p.sampleCount}`)
+      .map(
+        (p) =>
+          `${p.leaseId} ${p.hourStart.slice(11, 13)} alloc=${p.gpuSecondsAllocated} busy=${p.gpuSecondsBusy} wh=${p.energyWh} n=${p.sampleCount}`,
+      )
       .sort();
     expect(recorded).toEqual([
       'lease-a 00 alloc=14400.000 busy=10.000 wh=3.889 n=2',
@@ -114,38 +140,76 @@ describe('metering against real Kafka and PostgreSQL', () => {
       'lease-b 00 alloc=3600.000 busy=0.000 wh=0.000 n=0',
       'lease-b 01 alloc=3600.000 busy=0.000 wh=0.000 n=0',
     ]);
-    const usage = await request(service.url).get('/metering/usage').query({ tenantId: 'tenant-a' }).expect(200);
-    expect(usage.body.totals).toEqual({ gpuSecondsAllocated: '21600.000', gpuSecondsBusy: '10.000', energyWh: '3.889', sampleCount: 2 });
+    const usage = await request(service.url)
+      .get('/metering/usage')
+      .query({ tenantId: 'tenant-a' })
+      .expect(200);
+    expect(usage.body.totals).toEqual({
+      gpuSecondsAllocated: '21600.000',
+      gpuSecondsBusy: '10.000',
+      energyWh: '3.889',
+      sampleCount: 2,
+    });
   });
 
   it('turns a late sample after close into a correction, and accounts for every accepted sample', async () => {
     await sendSamples([sample('s-late', 'gA2', at('00:50:00'), 1, 360)]);
-    await waitUntil(async () => (await queries.pending()).awaitingCorrection === 1, 30_000, 'late sample stored');
+    await waitUntil(
+      async () => (await queries.pending()).awaitingCorrection === 1,
+      30_000,
+      'late sample stored',
+    );
     const pending = await queries.pending();
-    expect(pending.accepted).toBe(pending.rated + pending.awaitingClose + pending.awaitingCorrection + pending.unattributed);
+    expect(pending.accepted).toBe(
+      pending.rated + pending.awaitingClose + pending.awaitingCorrection + pending.unattributed,
+    );
 
-    const result = await request(service.url).post('/metering/windows/close').send({ asOf: at('02:06:00') }).expect(200);
+    const result = await request(service.url)
+      .post('/metering/windows/close')
+      .send({ asOf: at('02:06:00') })
+      .expect(200);
     expect(result.body).toMatchObject({ recorded: 0, corrected: 1 });
     await service.app.get(Messaging).flushOutbox();
-    const messages = await events.waitFor((m) => m.some((x) => (x.value as { type: string }).type === metering.UsageCorrected.type));
-    const correction = messages.map((m) => m.value as { type: string; payload: metering.UsageCorrectedPayload }).find((e) => e.type === metering.UsageCorrected.type)!;
+    const messages = await events.waitFor((m) =>
+      m.some((x) => (x.value as { type: string }).type === metering.UsageCorrected.type),
+    );
+    const correction = messages
+      .map((m) => m.value as { type: string; payload: metering.UsageCorrectedPayload })
+      .find((e) => e.type === metering.UsageCorrected.type)!;
     expect(correction.payload).toMatchObject({
       usageRecordId: metering.usageRecordId('lease-a', 'H100', at('00:00:00')),
       correctionSeq: 1,
       reason: 'late-samples',
       delta: { gpuSecondsAllocated: '0.000', gpuSecondsBusy: '10.000', energyWh: '1.000', sampleCount: 1 },
-      totalsAfter: { gpuSecondsAllocated: '14400.000', gpuSecondsBusy: '20.000', energyWh: '4.889', sampleCount: 3 },
+      totalsAfter: {
+        gpuSecondsAllocated: '14400.000',
+        gpuSecondsBusy: '20.000',
+        energyWh: '4.889',
+        sampleCount: 3,
+      },
     });
-    expect(await queries.pending()).toMatchObject({ accepted: 4, rated: 3, awaitingCorrection: 0, unattributed: 1 });
+    expect(await queries.pending()).toMatchObject({
+      accepted: 4,
+      rated: 3,
+      awaitingCorrection: 0,
+      unattributed: 1,
+    });
 
-    const again = await request(service.url).post('/metering/windows/close').send({ asOf: at('02:07:00') }).expect(200);
+    const again = await request(service.url)
+      .post('/metering/windows/close')
+      .send({ asOf: at('02:07:00') })
+      .expect(200);
     expect(again.body).toMatchObject({ recorded: 0, corrected: 0 });
   });
 
   it('a release learned after close corrects allocated time, and moves samples after the release out of the lease', async () => {
     // gB1 reports at 01:45 while metering still believes lease-b holds it: counted, awaiting correction.
     await sendSamples([sample('s-b-0145', 'gB1', at('01:45:00'))]);
-    await waitUntil(async () => (await queries.pending()).awaitingCorrection === 1, 30_000, 'sample on lease-b stored');
+    await waitUntil(
+      async () => (await queries.pending()).awaitingCorrection === 1,
+      30_000,
+      'sample on lease-b stored',
+    );
     // Then allocation's release at 01:30 arrives, late.
     const release = released('pB', 'lease-b', 'tenant-b', 'H200', ['gB1'], at('01:30:00'));
     await producer.send({
@@ -153,12 +217,21 @@ describe('metering against real Kafka and PostgreSQL', () => {
       acks: -1,
       messages: [{ key: release.streamId, value: JSON.stringify(release) }],
     });
-    await waitUntil(async () => (await queries.pending()).unattributed === 2, 30_000, 'sample moved out of lease-b');
+    await waitUntil(
+      async () => (await queries.pending()).unattributed === 2,
+      30_000,
+      'sample moved out of lease-b',
+    );
 
-    const result = await request(service.url).post('/metering/windows/close').send({ asOf: at('02:08:00') }).expect(200);
+    const result = await request(service.url)
+      .post('/metering/windows/close')
+      .send({ asOf: at('02:08:00') })
+      .expect(200);
     expect(result.body).toMatchObject({ recorded: 0, corrected: 1 });
     await service.app.get(Messaging).flushOutbox();
-    const messages = await events.waitFor((m) => m.filter((x) => (x.value as { type: string }).type === metering.UsageCorrected.type).length >= 2);
+    const messages = await events.waitFor(
+      (m) => m.filter((x) => (x.value as { type: string }).type === metering.UsageCorrected.type).length >= 2,
+    );
     const correction = messages
       .map((m) => m.value as { type: string; payload: metering.UsageCorrectedPayload })
       .find((e) => e.type === metering.UsageCorrected.type && e.payload.leaseId === 'lease-b')!;
@@ -169,12 +242,23 @@ describe('metering against real Kafka and PostgreSQL', () => {
       totalsAfter: { gpuSecondsAllocated: '1800.000', sampleCount: 0 },
     });
     const pending = await queries.pending();
-    expect(pending).toMatchObject({ accepted: 5, rated: 3, awaitingClose: 0, awaitingCorrection: 0, unattributed: 2 });
+    expect(pending).toMatchObject({
+      accepted: 5,
+      rated: 3,
+      awaitingClose: 0,
+      awaitingCorrection: 0,
+      unattributed: 2,
+    });
   });
 
   it('serves cluster utilization by class and hour', async () => {
-    const utilization = await request(service.url).get('/metering/utilization').query({ gpuClass: 'H100' }).expect(200);
-    expect(utilization.body.map((u: { hourStart: string; utilization: number }) => [u.hourStart, u.utilization])).toEqual([
+    const utilization = await request(service.url)
+      .get('/metering/utilization')
+      .query({ gpuClass: 'H100' })
+      .expect(200);
+    expect(
+      utilization.body.map((u: { hourStart: string; utilization: number }) => [u.hourStart, u.utilization]),
+    ).toEqual([
       [at('00:00:00'), 0.0014],
       [at('01:00:00'), 0],
     ]);
@@ -198,17 +282,32 @@ describe('metering against real Kafka and PostgreSQL', () => {
       messages: [{ key: placement.streamId, value: JSON.stringify(placement) }],
     });
     const db = service.app.get(DataSource);
-    await waitUntil(async () => (await db.query(`SELECT 1 FROM metering.placements WHERE placement_id = 'pC'`)).length === 1, 30_000, 'pC applied');
+    await waitUntil(
+      async () =>
+        (await db.query(`SELECT 1 FROM metering.placements WHERE placement_id = 'pC'`)).length === 1,
+      30_000,
+      'pC applied',
+    );
     const before = await queries.pending();
     const batches = Array.from({ length: 8 }, (_, b) =>
-      gpus.map((gpuId) => sample(`c-${b}-${gpuId}`, gpuId, new Date(Date.parse(at('05:10:00')) + b * 10_000).toISOString())),
+      gpus.map((gpuId) =>
+        sample(`c-${b}-${gpuId}`, gpuId, new Date(Date.parse(at('05:10:00')) + b * 10_000).toISOString()),
+      ),
     );
-    await Promise.all(batches.map((batch) => request(service.url).post('/metering/samples').send({ samples: batch }).expect(200)));
-    const [window] = await db.query(`SELECT sample_count::int AS n FROM metering.usage_windows WHERE lease_id = 'lease-c'`);
+    await Promise.all(
+      batches.map((batch) =>
+        request(service.url).post('/metering/samples').send({ samples: batch }).expect(200),
+      ),
+    );
+    const [window] = await db.query(
+      `SELECT sample_count::int AS n FROM metering.usage_windows WHERE lease_id = 'lease-c'`,
+    );
     expect(window.n).toBe(64);
     const after = await queries.pending();
     expect(after.accepted - before.accepted).toBe(64);
-    expect(after.accepted).toBe(after.rated + after.awaitingClose + after.awaitingCorrection + after.unattributed);
+    expect(after.accepted).toBe(
+      after.rated + after.awaitingClose + after.awaitingCorrection + after.unattributed,
+    );
   });
   it('a window created by an uncommitted transaction cannot silently swallow counts from another', async () => {
     const db = service.app.get(DataSource);
@@ -219,7 +318,12 @@ describe('metering against real Kafka and PostgreSQL', () => {
     try {
       const cache = new Map<string, number>();
       const discovered = new Map<string, number>();
-      const key = { leaseId: 'lease-d', tenantId: 'tenant-d', gpuClass: 'H100' as const, hourStartMs: Date.parse(at('07:00:00')) };
+      const key = {
+        leaseId: 'lease-d',
+        tenantId: 'tenant-d',
+        gpuClass: 'H100' as const,
+        hourStartMs: Date.parse(at('07:00:00')),
+      };
       const ids = await windowIds(creator, [key], cache, discovered);
       const windowId = ids.get(windowCacheKey(key))!;
       expect(cache.size).toBe(0); // only the caller publishes ids, after its commit

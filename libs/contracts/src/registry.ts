@@ -15,7 +15,8 @@ export class EventRegistry {
   }
 
   register(definition: EventDefinition): this {
-    if (this.definitions.has(definition.type)) throw new Error(`event type ${definition.type} registered twice`);
+    if (this.definitions.has(definition.type))
+      throw new Error(`event type ${definition.type} registered twice`);
     this.definitions.set(definition.type, definition);
     return this;
   }
@@ -29,9 +30,14 @@ export class EventRegistry {
   }
 
   /** Upcasts and validates a payload; returns the latest schema version and the typed payload. */
-  parsePayload(type: string, schemaVersion: number, payload: unknown): ParseResult<{ schemaVersion: number; payload: unknown }> {
+  parsePayload(
+    type: string,
+    schemaVersion: number,
+    payload: unknown,
+  ): ParseResult<{ schemaVersion: number; payload: unknown }> {
     const definition = this.definitions.get(type);
-    if (!definition) return { ok: false, reason: 'unknown-event-type', detail: `no contract for event type ${type}` };
+    if (!definition)
+      return { ok: false, reason: 'unknown-event-type', detail: `no contract for event type ${type}` };
     if (!Number.isInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > definition.schemaVersion) {
       return {
         ok: false,
@@ -45,7 +51,11 @@ export class EventRegistry {
     }
     const parsed = definition.schema.safeParse(current);
     if (!parsed.success) {
-      return { ok: false, reason: 'invalid-payload', detail: `${type} v${definition.schemaVersion}: ${formatZodError(parsed.error)}` };
+      return {
+        ok: false,
+        reason: 'invalid-payload',
+        detail: `${type} v${definition.schemaVersion}: ${formatZodError(parsed.error)}`,
+      };
     }
     return { ok: true, value: { schemaVersion: definition.schemaVersion, payload: parsed.data } };
   }
@@ -53,7 +63,8 @@ export class EventRegistry {
   /** Validates a payload about to be appended: it must already be in the latest version. */
   validateNew(type: string, payload: unknown): ParseResult<unknown> {
     const definition = this.definitions.get(type);
-    if (!definition) return { ok: false, reason: 'unknown-event-type', detail: `no contract for event type ${type}` };
+    if (!definition)
+      return { ok: false, reason: 'unknown-event-type', detail: `no contract for event type ${type}` };
     const parsed = definition.schema.safeParse(payload);
     if (!parsed.success) {
       return { ok: false, reason: 'invalid-payload', detail: `${type}: ${formatZodError(parsed.error)}` };

@@ -3,7 +3,11 @@ import { chainHash, GENESIS_HASH } from './hash-chain';
 
 describe('canonical JSON and the hash chain', () => {
   it.each([
-    ['keys are sorted at every depth', { b: 1, a: { d: [3, { z: 1, y: 2 }], c: null } }, '{"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1}'],
+    [
+      'keys are sorted at every depth',
+      { b: 1, a: { d: [3, { z: 1, y: 2 }], c: null } },
+      '{"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1}',
+    ],
     ['undefined properties are dropped, as jsonb drops them', { a: undefined, b: 'x' }, '{"b":"x"}'],
     ['strings are escaped', { s: 'quote " and \u00e9' }, '{"s":"quote \\" and \u00e9"}'],
   ])('%s', (_name, value, expected) => {
@@ -28,7 +32,9 @@ describe('canonical JSON and the hash chain', () => {
   };
 
   it('hashes the same event the same whatever its key order', () => {
-    expect(chainHash(GENESIS_HASH, event)).toBe(chainHash(GENESIS_HASH, { ...event, payload: { a: 1, b: 2 } }));
+    expect(chainHash(GENESIS_HASH, event)).toBe(
+      chainHash(GENESIS_HASH, { ...event, payload: { a: 1, b: 2 } }),
+    );
   });
 
   it('changes the hash when the payload, or the previous link, changes', () => {

@@ -6,7 +6,9 @@ export class WrongExpectedVersionError extends Error {
     readonly expectedVersion: number,
     readonly actualVersion: number,
   ) {
-    super(`stream ${streamId} is at version ${actualVersion}, the append expected ${expectedVersion}; nothing was written`);
+    super(
+      `stream ${streamId} is at version ${actualVersion}, the append expected ${expectedVersion}; nothing was written`,
+    );
     this.name = 'WrongExpectedVersionError';
   }
 }

@@ -78,7 +78,11 @@ export class EventStore {
    * Appends to several streams atomically inside the caller's transaction. If any stream is not at
    * its expected version, throws WrongExpectedVersionError and the caller's transaction must roll back.
    */
-  async appendToStreams(tx: Queryable, appends: readonly StreamAppend[], context: AppendContext): Promise<EventEnvelope[]> {
+  async appendToStreams(
+    tx: Queryable,
+    appends: readonly StreamAppend[],
+    context: AppendContext,
+  ): Promise<EventEnvelope[]> {
     const total = appends.reduce((n, a) => n + a.events.length, 0);
     if (total === 0) return [];
 
@@ -100,8 +104,8 @@ export class EventStore {
 
     const streamIds = [...new Set(validated.map((a) => a.streamId))];
     const versions = new Map<string, number>(
+      // One backward index probe per stream (not a scan of the whole stream, which grows).
       (
-        // One backward index probe per stream (not a scan of the whole stream, which grows).
         await tx.query<{ stream_id: string; version: number }[]>(
           `SELECT s.stream_id, v.version FROM unnest($1::text[]) AS s(stream_id)
              CROSS JOIN LATERAL (SELECT e.stream_version AS version FROM ${this.s}.events e
@@ -189,7 +193,10 @@ export class EventStore {
       );
     }
 
-    await tx.query(`UPDATE ${this.s}.log_head SET global_position = $1, hash = $2 WHERE id = 1`, [position, prevHash]);
+    await tx.query(`UPDATE ${this.s}.log_head SET global_position = $1, hash = $2 WHERE id = 1`, [
+      position,
+      prevHash,
+    ]);
     return envelopes;
   }
 
@@ -235,7 +242,9 @@ export class EventStore {
   }
 
   async headPosition(db: Queryable): Promise<number> {
-    const [row] = await db.query<{ global_position: string }[]>(`SELECT global_position FROM ${this.s}.log_head`);
+    const [row] = await db.query<{ global_position: string }[]>(
+      `SELECT global_position FROM ${this.s}.log_head`,
+    );
     return Number(row.global_position);
   }
 
@@ -254,12 +263,25 @@ export class EventStore {
         const position = Number(row.global_position);
         const base = { ok: false, eventsChecked: checked, lastPosition, lastHash: prevHash };
         if (position !== lastPosition + 1) {
-          return { ...base, firstBreak: { kind: 'position-gap', globalPosition: position, expectedPosition: lastPosition + 1 } };
+          return {
+            ...base,
+            firstBreak: {
+              kind: 'position-gap',
+              globalPosition: position,
+              expectedPosition: lastPosition + 1,
+            },
+          };
         }
         if (row.prev_hash !== prevHash) {
           return {
             ...base,
-            firstBreak: { kind: 'prev-hash-mismatch', globalPosition: position, eventId: row.event_id, expected: prevHash, stored: row.prev_hash! },
+            firstBreak: {
+              kind: 'prev-hash-mismatch',
+              globalPosition: position,
+              eventId: row.event_id,
+              expected: prevHash,
+              stored: row.prev_hash!,
+            },
           };
         }
         const expected = chainHash(prevHash, {
@@ -277,7 +299,13 @@ export class EventStore {
         if (expected !== row.hash) {
           return {
             ...base,
-            firstBreak: { kind: 'hash-mismatch', globalPosition: position, eventId: row.event_id, expected, stored: row.hash! },
+            firstBreak: {
+              kind: 'hash-mismatch',
+              globalPosition: position,
+              eventId: row.event_id,
+              expected,
+              stored: row.hash!,
+            },
           };
         }
         prevHash = row.hash;
@@ -295,7 +323,11 @@ export class EventStore {
         eventsChecked: checked,
         lastPosition,
         lastHash: prevHash,
-        firstBreak: { kind: 'position-gap', globalPosition: Number(head.global_position), expectedPosition: lastPosition },
+        firstBreak: {
+          kind: 'position-gap',
+          globalPosition: Number(head.global_position),
+          expectedPosition: lastPosition,
+        },
       };
     }
     return { ok: true, eventsChecked: checked, lastPosition, lastHash: prevHash };
@@ -304,7 +336,9 @@ export class EventStore {
   private toEnvelope(row: EventRow): EventEnvelope {
     const parsed = this.registry.parsePayload(row.type, row.schema_version, row.payload);
     if (!parsed.ok) {
-      throw new Error(`stored event ${row.event_id} at ${row.global_position} cannot be read: ${parsed.detail}`);
+      throw new Error(
+        `stored event ${row.event_id} at ${row.global_position} cannot be read: ${parsed.detail}`,
+      );
     }
     return {
       eventId: row.event_id,

@@ -41,12 +41,21 @@ export function parseEventMessage(message: KafkaMessage, registry: EventRegistry
     return { ok: false, reason: 'unparseable-json', detail: (error as Error).message };
   }
   const envelope = eventEnvelopeSchema.safeParse(json);
-  if (!envelope.success) return { ok: false, reason: 'invalid-envelope', detail: formatZodError(envelope.error) };
-  const payload = registry.parsePayload(envelope.data.type, envelope.data.schemaVersion, envelope.data.payload);
+  if (!envelope.success)
+    return { ok: false, reason: 'invalid-envelope', detail: formatZodError(envelope.error) };
+  const payload = registry.parsePayload(
+    envelope.data.type,
+    envelope.data.schemaVersion,
+    envelope.data.payload,
+  );
   if (!payload.ok) return { ok: false, reason: payload.reason, detail: payload.detail };
   return {
     ok: true,
-    envelope: { ...envelope.data, schemaVersion: payload.value.schemaVersion, payload: payload.value.payload },
+    envelope: {
+      ...envelope.data,
+      schemaVersion: payload.value.schemaVersion,
+      payload: payload.value.payload,
+    },
   };
 }
 
@@ -78,11 +87,20 @@ export class InboxConsumer {
       allowAutoTopicCreation: false,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
-      ...(this.options.maxBytesPerPartition ? { maxBytesPerPartition: this.options.maxBytesPerPartition } : {}),
+      ...(this.options.maxBytesPerPartition
+        ? { maxBytesPerPartition: this.options.maxBytesPerPartition }
+        : {}),
     });
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.fromBeginning ?? true });
-    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (batch) => this.onBatch(batch) });
+    await this.consumer.subscribe({
+      topics: [...this.options.topics],
+      fromBeginning: this.options.fromBeginning ?? true,
+    });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (batch) => this.onBatch(batch),
+    });
   }
 
   async stop(): Promise<void> {
@@ -90,7 +108,14 @@ export class InboxConsumer {
     this.consumer = undefined;
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload) {
+  private async onBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    commitOffsetsIfNecessary,
+    isRunning,
+    isStale,
+  }: EachBatchPayload) {
     if (!isRunning() || isStale()) return;
     const letters: DeadLetter[] = [];
     const valid: { message: KafkaMessage; envelope: EventEnvelope }[] = [];
@@ -99,7 +124,13 @@ export class InboxConsumer {
       if (parsed.ok) {
         valid.push({ message, envelope: parsed.envelope });
       } else {
-        letters.push({ topic: batch.topic, partition: batch.partition, message, reason: parsed.reason, detail: parsed.detail });
+        letters.push({
+          topic: batch.topic,
+          partition: batch.partition,
+          message,
+          reason: parsed.reason,
+          detail: parsed.detail,
+        });
       }
     }
 
@@ -111,7 +142,14 @@ export class InboxConsumer {
           const inserted = await tx.query(
             `INSERT INTO ${this.s}.inbox (consumer, event_id, topic, partition, kafka_offset, envelope)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING seq`,
-            [this.options.name, envelope.eventId, batch.topic, batch.partition, message.offset, JSON.stringify(envelope)],
+            [
+              this.options.name,
+              envelope.eventId,
+              batch.topic,
+              batch.partition,
+              message.offset,
+              JSON.stringify(envelope),
+            ],
           );
           // Every event of the topic gets its inbox row, also those this consumer does not act on, so
           // the audit can prove each published event was taken in exactly once by each subscriber.
@@ -123,14 +161,27 @@ export class InboxConsumer {
         } catch (error) {
           if (!(error instanceof PoisonMessageError)) throw error;
           await tx.query('ROLLBACK TO SAVEPOINT inbox_event');
-          letters.push({ topic: batch.topic, partition: batch.partition, message, reason: error.reason, detail: error.message });
+          letters.push({
+            topic: batch.topic,
+            partition: batch.partition,
+            message,
+            reason: error.reason,
+            detail: error.message,
+          });
         }
       }
       for (const letter of letters) {
         await tx.query(
           `INSERT INTO ${this.s}.dead_letters (consumer, topic, partition, kafka_offset, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (consumer, topic, partition, kafka_offset) DO NOTHING`,
-          [this.options.name, letter.topic, letter.partition, letter.message.offset, letter.reason, letter.detail],
+          [
+            this.options.name,
+            letter.topic,
+            letter.partition,
+            letter.message.offset,
+            letter.reason,
+            letter.detail,
+          ],
         );
       }
     });

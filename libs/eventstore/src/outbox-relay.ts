@@ -62,7 +62,10 @@ export class OutboxRelay {
     await queryRunner.connect();
     try {
       await queryRunner.startTransaction();
-      const [{ locked }] = await queryRunner.query(`SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked`, [this.lockKey]);
+      const [{ locked }] = await queryRunner.query(
+        `SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked`,
+        [this.lockKey],
+      );
       if (!locked) {
         await queryRunner.rollbackTransaction();
         return 0;
@@ -77,7 +80,10 @@ export class OutboxRelay {
         return 0;
       }
       await this.publish(rows);
-      await this.markPublished(queryRunner, rows.map((r) => r.id));
+      await this.markPublished(
+        queryRunner,
+        rows.map((r) => r.id),
+      );
       await queryRunner.commitTransaction();
       this.options.onPublished?.(rows.length);
       return rows.length;
@@ -100,7 +106,9 @@ export class OutboxRelay {
   }
 
   async pendingCount(): Promise<number> {
-    const [row] = await this.dataSource.query(`SELECT count(*)::int AS n FROM ${this.s}.outbox WHERE published_at IS NULL`);
+    const [row] = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM ${this.s}.outbox WHERE published_at IS NULL`,
+    );
     return row.n;
   }
 
@@ -130,7 +138,9 @@ export class OutboxRelay {
   }
 
   protected async markPublished(queryRunner: { query: DataSource['query'] }, ids: string[]): Promise<void> {
-    await queryRunner.query(`UPDATE ${this.s}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
+    await queryRunner.query(`UPDATE ${this.s}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])`, [
+      ids,
+    ]);
   }
 
   private async run(): Promise<void> {

@@ -24,7 +24,12 @@ export interface Projection {
 }
 
 /** Applies events in order, in one call when the projection can batch. */
-export async function applyAll(tx: Queryable, projection: Projection, events: readonly EventEnvelope[], schema: string): Promise<void> {
+export async function applyAll(
+  tx: Queryable,
+  projection: Projection,
+  events: readonly EventEnvelope[],
+  schema: string,
+): Promise<void> {
   if (events.length === 0) return;
   if (projection.applyBatch) {
     await projection.applyBatch(tx, events, schema);
@@ -83,10 +88,19 @@ export async function readProjectionSource(
     `SELECT seq, envelope FROM ${ident(store.schema)}.inbox WHERE consumer = $1 AND seq > $2 ${until} ORDER BY seq LIMIT $3`,
     params,
   );
-  return rows.map((row) => ({ position: Number(row.seq), event: upcastStored(store.registry, row.envelope) }));
+  return rows.map((row) => ({
+    position: Number(row.seq),
+    event: upcastStored(store.registry, row.envelope),
+  }));
 }
 
-async function countSource(db: Queryable, store: EventStore, projection: Projection, after: number, until?: string) {
+async function countSource(
+  db: Queryable,
+  store: EventStore,
+  projection: Projection,
+  after: number,
+  until?: string,
+) {
   const s = ident(store.schema);
   const [row] =
     projection.source.kind === 'log'
@@ -131,13 +145,24 @@ export class ProjectionRunner {
         `SELECT position FROM ${s}.projection_checkpoints WHERE projection = $1 FOR UPDATE`,
         [this.projection.name],
       );
-      const items = await readProjectionSource(tx, this.store, this.projection, Number(checkpoint.position), batchSize);
-      await applyAll(tx, this.projection, items.map((i) => i.event), this.store.schema);
+      const items = await readProjectionSource(
+        tx,
+        this.store,
+        this.projection,
+        Number(checkpoint.position),
+        batchSize,
+      );
+      await applyAll(
+        tx,
+        this.projection,
+        items.map((i) => i.event),
+        this.store.schema,
+      );
       if (items.length > 0) {
-        await tx.query(`UPDATE ${s}.projection_checkpoints SET position = $2, updated_at = now() WHERE projection = $1`, [
-          this.projection.name,
-          items[items.length - 1].position,
-        ]);
+        await tx.query(
+          `UPDATE ${s}.projection_checkpoints SET position = $2, updated_at = now() WHERE projection = $1`,
+          [this.projection.name, items[items.length - 1].position],
+        );
       }
       return items.length;
     });
@@ -170,9 +195,10 @@ export async function rebuildProjection(
     await tx.query(
       `CREATE TABLE IF NOT EXISTS ${target}.rebuild_checkpoints (projection text PRIMARY KEY, position bigint NOT NULL)`,
     );
-    const [existing] = await tx.query(`SELECT position FROM ${target}.rebuild_checkpoints WHERE projection = $1`, [
-      projection.name,
-    ]);
+    const [existing] = await tx.query(
+      `SELECT position FROM ${target}.rebuild_checkpoints WHERE projection = $1`,
+      [projection.name],
+    );
     if (existing && options.resume) return;
     for (const table of projection.tables) {
       await tx.query(`DROP TABLE IF EXISTS ${target}.${ident(table)}`);
@@ -191,12 +217,25 @@ export async function rebuildProjection(
   );
   let position = Number(startPosition);
   const totalEvents = await countSource(dataSource, store, projection, 0, options.recordedUntil);
-  let eventsApplied = totalEvents - (await countSource(dataSource, store, projection, position, options.recordedUntil));
+  let eventsApplied =
+    totalEvents - (await countSource(dataSource, store, projection, position, options.recordedUntil));
 
   for (;;) {
     const applied = await runInTransaction(dataSource, async (tx) => {
-      const items = await readProjectionSource(tx, store, projection, position, batchSize, options.recordedUntil);
-      await applyAll(tx, projection, items.map((i) => i.event), targetSchema);
+      const items = await readProjectionSource(
+        tx,
+        store,
+        projection,
+        position,
+        batchSize,
+        options.recordedUntil,
+      );
+      await applyAll(
+        tx,
+        projection,
+        items.map((i) => i.event),
+        targetSchema,
+      );
       if (items.length > 0) {
         position = items[items.length - 1].position;
         await tx.query(`UPDATE ${target}.rebuild_checkpoints SET position = $2 WHERE projection = $1`, [
@@ -240,7 +279,11 @@ export async function compareProjection(
   return results;
 }
 
-export async function tableChecksum(db: Queryable, schema: string, table: string): Promise<{ rows: number; checksum: string }> {
+export async function tableChecksum(
+  db: Queryable,
+  schema: string,
+  table: string,
+): Promise<{ rows: number; checksum: string }> {
   const [row] = await db.query(
     `SELECT count(*)::bigint AS rows,
             md5(coalesce(string_agg(h, '' ORDER BY h), '')) AS checksum

@@ -99,7 +99,14 @@ export function createEventStoreMigration(schema: string, timestamp: number): ne
     }
     async down(queryRunner: QueryRunner): Promise<void> {
       const s = ident(schema);
-      for (const table of ['projection_checkpoints', 'dead_letters', 'inbox', 'outbox', 'log_head', 'events']) {
+      for (const table of [
+        'projection_checkpoints',
+        'dead_letters',
+        'inbox',
+        'outbox',
+        'log_head',
+        'events',
+      ]) {
         await queryRunner.query(`DROP TABLE IF EXISTS ${s}.${table}`);
       }
       await queryRunner.query(`DROP FUNCTION IF EXISTS ${s}.refuse_event_change()`);

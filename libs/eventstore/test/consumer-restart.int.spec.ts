@@ -3,7 +3,15 @@ import { DataSource } from 'typeorm';
 import { newEvent } from '@fleetledger/contracts';
 import { EventStore, InboxConsumer, OutboxRelay, runInTransaction } from '@fleetledger/eventstore';
 import { waitUntil } from '@fleetledger/testing';
-import { AccountOpened, balancesProjection, DepositMade, ProducerConsumerWorld, producerConsumerWorld, registry, SCHEMA } from './fixtures';
+import {
+  AccountOpened,
+  balancesProjection,
+  DepositMade,
+  ProducerConsumerWorld,
+  producerConsumerWorld,
+  registry,
+  SCHEMA,
+} from './fixtures';
 
 const at = '2026-11-01T00:00:00.000Z';
 
@@ -21,14 +29,23 @@ describe('a consumer stopped mid-stream and restarted', () => {
     world = await producerConsumerWorld();
     ({ producerSource, consumerSource, kafka, producer, topic } = world);
     await runInTransaction(producerSource, (tx) =>
-      store.append(tx, 'account-r', 0, [newEvent(AccountOpened, { accountId: 'r', owner: 'lab' }, at)], { correlationId: 'c', topic }),
+      store.append(tx, 'account-r', 0, [newEvent(AccountOpened, { accountId: 'r', owner: 'lab' }, at)], {
+        correlationId: 'c',
+        topic,
+      }),
     );
     for (let i = 0; i < deposits; i += 50) {
       await runInTransaction(producerSource, (tx) =>
-        store.append(tx, 'account-r', 'any', Array.from({ length: 50 }, () => newEvent(DepositMade, { accountId: 'r', amountMinor: 1 }, at)), {
-          correlationId: 'c',
-          topic,
-        }),
+        store.append(
+          tx,
+          'account-r',
+          'any',
+          Array.from({ length: 50 }, () => newEvent(DepositMade, { accountId: 'r', amountMinor: 1 }, at)),
+          {
+            correlationId: 'c',
+            topic,
+          },
+        ),
       );
     }
     await new OutboxRelay(producerSource, producer, { schema: SCHEMA, batchSize: 25 }).drain();
@@ -72,13 +89,20 @@ describe('a consumer stopped mid-stream and restarted', () => {
     const second = consumer(() => (appliedBySecond += 1));
     await second.start();
     try {
-      await waitUntil(async () => (await consumerSource.query(`SELECT count(*)::int AS n FROM ledger.inbox`))[0].n === deposits + 1, 60_000, 'every event in the inbox');
+      await waitUntil(
+        async () =>
+          (await consumerSource.query(`SELECT count(*)::int AS n FROM ledger.inbox`))[0].n === deposits + 1,
+        60_000,
+        'every event in the inbox',
+      );
     } finally {
       await second.stop();
     }
     expect(appliedByFirst).toBe(afterStop);
     expect(appliedByFirst + appliedBySecond).toBe(deposits + 1);
-    const [row] = await consumerSource.query(`SELECT balance_minor FROM ledger.balances WHERE account_id = 'r'`);
+    const [row] = await consumerSource.query(
+      `SELECT balance_minor FROM ledger.balances WHERE account_id = 'r'`,
+    );
     expect(Number(row.balance_minor)).toBe(deposits);
   });
 });

@@ -1,6 +1,11 @@
 import { DataSource } from 'typeorm';
 import { EventRegistry, newEvent } from '@fleetledger/contracts';
-import { EventStore, InvalidEventError, runInTransaction, WrongExpectedVersionError } from '@fleetledger/eventstore';
+import {
+  EventStore,
+  InvalidEventError,
+  runInTransaction,
+  WrongExpectedVersionError,
+} from '@fleetledger/eventstore';
 import { TestDatabase } from '@fleetledger/testing';
 import { AccountOpened, DepositMade, DepositMadeV1, migrations, registry, SCHEMA } from './fixtures';
 
@@ -25,10 +30,16 @@ describe('EventStore on PostgreSQL', () => {
 
   it('appends and reads a stream back with versions and positions', async () => {
     await runInTransaction(dataSource, (tx) =>
-      store.append(tx, 'account-a', 0, [
-        newEvent(AccountOpened, { accountId: 'a', owner: 'lab-1' }, at),
-        newEvent(DepositMade, { accountId: 'a', amountMinor: 500 }, at),
-      ], ctx),
+      store.append(
+        tx,
+        'account-a',
+        0,
+        [
+          newEvent(AccountOpened, { accountId: 'a', owner: 'lab-1' }, at),
+          newEvent(DepositMade, { accountId: 'a', amountMinor: 500 }, at),
+        ],
+        ctx,
+      ),
     );
     const events = await store.readStream(dataSource, 'account-a');
     expect(events.map((e) => [e.type, e.streamVersion])).toEqual([
@@ -39,18 +50,32 @@ describe('EventStore on PostgreSQL', () => {
     expect(await store.streamVersion(dataSource, 'account-a')).toBe(2);
   });
 
-  it('keeps each caller\'s correlation id when several commands commit in one append', async () => {
+  it("keeps each caller's correlation id when several commands commit in one append", async () => {
     const [first, second] = await runInTransaction(dataSource, (tx) =>
       store.appendToStreams(
         tx,
         [
-          { streamId: 'account-c1', expectedVersion: 0, events: [newEvent(AccountOpened, { accountId: 'c1', owner: 'x' }, at)], context: { correlationId: 'caller-1' } },
-          { streamId: 'account-c2', expectedVersion: 0, events: [newEvent(AccountOpened, { accountId: 'c2', owner: 'y' }, at)], context: { correlationId: 'caller-2', causationId: 'cmd-2' } },
+          {
+            streamId: 'account-c1',
+            expectedVersion: 0,
+            events: [newEvent(AccountOpened, { accountId: 'c1', owner: 'x' }, at)],
+            context: { correlationId: 'caller-1' },
+          },
+          {
+            streamId: 'account-c2',
+            expectedVersion: 0,
+            events: [newEvent(AccountOpened, { accountId: 'c2', owner: 'y' }, at)],
+            context: { correlationId: 'caller-2', causationId: 'cmd-2' },
+          },
         ],
         { correlationId: 'batch' },
       ),
     );
-    expect([first.correlationId, second.correlationId, second.causationId]).toEqual(['caller-1', 'caller-2', 'cmd-2']);
+    expect([first.correlationId, second.correlationId, second.causationId]).toEqual([
+      'caller-1',
+      'caller-2',
+      'cmd-2',
+    ]);
     const [stored] = await store.readStream(dataSource, 'account-c2');
     expect(stored).toMatchObject({ correlationId: 'caller-2', causationId: 'cmd-2' });
     expect((await store.verifyChain(dataSource)).ok).toBe(true);
@@ -58,11 +83,23 @@ describe('EventStore on PostgreSQL', () => {
 
   it('lets exactly one of two concurrent appends at the same expected version win', async () => {
     await runInTransaction(dataSource, (tx) =>
-      store.append(tx, 'account-race', 0, [newEvent(AccountOpened, { accountId: 'race', owner: 'x' }, at)], ctx),
+      store.append(
+        tx,
+        'account-race',
+        0,
+        [newEvent(AccountOpened, { accountId: 'race', owner: 'x' }, at)],
+        ctx,
+      ),
     );
     const attempt = (amountMinor: number) =>
       runInTransaction(dataSource, (tx) =>
-        store.append(tx, 'account-race', 1, [newEvent(DepositMade, { accountId: 'race', amountMinor }, at)], ctx),
+        store.append(
+          tx,
+          'account-race',
+          1,
+          [newEvent(DepositMade, { accountId: 'race', amountMinor }, at)],
+          ctx,
+        ),
       );
     const results = await Promise.allSettled([attempt(1), attempt(2)]);
     const fulfilled = results.filter((r) => r.status === 'fulfilled');
@@ -70,7 +107,11 @@ describe('EventStore on PostgreSQL', () => {
     expect(fulfilled).toHaveLength(1);
     expect(rejected).toHaveLength(1);
     expect(rejected[0].reason).toBeInstanceOf(WrongExpectedVersionError);
-    expect(rejected[0].reason).toMatchObject({ streamId: 'account-race', expectedVersion: 1, actualVersion: 2 });
+    expect(rejected[0].reason).toMatchObject({
+      streamId: 'account-race',
+      expectedVersion: 1,
+      actualVersion: 2,
+    });
     const stream = await store.readStream(dataSource, 'account-race');
     expect(stream).toHaveLength(2);
   });
@@ -79,7 +120,13 @@ describe('EventStore on PostgreSQL', () => {
     const before = await store.headPosition(dataSource);
     await expect(
       runInTransaction(dataSource, (tx) =>
-        store.append(tx, 'account-bad', 0, [{ type: 'DepositMade', payload: { accountId: 'b', amountMinor: 1.5 }, occurredAt: at }], ctx),
+        store.append(
+          tx,
+          'account-bad',
+          0,
+          [{ type: 'DepositMade', payload: { accountId: 'b', amountMinor: 1.5 }, occurredAt: at }],
+          ctx,
+        ),
       ),
     ).rejects.toBeInstanceOf(InvalidEventError);
     expect(await store.headPosition(dataSource)).toBe(before);
@@ -89,7 +136,13 @@ describe('EventStore on PostgreSQL', () => {
   it('upcasts events stored under an older schema version when reading them', async () => {
     const oldStore = new EventStore(SCHEMA, new EventRegistry([AccountOpened, DepositMadeV1]));
     await runInTransaction(dataSource, (tx) =>
-      oldStore.append(tx, 'account-old', 0, [newEvent(DepositMadeV1, { accountId: 'old', amount: 12.34 }, at)], ctx),
+      oldStore.append(
+        tx,
+        'account-old',
+        0,
+        [newEvent(DepositMadeV1, { accountId: 'old', amount: 12.34 }, at)],
+        ctx,
+      ),
     );
     const [event] = await store.readStream(dataSource, 'account-old');
     expect(event.schemaVersion).toBe(2);
@@ -115,7 +168,13 @@ describe('EventStore on PostgreSQL', () => {
       Array.from({ length: writers }, async (_, w) => {
         for (let i = 0; i < appendsPerWriter; i++) {
           await runInTransaction(dataSource, async (tx) => {
-            await store.append(tx, `gap-${w}-${i}`, 0, [newEvent(AccountOpened, { accountId: `${w}-${i}`, owner: 'o' }, at)], ctx);
+            await store.append(
+              tx,
+              `gap-${w}-${i}`,
+              0,
+              [newEvent(AccountOpened, { accountId: `${w}-${i}`, owner: 'o' }, at)],
+              ctx,
+            );
             // Hold the transaction open a little after appending, so commits interleave with reads.
             await new Promise((r) => setTimeout(r, (w * 7 + i) % 4));
           });
@@ -134,11 +193,23 @@ describe('EventStore on PostgreSQL', () => {
     await stuck.connect();
     await stuck.startTransaction();
     await stuck.query(`SET LOCAL idle_in_transaction_session_timeout = '1500ms'`);
-    await store.append(stuck, 'stuck-writer', 0, [newEvent(AccountOpened, { accountId: 'stuck', owner: 'o' }, at)], ctx);
+    await store.append(
+      stuck,
+      'stuck-writer',
+      0,
+      [newEvent(AccountOpened, { accountId: 'stuck', owner: 'o' }, at)],
+      ctx,
+    );
 
     const blockedWriters = Array.from({ length: 3 }, (_, i) =>
       runInTransaction(dataSource, (tx) =>
-        store.append(tx, `after-stuck-${i}`, 0, [newEvent(AccountOpened, { accountId: `after-${i}`, owner: 'o' }, at)], ctx),
+        store.append(
+          tx,
+          `after-stuck-${i}`,
+          0,
+          [newEvent(AccountOpened, { accountId: `after-${i}`, owner: 'o' }, at)],
+          ctx,
+        ),
       ),
     );
     await new Promise((r) => setTimeout(r, 500));
@@ -162,9 +233,9 @@ describe('EventStore on PostgreSQL', () => {
     expect(ok.ok).toBe(true);
     expect(ok.eventsChecked).toBe(await store.headPosition(dataSource));
 
-    await expect(dataSource.query(`UPDATE ledger.events SET payload = '{}' WHERE global_position = 2`)).rejects.toThrow(
-      /append-only/,
-    );
+    await expect(
+      dataSource.query(`UPDATE ledger.events SET payload = '{}' WHERE global_position = 2`),
+    ).rejects.toThrow(/append-only/);
     await runInTransaction(dataSource, async (tx) => {
       await tx.query(`SET LOCAL fleetledger.allow_event_rewrite = 'on'`);
       await tx.query(

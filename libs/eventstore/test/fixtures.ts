@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import { Kafka, Producer } from 'kafkajs';
 import { deadLetterTopic, defineEvent, EventRegistry } from '@fleetledger/contracts';
-import { createEventStoreMigration, createIdempotentProducer, ensureTopics, Queryable } from '@fleetledger/eventstore';
+import {
+  createEventStoreMigration,
+  createIdempotentProducer,
+  ensureTopics,
+  Queryable,
+} from '@fleetledger/eventstore';
 import { TestDatabase, testKafka, uniqueTopicPrefix } from '@fleetledger/testing';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 
@@ -52,7 +57,11 @@ export const balancesProjection = {
   name: 'balances',
   source: { kind: 'log' as const },
   tables: ['balances'],
-  async apply(tx: Queryable, event: { type: string; payload: unknown; globalPosition: number }, schema: string) {
+  async apply(
+    tx: Queryable,
+    event: { type: string; payload: unknown; globalPosition: number },
+    schema: string,
+  ) {
     if (event.type === 'AccountOpened') {
       const p = event.payload as { accountId: string; owner: string };
       await tx.query(

@@ -9,7 +9,15 @@ import {
   runInTransaction,
 } from '@fleetledger/eventstore';
 import { TopicCollector, waitUntil } from '@fleetledger/testing';
-import { AccountOpened, balancesProjection, DepositMade, ProducerConsumerWorld, producerConsumerWorld, registry, SCHEMA } from './fixtures';
+import {
+  AccountOpened,
+  balancesProjection,
+  DepositMade,
+  ProducerConsumerWorld,
+  producerConsumerWorld,
+  registry,
+  SCHEMA,
+} from './fixtures';
 
 const at = '2026-11-01T00:00:00.000Z';
 
@@ -61,21 +69,33 @@ describe('outbox relay and inbox consumer on real Kafka and PostgreSQL', () => {
 
   it('re-publishes after a crash between publish and mark-sent, and the inbox applies the event once', async () => {
     const [opened, deposit] = await runInTransaction(producerSource, (tx) =>
-      store.append(tx, 'account-1', 0, [
-        newEvent(AccountOpened, { accountId: '1', owner: 'lab' }, at),
-        newEvent(DepositMade, { accountId: '1', amountMinor: 700 }, at),
-      ], { correlationId: 'c-1', topic }),
+      store.append(
+        tx,
+        'account-1',
+        0,
+        [
+          newEvent(AccountOpened, { accountId: '1', owner: 'lab' }, at),
+          newEvent(DepositMade, { accountId: '1', amountMinor: 700 }, at),
+        ],
+        { correlationId: 'c-1', topic },
+      ),
     );
 
-    await expect(new CrashingRelay(producerSource, producer, { schema: SCHEMA }).publishBatch()).rejects.toThrow(/simulated crash/);
+    await expect(
+      new CrashingRelay(producerSource, producer, { schema: SCHEMA }).publishBatch(),
+    ).rejects.toThrow(/simulated crash/);
     const relay = new OutboxRelay(producerSource, producer, { schema: SCHEMA });
     expect(await relay.pendingCount()).toBe(2);
     expect(await relay.drain()).toBe(2);
     expect(await relay.pendingCount()).toBe(0);
 
     // Both copies of each event reached the topic...
-    await collector.waitFor((m) => m.filter((x) => x.topic === topic && x.headers['event-id'] === deposit.eventId).length === 2);
-    const onTopic = collector.messages.filter((m) => m.topic === topic && m.headers['event-id'] === opened.eventId);
+    await collector.waitFor(
+      (m) => m.filter((x) => x.topic === topic && x.headers['event-id'] === deposit.eventId).length === 2,
+    );
+    const onTopic = collector.messages.filter(
+      (m) => m.topic === topic && m.headers['event-id'] === opened.eventId,
+    );
     expect(onTopic).toHaveLength(2);
     expect(onTopic[0].message.key?.toString()).toBe('account-1');
 
@@ -86,7 +106,9 @@ describe('outbox relay and inbox consumer on real Kafka and PostgreSQL', () => {
     });
     await new Promise((r) => setTimeout(r, 500));
     expect(handled.filter((id) => id === deposit.eventId)).toHaveLength(1);
-    const [balance] = await consumerSource.query(`SELECT balance_minor FROM ledger.balances WHERE account_id = '1'`);
+    const [balance] = await consumerSource.query(
+      `SELECT balance_minor FROM ledger.balances WHERE account_id = '1'`,
+    );
     expect(Number(balance.balance_minor)).toBe(700);
   });
 
@@ -99,18 +121,28 @@ describe('outbox relay and inbox consumer on real Kafka and PostgreSQL', () => {
       ],
     });
     await runInTransaction(producerSource, (tx) =>
-      store.append(tx, 'account-2', 0, [
-        newEvent(DepositMade, { accountId: 'nobody', amountMinor: 1 }, at),
-        newEvent(AccountOpened, { accountId: '2', owner: 'lab' }, at),
-      ], { correlationId: 'c-2', topic }),
+      store.append(
+        tx,
+        'account-2',
+        0,
+        [
+          newEvent(DepositMade, { accountId: 'nobody', amountMinor: 1 }, at),
+          newEvent(AccountOpened, { accountId: '2', owner: 'lab' }, at),
+        ],
+        { correlationId: 'c-2', topic },
+      ),
     );
     await new OutboxRelay(producerSource, producer, { schema: SCHEMA }).drain();
 
     const dlq = deadLetterTopic(topic);
     await collector.waitFor((m) => m.filter((x) => x.topic === dlq).length === 3);
-    const reasons = collector.messages.filter((m) => m.topic === dlq).map((m) => m.headers[DeadLetterHeaders.reason]);
+    const reasons = collector.messages
+      .filter((m) => m.topic === dlq)
+      .map((m) => m.headers[DeadLetterHeaders.reason]);
     expect(reasons.sort()).toEqual(['invalid-envelope', 'unknown-account', 'unparseable-json']);
-    const junk = collector.messages.find((m) => m.topic === dlq && m.headers[DeadLetterHeaders.reason] === 'unparseable-json');
+    const junk = collector.messages.find(
+      (m) => m.topic === dlq && m.headers[DeadLetterHeaders.reason] === 'unparseable-json',
+    );
     expect(junk?.value).toBe('this is not json');
     expect(junk?.headers[DeadLetterHeaders.originalTopic]).toBe(topic);
 
@@ -139,8 +171,12 @@ describe('outbox relay and inbox consumer on real Kafka and PostgreSQL', () => {
     expect(await relay.publishBatch()).toBe(30);
     expect(await relay.pendingCount()).toBe(0);
     const ids = new Set(appended.map((e) => e.eventId));
-    const received = await collector.waitFor((m) => m.filter((x) => ids.has(x.headers['event-id'])).length === 30);
-    const positions = received.filter((x) => ids.has(x.headers['event-id'])).map((x) => (x.value as { globalPosition: number }).globalPosition);
+    const received = await collector.waitFor(
+      (m) => m.filter((x) => ids.has(x.headers['event-id'])).length === 30,
+    );
+    const positions = received
+      .filter((x) => ids.has(x.headers['event-id']))
+      .map((x) => (x.value as { globalPosition: number }).globalPosition);
     expect(positions).toHaveLength(30);
   });
 });

@@ -1,6 +1,12 @@
 import { DataSource } from 'typeorm';
 import { newEvent } from '@fleetledger/contracts';
-import { compareProjection, EventStore, ProjectionRunner, rebuildProjection, runInTransaction } from '@fleetledger/eventstore';
+import {
+  compareProjection,
+  EventStore,
+  ProjectionRunner,
+  rebuildProjection,
+  runInTransaction,
+} from '@fleetledger/eventstore';
 import { TestDatabase } from '@fleetledger/testing';
 import { AccountOpened, balancesProjection, DepositMade, migrations, registry, SCHEMA } from './fixtures';
 
@@ -14,12 +20,26 @@ describe('projections: checkpointed runner, rebuild from zero, comparison', () =
     dataSource = await db.dataSource(migrations);
     for (let account = 0; account < 20; account++) {
       await runInTransaction(dataSource, (tx) =>
-        store.append(tx, `account-${account}`, 0, [
-          newEvent(AccountOpened, { accountId: `${account}`, owner: `lab-${account % 3}` }, '2026-11-01T00:00:00Z'),
-          ...Array.from({ length: 5 }, (_, i) =>
-            newEvent(DepositMade, { accountId: `${account}`, amountMinor: (account + 1) * (i + 1) }, '2026-11-02T00:00:00Z'),
-          ),
-        ], { correlationId: 'seed' }),
+        store.append(
+          tx,
+          `account-${account}`,
+          0,
+          [
+            newEvent(
+              AccountOpened,
+              { accountId: `${account}`, owner: `lab-${account % 3}` },
+              '2026-11-01T00:00:00Z',
+            ),
+            ...Array.from({ length: 5 }, (_, i) =>
+              newEvent(
+                DepositMade,
+                { accountId: `${account}`, amountMinor: (account + 1) * (i + 1) },
+                '2026-11-02T00:00:00Z',
+              ),
+            ),
+          ],
+          { correlationId: 'seed' },
+        ),
       );
     }
     await new ProjectionRunner(dataSource, store, balancesProjection).catchUp(17);
@@ -31,7 +51,9 @@ describe('projections: checkpointed runner, rebuild from zero, comparison', () =
   });
 
   it('the checkpointed runner applied every event once', async () => {
-    const [row] = await dataSource.query(`SELECT sum(balance_minor)::bigint AS total, count(*)::int AS n FROM ledger.balances`);
+    const [row] = await dataSource.query(
+      `SELECT sum(balance_minor)::bigint AS total, count(*)::int AS n FROM ledger.balances`,
+    );
     // sum over accounts a=1..20 of a * (1+2+3+4+5)
     expect(Number(row.total)).toBe(15 * 210);
     expect(row.n).toBe(20);
@@ -47,14 +69,20 @@ describe('projections: checkpointed runner, rebuild from zero, comparison', () =
     expect(result.eventsApplied).toBe(120);
     expect(progress[progress.length - 1]).toBe(120);
     const comparison = await compareProjection(dataSource, balancesProjection, SCHEMA, result.targetSchema);
-    expect(comparison).toEqual([expect.objectContaining({ table: 'balances', liveRows: 20, rebuiltRows: 20, equal: true })]);
+    expect(comparison).toEqual([
+      expect.objectContaining({ table: 'balances', liveRows: 20, rebuiltRows: 20, equal: true }),
+    ]);
   });
 
   it('the comparison reports a live row that no longer follows from the log', async () => {
-    await dataSource.query(`UPDATE ledger.balances SET balance_minor = balance_minor + 1 WHERE account_id = '7'`);
+    await dataSource.query(
+      `UPDATE ledger.balances SET balance_minor = balance_minor + 1 WHERE account_id = '7'`,
+    );
     const comparison = await compareProjection(dataSource, balancesProjection, SCHEMA, 'ledger_rebuild');
     expect(comparison[0].equal).toBe(false);
-    await dataSource.query(`UPDATE ledger.balances SET balance_minor = balance_minor - 1 WHERE account_id = '7'`);
+    await dataSource.query(
+      `UPDATE ledger.balances SET balance_minor = balance_minor - 1 WHERE account_id = '7'`,
+    );
   });
 
   it('an interrupted rebuild resumes from its checkpoint and ends equal', async () => {
@@ -72,15 +100,24 @@ describe('projections: checkpointed runner, rebuild from zero, comparison', () =
     ).rejects.toThrow('interrupted');
     const [checkpoint] = await dataSource.query(`SELECT position FROM ledger_resume.rebuild_checkpoints`);
     expect(Number(checkpoint.position)).toBe(60);
-    const resumed = await rebuildProjection(dataSource, store, balancesProjection, { targetSchema: target, batchSize: 30, resume: true });
+    const resumed = await rebuildProjection(dataSource, store, balancesProjection, {
+      targetSchema: target,
+      batchSize: 30,
+      resume: true,
+    });
     expect(resumed.eventsApplied).toBe(120);
     const [comparison] = await compareProjection(dataSource, balancesProjection, SCHEMA, target);
     expect(comparison.equal).toBe(true);
   });
 
   it('an as-of rebuild sees only events recorded up to that instant', async () => {
-    const [{ cut }] = await dataSource.query(`SELECT recorded_at AS cut FROM ledger.events WHERE global_position = 30`);
-    const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM ledger.events WHERE recorded_at <= $1`, [cut]);
+    const [{ cut }] = await dataSource.query(
+      `SELECT recorded_at AS cut FROM ledger.events WHERE global_position = 30`,
+    );
+    const [{ n }] = await dataSource.query(
+      `SELECT count(*)::int AS n FROM ledger.events WHERE recorded_at <= $1`,
+      [cut],
+    );
     const result = await rebuildProjection(dataSource, store, balancesProjection, {
       targetSchema: 'ledger_asof',
       recordedUntil: (cut as Date).toISOString(),

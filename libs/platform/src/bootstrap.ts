@@ -24,13 +24,21 @@ export function buildOpenApiDocument(app: INestApplication, options: ServiceOpti
  * Creates a service as a Nest hybrid app (HTTP + Kafka request/reply transport), wired the same way
  * in production and in tests. It does not listen yet; call `startService` for that.
  */
-export async function createServiceApp(module: Type<unknown>, options: ServiceOptions): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(module, { bufferLogs: true, bodyParser: false });
+export async function createServiceApp(
+  module: Type<unknown>,
+  options: ServiceOptions,
+): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(module, {
+    bufferLogs: true,
+    bodyParser: false,
+  });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   const env = app.get<ServiceEnv>(SERVICE_ENV);
   app.useBodyParser('json', { limit: env.HTTP_BODY_LIMIT });
-  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, options), { jsonDocumentUrl: 'docs/openapi.json' });
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, options), {
+    jsonDocumentUrl: 'docs/openapi.json',
+  });
   app.connectMicroservice<MicroserviceOptions>(
     {
       transport: Transport.KAFKA,
@@ -65,7 +73,9 @@ export async function runMigrationsOnly(options: ServiceOptions): Promise<void> 
   await dataSource.initialize();
   try {
     const applied = await dataSource.runMigrations({ transaction: 'each' });
-    process.stdout.write(`${JSON.stringify({ service: options.service, migrationsApplied: applied.map((m) => m.name) })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ service: options.service, migrationsApplied: applied.map((m) => m.name) })}\n`,
+    );
   } finally {
     await dataSource.destroy();
   }

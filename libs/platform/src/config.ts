@@ -14,10 +14,21 @@ export const serviceEnvSchema = z.object({
   KAFKA_BROKERS: z
     .string()
     .min(1)
-    .transform((value) => value.split(',').map((b) => b.trim()).filter(Boolean)),
-  KAFKA_TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]*$/).default(''),
+    .transform((value) =>
+      value
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    ),
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]*$/)
+    .default(''),
   /** Largest JSON body accepted (telemetry batches and fleet imports are large); bigger answers 413. */
-  HTTP_BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/).default('20mb'),
+  HTTP_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(kb|mb)$/)
+    .default('20mb'),
   /** Readiness fails when a consumer is more records behind than this (0: lag is reported, never fails). */
   CONSUMER_LAG_READY_MAX: z.coerce.number().int().min(0).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -32,14 +32,23 @@ export interface ErrorBody {
 /** Maps any error to one JSON shape: `{ statusCode, error: <code>, message, details }`. */
 export function toErrorBody(exception: unknown): ErrorBody {
   if (exception instanceof ServiceError) {
-    return { statusCode: exception.httpStatus, error: exception.code, message: exception.message, details: exception.details };
+    return {
+      statusCode: exception.httpStatus,
+      error: exception.code,
+      message: exception.message,
+      details: exception.details,
+    };
   }
   if (exception instanceof WrongExpectedVersionError) {
     return {
       statusCode: HttpStatus.CONFLICT,
       error: exception.code,
       message: exception.message,
-      details: { streamId: exception.streamId, expectedVersion: exception.expectedVersion, actualVersion: exception.actualVersion },
+      details: {
+        streamId: exception.streamId,
+        expectedVersion: exception.expectedVersion,
+        actualVersion: exception.actualVersion,
+      },
     };
   }
   if (exception instanceof ZodValidationException) {
@@ -48,17 +57,31 @@ export function toErrorBody(exception: unknown): ErrorBody {
       statusCode: HttpStatus.BAD_REQUEST,
       error: 'invalid-request',
       message: 'the request does not match its schema',
-      details: (zodError.issues ?? []).map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })),
+      details: (zodError.issues ?? []).map((issue) => ({
+        path: issue.path.map(String).join('.'),
+        message: issue.message,
+      })),
     };
   }
   if (isClientHttpError(exception)) {
     // Raised by the body parser before any handler runs: too large (413), malformed JSON (400), ...
-    return { statusCode: exception.status, error: httpErrorCode(exception.status), message: exception.message };
+    return {
+      statusCode: exception.status,
+      error: httpErrorCode(exception.status),
+      message: exception.message,
+    };
   }
   if (exception instanceof HttpException) {
     const response = exception.getResponse();
-    const message = typeof response === 'string' ? response : ((response as { message?: string }).message ?? exception.message);
-    return { statusCode: exception.getStatus(), error: httpErrorCode(exception.getStatus()), message: String(message) };
+    const message =
+      typeof response === 'string'
+        ? response
+        : ((response as { message?: string }).message ?? exception.message);
+    return {
+      statusCode: exception.getStatus(),
+      error: httpErrorCode(exception.getStatus()),
+      message: String(message),
+    };
   }
   return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'internal-error', message: 'internal error' };
 }
@@ -78,7 +101,9 @@ function httpErrorCode(status: number): string {
   return HTTP_ERROR_CODES[status] ?? 'http-error';
 }
 
-function isClientHttpError(exception: unknown): exception is { status: number; message: string; expose: true } {
+function isClientHttpError(
+  exception: unknown,
+): exception is { status: number; message: string; expose: true } {
   const candidate = exception as { status?: unknown; expose?: unknown };
   return (
     exception instanceof Error &&
@@ -97,7 +122,8 @@ export class HttpErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
     const body = toErrorBody(exception);
-    if (body.statusCode >= 500) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
+    if (body.statusCode >= 500)
+      this.logger.error(exception instanceof Error ? exception.stack : String(exception));
     host.switchToHttp().getResponse<HttpResponse>().status(body.statusCode).json(body);
   }
 }

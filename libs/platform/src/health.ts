@@ -1,6 +1,11 @@
 import { Controller, Get, Inject, Injectable } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  TypeOrmHealthIndicator,
+} from '@nestjs/terminus';
 import { Kafka } from 'kafkajs';
 import type { ServiceEnv } from './config';
 import { Messaging } from './messaging';
@@ -29,7 +34,10 @@ export class KafkaHealthIndicator {
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms))]);
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)),
+  ]);
 }
 
 /** Consumer lag per consumer (records behind, summed over partitions); down above CONSUMER_LAG_READY_MAX. */
@@ -45,10 +53,13 @@ export class ConsumerLagHealthIndicator {
     const indicator = this.indicators.check(key);
     try {
       const lagByConsumer: Record<string, number> = {};
-      for (const { consumer, lag } of await this.messaging.consumerLag()) lagByConsumer[consumer] = (lagByConsumer[consumer] ?? 0) + lag;
+      for (const { consumer, lag } of await this.messaging.consumerLag())
+        lagByConsumer[consumer] = (lagByConsumer[consumer] ?? 0) + lag;
       const limit = this.env.CONSUMER_LAG_READY_MAX;
       const behind = Object.entries(lagByConsumer).filter(([, lag]) => limit > 0 && lag > limit);
-      return behind.length > 0 ? indicator.down({ lag: lagByConsumer, limit }) : indicator.up({ lag: lagByConsumer });
+      return behind.length > 0
+        ? indicator.down({ lag: lagByConsumer, limit })
+        : indicator.up({ lag: lagByConsumer });
     } catch (error) {
       return indicator.down({ message: (error as Error).message });
     }

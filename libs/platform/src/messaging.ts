@@ -1,4 +1,10 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import { deadLetterTopic, EventHeaders, topicName } from '@fleetledger/contracts';
 import { ensureTopics, InboxConsumer, InboxConsumerOptions, OutboxRelay } from '@fleetledger/eventstore';
 import { Kafka, Producer } from 'kafkajs';
@@ -8,7 +14,10 @@ import type { ServiceEnv } from './config';
 import type { ServiceOptions } from './service-options';
 import { KAFKA, PRODUCER, SERVICE_ENV, SERVICE_OPTIONS } from './tokens';
 
-export type ConsumerRegistration = Omit<InboxConsumerOptions, 'schema' | 'registry' | 'topics' | 'groupId'> & {
+export type ConsumerRegistration = Omit<
+  InboxConsumerOptions,
+  'schema' | 'registry' | 'topics' | 'groupId'
+> & {
   /** Base topic names (Topics.*); the deployment prefix is added here. */
   topics: string[];
 };
@@ -51,7 +60,11 @@ export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const bases = [this.options.eventsTopic, ...(this.options.consumedTopics ?? []), ...this.registrations.flatMap((r) => r.topics)];
+    const bases = [
+      this.options.eventsTopic,
+      ...(this.options.consumedTopics ?? []),
+      ...this.registrations.flatMap((r) => r.topics),
+    ];
     const topics = [...new Set(bases.map((b) => this.topic(b)))];
     await ensureTopics(this.kafka, [...topics, ...topics.map(deadLetterTopic)]);
     await this.producer.connect();
@@ -121,10 +134,17 @@ export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutd
         const topics = registration.topics.map((t) => this.topic(t));
         const committed = await admin.fetchOffsets({ groupId, topics });
         for (const { topic, partitions } of committed) {
-          const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
+          const ends = new Map(
+            (await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]),
+          );
           for (const { partition, offset } of partitions) {
             const position = Number(offset) < 0 ? 0 : Number(offset);
-            out.push({ consumer: registration.name, topic, partition, lag: Math.max((ends.get(partition) ?? 0) - position, 0) });
+            out.push({
+              consumer: registration.name,
+              topic,
+              partition,
+              lag: Math.max((ends.get(partition) ?? 0) - position, 0),
+            });
           }
         }
       }

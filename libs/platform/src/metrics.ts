@@ -20,12 +20,40 @@ export class Metrics {
     this.registry.setDefaultLabels({ service: options.service });
     collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
-    this.eventsAppended = new Counter({ name: 'fleetledger_events_appended_total', help: 'Events appended to the event store', labelNames: ['type'], registers });
-    this.eventsPublished = new Counter({ name: 'fleetledger_events_published_total', help: 'Outbox rows published to Kafka', registers });
-    this.eventsConsumed = new Counter({ name: 'fleetledger_events_consumed_total', help: 'Consumed events applied (redeliveries excluded)', labelNames: ['consumer'], registers });
-    this.deadLetters = new Counter({ name: 'fleetledger_dead_letters_total', help: 'Records moved to a dead-letter topic', labelNames: ['consumer', 'reason'], registers });
-    this.outboxPending = new Gauge({ name: 'fleetledger_outbox_pending', help: 'Outbox rows not yet published', registers });
-    this.consumerLag = new Gauge({ name: 'fleetledger_consumer_lag', help: 'Messages behind the partition end, per consumer', labelNames: ['consumer', 'topic', 'partition'], registers });
+    this.eventsAppended = new Counter({
+      name: 'fleetledger_events_appended_total',
+      help: 'Events appended to the event store',
+      labelNames: ['type'],
+      registers,
+    });
+    this.eventsPublished = new Counter({
+      name: 'fleetledger_events_published_total',
+      help: 'Outbox rows published to Kafka',
+      registers,
+    });
+    this.eventsConsumed = new Counter({
+      name: 'fleetledger_events_consumed_total',
+      help: 'Consumed events applied (redeliveries excluded)',
+      labelNames: ['consumer'],
+      registers,
+    });
+    this.deadLetters = new Counter({
+      name: 'fleetledger_dead_letters_total',
+      help: 'Records moved to a dead-letter topic',
+      labelNames: ['consumer', 'reason'],
+      registers,
+    });
+    this.outboxPending = new Gauge({
+      name: 'fleetledger_outbox_pending',
+      help: 'Outbox rows not yet published',
+      registers,
+    });
+    this.consumerLag = new Gauge({
+      name: 'fleetledger_consumer_lag',
+      help: 'Messages behind the partition end, per consumer',
+      labelNames: ['consumer', 'topic', 'partition'],
+      registers,
+    });
     this.commandDuration = new Histogram({
       name: 'fleetledger_command_duration_seconds',
       help: 'Command handling time (decide + append), by command and outcome',

@@ -25,7 +25,11 @@ describe('a service on the platform (worked example) against real Kafka and Post
   it('answers liveness and readiness with Postgres and Kafka up', async () => {
     await request(service.url).get('/health/live').expect(200);
     const ready = await request(service.url).get('/health/ready').expect(200);
-    expect(ready.body.details).toMatchObject({ postgres: { status: 'up' }, kafka: { status: 'up' }, 'consumer-lag': { status: 'up', lag: {} } });
+    expect(ready.body.details).toMatchObject({
+      postgres: { status: 'up' },
+      kafka: { status: 'up' },
+      'consumer-lag': { status: 'up', lag: {} },
+    });
   });
 
   it('turns a command into an event on the topic and a projection row, carrying the correlation id', async () => {
@@ -35,11 +39,18 @@ describe('a service on the platform (worked example) against real Kafka and Post
       .send({ accountId: 'acc-1', owner: 'lab-a' })
       .expect(201);
     expect(created.body.streamVersion).toBe(1);
-    await request(service.url).post('/accounts/acc-1/deposits').send({ amountMinor: 2500, at: '2026-11-02T10:00:00Z' }).expect(201);
+    await request(service.url)
+      .post('/accounts/acc-1/deposits')
+      .send({ amountMinor: 2500, at: '2026-11-02T10:00:00Z' })
+      .expect(201);
 
     const messages = await collector.waitFor((m) => m.length >= 2);
     const opened = messages.find((m) => m.headers['event-type'] === 'AccountOpened');
-    expect(opened?.value).toMatchObject({ streamId: 'account-acc-1', correlationId: 'corr-123', payload: { owner: 'lab-a' } });
+    expect(opened?.value).toMatchObject({
+      streamId: 'account-acc-1',
+      correlationId: 'corr-123',
+      payload: { owner: 'lab-a' },
+    });
     expect(opened?.message.key?.toString()).toBe('account-acc-1');
     const account = await request(service.url).get('/accounts/acc-1').expect(200);
     expect(account.body).toEqual({ accountId: 'acc-1', owner: 'lab-a', balanceMinor: 2500 });
@@ -49,30 +60,48 @@ describe('a service on the platform (worked example) against real Kafka and Post
     const dataSource = service.app.get(DataSource);
     const store = service.app.get(EventStore);
     const before = await store.headPosition(dataSource);
-    const response = await request(service.url).post('/accounts/acc-1/deposits').send({ amountMinor: 12.5, at: 'yesterday' }).expect(400);
+    const response = await request(service.url)
+      .post('/accounts/acc-1/deposits')
+      .send({ amountMinor: 12.5, at: 'yesterday' })
+      .expect(400);
     expect(response.body.error).toBe('invalid-request');
     expect(response.body.details.map((d: { path: string }) => d.path).sort()).toEqual(['amountMinor', 'at']);
     expect(await store.headPosition(dataSource)).toBe(before);
   });
 
   it('answers 400 to malformed JSON and 413 to a body over the limit, not 500', async () => {
-    const malformed = await request(service.url).post('/accounts').set('content-type', 'application/json').send('{"accountId": ').expect(400);
+    const malformed = await request(service.url)
+      .post('/accounts')
+      .set('content-type', 'application/json')
+      .send('{"accountId": ')
+      .expect(400);
     expect(malformed.body.error).toBe('bad-request');
-    const huge = await request(service.url).post('/accounts').send({ accountId: 'big', owner: 'x'.repeat(100_000) }).expect(413);
+    const huge = await request(service.url)
+      .post('/accounts')
+      .send({ accountId: 'big', owner: 'x'.repeat(100_000) })
+      .expect(413);
     expect(huge.body.error).toBe('payload-too-large');
   });
 
   it('maps a domain rejection to a 4xx with its reason', async () => {
-    const again = await request(service.url).post('/accounts').send({ accountId: 'acc-1', owner: 'lab-b' }).expect(409);
+    const again = await request(service.url)
+      .post('/accounts')
+      .send({ accountId: 'acc-1', owner: 'lab-b' })
+      .expect(409);
     expect(again.body).toMatchObject({ error: 'already-open' });
-    const missing = await request(service.url).post('/accounts/nope/deposits').send({ amountMinor: 1, at: '2026-11-02T10:00:00Z' }).expect(404);
+    const missing = await request(service.url)
+      .post('/accounts/nope/deposits')
+      .send({ amountMinor: 1, at: '2026-11-02T10:00:00Z' })
+      .expect(404);
     expect(missing.body).toMatchObject({ error: 'not-open' });
   });
 
   it('exposes the platform metrics series', async () => {
     await service.app.get(Messaging).flushOutbox();
     const metrics = await request(service.url).get('/metrics').expect(200);
-    expect(metrics.text).toMatch(/fleetledger_events_appended_total\{type="AccountOpened",service="example"\} 1/);
+    expect(metrics.text).toMatch(
+      /fleetledger_events_appended_total\{type="AccountOpened",service="example"\} 1/,
+    );
     expect(metrics.text).toMatch(/fleetledger_events_published_total\{service="example"\} [1-9]/);
     expect(metrics.text).toContain('fleetledger_dead_letters_total');
   });
@@ -80,12 +109,19 @@ describe('a service on the platform (worked example) against real Kafka and Post
   it('rebuilds the inline projection from the log to the same rows', async () => {
     const dataSource = service.app.get(DataSource);
     const rebuilt = await rebuildProjection(dataSource, service.app.get(EventStore), accountsProjection);
-    const [comparison] = await compareProjection(dataSource, accountsProjection, 'example', rebuilt.targetSchema);
+    const [comparison] = await compareProjection(
+      dataSource,
+      accountsProjection,
+      'example',
+      rebuilt.targetSchema,
+    );
     expect(comparison).toMatchObject({ liveRows: 1, rebuiltRows: 1, equal: true });
   });
 
   it('serves its OpenAPI document', async () => {
     const doc = await request(service.url).get('/docs/openapi.json').expect(200);
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/accounts', '/accounts/{accountId}/deposits', '/health/ready']));
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/accounts', '/accounts/{accountId}/deposits', '/health/ready']),
+    );
   });
 });

@@ -4,7 +4,8 @@ import { createKafka } from '@fleetledger/eventstore';
 
 export function testKafka(clientId = 'fleetledger-test'): Kafka {
   const brokers = process.env.KAFKA_BROKERS;
-  if (!brokers) throw new Error('KAFKA_BROKERS is not set: run integration tests through jest (global setup)');
+  if (!brokers)
+    throw new Error('KAFKA_BROKERS is not set: run integration tests through jest (global setup)');
   return createKafka({ brokers: brokers.split(','), clientId });
 }
 
@@ -42,7 +43,10 @@ export class TopicCollector {
           /* not JSON: keep the text */
         }
         const headers = Object.fromEntries(
-          Object.entries(message.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('utf8') : String(v)]),
+          Object.entries(message.headers ?? {}).map(([k, v]) => [
+            k,
+            Buffer.isBuffer(v) ? v.toString('utf8') : String(v),
+          ]),
         );
         this.messages.push({ topic, partition, message, value, headers });
       },
@@ -50,7 +54,10 @@ export class TopicCollector {
     return this;
   }
 
-  async waitFor(predicate: (messages: CollectedMessage[]) => boolean, timeoutMs = 30_000): Promise<CollectedMessage[]> {
+  async waitFor(
+    predicate: (messages: CollectedMessage[]) => boolean,
+    timeoutMs = 30_000,
+  ): Promise<CollectedMessage[]> {
     await waitUntil(() => predicate(this.messages), timeoutMs, 'messages on the topic');
     return this.messages;
   }
@@ -60,7 +67,11 @@ export class TopicCollector {
   }
 }
 
-export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;

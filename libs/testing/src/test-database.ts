@@ -12,7 +12,8 @@ export class TestDatabase {
 
   static async create(prefix = 'fl_test'): Promise<TestDatabase> {
     const adminUrl = process.env.TEST_ADMIN_DATABASE_URL ?? process.env.DATABASE_URL;
-    if (!adminUrl) throw new Error('DATABASE_URL is not set: run integration tests through jest (global setup)');
+    if (!adminUrl)
+      throw new Error('DATABASE_URL is not set: run integration tests through jest (global setup)');
     const name = `${prefix}_${randomBytes(5).toString('hex')}`;
     const admin = new Client({ connectionString: adminUrl });
     await admin.connect();

@@ -17,13 +17,20 @@ export class AllocationKafkaController {
   async place(@Payload() payload: unknown): Promise<allocation.PlaceReply> {
     const parsed = allocation.placeRequestSchema.safeParse(payload);
     const workloadId = String((payload as { workloadId?: unknown })?.workloadId ?? '');
-    if (!parsed.success) return { outcome: 'rejected', workloadId, reason: 'invalid', detail: formatZodError(parsed.error) };
+    if (!parsed.success)
+      return { outcome: 'rejected', workloadId, reason: 'invalid', detail: formatZodError(parsed.error) };
     const { requestedAt, ...request } = parsed.data;
     try {
       const events = await this.commands.submit(request, requestedAt ?? new Date().toISOString(), uuidv7());
       return placeReply(request.workloadId, events);
     } catch (error) {
-      if (error instanceof ServiceError) return { outcome: 'rejected', workloadId, reason: error.code === 'duplicate' ? 'duplicate' : 'invalid', detail: error.message };
+      if (error instanceof ServiceError)
+        return {
+          outcome: 'rejected',
+          workloadId,
+          reason: error.code === 'duplicate' ? 'duplicate' : 'invalid',
+          detail: error.message,
+        };
       throw error;
     }
   }
@@ -34,8 +41,16 @@ export class AllocationKafkaController {
     const workloadId = String((payload as { workloadId?: unknown })?.workloadId ?? '');
     if (!parsed.success) return { outcome: 'not-placed', workloadId, detail: formatZodError(parsed.error) };
     try {
-      const events = await this.commands.release(parsed.data.workloadId, parsed.data.requestedAt ?? new Date().toISOString(), uuidv7());
-      return { outcome: 'released', workloadId, placementId: (events[0].payload as { placementId: string }).placementId };
+      const events = await this.commands.release(
+        parsed.data.workloadId,
+        parsed.data.requestedAt ?? new Date().toISOString(),
+        uuidv7(),
+      );
+      return {
+        outcome: 'released',
+        workloadId,
+        placementId: (events[0].payload as { placementId: string }).placementId,
+      };
     } catch (error) {
       if (error instanceof ServiceError) return { outcome: 'not-placed', workloadId, detail: error.message };
       throw error;

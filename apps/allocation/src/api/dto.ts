@@ -22,14 +22,26 @@ export class SignLeaseDto extends createZodDto(
 ) {}
 export class ActivateLeaseDto extends createZodDto(z.object({ author, at })) {}
 export class AmendLeaseDto extends createZodDto(
-  z.object({ term: allocation.termSchema, committedGpus: allocation.committedGpusSchema, scope: allocation.leaseScopeSchema.optional(), ratePlanId: z.string().min(1).optional(), reason, author, at }),
+  z.object({
+    term: allocation.termSchema,
+    committedGpus: allocation.committedGpusSchema,
+    scope: allocation.leaseScopeSchema.optional(),
+    ratePlanId: z.string().min(1).optional(),
+    reason,
+    author,
+    at,
+  }),
 ) {}
 export class TerminateLeaseDto extends createZodDto(z.object({ reason, author, at })) {}
 
 export class ChangeQuotaDto extends createZodDto(
   z.object({
     change: z.discriminatedUnion('kind', [
-      z.object({ kind: z.literal('set'), nominal: z.number().int().min(0), borrowLimit: z.number().int().min(0) }),
+      z.object({
+        kind: z.literal('set'),
+        nominal: z.number().int().min(0),
+        borrowLimit: z.number().int().min(0),
+      }),
       z.object({ kind: z.literal('multiply'), factor: z.number().positive().max(1000) }),
     ]),
     reason,
@@ -37,6 +49,8 @@ export class ChangeQuotaDto extends createZodDto(
     at,
   }),
 ) {}
-export class ChangeRoutesDto extends createZodDto(z.object({ routes: allocation.routesSchema, reason, author, at })) {}
+export class ChangeRoutesDto extends createZodDto(
+  z.object({ routes: allocation.routesSchema, reason, author, at }),
+) {}
 export class PlaceDto extends createZodDto(allocation.placeRequestSchema) {}
 export class ReleaseDto extends createZodDto(z.object({ requestedAt: at })) {}

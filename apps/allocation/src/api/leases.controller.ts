@@ -25,18 +25,42 @@ export class LeasesController {
   }
 
   @Post(':leaseId/activate')
-  async activate(@Param('leaseId') leaseId: string, @Body() body: ActivateLeaseDto, @CorrelationId() correlationId: string) {
-    return summary(await this.commands.lease({ kind: 'activate', leaseId, author: body.author, at: body.at ?? now() }, correlationId));
+  async activate(
+    @Param('leaseId') leaseId: string,
+    @Body() body: ActivateLeaseDto,
+    @CorrelationId() correlationId: string,
+  ) {
+    return summary(
+      await this.commands.lease(
+        { kind: 'activate', leaseId, author: body.author, at: body.at ?? now() },
+        correlationId,
+      ),
+    );
   }
 
   @Post(':leaseId/amend')
-  async amend(@Param('leaseId') leaseId: string, @Body() body: AmendLeaseDto, @CorrelationId() correlationId: string) {
-    return summary(await this.commands.lease({ kind: 'amend', leaseId, ...body, at: body.at ?? now() }, correlationId));
+  async amend(
+    @Param('leaseId') leaseId: string,
+    @Body() body: AmendLeaseDto,
+    @CorrelationId() correlationId: string,
+  ) {
+    return summary(
+      await this.commands.lease({ kind: 'amend', leaseId, ...body, at: body.at ?? now() }, correlationId),
+    );
   }
 
   @Post(':leaseId/terminate')
-  async terminate(@Param('leaseId') leaseId: string, @Body() body: TerminateLeaseDto, @CorrelationId() correlationId: string) {
-    return summary(await this.commands.lease({ kind: 'terminate', leaseId, reason: body.reason, author: body.author, at: body.at ?? now() }, correlationId));
+  async terminate(
+    @Param('leaseId') leaseId: string,
+    @Body() body: TerminateLeaseDto,
+    @CorrelationId() correlationId: string,
+  ) {
+    return summary(
+      await this.commands.lease(
+        { kind: 'terminate', leaseId, reason: body.reason, author: body.author, at: body.at ?? now() },
+        correlationId,
+      ),
+    );
   }
 
   @Get()

@@ -27,9 +27,18 @@ export class QuotasController {
   ) {
     const gpuClass = allocation.gpuClassSchema.safeParse(gpuClassParam);
     const workloadClass = allocation.workloadClassSchema.safeParse(workloadClassParam);
-    if (!gpuClass.success || !workloadClass.success) throw new ServiceError('invalid', `unknown class ${gpuClassParam}/${workloadClassParam}`, 400);
+    if (!gpuClass.success || !workloadClass.success)
+      throw new ServiceError('invalid', `unknown class ${gpuClassParam}/${workloadClassParam}`, 400);
     const events = await this.commands.quota(
-      { tenantId, gpuClass: gpuClass.data, workloadClass: workloadClass.data, change: body.change, reason: body.reason, author: body.author, at: body.at ?? now() },
+      {
+        tenantId,
+        gpuClass: gpuClass.data,
+        workloadClass: workloadClass.data,
+        change: body.change,
+        reason: body.reason,
+        author: body.author,
+        at: body.at ?? now(),
+      },
       correlationId,
     );
     return events.map((e) => e.payload)[0];
@@ -47,7 +56,10 @@ export class QuotasController {
 
   @Put('routing-policy')
   async changeRoutes(@Body() body: ChangeRoutesDto, @CorrelationId() correlationId: string) {
-    const [event] = await this.commands.routing({ routes: body.routes, reason: body.reason, author: body.author, at: body.at ?? now() }, correlationId);
+    const [event] = await this.commands.routing(
+      { routes: body.routes, reason: body.reason, author: body.author, at: body.at ?? now() },
+      correlationId,
+    );
     return event.payload;
   }
 

@@ -17,15 +17,32 @@ export class WorkloadsController {
   @Post('workloads')
   async submit(@Body() body: PlaceDto, @CorrelationId() correlationId: string) {
     const { requestedAt, ...request } = body;
-    const events = await this.commands.submit(request, requestedAt ?? new Date().toISOString(), correlationId);
+    const events = await this.commands.submit(
+      request,
+      requestedAt ?? new Date().toISOString(),
+      correlationId,
+    );
     return placeReply(request.workloadId, events);
   }
 
   @Post('workloads/:workloadId/release')
   @HttpCode(200)
-  async release(@Param('workloadId') workloadId: string, @Body() body: ReleaseDto, @CorrelationId() correlationId: string) {
-    const events = await this.commands.release(workloadId, body.requestedAt ?? new Date().toISOString(), correlationId);
-    return { outcome: 'released', workloadId, placementId: (events[0].payload as { placementId: string }).placementId, followUps: events.length - 1 };
+  async release(
+    @Param('workloadId') workloadId: string,
+    @Body() body: ReleaseDto,
+    @CorrelationId() correlationId: string,
+  ) {
+    const events = await this.commands.release(
+      workloadId,
+      body.requestedAt ?? new Date().toISOString(),
+      correlationId,
+    );
+    return {
+      outcome: 'released',
+      workloadId,
+      placementId: (events[0].payload as { placementId: string }).placementId,
+      followUps: events.length - 1,
+    };
   }
 
   @Get('workloads/:workloadId')
@@ -41,7 +58,11 @@ export class WorkloadsController {
   }
 
   @Get('placements')
-  placements(@Query('tenantId') tenantId?: string, @Query('gpuClass') gpuClass?: string, @Query('nodeId') nodeId?: string) {
+  placements(
+    @Query('tenantId') tenantId?: string,
+    @Query('gpuClass') gpuClass?: string,
+    @Query('nodeId') nodeId?: string,
+  ) {
     return this.queries.placements({ tenantId, gpuClass, nodeId });
   }
 

@@ -129,7 +129,17 @@ export class CapacityView {
       case 'inventory.RackRegistered': {
         const p = event.payload;
         const hall = this.hallOrDefault(p.hallId, p.siteId);
-        const rack: RackRec = { rackId: p.rackId, hall, gpuClass: p.gpuClass, form: p.form, budgetW: p.powerBudgetW, drawW: 0, nodes: [], free: 0, fence: null };
+        const rack: RackRec = {
+          rackId: p.rackId,
+          hall,
+          gpuClass: p.gpuClass,
+          form: p.form,
+          budgetW: p.powerBudgetW,
+          drawW: 0,
+          nodes: [],
+          free: 0,
+          fence: null,
+        };
         hall.racks.push(rack);
         this.racks.set(p.rackId, rack);
         return;
@@ -139,11 +149,25 @@ export class CapacityView {
         if (!rack) return;
         for (const commissioned of event.payload.nodes) {
           if (this.nodes.has(commissioned.nodeId)) continue; // a redelivered event changes nothing
-          const node: NodeRec = { nodeId: commissioned.nodeId, rack, nominalPowerW: commissioned.nominalPowerW, gpus: [], free: 0, allocated: 0, decommissioned: false };
+          const node: NodeRec = {
+            nodeId: commissioned.nodeId,
+            rack,
+            nominalPowerW: commissioned.nominalPowerW,
+            gpus: [],
+            free: 0,
+            allocated: 0,
+            decommissioned: false,
+          };
           rack.nodes.push(node);
           this.nodes.set(node.nodeId, node);
           for (const g of commissioned.gpus) {
-            const gpu: GpuRec = { gpuId: g.gpuId, node, nvlinkDomain: g.nvlinkDomain, health: 'decommissioned', placementId: null };
+            const gpu: GpuRec = {
+              gpuId: g.gpuId,
+              node,
+              nvlinkDomain: g.nvlinkDomain,
+              health: 'decommissioned',
+              placementId: null,
+            };
             node.gpus.push(gpu);
             this.gpus.set(gpu.gpuId, gpu);
             this.setHealth(gpu, g.health);
@@ -178,7 +202,12 @@ export class CapacityView {
         return;
       case 'inventory.PowerBudgetChanged': {
         const p = event.payload;
-        const target = p.scope === 'site' ? this.sites.get(p.scopeId) : p.scope === 'hall' ? this.halls.get(p.scopeId) : this.racks.get(p.scopeId);
+        const target =
+          p.scope === 'site'
+            ? this.sites.get(p.scopeId)
+            : p.scope === 'hall'
+              ? this.halls.get(p.scopeId)
+              : this.racks.get(p.scopeId);
         if (target) target.budgetW = p.toW;
         return;
       }
@@ -197,7 +226,13 @@ export class CapacityView {
   private hallOrDefault(hallId: string, siteId: string): HallRec {
     let hall = this.halls.get(hallId);
     if (!hall) {
-      hall = { hallId, site: this.siteOrDefault(siteId), budgetW: Number.MAX_SAFE_INTEGER, drawW: 0, racks: [] };
+      hall = {
+        hallId,
+        site: this.siteOrDefault(siteId),
+        budgetW: Number.MAX_SAFE_INTEGER,
+        drawW: 0,
+        racks: [],
+      };
       this.halls.set(hallId, hall);
     }
     return hall;
@@ -228,7 +263,8 @@ export class CapacityView {
   private setHealth(gpu: GpuRec, health: GpuHealth): void {
     if (gpu.health === health) return;
     const gpuClass = gpu.node.rack.gpuClass;
-    if (gpu.health === 'healthy') this.healthyByClass.set(gpuClass, (this.healthyByClass.get(gpuClass) ?? 0) - 1);
+    if (gpu.health === 'healthy')
+      this.healthyByClass.set(gpuClass, (this.healthyByClass.get(gpuClass) ?? 0) - 1);
     if (health === 'healthy') this.healthyByClass.set(gpuClass, (this.healthyByClass.get(gpuClass) ?? 0) + 1);
     this.reindex(gpu.node, () => {
       gpu.health = health;
@@ -319,12 +355,16 @@ export class CapacityView {
   installedGpus(racks?: Iterable<RackRec>): Record<GpuClass, number> {
     const counts: Record<GpuClass, number> = { H100: 0, H200: 0, GB200: 0 };
     for (const rack of racks ?? this.racks.values()) {
-      for (const node of rack.nodes) for (const gpu of node.gpus) if (gpu.health !== 'decommissioned') counts[rack.gpuClass] += 1;
+      for (const node of rack.nodes)
+        for (const gpu of node.gpus) if (gpu.health !== 'decommissioned') counts[rack.gpuClass] += 1;
     }
     return counts;
   }
 
   utilization(gpuClass: GpuClass): { allocated: number; healthy: number } {
-    return { allocated: this.allocatedByClass.get(gpuClass) ?? 0, healthy: this.healthyByClass.get(gpuClass) ?? 0 };
+    return {
+      allocated: this.allocatedByClass.get(gpuClass) ?? 0,
+      healthy: this.healthyByClass.get(gpuClass) ?? 0,
+    };
   }
 }

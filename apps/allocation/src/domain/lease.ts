@@ -25,7 +25,14 @@ export interface FleetFacts {
   scopeCapacity(scope: allocation.LeaseScope): { rackIds: string[]; gpus: Record<GpuClass, number> };
 }
 
-export type LeaseRejectionReason = 'unknown-lease' | 'duplicate' | 'invalid' | 'exclusive-overlap' | 'beyond-fleet' | 'beyond-scope' | 'wrong-status';
+export type LeaseRejectionReason =
+  | 'unknown-lease'
+  | 'duplicate'
+  | 'invalid'
+  | 'exclusive-overlap'
+  | 'beyond-fleet'
+  | 'beyond-scope'
+  | 'wrong-status';
 
 interface LeaseTerms {
   tenantId: string;
@@ -39,7 +46,17 @@ interface LeaseTerms {
 export type LeaseCommand =
   | ({ kind: 'sign'; leaseId: string; author: string; at: string } & LeaseTerms)
   | { kind: 'activate'; leaseId: string; author: string; at: string }
-  | { kind: 'amend'; leaseId: string; term: allocation.LeaseTerm; committedGpus: allocation.CommittedGpus; scope?: allocation.LeaseScope; ratePlanId?: string; reason: string; author: string; at: string }
+  | {
+      kind: 'amend';
+      leaseId: string;
+      term: allocation.LeaseTerm;
+      committedGpus: allocation.CommittedGpus;
+      scope?: allocation.LeaseScope;
+      ratePlanId?: string;
+      reason: string;
+      author: string;
+      at: string;
+    }
   | { kind: 'terminate'; leaseId: string; reason: string; author: string; at: string };
 
 const ms = (iso: string) => Date.parse(iso);
@@ -59,17 +76,27 @@ function overlaps(a: { start: number; end: number }, b: { start: number; end: nu
   return a.start < b.end && b.start < a.end;
 }
 
-function checkTerms(book: LeaseBook, leaseId: string, terms: LeaseTerms, fleet: FleetFacts): Rejection<LeaseRejectionReason> | null {
+function checkTerms(
+  book: LeaseBook,
+  leaseId: string,
+  terms: LeaseTerms,
+  fleet: FleetFacts,
+): Rejection<LeaseRejectionReason> | null {
   const window = { start: ms(terms.term.start), end: ms(terms.term.end) };
   if (!(window.start < window.end)) return reject('invalid', 'term.start must be before term.end');
   for (const [gpuClass, count] of Object.entries(terms.committedGpus)) {
-    if (!Number.isSafeInteger(count) || (count ?? 0) < 0) return reject('invalid', `committed ${gpuClass} must be a whole number >= 0`);
+    if (!Number.isSafeInteger(count) || (count ?? 0) < 0)
+      return reject('invalid', `committed ${gpuClass} must be a whole number >= 0`);
   }
   const scoped = terms.scope.hallIds.length + terms.scope.rackIds.length > 0;
-  if (terms.exclusivity === 'shared' && scoped) return reject('invalid', 'a shared lease fences no capacity: leave scope empty');
+  if (terms.exclusivity === 'shared' && scoped)
+    return reject('invalid', 'a shared lease fences no capacity: leave scope empty');
 
   const others = [...book.values()].filter(
-    (l) => l.leaseId !== leaseId && l.status !== 'terminated' && overlaps(window, { start: ms(l.term.start), end: effectiveEnd(l) }),
+    (l) =>
+      l.leaseId !== leaseId &&
+      l.status !== 'terminated' &&
+      overlaps(window, { start: ms(l.term.start), end: effectiveEnd(l) }),
   );
 
   if (terms.exclusivity === 'exclusive') {
@@ -77,21 +104,30 @@ function checkTerms(book: LeaseBook, leaseId: string, terms: LeaseTerms, fleet: 
     const capacity = fleet.scopeCapacity(terms.scope);
     for (const [gpuClass, count] of Object.entries(terms.committedGpus) as [GpuClass, number][]) {
       if (count > capacity.gpus[gpuClass]) {
-        return reject('beyond-scope', `${count} ${gpuClass} committed but the fenced racks hold ${capacity.gpus[gpuClass]}`);
+        return reject(
+          'beyond-scope',
+          `${count} ${gpuClass} committed but the fenced racks hold ${capacity.gpus[gpuClass]}`,
+        );
       }
     }
     const mine = new Set(capacity.rackIds);
     for (const other of others.filter((l) => l.exclusivity === 'exclusive')) {
       const clash = fleet.scopeCapacity(other.scope).rackIds.filter((r) => mine.has(r));
       if (clash.length > 0) {
-        return reject('exclusive-overlap', `exclusive lease ${other.leaseId} of ${other.tenantId} already holds ${clash.slice(0, 3).join(', ')}${clash.length > 3 ? ` (+${clash.length - 3})` : ''} during that term`);
+        return reject(
+          'exclusive-overlap',
+          `exclusive lease ${other.leaseId} of ${other.tenantId} already holds ${clash.slice(0, 3).join(', ')}${clash.length > 3 ? ` (+${clash.length - 3})` : ''} during that term`,
+        );
       }
     }
   }
 
   // Commitments beyond the fleet: at every instant of the term, what all leases commit fits what is installed.
   const installed = fleet.installedGpus();
-  const instants = [window.start, ...others.map((l) => ms(l.term.start)).filter((t) => t > window.start && t < window.end)];
+  const instants = [
+    window.start,
+    ...others.map((l) => ms(l.term.start)).filter((t) => t > window.start && t < window.end),
+  ];
   for (const [gpuClass, count] of Object.entries(terms.committedGpus) as [GpuClass, number][]) {
     if (!count) continue;
     for (const t of instants) {
@@ -99,14 +135,21 @@ function checkTerms(book: LeaseBook, leaseId: string, terms: LeaseTerms, fleet: 
         .filter((l) => ms(l.term.start) <= t && t < effectiveEnd(l))
         .reduce((sum, l) => sum + (l.committedGpus[gpuClass] ?? 0), count);
       if (committed > installed[gpuClass]) {
-        return reject('beyond-fleet', `${committed} ${gpuClass} committed at ${new Date(t).toISOString()} but the fleet has ${installed[gpuClass]}`);
+        return reject(
+          'beyond-fleet',
+          `${committed} ${gpuClass} committed at ${new Date(t).toISOString()} but the fleet has ${installed[gpuClass]}`,
+        );
       }
     }
   }
   return null;
 }
 
-export function decideLease(book: LeaseBook, command: LeaseCommand, fleet: FleetFacts): NewEvent[] | Rejection<LeaseRejectionReason> {
+export function decideLease(
+  book: LeaseBook,
+  command: LeaseCommand,
+  fleet: FleetFacts,
+): NewEvent[] | Rejection<LeaseRejectionReason> {
   const lease = book.get(command.leaseId);
   switch (command.kind) {
     case 'sign': {
@@ -133,12 +176,31 @@ export function decideLease(book: LeaseBook, command: LeaseCommand, fleet: Fleet
     }
     case 'activate':
       if (!lease) return reject('unknown-lease', `no lease ${command.leaseId}`);
-      if (lease.status !== 'signed') return reject('wrong-status', `lease ${command.leaseId} is ${lease.status}`);
-      return [newEvent(allocation.LeaseActivated, { leaseId: lease.leaseId, tenantId: lease.tenantId, activatedAt: command.at, author: command.author }, command.at)];
+      if (lease.status !== 'signed')
+        return reject('wrong-status', `lease ${command.leaseId} is ${lease.status}`);
+      return [
+        newEvent(
+          allocation.LeaseActivated,
+          {
+            leaseId: lease.leaseId,
+            tenantId: lease.tenantId,
+            activatedAt: command.at,
+            author: command.author,
+          },
+          command.at,
+        ),
+      ];
     case 'amend': {
       if (!lease) return reject('unknown-lease', `no lease ${command.leaseId}`);
-      if (lease.status === 'terminated') return reject('wrong-status', `lease ${command.leaseId} is terminated`);
-      const terms: LeaseTerms = { ...lease, term: command.term, committedGpus: command.committedGpus, scope: command.scope ?? lease.scope, ratePlanId: command.ratePlanId ?? lease.ratePlanId };
+      if (lease.status === 'terminated')
+        return reject('wrong-status', `lease ${command.leaseId} is terminated`);
+      const terms: LeaseTerms = {
+        ...lease,
+        term: command.term,
+        committedGpus: command.committedGpus,
+        scope: command.scope ?? lease.scope,
+        ratePlanId: command.ratePlanId ?? lease.ratePlanId,
+      };
       const problem = checkTerms(book, lease.leaseId, terms, fleet);
       if (problem) return problem;
       return [
@@ -162,11 +224,18 @@ export function decideLease(book: LeaseBook, command: LeaseCommand, fleet: Fleet
     }
     case 'terminate':
       if (!lease) return reject('unknown-lease', `no lease ${command.leaseId}`);
-      if (lease.status === 'terminated') return reject('wrong-status', `lease ${command.leaseId} is already terminated`);
+      if (lease.status === 'terminated')
+        return reject('wrong-status', `lease ${command.leaseId} is already terminated`);
       return [
         newEvent(
           allocation.LeaseTerminated,
-          { leaseId: lease.leaseId, tenantId: lease.tenantId, terminatedAt: command.at, reason: command.reason, author: command.author },
+          {
+            leaseId: lease.leaseId,
+            tenantId: lease.tenantId,
+            terminatedAt: command.at,
+            reason: command.reason,
+            author: command.author,
+          },
           command.at,
         ),
       ];
@@ -178,7 +247,16 @@ export function evolveLeases(book: LeaseBook, event: { type: string; payload: un
   switch (event.type) {
     case allocation.LeaseSigned.type: {
       const p = event.payload as allocation.LeaseSignedPayload;
-      next.set(p.leaseId, { leaseId: p.leaseId, tenantId: p.tenantId, term: p.term, committedGpus: p.committedGpus, exclusivity: p.exclusivity, scope: p.scope, ratePlanId: p.ratePlanId, status: 'signed' });
+      next.set(p.leaseId, {
+        leaseId: p.leaseId,
+        tenantId: p.tenantId,
+        term: p.term,
+        committedGpus: p.committedGpus,
+        exclusivity: p.exclusivity,
+        scope: p.scope,
+        ratePlanId: p.ratePlanId,
+        status: 'signed',
+      });
       return next;
     }
     case allocation.LeaseActivated.type: {
@@ -190,7 +268,14 @@ export function evolveLeases(book: LeaseBook, event: { type: string; payload: un
     case allocation.LeaseAmended.type: {
       const p = event.payload as allocation.LeaseAmendedPayload;
       const lease = book.get(p.leaseId);
-      if (lease) next.set(p.leaseId, { ...lease, term: p.term, committedGpus: p.committedGpus, scope: p.scope, ratePlanId: p.ratePlanId });
+      if (lease)
+        next.set(p.leaseId, {
+          ...lease,
+          term: p.term,
+          committedGpus: p.committedGpus,
+          scope: p.scope,
+          ratePlanId: p.ratePlanId,
+        });
       return next;
     }
     case allocation.LeaseTerminated.type: {

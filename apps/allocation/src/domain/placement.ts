@@ -22,7 +22,8 @@ export interface PlacementFound {
   /** Placements to preempt first (their GPUs are part of the new placement). */
   victims: Placement[];
 }
-export type PlacementDecision = PlacementFound | { kind: 'unplaced'; outcome: 'queued' | 'rejected'; reason: Reason; detail: string };
+export type PlacementDecision =
+  PlacementFound | { kind: 'unplaced'; outcome: 'queued' | 'rejected'; reason: Reason; detail: string };
 
 interface Candidate {
   gpuClass: GpuClass;
@@ -32,38 +33,76 @@ interface Candidate {
 }
 
 /** The tenant's lease to place a class under at `at`: the named one, else exclusive before shared, then by id. */
-export function leaseFor(state: AllocationState, request: SubmittedWorkload, gpuClass: GpuClass, at: string): Lease | null {
-  const usable = (lease: Lease) => lease.tenantId === request.tenantId && leaseInForce(lease, at) && (lease.committedGpus[gpuClass] ?? 0) > 0;
+export function leaseFor(
+  state: AllocationState,
+  request: SubmittedWorkload,
+  gpuClass: GpuClass,
+  at: string,
+): Lease | null {
+  const usable = (lease: Lease) =>
+    lease.tenantId === request.tenantId &&
+    leaseInForce(lease, at) &&
+    (lease.committedGpus[gpuClass] ?? 0) > 0;
   if (request.leaseId) {
     const lease = state.leases.get(request.leaseId);
     return lease && usable(lease) ? lease : null;
   }
   const leases = [...state.leases.values()].filter(usable);
-  leases.sort((a, b) => (a.exclusivity === b.exclusivity ? a.leaseId.localeCompare(b.leaseId) : a.exclusivity === 'exclusive' ? -1 : 1));
+  leases.sort((a, b) =>
+    a.exclusivity === b.exclusivity
+      ? a.leaseId.localeCompare(b.leaseId)
+      : a.exclusivity === 'exclusive'
+        ? -1
+        : 1,
+  );
   return leases[0] ?? null;
 }
 
 type QuotaCheck = { ok: true; borrowed: boolean } | { ok: false; never: boolean; detail: string };
 
 /** Nominal first; beyond it up to the borrowing limit while the lease has idle committed GPUs. */
-export function checkQuota(state: AllocationState, request: SubmittedWorkload, gpuClass: GpuClass, lease: Lease): QuotaCheck {
+export function checkQuota(
+  state: AllocationState,
+  request: SubmittedWorkload,
+  gpuClass: GpuClass,
+  lease: Lease,
+): QuotaCheck {
   const quota = quotaOf(state.quotas.get(request.tenantId), gpuClass, request.workloadClass);
   const used = state.usageOf(request.tenantId, gpuClass, request.workloadClass);
   const n = request.gpuCount;
   const key = `${gpuClass}/${request.workloadClass}`;
   if (used + n <= quota.nominal) return { ok: true, borrowed: false };
   if (n > quota.nominal + quota.borrowLimit) {
-    return { ok: false, never: true, detail: `${n} ${key} GPUs exceed the quota (${quota.nominal} nominal + ${quota.borrowLimit} borrowable)` };
+    return {
+      ok: false,
+      never: true,
+      detail: `${n} ${key} GPUs exceed the quota (${quota.nominal} nominal + ${quota.borrowLimit} borrowable)`,
+    };
   }
   if (used + n > quota.nominal + quota.borrowLimit) {
-    return { ok: false, never: false, detail: `${used} ${key} GPUs in use + ${n} exceed ${quota.nominal} nominal + ${quota.borrowLimit} borrowable` };
+    return {
+      ok: false,
+      never: false,
+      detail: `${used} ${key} GPUs in use + ${n} exceed ${quota.nominal} nominal + ${quota.borrowLimit} borrowable`,
+    };
   }
   const idle = (lease.committedGpus[gpuClass] ?? 0) - state.leaseUsageOf(lease.leaseId, gpuClass);
-  if (n > idle) return { ok: false, never: false, detail: `borrowing ${n} ${key} GPUs needs idle capacity of lease ${lease.leaseId}, ${Math.max(idle, 0)} idle` };
+  if (n > idle)
+    return {
+      ok: false,
+      never: false,
+      detail: `borrowing ${n} ${key} GPUs needs idle capacity of lease ${lease.leaseId}, ${Math.max(idle, 0)} idle`,
+    };
   return { ok: true, borrowed: true };
 }
 
-function toPlacement(state: AllocationState, request: SubmittedWorkload, c: Candidate, gpus: GpuRec[], at: string): Placement {
+function toPlacement(
+  state: AllocationState,
+  request: SubmittedWorkload,
+  c: Candidate,
+  gpus: GpuRec[],
+  at: string,
+): Placement {
   const nodeIds = [...new Set(gpus.map((g) => g.node.nodeId))];
   const rackIds = [...new Set(gpus.map((g) => g.node.rack.rackId))];
   const attempt = (state.workloads.get(request.workloadId)?.placements ?? 0) + 1;
@@ -93,15 +132,29 @@ function victimsFor(state: AllocationState, request: SubmittedWorkload, c: Candi
     if (!samePool) continue;
     const ownLowerPriority = p.tenantId === request.tenantId && p.priority < request.priority;
     // Borrowed work goes back to whoever asks within nominal quota: another tenant, or another workload class of the same tenant.
-    const reclaimable = p.borrowed && !c.borrowed && p.priority <= request.priority && !(p.tenantId === request.tenantId && p.workloadClass === request.workloadClass);
+    const reclaimable =
+      p.borrowed &&
+      !c.borrowed &&
+      p.priority <= request.priority &&
+      !(p.tenantId === request.tenantId && p.workloadClass === request.workloadClass);
     if (ownLowerPriority || reclaimable) victims.push(p);
   }
   // Lowest priority first, then the youngest (least work lost), then by id for determinism.
-  return victims.sort((a, b) => a.priority - b.priority || b.placedAt.localeCompare(a.placedAt) || a.placementId.localeCompare(b.placementId));
+  return victims.sort(
+    (a, b) =>
+      a.priority - b.priority ||
+      b.placedAt.localeCompare(a.placedAt) ||
+      a.placementId.localeCompare(b.placementId),
+  );
 }
 
 /** What-if: frees victims one by one until the request fits; restores every GPU before returning. */
-function withPreemption(state: AllocationState, request: SubmittedWorkload, c: Candidate, at: string): PlacementFound | null {
+function withPreemption(
+  state: AllocationState,
+  request: SubmittedWorkload,
+  c: Candidate,
+  at: string,
+): PlacementFound | null {
   const victims = victimsFor(state, request, c);
   const freed: Placement[] = [];
   let found: PlacementFound | null = null;
@@ -113,7 +166,11 @@ function withPreemption(state: AllocationState, request: SubmittedWorkload, c: C
       if (result.ok) {
         const placement = toPlacement(state, request, c, result.gpus, at);
         const chosen = new Set(placement.gpuIds);
-        found = { kind: 'placed', placement, victims: freed.filter((v) => v.gpuIds.some((g) => chosen.has(g))) };
+        found = {
+          kind: 'placed',
+          placement,
+          victims: freed.filter((v) => v.gpuIds.some((g) => chosen.has(g))),
+        };
         break;
       }
     }
@@ -126,7 +183,11 @@ function withPreemption(state: AllocationState, request: SubmittedWorkload, c: C
 const QUEUEABLE: readonly SearchFailure[] = ['capacity', 'power', 'topology'];
 
 /** Decides where a request goes, trying its routed GPU classes in order. Does not change the state. */
-export function decidePlacement(state: AllocationState, request: SubmittedWorkload, at: string): PlacementDecision {
+export function decidePlacement(
+  state: AllocationState,
+  request: SubmittedWorkload,
+  at: string,
+): PlacementDecision {
   const routes = state.routes[request.workloadClass] ?? [];
   const candidates: Candidate[] = [];
   let searchFailure: { reason: SearchFailure; detail: string } | null = null;
@@ -145,7 +206,12 @@ export function decidePlacement(state: AllocationState, request: SubmittedWorklo
     const pool = state.view.pool(gpuClass, lease.exclusivity === 'exclusive' ? lease.leaseId : null);
     const candidate: Candidate = { gpuClass, lease, pool, borrowed: quota.borrowed };
     const result = searchPool(pool, request);
-    if (result.ok) return { kind: 'placed', placement: toPlacement(state, request, candidate, result.gpus, at), victims: [] };
+    if (result.ok)
+      return {
+        kind: 'placed',
+        placement: toPlacement(state, request, candidate, result.gpus, at),
+        victims: [],
+      };
     neverFits = false;
     searchFailure ??= result;
     candidates.push(candidate);
@@ -158,9 +224,20 @@ export function decidePlacement(state: AllocationState, request: SubmittedWorklo
 
   if (searchFailure && QUEUEABLE.includes(searchFailure.reason)) {
     const impossible = searchFailure.reason === 'topology' && searchFailure.detail.includes('never fit');
-    return { kind: 'unplaced', outcome: impossible ? 'rejected' : 'queued', reason: searchFailure.reason, detail: searchFailure.detail };
+    return {
+      kind: 'unplaced',
+      outcome: impossible ? 'rejected' : 'queued',
+      reason: searchFailure.reason,
+      detail: searchFailure.detail,
+    };
   }
-  if (quotaFailure) return { kind: 'unplaced', outcome: neverFits ? 'rejected' : 'queued', reason: 'quota', detail: quotaFailure.detail };
+  if (quotaFailure)
+    return {
+      kind: 'unplaced',
+      outcome: neverFits ? 'rejected' : 'queued',
+      reason: 'quota',
+      detail: quotaFailure.detail,
+    };
   return {
     kind: 'unplaced',
     outcome: 'rejected',
@@ -170,12 +247,44 @@ export function decidePlacement(state: AllocationState, request: SubmittedWorklo
 }
 
 /** The events of a decision: preemptions (each victim queued again), then the placement; or queued / rejected. */
-export function placementEvents(request: SubmittedWorkload, decision: PlacementDecision, at: string): NewEvent[] {
+export function placementEvents(
+  request: SubmittedWorkload,
+  decision: PlacementDecision,
+  at: string,
+): NewEvent[] {
   if (decision.kind === 'unplaced') {
     const { workloadId, tenantId, workloadClass, gpuCount, priority } = request;
     return decision.outcome === 'queued'
-      ? [newEvent(allocation.WorkloadQueued, { workloadId, tenantId, workloadClass, gpuCount, priority, reason: decision.reason, detail: decision.detail, queuedAt: at }, at)]
-      : [newEvent(allocation.WorkloadRejected, { workloadId, tenantId, workloadClass, reason: decision.reason, detail: decision.detail, rejectedAt: at }, at)];
+      ? [
+          newEvent(
+            allocation.WorkloadQueued,
+            {
+              workloadId,
+              tenantId,
+              workloadClass,
+              gpuCount,
+              priority,
+              reason: decision.reason,
+              detail: decision.detail,
+              queuedAt: at,
+            },
+            at,
+          ),
+        ]
+      : [
+          newEvent(
+            allocation.WorkloadRejected,
+            {
+              workloadId,
+              tenantId,
+              workloadClass,
+              reason: decision.reason,
+              detail: decision.detail,
+              rejectedAt: at,
+            },
+            at,
+          ),
+        ];
   }
   const events: NewEvent[] = [];
   for (const victim of decision.victims) {
@@ -191,7 +300,10 @@ export function placementEvents(request: SubmittedWorkload, decision: PlacementD
           gpuIds: victim.gpuIds,
           preemptedAt: at,
           preemptedBy: request.workloadId,
-          cause: victim.tenantId === request.tenantId && victim.priority < request.priority ? 'priority' : 'borrowed-reclaimed',
+          cause:
+            victim.tenantId === request.tenantId && victim.priority < request.priority
+              ? 'priority'
+              : 'borrowed-reclaimed',
         },
         at,
       ),
@@ -216,20 +328,37 @@ export function placementEvents(request: SubmittedWorkload, decision: PlacementD
 }
 
 /** submit -> placed | queued | rejected. A workload id is accepted once. */
-export function decideSubmit(state: AllocationState, request: allocation.WorkloadRequest, at: string): NewEvent[] | Rejection<'duplicate'> {
-  if (state.workloads.has(request.workloadId)) return reject('duplicate', `workload ${request.workloadId} was submitted before`);
+export function decideSubmit(
+  state: AllocationState,
+  request: allocation.WorkloadRequest,
+  at: string,
+): NewEvent[] | Rejection<'duplicate'> {
+  if (state.workloads.has(request.workloadId))
+    return reject('duplicate', `workload ${request.workloadId} was submitted before`);
   const submitted: SubmittedWorkload = { ...request, submittedAt: at };
   const decision = decidePlacement(state, submitted, at);
   return [newEvent(allocation.WorkloadSubmitted, submitted, at), ...placementEvents(submitted, decision, at)];
 }
 
-export function decideRelease(state: AllocationState, workloadId: string, at: string): NewEvent[] | Rejection<'not-placed'> {
+export function decideRelease(
+  state: AllocationState,
+  workloadId: string,
+  at: string,
+): NewEvent[] | Rejection<'not-placed'> {
   const p = state.placements.get(workloadId);
   if (!p) return reject('not-placed', `workload ${workloadId} holds no GPUs`);
   return [
     newEvent(
       allocation.WorkloadReleased,
-      { workloadId, placementId: p.placementId, tenantId: p.tenantId, leaseId: p.leaseId, gpuClass: p.gpuClass, gpuIds: p.gpuIds, releasedAt: at },
+      {
+        workloadId,
+        placementId: p.placementId,
+        tenantId: p.tenantId,
+        leaseId: p.leaseId,
+        gpuClass: p.gpuClass,
+        gpuIds: p.gpuIds,
+        releasedAt: at,
+      },
       at,
     ),
   ];
@@ -256,14 +385,22 @@ export function runQueue(state: AllocationState, at: string): NewEvent[] {
 }
 
 /** Runs a release and then the queue. */
-export function runRelease(state: AllocationState, workloadId: string, at: string): NewEvent[] | Rejection<'not-placed'> {
+export function runRelease(
+  state: AllocationState,
+  workloadId: string,
+  at: string,
+): NewEvent[] | Rejection<'not-placed'> {
   const released = decideRelease(state, workloadId, at);
   if (!Array.isArray(released)) return released;
   evolveAll(state, released);
   return [...released, ...runQueue(state, at)];
 }
 
-export function runSubmit(state: AllocationState, request: allocation.WorkloadRequest, at: string): NewEvent[] | Rejection<'duplicate'> {
+export function runSubmit(
+  state: AllocationState,
+  request: allocation.WorkloadRequest,
+  at: string,
+): NewEvent[] | Rejection<'duplicate'> {
   const events = decideSubmit(state, request, at);
   if (Array.isArray(events)) evolveAll(state, events);
   return events;
@@ -281,7 +418,10 @@ const evictionCause: Record<string, allocation.WorkloadEvictedPayload['cause'] |
  * Degraded GPUs keep their work (they take no new work).
  */
 export function runEvictions(state: AllocationState, gpuIds: readonly string[], at: string): NewEvent[] {
-  const affected = new Map<string, { placement: Placement; gpus: string[]; cause: allocation.WorkloadEvictedPayload['cause'] }>();
+  const affected = new Map<
+    string,
+    { placement: Placement; gpus: string[]; cause: allocation.WorkloadEvictedPayload['cause'] }
+  >();
   for (const gpuId of gpuIds) {
     const gpu = state.view.gpus.get(gpuId);
     const cause = gpu && evictionCause[gpu.health];
@@ -296,7 +436,17 @@ export function runEvictions(state: AllocationState, gpuIds: readonly string[], 
   for (const { placement: p, gpus, cause } of affected.values()) {
     const evicted = newEvent(
       allocation.WorkloadEvicted,
-      { workloadId: p.workloadId, placementId: p.placementId, tenantId: p.tenantId, leaseId: p.leaseId, gpuClass: p.gpuClass, gpuIds: p.gpuIds, evictedAt: at, cause, affectedGpuIds: gpus },
+      {
+        workloadId: p.workloadId,
+        placementId: p.placementId,
+        tenantId: p.tenantId,
+        leaseId: p.leaseId,
+        gpuClass: p.gpuClass,
+        gpuIds: p.gpuIds,
+        evictedAt: at,
+        cause,
+        affectedGpuIds: gpus,
+      },
       at,
     );
     evolve(state, evicted);

@@ -6,16 +6,21 @@ const GB200 = { gpuClass: 'GB200' as const };
 const H100 = { gpuClass: 'H100' as const };
 
 /** Two tenants with shared leases of half the fleet each and generous quotas on every class. */
-function world(halls: ConstructorParameters<typeof World>[0], options?: { sitePowerCapW?: number; shareOfFleet?: number }): World {
+function world(
+  halls: ConstructorParameters<typeof World>[0],
+  options?: { sitePowerCapW?: number; shareOfFleet?: number },
+): World {
   const w = new World(halls, options);
   const share = options?.shareOfFleet ?? 0.5;
   const installed = w.state.view.installedGpus();
   const half: allocation.CommittedGpus = {};
-  for (const gpuClass of allocation.GPU_CLASSES) if (installed[gpuClass] > 0) half[gpuClass] = Math.floor(installed[gpuClass] * share);
+  for (const gpuClass of allocation.GPU_CLASSES)
+    if (installed[gpuClass] > 0) half[gpuClass] = Math.floor(installed[gpuClass] * share);
   for (const tenant of ['acme', 'beta']) {
     w.activeLease(`lease-${tenant}`, tenant, half);
     for (const gpuClass of allocation.GPU_CLASSES) {
-      for (const wc of allocation.WORKLOAD_CLASSES) w.quota(tenant, gpuClass, wc, { kind: 'set', nominal: 5_000, borrowLimit: 0 });
+      for (const wc of allocation.WORKLOAD_CLASSES)
+        w.quota(tenant, gpuClass, wc, { kind: 'set', nominal: 5_000, borrowLimit: 0 });
     }
   }
   return w;
@@ -50,7 +55,13 @@ describe('placement engine: tricky cases', () => {
       run: (w: World) => {
         w.submit({ workloadId: 'a', tenantId: 'acme', gpuCount: 36, workloadClass: 'inference' });
         w.submit({ workloadId: 'b', tenantId: 'acme', gpuCount: 40, workloadClass: 'inference' });
-        return w.submit({ workloadId: 'loose', tenantId: 'beta', gpuCount: 66, workloadClass: 'inference', gang: false });
+        return w.submit({
+          workloadId: 'loose',
+          tenantId: 'beta',
+          gpuCount: 66,
+          workloadClass: 'inference',
+          gang: false,
+        });
       },
       fleet: [{ racks: [GB200, GB200] }],
       expected: ['Placed'],
@@ -67,7 +78,8 @@ describe('placement engine: tricky cases', () => {
     },
     {
       name: 'a GPU count no NVLink domain can hold, asked for one domain, is rejected outright',
-      run: (w: World) => w.submit({ workloadId: 'x', tenantId: 'acme', gpuCount: 16, topology: 'same-nvlink-domain' }),
+      run: (w: World) =>
+        w.submit({ workloadId: 'x', tenantId: 'acme', gpuCount: 16, topology: 'same-nvlink-domain' }),
       fleet: [{ racks: [H100, H100] }],
       expected: ['Rejected'],
       reason: 'topology',
@@ -83,7 +95,18 @@ describe('placement engine: tricky cases', () => {
       name: 'power: a rack budget lowered below one more node refuses the placement',
       run: (w: World) => {
         w.submit({ workloadId: 'a', tenantId: 'acme', gpuCount: 8 });
-        w.inventory({ type: 'inventory.PowerBudgetChanged' as const, payload: { scope: 'rack' as const, scopeId: rackId(1, 1), siteId: 's1', hallId: 's1-h01', fromW: 40_800, toW: 12_000, reason: 'grid limit' } });
+        w.inventory({
+          type: 'inventory.PowerBudgetChanged' as const,
+          payload: {
+            scope: 'rack' as const,
+            scopeId: rackId(1, 1),
+            siteId: 's1',
+            hallId: 's1-h01',
+            fromW: 40_800,
+            toW: 12_000,
+            reason: 'grid limit',
+          },
+        });
         return w.submit({ workloadId: 'b', tenantId: 'acme', gpuCount: 8 });
       },
       fleet: [{ racks: [H100] }],
@@ -131,7 +154,20 @@ describe('placement engine: topology', () => {
 
   it('unhealthy GPUs are never chosen', () => {
     const w = world([{ racks: [{ gpuClass: 'H100', nodes: 1 }] }]);
-    w.inventory({ type: 'inventory.GpuHealthChanged', payload: { gpuId: gpuId(1, 1, 1, 0), nodeId: 'n', rackId: rackId(1, 1), hallId: 's1-h01', gpuClass: 'H100', from: 'healthy', to: 'failed', health: 'failed', reason: 'xid 79' } });
+    w.inventory({
+      type: 'inventory.GpuHealthChanged',
+      payload: {
+        gpuId: gpuId(1, 1, 1, 0),
+        nodeId: 'n',
+        rackId: rackId(1, 1),
+        hallId: 's1-h01',
+        gpuClass: 'H100',
+        from: 'healthy',
+        to: 'failed',
+        health: 'failed',
+        reason: 'xid 79',
+      },
+    });
     const events = w.submit({ workloadId: 'a', tenantId: 'acme', gpuCount: 8 });
     expect(reasonOf(events)).toBe('capacity');
     w.submit({ workloadId: 'b', tenantId: 'acme', gpuCount: 7 });
@@ -190,10 +226,12 @@ describe('placement engine: leases, quotas, routing, preemption', () => {
   it("another tenant's nominal work is never preempted, whatever the priority", () => {
     const w = world([{ racks: [{ gpuClass: 'H100', nodes: 1 }] }]);
     w.submit({ workloadId: 'low', tenantId: 'beta', gpuCount: 8, priority: 1 });
-    expect(outcome(w.submit({ workloadId: 'high', tenantId: 'acme', gpuCount: 8, priority: 99 }))).toEqual(['Queued']);
+    expect(outcome(w.submit({ workloadId: 'high', tenantId: 'acme', gpuCount: 8, priority: 99 }))).toEqual([
+      'Queued',
+    ]);
   });
 
-  it("borrowed capacity of another tenant is reclaimed by a request within its nominal quota", () => {
+  it('borrowed capacity of another tenant is reclaimed by a request within its nominal quota', () => {
     const w = world([{ racks: [{ gpuClass: 'H100', nodes: 2 }] }]);
     w.quota('beta', 'H100', 'training', { kind: 'set', nominal: 0, borrowLimit: 8 });
     w.submit({ workloadId: 'own', tenantId: 'acme', gpuCount: 8 });
@@ -219,7 +257,20 @@ describe('placement engine: failures and drains', () => {
     w.submit({ workloadId: 'job', tenantId: 'acme', gpuCount: 8 });
     const before = placed(w, 'job');
     const failed = before.gpuIds[3];
-    const events = w.inventory({ type: 'inventory.GpuHealthChanged', payload: { gpuId: failed, nodeId: before.nodeIds[0], rackId: before.rackIds[0], hallId: 's1-h01', gpuClass: 'H100', from: 'healthy', to: 'failed', health: 'failed', reason: 'xid 79' } });
+    const events = w.inventory({
+      type: 'inventory.GpuHealthChanged',
+      payload: {
+        gpuId: failed,
+        nodeId: before.nodeIds[0],
+        rackId: before.rackIds[0],
+        hallId: 's1-h01',
+        gpuClass: 'H100',
+        from: 'healthy',
+        to: 'failed',
+        health: 'failed',
+        reason: 'xid 79',
+      },
+    });
     expect(outcome(events)).toEqual(['Evicted', 'Placed']);
     const after = placed(w, 'job');
     expect(after.placementId).toBe('job#2');
@@ -231,8 +282,20 @@ describe('placement engine: failures and drains', () => {
     const w = world([{ racks: [H100] }]);
     w.submit({ workloadId: 'job', tenantId: 'acme', gpuCount: 16 });
     const p = placed(w, 'job');
-    const gpuIds = [...w.state.view.racks.get(rackId(1, 1))!.nodes.flatMap((n) => n.gpus.map((g) => g.gpuId))];
-    const events = w.inventory({ type: 'inventory.RackDrainStarted', payload: { rackId: rackId(1, 1), hallId: 's1-h01', gpuClass: 'H100', nodeIds: [], gpuIds, reason: 'maintenance' } });
+    const gpuIds = [
+      ...w.state.view.racks.get(rackId(1, 1))!.nodes.flatMap((n) => n.gpus.map((g) => g.gpuId)),
+    ];
+    const events = w.inventory({
+      type: 'inventory.RackDrainStarted',
+      payload: {
+        rackId: rackId(1, 1),
+        hallId: 's1-h01',
+        gpuClass: 'H100',
+        nodeIds: [],
+        gpuIds,
+        reason: 'maintenance',
+      },
+    });
     expect(outcome(events)).toEqual(['Evicted', 'Queued']);
     expect((events[0].payload as allocation.WorkloadEvictedPayload).gpuIds).toEqual(p.gpuIds);
     expect(w.state.view.utilization('H100').allocated).toBe(0);
@@ -241,7 +304,13 @@ describe('placement engine: failures and drains', () => {
   it('the same events always give the same placement (deterministic)', () => {
     const run = () => {
       const w = world([{ racks: [H100, H100, GB200] }]);
-      for (let i = 0; i < 20; i++) w.submit({ workloadId: `w${i}`, tenantId: i % 2 ? 'acme' : 'beta', gpuCount: 1 + ((i * 7) % 12), gang: i % 3 !== 0 });
+      for (let i = 0; i < 20; i++)
+        w.submit({
+          workloadId: `w${i}`,
+          tenantId: i % 2 ? 'acme' : 'beta',
+          gpuCount: 1 + ((i * 7) % 12),
+          gang: i % 3 !== 0,
+        });
       w.release('w4');
       w.submit({ workloadId: 'last', tenantId: 'acme', gpuCount: 9 });
       return JSON.stringify(w.log);

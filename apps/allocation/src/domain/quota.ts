@@ -18,7 +18,11 @@ export function quotaKey(gpuClass: GpuClass, workloadClass: WorkloadClass): stri
   return `${gpuClass}/${workloadClass}`;
 }
 
-export function quotaOf(quotas: TenantQuotas | undefined, gpuClass: GpuClass, workloadClass: WorkloadClass): QuotaLimit {
+export function quotaOf(
+  quotas: TenantQuotas | undefined,
+  gpuClass: GpuClass,
+  workloadClass: WorkloadClass,
+): QuotaLimit {
   return quotas?.get(quotaKey(gpuClass, workloadClass)) ?? NO_QUOTA;
 }
 
@@ -37,7 +41,10 @@ export interface ChangeQuota {
   at: string;
 }
 
-export function decideQuotaChange(quotas: TenantQuotas, command: ChangeQuota): NewEvent[] | Rejection<'invalid' | 'unchanged'> {
+export function decideQuotaChange(
+  quotas: TenantQuotas,
+  command: ChangeQuota,
+): NewEvent[] | Rejection<'invalid' | 'unchanged'> {
   const previous = quotaOf(quotas, command.gpuClass, command.workloadClass);
   let next: QuotaLimit;
   if (command.change.kind === 'set') {
@@ -48,16 +55,24 @@ export function decideQuotaChange(quotas: TenantQuotas, command: ChangeQuota): N
     next = { nominal, borrowLimit };
   } else {
     const { factor } = command.change;
-    if (!(factor > 0) || !Number.isFinite(factor)) return reject('invalid', `factor must be positive, got ${factor}`);
+    if (!(factor > 0) || !Number.isFinite(factor))
+      return reject('invalid', `factor must be positive, got ${factor}`);
     if (previous.nominal === 0 && previous.borrowLimit === 0) {
-      return reject('invalid', `no quota to multiply for ${command.tenantId} ${quotaKey(command.gpuClass, command.workloadClass)}`);
+      return reject(
+        'invalid',
+        `no quota to multiply for ${command.tenantId} ${quotaKey(command.gpuClass, command.workloadClass)}`,
+      );
     }
-    next = { nominal: Math.floor(previous.nominal * factor), borrowLimit: Math.floor(previous.borrowLimit * factor) };
+    next = {
+      nominal: Math.floor(previous.nominal * factor),
+      borrowLimit: Math.floor(previous.borrowLimit * factor),
+    };
   }
   if (next.nominal === previous.nominal && next.borrowLimit === previous.borrowLimit) {
     return reject('unchanged', 'the quota already has these limits');
   }
-  const change: allocation.QuotaChange = command.change.kind === 'set' ? { kind: 'set' } : { kind: 'multiply', factor: command.change.factor };
+  const change: allocation.QuotaChange =
+    command.change.kind === 'set' ? { kind: 'set' } : { kind: 'multiply', factor: command.change.factor };
   return [
     newEvent(
       allocation.QuotaChanged,

@@ -17,16 +17,27 @@ export interface ChangeRoutes {
   at: string;
 }
 
-export function decideRoutingChange(current: Routes, command: ChangeRoutes): NewEvent[] | Rejection<'invalid' | 'unchanged'> {
+export function decideRoutingChange(
+  current: Routes,
+  command: ChangeRoutes,
+): NewEvent[] | Rejection<'invalid' | 'unchanged'> {
   for (const [workloadClass, classes] of Object.entries(command.routes)) {
     if (classes.length === 0) return reject('invalid', `${workloadClass} routes to no GPU class`);
-    if (new Set(classes).size !== classes.length) return reject('invalid', `${workloadClass} lists a GPU class twice`);
+    if (new Set(classes).size !== classes.length)
+      return reject('invalid', `${workloadClass} lists a GPU class twice`);
   }
-  if (JSON.stringify(current) === JSON.stringify(command.routes)) return reject('unchanged', 'the routing policy is already this one');
+  if (JSON.stringify(current) === JSON.stringify(command.routes))
+    return reject('unchanged', 'the routing policy is already this one');
   return [
     newEvent(
       allocation.RoutingPolicyChanged,
-      { routes: command.routes, previous: current, changedAt: command.at, reason: command.reason, author: command.author },
+      {
+        routes: command.routes,
+        previous: current,
+        changedAt: command.at,
+        reason: command.reason,
+        author: command.author,
+      },
       command.at,
     ),
   ];

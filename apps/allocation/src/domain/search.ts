@@ -7,7 +7,8 @@ import { GpuRec, HallRec, NodeRec, nodeDrawW, Pool, RackRec, SiteRec } from './c
  */
 
 export type SearchFailure = 'capacity' | 'power' | 'topology';
-export type SearchResult = { ok: true; gpus: GpuRec[] } | { ok: false; reason: SearchFailure; detail: string };
+export type SearchResult =
+  { ok: true; gpus: GpuRec[] } | { ok: false; reason: SearchFailure; detail: string };
 
 export interface Shape {
   gpuCount: number;
@@ -31,7 +32,11 @@ class PowerTally {
     const rackW = (this.racks.get(rack) ?? 0) + watts;
     const hallW = (this.halls.get(hall) ?? 0) + watts;
     const siteW = (this.sites.get(site) ?? 0) + watts;
-    if (rack.drawW + rackW > rack.budgetW || hall.drawW + hallW > hall.budgetW || site.drawW + siteW > site.budgetW) {
+    if (
+      rack.drawW + rackW > rack.budgetW ||
+      hall.drawW + hallW > hall.budgetW ||
+      site.drawW + siteW > site.budgetW
+    ) {
       this.blocked = true;
       return false;
     }
@@ -144,7 +149,12 @@ function wholeDomains(pool: Pool, n: number, tally: PowerTally): GpuRec[] | null
 }
 
 /** HGX gang beyond one node: whole nodes, as few racks as possible (one rack when one fits). */
-function wholeNodesFewestRacks(pool: Pool, n: number, gpusPerNode: number, tally: PowerTally): GpuRec[] | null {
+function wholeNodesFewestRacks(
+  pool: Pool,
+  n: number,
+  gpusPerNode: number,
+  tally: PowerTally,
+): GpuRec[] | null {
   const wholeNeeded = Math.floor(n / gpusPerNode);
   const rest = n % gpusPerNode;
 
@@ -229,11 +239,16 @@ export function searchPool(pool: Pool, shape: Shape): SearchResult {
   const tally = new PowerTally();
   const fail = (reason: SearchFailure, detail: string): SearchResult => ({ ok: false, reason, detail });
 
-  if (shape.topology === 'same-node' && n > perNode(cls)) return fail('topology', `${n} GPUs never fit one ${cls} node (${perNode(cls)})`);
+  if (shape.topology === 'same-node' && n > perNode(cls))
+    return fail('topology', `${n} GPUs never fit one ${cls} node (${perNode(cls)})`);
   if (shape.topology === 'same-nvlink-domain' && n > perDomain(cls)) {
     return fail('topology', `${n} GPUs never fit one ${cls} NVLink domain (${perDomain(cls)})`);
   }
-  if (pool.freeGpus < n) return fail('capacity', `${pool.freeGpus} free ${cls} GPUs in ${pool.fence ? `lease ${pool.fence}` : 'shared capacity'}, ${n} wanted`);
+  if (pool.freeGpus < n)
+    return fail(
+      'capacity',
+      `${pool.freeGpus} free ${cls} GPUs in ${pool.fence ? `lease ${pool.fence}` : 'shared capacity'}, ${n} wanted`,
+    );
 
   let gpus: GpuRec[] | null;
   let hard = true;
@@ -257,13 +272,20 @@ export function searchPool(pool: Pool, shape: Shape): SearchResult {
       } else {
         // HGX gangs prefer one node / whole nodes on the fewest racks, and fall back to any GPUs.
         hard = false;
-        gpus = (n <= perNode(cls) ? oneNode(pool, n, tally) : wholeNodesFewestRacks(pool, n, perNode(cls), tally)) ?? scattered(pool, n, tally);
+        gpus =
+          (n <= perNode(cls)
+            ? oneNode(pool, n, tally)
+            : wholeNodesFewestRacks(pool, n, perNode(cls), tally)) ?? scattered(pool, n, tally);
       }
       break;
   }
   if (gpus) return { ok: true, gpus };
-  if (tally.blocked) return fail('power', `power budgets (rack, hall or site) leave no room for ${n} more ${cls} GPUs`);
+  if (tally.blocked)
+    return fail('power', `power budgets (rack, hall or site) leave no room for ${n} more ${cls} GPUs`);
   return hard
-    ? fail('topology', `${pool.freeGpus} ${cls} GPUs are free but not ${n} together (${shape.topology === 'any' ? 'one NVLink domain / whole domains' : shape.topology})`)
+    ? fail(
+        'topology',
+        `${pool.freeGpus} ${cls} GPUs are free but not ${n} together (${shape.topology === 'any' ? 'one NVLink domain / whole domains' : shape.topology})`,
+      )
     : fail('capacity', `no ${n} free ${cls} GPUs could be taken`);
 }

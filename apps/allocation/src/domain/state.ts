@@ -73,7 +73,11 @@ function endPlacement(state: AllocationState, workloadId: string, placementId: s
   const placement = state.placementsById.get(placementId);
   if (!placement) return;
   state.view.free(placementId, placement.gpuIds);
-  bump(state.usage, `${placement.tenantId}|${placement.gpuClass}|${placement.workloadClass}`, -placement.gpuIds.length);
+  bump(
+    state.usage,
+    `${placement.tenantId}|${placement.gpuClass}|${placement.workloadClass}`,
+    -placement.gpuIds.length,
+  );
   bump(state.leaseUsage, `${placement.leaseId}|${placement.gpuClass}`, -placement.gpuIds.length);
   state.placementsById.delete(placementId);
   if (state.placements.get(workloadId)?.placementId === placementId) state.placements.delete(workloadId);

@@ -51,38 +51,84 @@ export class AllocationCommands {
   }
 
   lease(command: LeaseCommand, correlationId: string) {
-    return this.run(this.engine.execute(S.leaseBook, correlationId, (state) => decideLease(state.leases, command, fleetFacts(state)), false));
+    return this.run(
+      this.engine.execute(
+        S.leaseBook,
+        correlationId,
+        (state) => decideLease(state.leases, command, fleetFacts(state)),
+        false,
+      ),
+    );
   }
 
   quota(command: ChangeQuota, correlationId: string) {
     return this.run(
-      this.engine.execute(S.quota(command.tenantId), correlationId, (state) => decideQuotaChange(state.quotas.get(command.tenantId) ?? new Map(), command), false),
+      this.engine.execute(
+        S.quota(command.tenantId),
+        correlationId,
+        (state) => decideQuotaChange(state.quotas.get(command.tenantId) ?? new Map(), command),
+        false,
+      ),
     );
   }
 
   routing(command: ChangeRoutes, correlationId: string) {
-    return this.run(this.engine.execute(S.routingPolicy, correlationId, (state) => decideRoutingChange(state.routes, command), false));
+    return this.run(
+      this.engine.execute(
+        S.routingPolicy,
+        correlationId,
+        (state) => decideRoutingChange(state.routes, command),
+        false,
+      ),
+    );
   }
 
   /** Submit: the workload is placed, queued or rejected; the events say which. */
   submit(request: allocation.WorkloadRequest, at: string, correlationId: string) {
-    return this.run(this.engine.execute(S.placementLedger, correlationId, (state) => runSubmit(state, request, at), true));
+    return this.run(
+      this.engine.execute(S.placementLedger, correlationId, (state) => runSubmit(state, request, at), true),
+    );
   }
 
   release(workloadId: string, at: string, correlationId: string) {
-    return this.run(this.engine.execute(S.placementLedger, correlationId, (state) => runRelease(state, workloadId, at), true));
+    return this.run(
+      this.engine.execute(
+        S.placementLedger,
+        correlationId,
+        (state) => runRelease(state, workloadId, at),
+        true,
+      ),
+    );
   }
 }
 
 /** What a place request's caller gets back, from the events the submission produced. */
 export function placeReply(workloadId: string, events: EventEnvelope[]): allocation.PlaceReply {
   const mine = events.filter((e) => (e.payload as { workloadId?: string }).workloadId === workloadId);
-  const placed = mine.find((e) => e.type === allocation.WorkloadPlaced.type)?.payload as allocation.WorkloadPlacedPayload | undefined;
+  const placed = mine.find((e) => e.type === allocation.WorkloadPlaced.type)?.payload as
+    allocation.WorkloadPlacedPayload | undefined;
   if (placed) {
-    const preempted = events.filter((e) => e.type === allocation.WorkloadPreempted.type).map((e) => (e.payload as allocation.WorkloadPreemptedPayload).workloadId);
-    return { outcome: 'placed', workloadId, placementId: placed.placementId, leaseId: placed.leaseId, gpuClass: placed.gpuClass, gpuIds: placed.gpuIds, nodeIds: placed.nodeIds, borrowed: placed.borrowed, preempted };
+    const preempted = events
+      .filter((e) => e.type === allocation.WorkloadPreempted.type)
+      .map((e) => (e.payload as allocation.WorkloadPreemptedPayload).workloadId);
+    return {
+      outcome: 'placed',
+      workloadId,
+      placementId: placed.placementId,
+      leaseId: placed.leaseId,
+      gpuClass: placed.gpuClass,
+      gpuIds: placed.gpuIds,
+      nodeIds: placed.nodeIds,
+      borrowed: placed.borrowed,
+      preempted,
+    };
   }
   const last = mine.at(-1);
   const p = last?.payload as { reason: allocation.RejectionReason; detail: string };
-  return { outcome: last?.type === allocation.WorkloadQueued.type ? 'queued' : 'rejected', workloadId, reason: p.reason, detail: p.detail };
+  return {
+    outcome: last?.type === allocation.WorkloadQueued.type ? 'queued' : 'rejected',
+    workloadId,
+    reason: p.reason,
+    detail: p.detail,
+  };
 }

@@ -1,5 +1,12 @@
 import { allocation, EventEnvelope, inventory, NewEvent } from '@fleetledger/contracts';
-import { EventStore, Projection, Queryable, runInTransaction, StreamAppend, WrongExpectedVersionError } from '@fleetledger/eventstore';
+import {
+  EventStore,
+  Projection,
+  Queryable,
+  runInTransaction,
+  StreamAppend,
+  WrongExpectedVersionError,
+} from '@fleetledger/eventstore';
 import { DataSource } from 'typeorm';
 import { Rejection, isRejection } from '../domain/rejection';
 import { AllocationState, evolve } from '../domain/state';
@@ -74,7 +81,11 @@ export class AllocationEngine {
         [INVENTORY_CONSUMER, seq],
       );
       for (const row of rows) {
-        const parsed = this.store.registry.parsePayload(row.envelope.type, row.envelope.schemaVersion, row.envelope.payload);
+        const parsed = this.store.registry.parsePayload(
+          row.envelope.type,
+          row.envelope.schemaVersion,
+          row.envelope.payload,
+        );
         if (parsed.ok) evolve(state, { type: row.envelope.type, payload: parsed.value.payload });
         seq = Number(row.seq);
       }
@@ -95,9 +106,17 @@ export class AllocationEngine {
   }
 
   /** Appends one command's events with the version the state was built at; remembers the new version. */
-  private async append(tx: Queryable, streamId: string, events: NewEvent[], correlationId: string): Promise<EventEnvelope[]> {
+  private async append(
+    tx: Queryable,
+    streamId: string,
+    events: NewEvent[],
+    correlationId: string,
+  ): Promise<EventEnvelope[]> {
     if (events.length === 0) return [];
-    const appended = await this.store.append(tx, streamId, this.versions.get(streamId) ?? 0, events, { correlationId, topic: this.eventsTopic });
+    const appended = await this.store.append(tx, streamId, this.versions.get(streamId) ?? 0, events, {
+      correlationId,
+      topic: this.eventsTopic,
+    });
     for (const envelope of appended) {
       for (const projection of ownProjections) await projection.apply(tx, envelope, this.store.schema);
       this.versions.set(envelope.streamId, envelope.streamVersion);
@@ -109,16 +128,27 @@ export class AllocationEngine {
    * The decided commands of one group commit in ONE append (one log-head lock, one insert of events and
    * outbox rows), each with its own expected version and correlation id; returns each command's events.
    */
-  private async appendBatch(tx: Queryable, decided: { command: PendingCommand; events: NewEvent[] }[]): Promise<EventEnvelope[][]> {
+  private async appendBatch(
+    tx: Queryable,
+    decided: { command: PendingCommand; events: NewEvent[] }[],
+  ): Promise<EventEnvelope[][]> {
     const expected = new Map<string, number>();
     const appends: StreamAppend[] = [];
     for (const { command, events } of decided) {
       if (events.length === 0) continue;
       const version = expected.get(command.streamId) ?? this.versions.get(command.streamId) ?? 0;
-      appends.push({ streamId: command.streamId, expectedVersion: version, events, context: { correlationId: command.correlationId } });
+      appends.push({
+        streamId: command.streamId,
+        expectedVersion: version,
+        events,
+        context: { correlationId: command.correlationId },
+      });
       expected.set(command.streamId, version + events.length);
     }
-    const appended = await this.store.appendToStreams(tx, appends, { correlationId: 'allocation-batch', topic: this.eventsTopic });
+    const appended = await this.store.appendToStreams(tx, appends, {
+      correlationId: 'allocation-batch',
+      topic: this.eventsTopic,
+    });
     for (const envelope of appended) {
       for (const projection of ownProjections) await projection.apply(tx, envelope, this.store.schema);
       this.versions.set(envelope.streamId, envelope.streamVersion);
@@ -148,12 +178,14 @@ export class AllocationEngine {
   ): Promise<EventEnvelope[]> {
     return new Promise<EventEnvelope[]>((resolve, reject) => {
       this.pending.push({ streamId, correlationId, step, mutates, resolve, reject });
-      if (this.pending.length === 1) void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH), MAX_CONFLICT_RETRIES));
+      if (this.pending.length === 1)
+        void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH), MAX_CONFLICT_RETRIES));
     });
   }
 
   private async flush(batch: PendingCommand[], retriesLeft: number): Promise<void> {
-    if (this.pending.length > 0) void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH), MAX_CONFLICT_RETRIES));
+    if (this.pending.length > 0)
+      void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH), MAX_CONFLICT_RETRIES));
     try {
       if (this.stale) await this.reload();
     } catch (error) {
@@ -184,7 +216,10 @@ export class AllocationEngine {
     } catch (error) {
       this.stale = true;
       if (retriesLeft > 0 && error instanceof WrongExpectedVersionError) {
-        await this.flush(decided.map((d) => d.command), retriesLeft - 1);
+        await this.flush(
+          decided.map((d) => d.command),
+          retriesLeft - 1,
+        );
         return;
       }
       for (const { command } of decided) command.reject(error);
@@ -204,7 +239,11 @@ export class AllocationEngine {
         await fleetGpusProjection.apply(tx, envelope, this.store.schema);
         const at = envelope.occurredAt;
         const payload = envelope.payload as Record<string, unknown>;
-        const gpuIds = Array.isArray(payload.gpuIds) ? (payload.gpuIds as string[]) : typeof payload.gpuId === 'string' ? [payload.gpuId] : [];
+        const gpuIds = Array.isArray(payload.gpuIds)
+          ? (payload.gpuIds as string[])
+          : typeof payload.gpuId === 'string'
+            ? [payload.gpuId]
+            : [];
         const events = [...runEvictions(this.state, gpuIds, at), ...runQueue(this.state, at)];
         await this.append(tx, allocation.AllocationStreams.placementLedger, events, envelope.correlationId);
       } catch (error) {

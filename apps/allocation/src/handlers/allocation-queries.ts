@@ -37,7 +37,9 @@ export class AllocationQueries {
   }
 
   async routes() {
-    const [row] = await this.dataSource.query(`SELECT routes, changed_at AS "changedAt", reason, author FROM ${this.s}.routing_policy WHERE id = 1`);
+    const [row] = await this.dataSource.query(
+      `SELECT routes, changed_at AS "changedAt", reason, author FROM ${this.s}.routing_policy WHERE id = 1`,
+    );
     return row ?? { routes: null, note: 'default routing policy (DESIGN.md) in force' };
   }
 
@@ -76,6 +78,11 @@ export class AllocationQueries {
          LEFT JOIN (SELECT gpu_class, sum(gpu_count) AS allocated FROM ${this.s}.placements WHERE ended_at IS NULL GROUP BY gpu_class) a USING (gpu_class)
         ORDER BY c.gpu_class`,
     );
-    return rows.map((r) => ({ gpuClass: r.gpu_class, allocated: Number(r.allocated), healthy: Number(r.healthy), utilization: Number(r.healthy) ? Number(r.allocated) / Number(r.healthy) : 0 }));
+    return rows.map((r) => ({
+      gpuClass: r.gpu_class,
+      allocated: Number(r.allocated),
+      healthy: Number(r.healthy),
+      utilization: Number(r.healthy) ? Number(r.allocated) / Number(r.healthy) : 0,
+    }));
   }
 }

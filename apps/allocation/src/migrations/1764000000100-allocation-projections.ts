@@ -47,7 +47,9 @@ export class AllocationProjections1764000000100 implements MigrationInterface {
       author text NOT NULL,
       changed_at timestamptz NOT NULL
     )`);
-    await q.query(`CREATE INDEX quota_history_tenant_idx ON allocation.quota_history (tenant_id, global_position)`);
+    await q.query(
+      `CREATE INDEX quota_history_tenant_idx ON allocation.quota_history (tenant_id, global_position)`,
+    );
     await q.query(`CREATE TABLE allocation.routing_policy (
       id smallint PRIMARY KEY,
       routes jsonb NOT NULL,
@@ -67,7 +69,9 @@ export class AllocationProjections1764000000100 implements MigrationInterface {
       submitted_at timestamptz NOT NULL,
       updated_at timestamptz NOT NULL
     )`);
-    await q.query(`CREATE INDEX workloads_queue_idx ON allocation.workloads (status, priority DESC, submitted_at)`);
+    await q.query(
+      `CREATE INDEX workloads_queue_idx ON allocation.workloads (status, priority DESC, submitted_at)`,
+    );
     await q.query(`CREATE TABLE allocation.placements (
       placement_id text PRIMARY KEY,
       workload_id text NOT NULL,
@@ -84,7 +88,9 @@ export class AllocationProjections1764000000100 implements MigrationInterface {
       ended_at timestamptz,
       end_kind text
     )`);
-    await q.query(`CREATE INDEX placements_active_idx ON allocation.placements (tenant_id, gpu_class) WHERE ended_at IS NULL`);
+    await q.query(
+      `CREATE INDEX placements_active_idx ON allocation.placements (tenant_id, gpu_class) WHERE ended_at IS NULL`,
+    );
     await q.query(`CREATE INDEX placements_nodes_idx ON allocation.placements USING gin (node_ids)`);
     await q.query(`CREATE TABLE allocation.fleet_gpus (
       gpu_id text PRIMARY KEY,
@@ -96,7 +102,15 @@ export class AllocationProjections1764000000100 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const table of ['fleet_gpus', 'placements', 'workloads', 'routing_policy', 'quota_history', 'quotas', 'leases']) {
+    for (const table of [
+      'fleet_gpus',
+      'placements',
+      'workloads',
+      'routing_policy',
+      'quota_history',
+      'quotas',
+      'leases',
+    ]) {
       await q.query(`DROP TABLE allocation.${table}`);
     }
   }

@@ -11,14 +11,22 @@ export const fleetGpusProjection: Projection = {
   async apply(tx: Queryable, envelope: EventEnvelope, schema: string) {
     const s = `"${schema}"`;
     const event = envelope as unknown as inventory.InventoryEvent;
-    const setHealth = (gpuIds: string[], health: string) => tx.query(`UPDATE ${s}.fleet_gpus SET health = $2 WHERE gpu_id = ANY($1::text[])`, [gpuIds, health]);
+    const setHealth = (gpuIds: string[], health: string) =>
+      tx.query(`UPDATE ${s}.fleet_gpus SET health = $2 WHERE gpu_id = ANY($1::text[])`, [gpuIds, health]);
     switch (event.type) {
       case 'inventory.NodesCommissioned': {
-        const gpus = event.payload.nodes.flatMap((node) => node.gpus.map((g) => ({ ...g, nodeId: node.nodeId })));
+        const gpus = event.payload.nodes.flatMap((node) =>
+          node.gpus.map((g) => ({ ...g, nodeId: node.nodeId })),
+        );
         await tx.query(
           `INSERT INTO ${s}.fleet_gpus SELECT g, $2, n, h FROM unnest($1::text[], $3::text[], $4::text[]) AS t(g, n, h)
            ON CONFLICT (gpu_id) DO UPDATE SET health = EXCLUDED.health`,
-          [gpus.map((g) => g.gpuId), event.payload.gpuClass, gpus.map((g) => g.nodeId), gpus.map((g) => g.health)],
+          [
+            gpus.map((g) => g.gpuId),
+            event.payload.gpuClass,
+            gpus.map((g) => g.nodeId),
+            gpus.map((g) => g.health),
+          ],
         );
         return;
       }

@@ -8,10 +8,23 @@ export const placementsProjection: Projection = {
   tables: ['workloads', 'placements'],
   async apply(tx: Queryable, event: EventEnvelope, schema: string) {
     const s = `"${schema}"`;
-    const status = (workloadId: string, value: string, at: string, reason: string | null = null, detail: string | null = null) =>
-      tx.query(`UPDATE ${s}.workloads SET status = $2, reason = $3, detail = $4, updated_at = $5 WHERE workload_id = $1`, [workloadId, value, reason, detail, at]);
+    const status = (
+      workloadId: string,
+      value: string,
+      at: string,
+      reason: string | null = null,
+      detail: string | null = null,
+    ) =>
+      tx.query(
+        `UPDATE ${s}.workloads SET status = $2, reason = $3, detail = $4, updated_at = $5 WHERE workload_id = $1`,
+        [workloadId, value, reason, detail, at],
+      );
     const end = (p: { placementId: string }, at: string, kind: string) =>
-      tx.query(`UPDATE ${s}.placements SET ended_at = $2, end_kind = $3 WHERE placement_id = $1`, [p.placementId, at, kind]);
+      tx.query(`UPDATE ${s}.placements SET ended_at = $2, end_kind = $3 WHERE placement_id = $1`, [
+        p.placementId,
+        at,
+        kind,
+      ]);
     switch (event.type) {
       case allocation.WorkloadSubmitted.type: {
         const p = event.payload as allocation.WorkloadSubmittedPayload;
@@ -25,7 +38,20 @@ export const placementsProjection: Projection = {
         const p = event.payload as allocation.WorkloadPlacedPayload;
         await tx.query(
           `INSERT INTO ${s}.placements VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL)`,
-          [p.placementId, p.workloadId, p.tenantId, p.leaseId, p.workloadClass, p.gpuClass, p.gpuIds, p.nodeIds, p.gpuIds.length, p.priority, p.borrowed, p.placedAt],
+          [
+            p.placementId,
+            p.workloadId,
+            p.tenantId,
+            p.leaseId,
+            p.workloadClass,
+            p.gpuClass,
+            p.gpuIds,
+            p.nodeIds,
+            p.gpuIds.length,
+            p.priority,
+            p.borrowed,
+            p.placedAt,
+          ],
         );
         await status(p.workloadId, 'placed', p.placedAt);
         return;

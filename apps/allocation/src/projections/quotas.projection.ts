@@ -17,7 +17,20 @@ export const quotasProjection: Projection = {
       );
       await tx.query(
         `INSERT INTO ${s}.quota_history VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [event.globalPosition, p.tenantId, p.gpuClass, p.workloadClass, p.nominal, p.borrowLimit, p.previous.nominal, p.previous.borrowLimit, JSON.stringify(p.change), p.reason, p.author, p.changedAt],
+        [
+          event.globalPosition,
+          p.tenantId,
+          p.gpuClass,
+          p.workloadClass,
+          p.nominal,
+          p.borrowLimit,
+          p.previous.nominal,
+          p.previous.borrowLimit,
+          JSON.stringify(p.change),
+          p.reason,
+          p.author,
+          p.changedAt,
+        ],
       );
     } else if (event.type === allocation.RoutingPolicyChanged.type) {
       const p = event.payload as allocation.RoutingPolicyChangedPayload;

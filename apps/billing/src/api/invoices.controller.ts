@@ -16,10 +16,21 @@ class CreditNoteDto extends createZodDto(
     issuedAt: z.iso.datetime({ offset: true }),
   }),
 ) {}
-class ListQueryDto extends createZodDto(z.object({ period: z.string().regex(/^\d{4}-\d{2}$/).optional() })) {}
+class ListQueryDto extends createZodDto(
+  z.object({
+    period: z
+      .string()
+      .regex(/^\d{4}-\d{2}$/)
+      .optional(),
+  }),
+) {}
 
 @ApiTags('invoices')
-@ApiHeader({ name: 'x-tenant-id', required: true, description: 'the calling tenant; other tenants\' invoices answer 404' })
+@ApiHeader({
+  name: 'x-tenant-id',
+  required: true,
+  description: "the calling tenant; other tenants' invoices answer 404",
+})
 @Controller('invoices')
 export class InvoicesController {
   constructor(
@@ -41,22 +52,43 @@ export class InvoicesController {
 
   @Get(':invoiceId/lines/:lineId/source-events')
   @ApiOperation({ summary: 'the events an invoice line came from' })
-  sourceEvents(@TenantId() tenantId: string, @Param('invoiceId') invoiceId: string, @Param('lineId') lineId: string) {
+  sourceEvents(
+    @TenantId() tenantId: string,
+    @Param('invoiceId') invoiceId: string,
+    @Param('lineId') lineId: string,
+  ) {
     return this.queries.sourceEvents(tenantId, invoiceId, lineId);
   }
 
   @Post(':invoiceId/finalize')
   @HttpCode(200)
   @ApiOperation({ summary: 'freeze the draft under the next gap-free invoice number' })
-  async finalize(@TenantId() tenantId: string, @Param('invoiceId') invoiceId: string, @Body() body: FinalizeDto, @CorrelationId() correlationId: string) {
+  async finalize(
+    @TenantId() tenantId: string,
+    @Param('invoiceId') invoiceId: string,
+    @Body() body: FinalizeDto,
+    @CorrelationId() correlationId: string,
+  ) {
     await this.handler.finalize(tenantId, invoiceId, body.finalizedAt, { correlationId });
     return this.queries.get(tenantId, invoiceId);
   }
 
   @Post(':invoiceId/credit-notes')
   @ApiOperation({ summary: 'credit part of a finalized invoice (the invoice itself never changes)' })
-  async creditNote(@TenantId() tenantId: string, @Param('invoiceId') invoiceId: string, @Body() body: CreditNoteDto, @CorrelationId() correlationId: string) {
-    await this.handler.grantCredit(tenantId, invoiceId, BigInt(body.amountMinor), body.reason, body.issuedAt, { correlationId });
+  async creditNote(
+    @TenantId() tenantId: string,
+    @Param('invoiceId') invoiceId: string,
+    @Body() body: CreditNoteDto,
+    @CorrelationId() correlationId: string,
+  ) {
+    await this.handler.grantCredit(
+      tenantId,
+      invoiceId,
+      BigInt(body.amountMinor),
+      body.reason,
+      body.issuedAt,
+      { correlationId },
+    );
     return this.queries.get(tenantId, invoiceId);
   }
 }

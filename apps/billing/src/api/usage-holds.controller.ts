@@ -16,10 +16,18 @@ export class UsageHoldsController {
   @Get()
   @ApiOperation({ summary: "the caller's usage events that are held (not billed), with the reason" })
   async list(@TenantId() tenantId: string) {
-    const rows = await this.dataSource.query<{ event_id: string; lease_id: string; status: string; reason: string; detail: string }[]>(
+    const rows = await this.dataSource.query<
+      { event_id: string; lease_id: string; status: string; reason: string; detail: string }[]
+    >(
       `SELECT event_id, lease_id, status, reason, detail FROM billing.usage_holds WHERE tenant_id = $1 ORDER BY event_id`,
       [tenantId],
     );
-    return rows.map((row) => ({ eventId: row.event_id, leaseId: row.lease_id, status: row.status, reason: row.reason, detail: row.detail }));
+    return rows.map((row) => ({
+      eventId: row.event_id,
+      leaseId: row.lease_id,
+      status: row.status,
+      reason: row.reason,
+      detail: row.detail,
+    }));
   }
 }

@@ -14,9 +14,17 @@ export function committedMilliGpuSeconds(committedGpus: number, term: Interval, 
   return BigInt(committedGpus) * overlapSeconds(term, periodBounds(period)) * MILLI_PER_UNIT;
 }
 
-export function proratedMinimumMinor(committedGpus: number, monthlyFeePerGpuMinor: bigint, term: Interval, period: string): bigint {
+export function proratedMinimumMinor(
+  committedGpus: number,
+  monthlyFeePerGpuMinor: bigint,
+  term: Interval,
+  period: string,
+): bigint {
   const termSeconds = overlapSeconds(term, periodBounds(period));
-  return divideRoundHalfEven(BigInt(committedGpus) * monthlyFeePerGpuMinor * termSeconds, periodSeconds(period));
+  return divideRoundHalfEven(
+    BigInt(committedGpus) * monthlyFeePerGpuMinor * termSeconds,
+    periodSeconds(period),
+  );
 }
 
 export function shortfallMinor(minimumMinor: bigint, inCommitmentUsageMinor: bigint): bigint {
@@ -40,7 +48,14 @@ export interface CommitmentSplit {
 export function splitByCommitment(hours: readonly HourOfUsage[], committedMilli: bigint): CommitmentSplit[] {
   let remaining = committedMilli;
   return hours.map(({ milliGpuSeconds }) => {
-    const withinMilli = milliGpuSeconds <= 0n ? milliGpuSeconds : milliGpuSeconds < remaining ? milliGpuSeconds : remaining > 0n ? remaining : 0n;
+    const withinMilli =
+      milliGpuSeconds <= 0n
+        ? milliGpuSeconds
+        : milliGpuSeconds < remaining
+          ? milliGpuSeconds
+          : remaining > 0n
+            ? remaining
+            : 0n;
     remaining -= withinMilli;
     return { withinMilli, overageMilli: milliGpuSeconds - withinMilli };
   });

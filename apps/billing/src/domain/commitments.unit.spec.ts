@@ -1,4 +1,9 @@
-import { committedMilliGpuSeconds, proratedMinimumMinor, shortfallMinor, splitByCommitment } from './commitments';
+import {
+  committedMilliGpuSeconds,
+  proratedMinimumMinor,
+  shortfallMinor,
+  splitByCommitment,
+} from './commitments';
 
 const at = (iso: string) => Date.parse(iso);
 const november = '2026-11'; // 30 days = 2,592,000 s
@@ -7,10 +12,42 @@ const february = '2027-02'; // 28 days = 2,419,200 s
 describe('commitments: take-or-pay with proration by seconds', () => {
   it.each([
     ['full month', 10, 100_000n, '2026-10-15T00:00:00Z', '2027-03-01T00:00:00Z', november, 1_000_000n],
-    ['term starts mid-month (Nov 16: 15 of 30 days)', 10, 100_000n, '2026-11-16T00:00:00Z', '2027-03-01T00:00:00Z', november, 500_000n],
-    ['term ends mid-month (Nov 11: 10 of 30 days)', 3, 100_000n, '2026-01-01T00:00:00Z', '2026-11-11T00:00:00Z', november, 100_000n],
-    ['three hours of a month, rounded once (416.67 -> 417)', 1, 100_000n, '2026-11-01T00:00:00Z', '2026-11-01T03:00:00Z', november, 417n],
-    ['a shorter month prorates by its own length (14 of 28 days)', 2, 100_000n, '2027-02-15T00:00:00Z', '2027-06-01T00:00:00Z', february, 100_000n],
+    [
+      'term starts mid-month (Nov 16: 15 of 30 days)',
+      10,
+      100_000n,
+      '2026-11-16T00:00:00Z',
+      '2027-03-01T00:00:00Z',
+      november,
+      500_000n,
+    ],
+    [
+      'term ends mid-month (Nov 11: 10 of 30 days)',
+      3,
+      100_000n,
+      '2026-01-01T00:00:00Z',
+      '2026-11-11T00:00:00Z',
+      november,
+      100_000n,
+    ],
+    [
+      'three hours of a month, rounded once (416.67 -> 417)',
+      1,
+      100_000n,
+      '2026-11-01T00:00:00Z',
+      '2026-11-01T03:00:00Z',
+      november,
+      417n,
+    ],
+    [
+      'a shorter month prorates by its own length (14 of 28 days)',
+      2,
+      100_000n,
+      '2027-02-15T00:00:00Z',
+      '2027-06-01T00:00:00Z',
+      february,
+      100_000n,
+    ],
     ['term outside the month', 5, 100_000n, '2026-12-01T00:00:00Z', '2027-01-01T00:00:00Z', november, 0n],
   ])('minimum: %s', (_case, gpus, fee, start, end, period, expected) => {
     expect(proratedMinimumMinor(gpus, fee, { startMs: at(start), endMs: at(end) }, period)).toBe(expected);
@@ -30,13 +67,49 @@ describe('commitments: take-or-pay with proration by seconds', () => {
   });
 
   it.each([
-    ['all within', [100n, 100n], 300n, [[100n, 0n], [100n, 0n]]],
-    ['the hour that crosses the commitment splits', [200n, 200n], 300n, [[200n, 0n], [100n, 100n]]],
-    ['after the commitment everything is overage', [300n, 50n], 300n, [[300n, 0n], [0n, 50n]]],
+    [
+      'all within',
+      [100n, 100n],
+      300n,
+      [
+        [100n, 0n],
+        [100n, 0n],
+      ],
+    ],
+    [
+      'the hour that crosses the commitment splits',
+      [200n, 200n],
+      300n,
+      [
+        [200n, 0n],
+        [100n, 100n],
+      ],
+    ],
+    [
+      'after the commitment everything is overage',
+      [300n, 50n],
+      300n,
+      [
+        [300n, 0n],
+        [0n, 50n],
+      ],
+    ],
     ['no commitment: all overage', [10n], 0n, [[0n, 10n]]],
-    ['a negative hour gives commitment back', [300n, -100n, 150n], 300n, [[300n, 0n], [-100n, 0n], [100n, 50n]]],
+    [
+      'a negative hour gives commitment back',
+      [300n, -100n, 150n],
+      300n,
+      [
+        [300n, 0n],
+        [-100n, 0n],
+        [100n, 50n],
+      ],
+    ],
   ])('split: %s', (_case, hours, committed, expected) => {
-    const split = splitByCommitment(hours.map((milli, index) => ({ hourStartMs: index, milliGpuSeconds: milli })), committed);
+    const split = splitByCommitment(
+      hours.map((milli, index) => ({ hourStartMs: index, milliGpuSeconds: milli })),
+      committed,
+    );
     expect(split.map((part) => [part.withinMilli, part.overageMilli])).toEqual(expected);
   });
 });

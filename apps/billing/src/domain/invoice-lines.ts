@@ -1,5 +1,10 @@
 import type { billing } from '@fleetledger/contracts';
-import { committedMilliGpuSeconds, proratedMinimumMinor, shortfallMinor, splitByCommitment } from './commitments';
+import {
+  committedMilliGpuSeconds,
+  proratedMinimumMinor,
+  shortfallMinor,
+  splitByCommitment,
+} from './commitments';
 import { LeaseTerms } from './leases';
 import { energyAmountMinor, gpuTimeAmountMinor, parseInteger } from './money';
 import { overlapSeconds, periodBounds } from './periods';
@@ -76,22 +81,44 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
     for (const charge of charges) noteCurrency(charge.currency);
 
     const usage = charges.filter((charge) => charge.kind === 'gpu-usage');
-    const classes = new Set([...usage.map((charge) => charge.gpuClass ?? ''), ...Object.keys(lease?.committedGpus ?? {})]);
+    const classes = new Set([
+      ...usage.map((charge) => charge.gpuClass ?? ''),
+      ...Object.keys(lease?.committedGpus ?? {}),
+    ]);
     for (const gpuClass of [...classes].sort()) {
       const committedGpus = lease?.committedGpus[gpuClass] ?? 0;
       const classUsage = usage.filter((charge) => (charge.gpuClass ?? '') === gpuClass);
-      const { usageLines, inCommitmentMinor } = usageLinesFor(leaseId, gpuClass, classUsage, lease, committedGpus, input.period, bounds);
+      const { usageLines, inCommitmentMinor } = usageLinesFor(
+        leaseId,
+        gpuClass,
+        classUsage,
+        lease,
+        committedGpus,
+        input.period,
+        bounds,
+      );
       lines.push(...usageLines);
       if (!lease || committedGpus === 0) continue;
 
       const termStartInPeriod = Math.max(lease.term.startMs, bounds.startMs);
       const plan = planInEffect(input.planVersions(lease.ratePlanId), termStartInPeriod);
       if (!plan) {
-        return { kind: 'rejected', reason: 'no-rate-plan-in-effect', detail: `lease ${leaseId}: plan ${lease.ratePlanId} not in effect` };
+        return {
+          kind: 'rejected',
+          reason: 'no-rate-plan-in-effect',
+          detail: `lease ${leaseId}: plan ${lease.ratePlanId} not in effect`,
+        };
       }
       noteCurrency(plan.currency);
       const fee = plan.classes.find((price) => price.gpuClass === gpuClass);
-      const minimum = fee ? proratedMinimumMinor(committedGpus, parseInteger(fee.committedMonthlyFeePerGpuMinor), lease.term, input.period) : 0n;
+      const minimum = fee
+        ? proratedMinimumMinor(
+            committedGpus,
+            parseInteger(fee.committedMonthlyFeePerGpuMinor),
+            lease.term,
+            input.period,
+          )
+        : 0n;
       const shortfall = shortfallMinor(minimum, inCommitmentMinor);
       if (shortfall > 0n) {
         lines.push({
@@ -106,7 +133,9 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
         });
       }
 
-      const outage = input.outages?.find((candidate) => candidate.leaseId === leaseId && candidate.gpuClass === gpuClass);
+      const outage = input.outages?.find(
+        (candidate) => candidate.leaseId === leaseId && candidate.gpuClass === gpuClass,
+      );
       if (!outage) continue;
       const committedSeconds = committedMilliGpuSeconds(committedGpus, lease.term, input.period) / 1000n;
       const availability = availabilityBasisPoints(committedSeconds, outage.unavailableGpuSeconds);
@@ -133,13 +162,27 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
         sourceEventIds: [...outage.sourceEventIds],
       });
     }
-    lines.push(...energyLinesFor(leaseId, charges.filter((charge) => charge.kind === 'energy')));
+    lines.push(
+      ...energyLinesFor(
+        leaseId,
+        charges.filter((charge) => charge.kind === 'energy'),
+      ),
+    );
   }
 
   if (currencies.size > 1) {
-    return { kind: 'rejected', reason: 'mixed-currencies', detail: `one invoice, one currency; got ${[...currencies].join(', ')}` };
+    return {
+      kind: 'rejected',
+      reason: 'mixed-currencies',
+      detail: `one invoice, one currency; got ${[...currencies].join(', ')}`,
+    };
   }
-  if (!currency) return { kind: 'rejected', reason: 'nothing-to-bill', detail: `no charges and no commitments in ${input.period}` };
+  if (!currency)
+    return {
+      kind: 'rejected',
+      reason: 'nothing-to-bill',
+      detail: `no charges and no commitments in ${input.period}`,
+    };
   const totalMinor = lines.reduce((total, line) => total + BigInt(line.amountMinor), 0n);
   return { kind: 'composed', lines, credits, totalMinor, currency };
 }
@@ -161,7 +204,10 @@ function usageLinesFor(
   bounds: { startMs: number; endMs: number },
 ): { usageLines: InvoiceLine[]; inCommitmentMinor: bigint } {
   // Net each hour first (a correction and its original share an hour and a price), then fill the commitment.
-  const hours = new Map<string, { hourStartMs: number; milli: bigint; price: string; overagePrice: string; ids: string[]; prior: boolean }>();
+  const hours = new Map<
+    string,
+    { hourStartMs: number; milli: bigint; price: string; overagePrice: string; ids: string[]; prior: boolean }
+  >();
   for (const charge of charges) {
     const overagePrice = charge.overageUnitPriceMicroMinor ?? charge.unitPriceMicroMinor;
     // Keyed by hour; a second price in the same hour (a plan re-published retroactively) gets its own bucket.
@@ -180,19 +226,37 @@ function usageLinesFor(
     hour.milli += BigInt(charge.quantity);
     for (const id of charge.sourceEventIds) hour.ids.push(id);
   }
-  const ordered = [...hours.entries()].sort(([a, x], [b, y]) => x.hourStartMs - y.hourStartMs || (a < b ? -1 : a > b ? 1 : 0)).map(([, hour]) => hour);
+  const ordered = [...hours.entries()]
+    .sort(([a, x], [b, y]) => x.hourStartMs - y.hourStartMs || (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, hour]) => hour);
   const inPeriod = ordered.filter((hour) => !hour.prior);
   const committed = lease ? committedMilliGpuSeconds(committedGpus, lease.term, period) : 0n;
-  const splits = splitByCommitment(inPeriod.map((hour) => ({ hourStartMs: hour.hourStartMs, milliGpuSeconds: hour.milli })), committed);
+  const splits = splitByCommitment(
+    inPeriod.map((hour) => ({ hourStartMs: hour.hourStartMs, milliGpuSeconds: hour.milli })),
+    committed,
+  );
 
   const accumulators = new Map<string, LineAccumulator>();
-  const add = (kind: 'gpu-usage' | 'gpu-overage', suffix: string, price: string, milli: bigint, ids: string[]) => {
+  const add = (
+    kind: 'gpu-usage' | 'gpu-overage',
+    suffix: string,
+    price: string,
+    milli: bigint,
+    ids: string[],
+  ) => {
     if (milli === 0n) return;
     const lineId = `${leaseId}:${kind}:${gpuClass}:${price}${suffix}`;
     let accumulator = accumulators.get(lineId);
     if (!accumulator) {
       accumulator = {
-        line: { lineId, leaseId, kind, gpuClass, quantityUnit: 'milli-gpu-second', unitPriceMicroMinor: price },
+        line: {
+          lineId,
+          leaseId,
+          kind,
+          gpuClass,
+          quantityUnit: 'milli-gpu-second',
+          unitPriceMicroMinor: price,
+        },
         milli: 0n,
         unitPrice: BigInt(price),
         sourceEventIds: new Set(),
@@ -206,12 +270,14 @@ function usageLinesFor(
     add('gpu-usage', '', hour.price, splits[index].withinMilli, hour.ids);
     add('gpu-overage', '', hour.overagePrice, splits[index].overageMilli, hour.ids);
   });
-  for (const hour of ordered.filter((candidate) => candidate.prior)) add('gpu-usage', ':prior-period', hour.price, hour.milli, hour.ids);
+  for (const hour of ordered.filter((candidate) => candidate.prior))
+    add('gpu-usage', ':prior-period', hour.price, hour.milli, hour.ids);
 
   let inCommitmentMinor = 0n;
   const usageLines = [...accumulators.values()].map((accumulator) => {
     const amount = gpuTimeAmountMinor(accumulator.milli, accumulator.unitPrice);
-    if (accumulator.line.kind === 'gpu-usage' && !accumulator.line.lineId.endsWith(':prior-period')) inCommitmentMinor += amount;
+    if (accumulator.line.kind === 'gpu-usage' && !accumulator.line.lineId.endsWith(':prior-period'))
+      inCommitmentMinor += amount;
     return toLine(accumulator, amount);
   });
   return { usageLines, inCommitmentMinor };
@@ -224,7 +290,13 @@ function energyLinesFor(leaseId: string, charges: readonly ChargeRated[]): Invoi
     let accumulator = accumulators.get(lineId);
     if (!accumulator) {
       accumulator = {
-        line: { lineId, leaseId, kind: 'energy', quantityUnit: 'milli-watt-hour', unitPriceMicroMinor: charge.unitPriceMicroMinor },
+        line: {
+          lineId,
+          leaseId,
+          kind: 'energy',
+          quantityUnit: 'milli-watt-hour',
+          unitPriceMicroMinor: charge.unitPriceMicroMinor,
+        },
         milli: 0n,
         unitPrice: BigInt(charge.unitPriceMicroMinor),
         sourceEventIds: new Set(),

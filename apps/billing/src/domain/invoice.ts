@@ -1,5 +1,11 @@
 import type { billing } from '@fleetledger/contracts';
-import { ClassOutage, composeInvoiceLines, CompositionRejection, Currency, InvoiceLine } from './invoice-lines';
+import {
+  ClassOutage,
+  composeInvoiceLines,
+  CompositionRejection,
+  Currency,
+  InvoiceLine,
+} from './invoice-lines';
 import { LeaseTerms } from './leases';
 import { RatePlanVersion } from './rate-plans';
 import { ChargeRated } from './rating';
@@ -23,7 +29,9 @@ export type InvoiceEvent =
   | { type: 'billing.CorrectionAbsorbed'; eventId: string; payload: billing.CorrectionAbsorbedPayload };
 
 /** A decided event, before the store gives it an id. */
-export type NewInvoiceEvent = { [K in InvoiceEvent['type']]: { type: K; payload: Extract<InvoiceEvent, { type: K }>['payload'] } }[InvoiceEvent['type']];
+export type NewInvoiceEvent = {
+  [K in InvoiceEvent['type']]: { type: K; payload: Extract<InvoiceEvent, { type: K }>['payload'] };
+}[InvoiceEvent['type']];
 
 export interface InvoiceState {
   status: 'none' | 'draft' | 'finalized';
@@ -32,7 +40,13 @@ export interface InvoiceState {
   period?: string;
   currency?: Currency;
   charges: Map<string, ChargeRated>;
-  finalized?: { invoiceNumber: number; lines: InvoiceLine[]; totalMinor: bigint; finalizedAt: string; eventId: string };
+  finalized?: {
+    invoiceNumber: number;
+    lines: InvoiceLine[];
+    totalMinor: bigint;
+    finalizedAt: string;
+    eventId: string;
+  };
   creditNotes: billing.CreditNoteIssuedPayload[];
   /** Adjusting charges settled after finalization (credited or absorbed): part of every later recomputation. */
   settledAdjustments: ChargeRated[];
@@ -100,7 +114,13 @@ export interface BillingContext {
 }
 
 export type InvoiceCommand =
-  | { kind: 'rate-charges'; invoiceId: string; tenantId: string; period: string; charges: readonly ChargeRated[] }
+  | {
+      kind: 'rate-charges';
+      invoiceId: string;
+      tenantId: string;
+      period: string;
+      charges: readonly ChargeRated[];
+    }
   | { kind: 'finalize'; invoiceNumber: number; finalizedAt: string; context: BillingContext }
   | {
       kind: 'settle-correction';
@@ -110,7 +130,14 @@ export type InvoiceCommand =
       issuedAt: string;
       context: BillingContext;
     }
-  | { kind: 'grant-credit'; creditNoteId: string; creditNoteNumber: number; amountMinor: bigint; reason: string; issuedAt: string };
+  | {
+      kind: 'grant-credit';
+      creditNoteId: string;
+      creditNoteNumber: number;
+      amountMinor: bigint;
+      reason: string;
+      issuedAt: string;
+    };
 
 export type InvoiceRejectionReason =
   | 'invoice-finalized'
@@ -124,7 +151,10 @@ export type InvoiceRejectionReason =
 
 export type InvoiceRejection = { kind: 'rejected'; reason: InvoiceRejectionReason; detail: string };
 
-export function decideInvoice(state: InvoiceState, command: InvoiceCommand): NewInvoiceEvent[] | InvoiceRejection {
+export function decideInvoice(
+  state: InvoiceState,
+  command: InvoiceCommand,
+): NewInvoiceEvent[] | InvoiceRejection {
   switch (command.kind) {
     case 'rate-charges':
       return decideRateCharges(state, command);
@@ -137,7 +167,10 @@ export function decideInvoice(state: InvoiceState, command: InvoiceCommand): New
   }
 }
 
-function decideRateCharges(state: InvoiceState, command: Extract<InvoiceCommand, { kind: 'rate-charges' }>): NewInvoiceEvent[] | InvoiceRejection {
+function decideRateCharges(
+  state: InvoiceState,
+  command: Extract<InvoiceCommand, { kind: 'rate-charges' }>,
+): NewInvoiceEvent[] | InvoiceRejection {
   if (state.status === 'finalized') {
     return {
       kind: 'rejected',
@@ -150,7 +183,11 @@ function decideRateCharges(state: InvoiceState, command: Extract<InvoiceCommand,
   const currency = state.currency ?? fresh[0].currency;
   const foreign = fresh.find((charge) => charge.currency.code !== currency.code);
   if (foreign) {
-    return { kind: 'rejected', reason: 'currency-mismatch', detail: `invoice in ${currency.code}, charge ${foreign.chargeId} in ${foreign.currency.code}` };
+    return {
+      kind: 'rejected',
+      reason: 'currency-mismatch',
+      detail: `invoice in ${currency.code}, charge ${foreign.chargeId} in ${foreign.currency.code}`,
+    };
   }
   const events: NewInvoiceEvent[] = [];
   if (state.status === 'none') {
@@ -163,10 +200,18 @@ function decideRateCharges(state: InvoiceState, command: Extract<InvoiceCommand,
   return events;
 }
 
-function decideFinalize(state: InvoiceState, command: Extract<InvoiceCommand, { kind: 'finalize' }>): NewInvoiceEvent[] | InvoiceRejection {
-  if (state.status === 'none') return { kind: 'rejected', reason: 'invoice-not-found', detail: 'no charges were rated on this invoice' };
+function decideFinalize(
+  state: InvoiceState,
+  command: Extract<InvoiceCommand, { kind: 'finalize' }>,
+): NewInvoiceEvent[] | InvoiceRejection {
+  if (state.status === 'none')
+    return { kind: 'rejected', reason: 'invoice-not-found', detail: 'no charges were rated on this invoice' };
   if (state.status === 'finalized') {
-    return { kind: 'rejected', reason: 'invoice-finalized', detail: `invoice ${state.invoiceId} is already final as #${state.finalized?.invoiceNumber}` };
+    return {
+      kind: 'rejected',
+      reason: 'invoice-finalized',
+      detail: `invoice ${state.invoiceId} is already final as #${state.finalized?.invoiceNumber}`,
+    };
   }
   const composition = compose(state, [...state.charges.values()], command.context);
   if (composition.kind === 'rejected') return composition;
@@ -216,16 +261,31 @@ function decideSettleCorrection(
   command: Extract<InvoiceCommand, { kind: 'settle-correction' }>,
 ): NewInvoiceEvent[] | InvoiceRejection {
   if (state.status !== 'finalized' || !state.finalized) {
-    return { kind: 'rejected', reason: 'invoice-not-finalized', detail: 'a draft takes adjusting charges, not credit notes' };
+    return {
+      kind: 'rejected',
+      reason: 'invoice-not-finalized',
+      detail: 'a draft takes adjusting charges, not credit notes',
+    };
   }
-  const fresh = command.adjustingCharges.filter((charge) => !charge.sourceEventIds.every((id) => state.settledSourceIds.has(id)));
+  const fresh = command.adjustingCharges.filter(
+    (charge) => !charge.sourceEventIds.every((id) => state.settledSourceIds.has(id)),
+  );
   if (fresh.length === 0) return [];
-  const composition = compose(state, [...state.charges.values(), ...state.settledAdjustments, ...fresh], command.context);
+  const composition = compose(
+    state,
+    [...state.charges.values(), ...state.settledAdjustments, ...fresh],
+    command.context,
+  );
   if (composition.kind === 'rejected') return composition;
 
   const billed = new Map<string, bigint>();
-  const billedLines = [...state.finalized.lines, ...state.creditNotes.flatMap((note) => note.lines), ...state.absorbedLines];
-  for (const line of billedLines) billed.set(line.lineId, (billed.get(line.lineId) ?? 0n) + BigInt(line.amountMinor));
+  const billedLines = [
+    ...state.finalized.lines,
+    ...state.creditNotes.flatMap((note) => note.lines),
+    ...state.absorbedLines,
+  ];
+  for (const line of billedLines)
+    billed.set(line.lineId, (billed.get(line.lineId) ?? 0n) + BigInt(line.amountMinor));
   const deltaLines: InvoiceLine[] = [];
   const sourceEventIds = [...new Set(fresh.flatMap((charge) => charge.sourceEventIds))];
   const recomputed = new Map(composition.lines.map((line) => [line.lineId, line]));
@@ -237,7 +297,11 @@ function decideSettleCorrection(
   }
   const total = deltaLines.reduce((sum, line) => sum + BigInt(line.amountMinor), 0n);
   if (total > 0n) {
-    return { kind: 'rejected', reason: 'correction-raises-invoice', detail: `raises invoice #${state.finalized.invoiceNumber} by ${total} minor units` };
+    return {
+      kind: 'rejected',
+      reason: 'correction-raises-invoice',
+      detail: `raises invoice #${state.finalized.invoiceNumber} by ${total} minor units`,
+    };
   }
   if (total === 0n) {
     return [
@@ -278,14 +342,27 @@ function decideSettleCorrection(
   ];
 }
 
-function decideGrantCredit(state: InvoiceState, command: Extract<InvoiceCommand, { kind: 'grant-credit' }>): NewInvoiceEvent[] | InvoiceRejection {
+function decideGrantCredit(
+  state: InvoiceState,
+  command: Extract<InvoiceCommand, { kind: 'grant-credit' }>,
+): NewInvoiceEvent[] | InvoiceRejection {
   if (state.status !== 'finalized' || !state.finalized) {
-    return { kind: 'rejected', reason: 'invoice-not-finalized', detail: 'credit notes correct final invoices only' };
+    return {
+      kind: 'rejected',
+      reason: 'invoice-not-finalized',
+      detail: 'credit notes correct final invoices only',
+    };
   }
-  if (command.amountMinor <= 0n) return { kind: 'rejected', reason: 'credit-not-positive', detail: 'credit a positive amount' };
-  const remaining = state.finalized.totalMinor + state.creditNotes.reduce((sum, note) => sum + BigInt(note.totalMinor), 0n);
+  if (command.amountMinor <= 0n)
+    return { kind: 'rejected', reason: 'credit-not-positive', detail: 'credit a positive amount' };
+  const remaining =
+    state.finalized.totalMinor + state.creditNotes.reduce((sum, note) => sum + BigInt(note.totalMinor), 0n);
   if (command.amountMinor > remaining) {
-    return { kind: 'rejected', reason: 'credit-exceeds-invoice', detail: `at most ${remaining} minor units remain on invoice #${state.finalized.invoiceNumber}` };
+    return {
+      kind: 'rejected',
+      reason: 'credit-exceeds-invoice',
+      detail: `at most ${remaining} minor units remain on invoice #${state.finalized.invoiceNumber}`,
+    };
   }
   const sourceEventIds = [state.finalized.eventId];
   return [

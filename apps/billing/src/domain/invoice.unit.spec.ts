@@ -1,5 +1,13 @@
 import { ChargeRated, rateCorrection, rateUsage } from './rating';
-import { BillingContext, decideInvoice, evolveInvoice, InvoiceEvent, InvoiceState, initialInvoiceState, NewInvoiceEvent } from './invoice';
+import {
+  BillingContext,
+  decideInvoice,
+  evolveInvoice,
+  InvoiceEvent,
+  InvoiceState,
+  initialInvoiceState,
+  NewInvoiceEvent,
+} from './invoice';
 import { composeInvoiceLines } from './invoice-lines';
 import { lease, usageCorrected, usageRecorded, usdPlan } from '../../test/fixtures';
 
@@ -7,14 +15,25 @@ const plan = usdPlan();
 const at = (iso: string) => Date.parse(iso);
 /** L1: 1 committed H100 for three hours; L2: 8 committed H200 for all of November. */
 const leases = [
-  lease({ leaseId: 'L1', committedGpus: { H100: 1 }, term: { startMs: at('2026-11-01T00:00:00Z'), endMs: at('2026-11-01T03:00:00Z') } }),
+  lease({
+    leaseId: 'L1',
+    committedGpus: { H100: 1 },
+    term: { startMs: at('2026-11-01T00:00:00Z'), endMs: at('2026-11-01T03:00:00Z') },
+  }),
   lease({ leaseId: 'L2', committedGpus: { H200: 8 } }),
 ];
 const context: BillingContext = { leases, planVersions: () => [plan] };
 
 const hours = ['2026-11-01T00:00:00.000Z', '2026-11-01T01:00:00.000Z', '2026-11-01T02:00:00.000Z'];
-const l1Usage = hours.map((hourStart) => usageRecorded({ leaseId: 'L1', gpuClass: 'H100', hourStart, gpuSeconds: '7200.000', energyWh: '1500.000' }));
-const l2Usage = usageRecorded({ leaseId: 'L2', gpuClass: 'H200', hourStart: '2026-11-10T00:00:00.000Z', gpuSeconds: '28800.000' });
+const l1Usage = hours.map((hourStart) =>
+  usageRecorded({ leaseId: 'L1', gpuClass: 'H100', hourStart, gpuSeconds: '7200.000', energyWh: '1500.000' }),
+);
+const l2Usage = usageRecorded({
+  leaseId: 'L2',
+  gpuClass: 'H200',
+  hourStart: '2026-11-10T00:00:00.000Z',
+  gpuSeconds: '28800.000',
+});
 
 function rated(...results: ReturnType<typeof rateUsage>[]): ChargeRated[] {
   return results.flatMap((result) => {
@@ -26,7 +45,10 @@ const exampleCharges = rated(...l1Usage.map((usage) => rateUsage(usage, [plan]))
 
 let nextId = 0;
 function apply(state: InvoiceState, events: NewInvoiceEvent[]): InvoiceState {
-  return events.reduce((current, event) => evolveInvoice(current, { ...event, eventId: `e${++nextId}` } as InvoiceEvent), state);
+  return events.reduce(
+    (current, event) => evolveInvoice(current, { ...event, eventId: `e${++nextId}` } as InvoiceEvent),
+    state,
+  );
 }
 function decided(state: InvoiceState, command: Parameters<typeof decideInvoice>[1]): NewInvoiceEvent[] {
   const result = decideInvoice(state, command);
@@ -34,15 +56,32 @@ function decided(state: InvoiceState, command: Parameters<typeof decideInvoice>[
   return result;
 }
 function draftWith(charges: ChargeRated[]): InvoiceState {
-  return apply(initialInvoiceState(), decided(initialInvoiceState(), { kind: 'rate-charges', invoiceId: 'tenant-a.2026-11', tenantId: 'tenant-a', period: '2026-11', charges }));
+  return apply(
+    initialInvoiceState(),
+    decided(initialInvoiceState(), {
+      kind: 'rate-charges',
+      invoiceId: 'tenant-a.2026-11',
+      tenantId: 'tenant-a',
+      period: '2026-11',
+      charges,
+    }),
+  );
 }
 function finalized(charges = exampleCharges): InvoiceState {
   const draft = draftWith(charges);
-  return apply(draft, decided(draft, { kind: 'finalize', invoiceNumber: 7, finalizedAt: '2026-12-01T00:00:00.000Z', context }));
+  return apply(
+    draft,
+    decided(draft, { kind: 'finalize', invoiceNumber: 7, finalizedAt: '2026-12-01T00:00:00.000Z', context }),
+  );
 }
 
 describe('invoice lines: the hand-computed November example', () => {
-  const composition = composeInvoiceLines({ period: '2026-11', charges: exampleCharges, leases, planVersions: () => [plan] });
+  const composition = composeInvoiceLines({
+    period: '2026-11',
+    charges: exampleCharges,
+    leases,
+    planVersions: () => [plan],
+  });
 
   it.each([
     // L1: 6 GPU-h used against 3 committed: 3 x 2.50 within, 3 x 3.00 overage; minimum 416.67 -> 417 is covered.
@@ -55,7 +94,9 @@ describe('invoice lines: the hand-computed November example', () => {
     ['L2:commitment-shortfall:H200', '2592000', '1197600'],
   ])('line %s: quantity %s, amount %s cents', (lineId, quantity, amount) => {
     if (composition.kind === 'rejected') throw new Error(composition.detail);
-    expect(composition.lines.find((line) => line.lineId === lineId)).toEqual(expect.objectContaining({ quantity, amountMinor: amount }));
+    expect(composition.lines.find((line) => line.lineId === lineId)).toEqual(
+      expect.objectContaining({ quantity, amountMinor: amount }),
+    );
   });
 
   it('totals 12,017.04 USD over exactly those five lines, each naming its source events', () => {
@@ -65,65 +106,175 @@ describe('invoice lines: the hand-computed November example', () => {
     // the commitment fills in hour order: hours 0 and 1 are within it, hours 1 and 2 over it
     expect(composition.lines[0].sourceEventIds).toEqual([l1Usage[0].eventId, l1Usage[1].eventId]);
     expect(composition.lines[1].sourceEventIds).toEqual([l1Usage[1].eventId, l1Usage[2].eventId]);
-    expect(composition.lines.find((line) => line.kind === 'commitment-shortfall')?.sourceEventIds).toEqual(['signed-L2']);
+    expect(composition.lines.find((line) => line.kind === 'commitment-shortfall')?.sourceEventIds).toEqual([
+      'signed-L2',
+    ]);
   });
 
   it('an SLA outage on L2 credits 25 % of its committed charges', () => {
-    const outages = [{ leaseId: 'L2', gpuClass: 'H200', unavailableGpuSeconds: 8n * 86_400n, sourceEventIds: ['health-1'] }]; // 1 of 30 days: 96.67 %
-    const withOutage = composeInvoiceLines({ period: '2026-11', charges: exampleCharges, leases, planVersions: () => [plan], outages });
+    const outages = [
+      { leaseId: 'L2', gpuClass: 'H200', unavailableGpuSeconds: 8n * 86_400n, sourceEventIds: ['health-1'] },
+    ]; // 1 of 30 days: 96.67 %
+    const withOutage = composeInvoiceLines({
+      period: '2026-11',
+      charges: exampleCharges,
+      leases,
+      planVersions: () => [plan],
+      outages,
+    });
     if (withOutage.kind === 'rejected') throw new Error(withOutage.detail);
-    expect(withOutage.credits).toEqual([expect.objectContaining({ availabilityBasisPoints: 9666, creditBasisPoints: 2500, amountMinor: 300_000n })]);
+    expect(withOutage.credits).toEqual([
+      expect.objectContaining({
+        availabilityBasisPoints: 9666,
+        creditBasisPoints: 2500,
+        amountMinor: 300_000n,
+      }),
+    ]);
     expect(withOutage.totalMinor).toBe(1_201_704n - 300_000n);
   });
 
   it('refuses to mix currencies on one invoice', () => {
     const yen = { code: 'JPY', minorUnitExponent: 0 };
     const mixed = [...exampleCharges, { ...exampleCharges[0], chargeId: 'jpy', currency: yen }];
-    expect(composeInvoiceLines({ period: '2026-11', charges: mixed, leases, planVersions: () => [plan] })).toEqual(
-      expect.objectContaining({ kind: 'rejected', reason: 'mixed-currencies' }),
-    );
+    expect(
+      composeInvoiceLines({ period: '2026-11', charges: mixed, leases, planVersions: () => [plan] }),
+    ).toEqual(expect.objectContaining({ kind: 'rejected', reason: 'mixed-currencies' }));
   });
 
   it('bills a yen plan in whole yen (exponent 0), rounding once per line', () => {
     const yenPlan = usdPlan({
       ratePlanId: 'jpy',
       currency: { code: 'JPY', minorUnitExponent: 0 },
-      classes: [{ gpuClass: 'H100', pricePerGpuHourMicroMinor: '412500000', overagePricePerGpuHourMicroMinor: '412500000', committedMonthlyFeePerGpuMinor: '0' }],
+      classes: [
+        {
+          gpuClass: 'H100',
+          pricePerGpuHourMicroMinor: '412500000',
+          overagePricePerGpuHourMicroMinor: '412500000',
+          committedMonthlyFeePerGpuMinor: '0',
+        },
+      ],
     });
     // 3 x 1,800 GPU-s at 412.5 yen/h: per hour 206.25 yen (would round to 206 x 3 = 618), per line 618.75 -> 619.
-    const charges = rated(...[0, 1, 2].map((h) => rateUsage(usageRecorded({ leaseId: 'LJ', gpuClass: 'H100', hourStart: hours[h], gpuSeconds: '1800.000' }), [yenPlan])));
-    const result = composeInvoiceLines({ period: '2026-11', charges, leases: [], planVersions: () => [yenPlan] });
-    expect(result).toEqual(expect.objectContaining({ totalMinor: 619n, currency: { code: 'JPY', minorUnitExponent: 0 } }));
+    const charges = rated(
+      ...[0, 1, 2].map((h) =>
+        rateUsage(
+          usageRecorded({ leaseId: 'LJ', gpuClass: 'H100', hourStart: hours[h], gpuSeconds: '1800.000' }),
+          [yenPlan],
+        ),
+      ),
+    );
+    const result = composeInvoiceLines({
+      period: '2026-11',
+      charges,
+      leases: [],
+      planVersions: () => [yenPlan],
+    });
+    expect(result).toEqual(
+      expect.objectContaining({ totalMinor: 619n, currency: { code: 'JPY', minorUnitExponent: 0 } }),
+    );
   });
 });
 
 describe('invoice lifecycle: draft -> finalized -> credit notes', () => {
   it('the first charges open a draft; the same charges again change nothing', () => {
-    const events = decided(initialInvoiceState(), { kind: 'rate-charges', invoiceId: 'tenant-a.2026-11', tenantId: 'tenant-a', period: '2026-11', charges: exampleCharges });
-    expect(events.map((event) => event.type)).toEqual(['billing.InvoiceDrafted', ...exampleCharges.map(() => 'billing.ChargeRated')]);
+    const events = decided(initialInvoiceState(), {
+      kind: 'rate-charges',
+      invoiceId: 'tenant-a.2026-11',
+      tenantId: 'tenant-a',
+      period: '2026-11',
+      charges: exampleCharges,
+    });
+    expect(events.map((event) => event.type)).toEqual([
+      'billing.InvoiceDrafted',
+      ...exampleCharges.map(() => 'billing.ChargeRated'),
+    ]);
     const draft = apply(initialInvoiceState(), events);
-    expect(decided(draft, { kind: 'rate-charges', invoiceId: 'tenant-a.2026-11', tenantId: 'tenant-a', period: '2026-11', charges: exampleCharges })).toEqual([]);
+    expect(
+      decided(draft, {
+        kind: 'rate-charges',
+        invoiceId: 'tenant-a.2026-11',
+        tenantId: 'tenant-a',
+        period: '2026-11',
+        charges: exampleCharges,
+      }),
+    ).toEqual([]);
   });
 
   it('finalizing freezes lines and total under the given number', () => {
     const draft = draftWith(exampleCharges);
-    const events = decided(draft, { kind: 'finalize', invoiceNumber: 7, finalizedAt: '2026-12-01T00:00:00.000Z', context });
+    const events = decided(draft, {
+      kind: 'finalize',
+      invoiceNumber: 7,
+      finalizedAt: '2026-12-01T00:00:00.000Z',
+      context,
+    });
     expect(events).toEqual([
-      { type: 'billing.InvoiceFinalized', payload: expect.objectContaining({ invoiceNumber: 7, totalMinor: '1201704', currency: plan.currency }) },
+      {
+        type: 'billing.InvoiceFinalized',
+        payload: expect.objectContaining({
+          invoiceNumber: 7,
+          totalMinor: '1201704',
+          currency: plan.currency,
+        }),
+      },
     ]);
   });
 
   it.each([
-    ['add a charge', { kind: 'rate-charges', invoiceId: 'tenant-a.2026-11', tenantId: 'tenant-a', period: '2026-11', charges: [{ ...exampleCharges[0], chargeId: 'late' }] }, 'invoice-finalized'],
-    ['finalize again', { kind: 'finalize', invoiceNumber: 8, finalizedAt: '2026-12-02T00:00:00.000Z', context }, 'invoice-finalized'],
-    ['credit more than it is worth', { kind: 'grant-credit', creditNoteId: 'cn', creditNoteNumber: 1, amountMinor: 1_201_705n, reason: 'goodwill', issuedAt: '2026-12-03T00:00:00.000Z' }, 'credit-exceeds-invoice'],
+    [
+      'add a charge',
+      {
+        kind: 'rate-charges',
+        invoiceId: 'tenant-a.2026-11',
+        tenantId: 'tenant-a',
+        period: '2026-11',
+        charges: [{ ...exampleCharges[0], chargeId: 'late' }],
+      },
+      'invoice-finalized',
+    ],
+    [
+      'finalize again',
+      { kind: 'finalize', invoiceNumber: 8, finalizedAt: '2026-12-02T00:00:00.000Z', context },
+      'invoice-finalized',
+    ],
+    [
+      'credit more than it is worth',
+      {
+        kind: 'grant-credit',
+        creditNoteId: 'cn',
+        creditNoteNumber: 1,
+        amountMinor: 1_201_705n,
+        reason: 'goodwill',
+        issuedAt: '2026-12-03T00:00:00.000Z',
+      },
+      'credit-exceeds-invoice',
+    ],
   ] as const)('a finalized invoice rejects: %s', (_case, command, reason) => {
-    expect(decideInvoice(finalized(), command)).toEqual(expect.objectContaining({ kind: 'rejected', reason }));
+    expect(decideInvoice(finalized(), command)).toEqual(
+      expect.objectContaining({ kind: 'rejected', reason }),
+    );
   });
 
   it.each([
-    ['finalize an invoice that has no charges', initialInvoiceState, { kind: 'finalize', invoiceNumber: 1, finalizedAt: '2026-12-01T00:00:00.000Z', context }, 'invoice-not-found'],
-    ['credit a draft', () => draftWith(exampleCharges), { kind: 'grant-credit', creditNoteId: 'cn', creditNoteNumber: 1, amountMinor: 1n, reason: 'goodwill', issuedAt: '2026-12-03T00:00:00.000Z' }, 'invoice-not-finalized'],
+    [
+      'finalize an invoice that has no charges',
+      initialInvoiceState,
+      { kind: 'finalize', invoiceNumber: 1, finalizedAt: '2026-12-01T00:00:00.000Z', context },
+      'invoice-not-found',
+    ],
+    [
+      'credit a draft',
+      () => draftWith(exampleCharges),
+      {
+        kind: 'grant-credit',
+        creditNoteId: 'cn',
+        creditNoteNumber: 1,
+        amountMinor: 1n,
+        reason: 'goodwill',
+        issuedAt: '2026-12-03T00:00:00.000Z',
+      },
+      'invoice-not-finalized',
+    ],
   ] as const)('rejects: %s', (_case, state, command, reason) => {
     expect(decideInvoice(state(), command)).toEqual(expect.objectContaining({ kind: 'rejected', reason }));
   });
@@ -131,7 +282,14 @@ describe('invoice lifecycle: draft -> finalized -> credit notes', () => {
   it('a downward correction of overage after finalization issues a credit note for the difference', () => {
     const state = finalized();
     const adjusting = rated(rateCorrection(usageCorrected(l1Usage[2], { gpuSeconds: '-3600.000' }), [plan]));
-    const command = { kind: 'settle-correction' as const, adjustingCharges: adjusting, creditNoteId: 'cn-1', creditNoteNumber: 3, issuedAt: '2026-12-05T00:00:00.000Z', context };
+    const command = {
+      kind: 'settle-correction' as const,
+      adjustingCharges: adjusting,
+      creditNoteId: 'cn-1',
+      creditNoteNumber: 3,
+      issuedAt: '2026-12-05T00:00:00.000Z',
+      context,
+    };
     const events = decided(state, command);
     // one GPU-hour less, all of it overage: -3.00
     expect(events).toEqual([
@@ -153,32 +311,68 @@ describe('invoice lifecycle: draft -> finalized -> credit notes', () => {
 
   it('a downward correction under a take-or-pay minimum is absorbed by the shortfall: no credit note, recorded', () => {
     const adjusting = rated(rateCorrection(usageCorrected(l2Usage, { gpuSeconds: '-3600.000' }), [plan]));
-    const command = { kind: 'settle-correction' as const, adjustingCharges: adjusting, creditNoteId: 'cn-2', creditNoteNumber: 4, issuedAt: '2026-12-05T00:00:00.000Z', context };
+    const command = {
+      kind: 'settle-correction' as const,
+      adjustingCharges: adjusting,
+      creditNoteId: 'cn-2',
+      creditNoteNumber: 4,
+      issuedAt: '2026-12-05T00:00:00.000Z',
+      context,
+    };
     const events = decided(finalized(), command);
-    expect(events).toEqual([{ type: 'billing.CorrectionAbsorbed', payload: expect.objectContaining({ invoiceNumber: 7, adjustingCharges: adjusting }) }]);
+    expect(events).toEqual([
+      {
+        type: 'billing.CorrectionAbsorbed',
+        payload: expect.objectContaining({ invoiceNumber: 7, adjustingCharges: adjusting }),
+      },
+    ]);
     expect(decided(apply(finalized(), events), command)).toEqual([]);
   });
 
   it('a later correction is computed against the absorbed one too', () => {
     // L2 used 8 of its 5,760 committed GPU-hours: the shortfall absorbs -1 hour, then -7 hours more: still nothing to credit,
     // while L1's overage hour removed afterwards credits exactly its -3.00.
-    const absorbed = apply(finalized(), decided(finalized(), {
-      kind: 'settle-correction',
-      adjustingCharges: rated(rateCorrection(usageCorrected(l2Usage, { gpuSeconds: '-3600.000' }), [plan])),
-      creditNoteId: 'cn-2', creditNoteNumber: 4, issuedAt: '2026-12-05T00:00:00.000Z', context,
-    }));
+    const absorbed = apply(
+      finalized(),
+      decided(finalized(), {
+        kind: 'settle-correction',
+        adjustingCharges: rated(rateCorrection(usageCorrected(l2Usage, { gpuSeconds: '-3600.000' }), [plan])),
+        creditNoteId: 'cn-2',
+        creditNoteNumber: 4,
+        issuedAt: '2026-12-05T00:00:00.000Z',
+        context,
+      }),
+    );
     const events = decided(absorbed, {
       kind: 'settle-correction',
-      adjustingCharges: rated(rateCorrection(usageCorrected(l1Usage[2], { gpuSeconds: '-3600.000' }), [plan])),
-      creditNoteId: 'cn-3', creditNoteNumber: 5, issuedAt: '2026-12-06T00:00:00.000Z', context,
+      adjustingCharges: rated(
+        rateCorrection(usageCorrected(l1Usage[2], { gpuSeconds: '-3600.000' }), [plan]),
+      ),
+      creditNoteId: 'cn-3',
+      creditNoteNumber: 5,
+      issuedAt: '2026-12-06T00:00:00.000Z',
+      context,
     });
-    expect(events).toEqual([{ type: 'billing.CreditNoteIssued', payload: expect.objectContaining({ totalMinor: '-300' }) }]);
-    expect((events[0].payload as { lines: { lineId: string }[] }).lines.map((line) => line.lineId)).toEqual(['L1:gpu-overage:H100:300000000']);
+    expect(events).toEqual([
+      { type: 'billing.CreditNoteIssued', payload: expect.objectContaining({ totalMinor: '-300' }) },
+    ]);
+    expect((events[0].payload as { lines: { lineId: string }[] }).lines.map((line) => line.lineId)).toEqual([
+      'L1:gpu-overage:H100:300000000',
+    ]);
   });
 
   it('an upward correction after finalization is not put on the final invoice', () => {
     const adjusting = rated(rateCorrection(usageCorrected(l1Usage[0], { gpuSeconds: '3600.000' }), [plan]));
-    const result = decideInvoice(finalized(), { kind: 'settle-correction', adjustingCharges: adjusting, creditNoteId: 'cn-3', creditNoteNumber: 5, issuedAt: '2026-12-05T00:00:00.000Z', context });
-    expect(result).toEqual(expect.objectContaining({ kind: 'rejected', reason: 'correction-raises-invoice' }));
+    const result = decideInvoice(finalized(), {
+      kind: 'settle-correction',
+      adjustingCharges: adjusting,
+      creditNoteId: 'cn-3',
+      creditNoteNumber: 5,
+      issuedAt: '2026-12-05T00:00:00.000Z',
+      context,
+    });
+    expect(result).toEqual(
+      expect.objectContaining({ kind: 'rejected', reason: 'correction-raises-invoice' }),
+    );
   });
 });

@@ -43,7 +43,10 @@ export function evolveLeaseTerms(terms: LeaseTerms | undefined, event: LeaseEven
       const terminatedMs = Date.parse(event.payload.terminatedAt);
       return {
         ...terms,
-        term: { startMs: terms.term.startMs, endMs: Math.min(terms.term.endMs, Math.max(terms.term.startMs, terminatedMs)) },
+        term: {
+          startMs: terms.term.startMs,
+          endMs: Math.min(terms.term.endMs, Math.max(terms.term.startMs, terminatedMs)),
+        },
         sourceEventIds: [...terms.sourceEventIds, event.eventId],
       };
     }

@@ -20,7 +20,8 @@ export function divideRoundHalfEven(numerator: bigint, denominator: bigint): big
   const abs = negative ? -numerator : numerator;
   let quotient = abs / denominator;
   const twiceRemainder = (abs % denominator) * 2n;
-  if (twiceRemainder > denominator || (twiceRemainder === denominator && quotient % 2n === 1n)) quotient += 1n;
+  if (twiceRemainder > denominator || (twiceRemainder === denominator && quotient % 2n === 1n))
+    quotient += 1n;
   return negative ? -quotient : quotient;
 }
 
@@ -34,7 +35,10 @@ export function gpuTimeAmountMinor(milliGpuSeconds: bigint, pricePerGpuHourMicro
 
 /** Amount of a line of milli-watt-hours priced per kWh: qty / 1000 / 1000 x price / 10^6, rounded once. */
 export function energyAmountMinor(milliWh: bigint, pricePerKwhMicroMinor: bigint): bigint {
-  return divideRoundHalfEven(milliWh * pricePerKwhMicroMinor, MILLI_PER_UNIT * WH_PER_KWH * MICRO_MINOR_PER_MINOR);
+  return divideRoundHalfEven(
+    milliWh * pricePerKwhMicroMinor,
+    MILLI_PER_UNIT * WH_PER_KWH * MICRO_MINOR_PER_MINOR,
+  );
 }
 
 /** Parses a contract string of digits ("-1250") into bigint; throws on anything else (a bug upstream). */

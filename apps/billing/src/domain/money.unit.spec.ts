@@ -1,4 +1,10 @@
-import { divideRoundHalfEven, energyAmountMinor, formatMinor, gpuTimeAmountMinor, parseMilliDecimal } from './money';
+import {
+  divideRoundHalfEven,
+  energyAmountMinor,
+  formatMinor,
+  gpuTimeAmountMinor,
+  parseMilliDecimal,
+} from './money';
 
 describe('money: one rounding rule, half to even', () => {
   it.each([

@@ -7,7 +7,10 @@ export type ClassPrice = RatePlanVersion['classes'][number];
  * The version of a plan that rates a given instant: the latest `effectiveFrom` at or before it; on equal
  * `effectiveFrom` the higher version wins. Undefined when no version was in effect yet.
  */
-export function planInEffect(versions: readonly RatePlanVersion[], atMs: number): RatePlanVersion | undefined {
+export function planInEffect(
+  versions: readonly RatePlanVersion[],
+  atMs: number,
+): RatePlanVersion | undefined {
   let chosen: RatePlanVersion | undefined;
   let chosenFromMs = -Infinity;
   for (const version of versions) {
@@ -25,17 +28,32 @@ export function classPrice(plan: RatePlanVersion, gpuClass: string): ClassPrice 
   return plan.classes.find((price) => price.gpuClass === gpuClass);
 }
 
-export type PublishRejection = { kind: 'rejected'; reason: 'version-not-next' | 'duplicate-class' | 'currency-changed'; detail: string };
+export type PublishRejection = {
+  kind: 'rejected';
+  reason: 'version-not-next' | 'duplicate-class' | 'currency-changed';
+  detail: string;
+};
 
 /** A new version must be the next number and keep the plan's currency; classes appear once. */
-export function decidePublish(existing: readonly RatePlanVersion[], next: RatePlanVersion): RatePlanVersion | PublishRejection {
+export function decidePublish(
+  existing: readonly RatePlanVersion[],
+  next: RatePlanVersion,
+): RatePlanVersion | PublishRejection {
   const expected = existing.length + 1;
   if (next.version !== expected) {
-    return { kind: 'rejected', reason: 'version-not-next', detail: `plan ${next.ratePlanId} expects version ${expected}, got ${next.version}` };
+    return {
+      kind: 'rejected',
+      reason: 'version-not-next',
+      detail: `plan ${next.ratePlanId} expects version ${expected}, got ${next.version}`,
+    };
   }
   const classes = new Set(next.classes.map((price) => price.gpuClass));
   if (classes.size !== next.classes.length) {
-    return { kind: 'rejected', reason: 'duplicate-class', detail: 'each GPU class may be priced once per version' };
+    return {
+      kind: 'rejected',
+      reason: 'duplicate-class',
+      detail: 'each GPU class may be priced once per version',
+    };
   }
   const first = existing[0];
   if (first && first.currency.code !== next.currency.code) {

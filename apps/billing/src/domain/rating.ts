@@ -89,7 +89,11 @@ function rateQuantities(input: QuantitiesToRate): ChargeRated[] | RatingRejectio
   const hourStartMs = Date.parse(input.hourStart);
   const plan = planInEffect(input.planVersions, hourStartMs);
   if (!plan) {
-    return { kind: 'rejected', reason: 'no-rate-plan-in-effect', detail: `no rate plan version in effect at ${input.hourStart}` };
+    return {
+      kind: 'rejected',
+      reason: 'no-rate-plan-in-effect',
+      detail: `no rate plan version in effect at ${input.hourStart}`,
+    };
   }
   const price = classPrice(plan, input.gpuClass);
   if (!price) {

@@ -6,7 +6,14 @@ const v1 = usdPlan();
 const v2 = usdPlan({
   version: 2,
   effectiveFrom: '2026-11-15T00:00:00.000Z',
-  classes: [{ gpuClass: 'H100', pricePerGpuHourMicroMinor: '200000000', overagePricePerGpuHourMicroMinor: '240000000', committedMonthlyFeePerGpuMinor: '100000' }],
+  classes: [
+    {
+      gpuClass: 'H100',
+      pricePerGpuHourMicroMinor: '200000000',
+      overagePricePerGpuHourMicroMinor: '240000000',
+      committedMonthlyFeePerGpuMinor: '100000',
+    },
+  ],
 });
 
 describe('rating usage into charges', () => {
@@ -19,7 +26,13 @@ describe('rating usage into charges', () => {
   });
 
   it('a usage hour becomes a GPU-time and an energy charge, priced by the version in effect, with its source event', () => {
-    const usage = usageRecorded({ leaseId: 'L1', gpuClass: 'H100', hourStart: '2026-11-20T05:00:00.000Z', gpuSeconds: '7200.000', energyWh: '1500.000' });
+    const usage = usageRecorded({
+      leaseId: 'L1',
+      gpuClass: 'H100',
+      hourStart: '2026-11-20T05:00:00.000Z',
+      gpuSeconds: '7200.000',
+      energyWh: '1500.000',
+    });
     const charges = rateUsage(usage, [v1, v2]);
     expect(charges).toEqual([
       expect.objectContaining({
@@ -33,17 +46,32 @@ describe('rating usage into charges', () => {
         ratePlanVersion: 2,
         sourceEventIds: [usage.eventId],
       }),
-      expect.objectContaining({ kind: 'energy', quantity: '1500000', quantityUnit: 'milli-watt-hour', unitPriceMicroMinor: '12000000' }),
+      expect.objectContaining({
+        kind: 'energy',
+        quantity: '1500000',
+        quantityUnit: 'milli-watt-hour',
+        unitPriceMicroMinor: '12000000',
+      }),
     ]);
   });
 
   it('rating the same usage twice yields the same charge ids (deduplication is by id, forever)', () => {
-    const usage = usageRecorded({ leaseId: 'L1', gpuClass: 'H100', hourStart: '2026-11-02T00:00:00.000Z', gpuSeconds: '3600.000' });
+    const usage = usageRecorded({
+      leaseId: 'L1',
+      gpuClass: 'H100',
+      hourStart: '2026-11-02T00:00:00.000Z',
+      gpuSeconds: '3600.000',
+    });
     expect(rateUsage(usage, [v1])).toEqual(rateUsage(usage, [v1]));
   });
 
   it('a correction becomes an adjusting charge that names the charge it corrects', () => {
-    const usage = usageRecorded({ leaseId: 'L1', gpuClass: 'H100', hourStart: '2026-11-02T00:00:00.000Z', gpuSeconds: '3600.000' });
+    const usage = usageRecorded({
+      leaseId: 'L1',
+      gpuClass: 'H100',
+      hourStart: '2026-11-02T00:00:00.000Z',
+      gpuSeconds: '3600.000',
+    });
     const charges = rateCorrection(usageCorrected(usage, { gpuSeconds: '-1800.000' }), [v1]);
     expect(charges).toEqual([
       expect.objectContaining({
@@ -56,13 +84,41 @@ describe('rating usage into charges', () => {
   });
 
   it.each([
-    ['no version in effect', usageRecorded({ leaseId: 'L1', gpuClass: 'H100', hourStart: '2025-06-01T00:00:00.000Z', gpuSeconds: '1.000' }), 'no-rate-plan-in-effect'],
-    ['class not priced', usageRecorded({ leaseId: 'L1', gpuClass: 'GB200', hourStart: '2026-11-01T00:00:00.000Z', gpuSeconds: '1.000' }), 'gpu-class-not-priced'],
+    [
+      'no version in effect',
+      usageRecorded({
+        leaseId: 'L1',
+        gpuClass: 'H100',
+        hourStart: '2025-06-01T00:00:00.000Z',
+        gpuSeconds: '1.000',
+      }),
+      'no-rate-plan-in-effect',
+    ],
+    [
+      'class not priced',
+      usageRecorded({
+        leaseId: 'L1',
+        gpuClass: 'GB200',
+        hourStart: '2026-11-01T00:00:00.000Z',
+        gpuSeconds: '1.000',
+      }),
+      'gpu-class-not-priced',
+    ],
   ])('rejects: %s', (_case, usage, reason) => {
     expect(rateUsage(usage, [v1])).toEqual(expect.objectContaining({ kind: 'rejected', reason }));
   });
 
   it('an empty hour produces no charge', () => {
-    expect(rateUsage(usageRecorded({ leaseId: 'L1', gpuClass: 'H100', hourStart: '2026-11-01T00:00:00.000Z', gpuSeconds: '0.000' }), [v1])).toEqual([]);
+    expect(
+      rateUsage(
+        usageRecorded({
+          leaseId: 'L1',
+          gpuClass: 'H100',
+          hourStart: '2026-11-01T00:00:00.000Z',
+          gpuSeconds: '0.000',
+        }),
+        [v1],
+      ),
+    ).toEqual([]);
   });
 });

@@ -10,15 +10,23 @@ export type SlaCreditTier = billing.RatePlanPublishedPayload['slaCreditTiers'][n
  */
 export function availabilityBasisPoints(committedGpuSeconds: bigint, unavailableGpuSeconds: bigint): number {
   if (committedGpuSeconds <= 0n) return 10_000;
-  const healthy = committedGpuSeconds - (unavailableGpuSeconds > committedGpuSeconds ? committedGpuSeconds : unavailableGpuSeconds);
+  const healthy =
+    committedGpuSeconds -
+    (unavailableGpuSeconds > committedGpuSeconds ? committedGpuSeconds : unavailableGpuSeconds);
   return Number((healthy * BASIS_POINTS_PER_WHOLE) / committedGpuSeconds);
 }
 
 /** The most generous tier whose threshold the availability is strictly below; undefined when none applies. */
-export function applicableTier(tiers: readonly SlaCreditTier[], availabilityBp: number): SlaCreditTier | undefined {
+export function applicableTier(
+  tiers: readonly SlaCreditTier[],
+  availabilityBp: number,
+): SlaCreditTier | undefined {
   let chosen: SlaCreditTier | undefined;
   for (const tier of tiers) {
-    if (availabilityBp < tier.availabilityBelowBasisPoints && (!chosen || tier.creditBasisPoints > chosen.creditBasisPoints)) {
+    if (
+      availabilityBp < tier.availabilityBelowBasisPoints &&
+      (!chosen || tier.creditBasisPoints > chosen.creditBasisPoints)
+    ) {
       chosen = tier;
     }
   }

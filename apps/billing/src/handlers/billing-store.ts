@@ -29,7 +29,10 @@ export class BillingStore {
 
   async loadInvoice(tx: Queryable, invoiceId: string): Promise<{ state: InvoiceState; version: number }> {
     const history = await this.store.readStream(tx, invoiceStreamId(invoiceId));
-    const state = history.reduce((current, event) => evolveInvoice(current, event as InvoiceEvent), initialInvoiceState());
+    const state = history.reduce(
+      (current, event) => evolveInvoice(current, event as InvoiceEvent),
+      initialInvoiceState(),
+    );
     return { state, version: history.length };
   }
 
@@ -38,39 +41,79 @@ export class BillingStore {
    * of thousands of charges): status, currency, and which of these charge ids exist, from the read model that
    * commits with every append. The version is read first, so a concurrent append fails ours (and we retry).
    */
-  async loadInvoiceForCharges(tx: Queryable, invoiceId: string, chargeIds: readonly string[]): Promise<{ state: InvoiceState; version: number }> {
+  async loadInvoiceForCharges(
+    tx: Queryable,
+    invoiceId: string,
+    chargeIds: readonly string[],
+  ): Promise<{ state: InvoiceState; version: number }> {
     const version = await this.store.streamVersion(tx, invoiceStreamId(invoiceId));
     const state = initialInvoiceState();
     if (version === 0) return { state, version };
     const [row] = await tx.query<
-      { tenant_id: string; period: string; status: 'draft' | 'finalized'; currency_code: string; currency_exponent: number; invoice_number: number | null }[]
-    >(`SELECT tenant_id, period, status, currency_code, currency_exponent, invoice_number FROM billing.invoices WHERE invoice_id = $1`, [invoiceId]);
+      {
+        tenant_id: string;
+        period: string;
+        status: 'draft' | 'finalized';
+        currency_code: string;
+        currency_exponent: number;
+        invoice_number: number | null;
+      }[]
+    >(
+      `SELECT tenant_id, period, status, currency_code, currency_exponent, invoice_number FROM billing.invoices WHERE invoice_id = $1`,
+      [invoiceId],
+    );
     if (!row) throw new Error(`invoice ${invoiceId} has events but no read-model row`);
     state.status = row.status;
     state.invoiceId = invoiceId;
     state.tenantId = row.tenant_id;
     state.period = row.period;
     state.currency = { code: row.currency_code, minorUnitExponent: row.currency_exponent };
-    if (row.invoice_number !== null) state.finalized = { invoiceNumber: row.invoice_number, lines: [], totalMinor: 0n, finalizedAt: '', eventId: '' };
-    const known = await tx.query<{ charge: ChargeRated }[]>(`SELECT charge FROM billing.charges WHERE charge_id = ANY($1::text[])`, [chargeIds]);
+    if (row.invoice_number !== null)
+      state.finalized = {
+        invoiceNumber: row.invoice_number,
+        lines: [],
+        totalMinor: 0n,
+        finalizedAt: '',
+        eventId: '',
+      };
+    const known = await tx.query<{ charge: ChargeRated }[]>(
+      `SELECT charge FROM billing.charges WHERE charge_id = ANY($1::text[])`,
+      [chargeIds],
+    );
     for (const { charge } of known) state.charges.set(charge.chargeId, charge);
     return { state, version };
   }
 
   /** Appends atomically to several streams (outbox included) and updates the read models in the same transaction. */
   async append(tx: Queryable, appends: readonly StreamAppend[], meta: AppendMeta): Promise<EventEnvelope[]> {
-    const appended = await this.store.appendToStreams(tx, appends, { ...meta, topic: this.messaging.eventsTopic });
+    const appended = await this.store.appendToStreams(tx, appends, {
+      ...meta,
+      topic: this.messaging.eventsTopic,
+    });
     await applyInvoiceEvents(tx, appended, this.store.schema);
     for (const event of appended) this.metrics.eventsAppended.inc({ type: event.type });
     return appended;
   }
 
   /** The next gap-free number of a series and the append that claims it (fails on a concurrent claim). */
-  async claimNumber(tx: Queryable, series: 'invoice' | 'credit-note', documentId: string, occurredAt: string) {
+  async claimNumber(
+    tx: Queryable,
+    series: 'invoice' | 'credit-note',
+    documentId: string,
+    occurredAt: string,
+  ) {
     const version = await this.store.streamVersion(tx, numberStreamId(series));
     const number = version + 1;
-    const event: NewEvent = { type: 'billing.DocumentNumberAssigned', payload: { series, number, documentId }, occurredAt };
-    const append: StreamAppend = { streamId: numberStreamId(series), expectedVersion: version, events: [event] };
+    const event: NewEvent = {
+      type: 'billing.DocumentNumberAssigned',
+      payload: { series, number, documentId },
+      occurredAt,
+    };
+    const append: StreamAppend = {
+      streamId: numberStreamId(series),
+      expectedVersion: version,
+      events: [event],
+    };
     return { number, append };
   }
 
@@ -83,15 +126,23 @@ export class BillingStore {
   }
 
   async lease(tx: Queryable, leaseId: string): Promise<LeaseTerms | undefined> {
-    const [row] = await tx.query<{ terms: LeaseTerms }[]>(`SELECT terms FROM billing.leases WHERE lease_id = $1`, [leaseId]);
+    const [row] = await tx.query<{ terms: LeaseTerms }[]>(
+      `SELECT terms FROM billing.leases WHERE lease_id = $1`,
+      [leaseId],
+    );
     return row?.terms;
   }
 
   /** Leases of a tenant and every plan version they use: what composing an invoice needs. */
   async context(tx: Queryable, tenantId: string): Promise<BillingContext> {
-    const leases = (await tx.query<{ terms: LeaseTerms }[]>(`SELECT terms FROM billing.leases WHERE tenant_id = $1`, [tenantId])).map((row) => row.terms);
+    const leases = (
+      await tx.query<{ terms: LeaseTerms }[]>(`SELECT terms FROM billing.leases WHERE tenant_id = $1`, [
+        tenantId,
+      ])
+    ).map((row) => row.terms);
     const plans = new Map<string, RatePlanVersion[]>();
-    for (const ratePlanId of new Set(leases.map((lease) => lease.ratePlanId))) plans.set(ratePlanId, await this.planVersions(tx, ratePlanId));
+    for (const ratePlanId of new Set(leases.map((lease) => lease.ratePlanId)))
+      plans.set(ratePlanId, await this.planVersions(tx, ratePlanId));
     return { leases, planVersions: (ratePlanId) => plans.get(ratePlanId) ?? [] };
   }
 }

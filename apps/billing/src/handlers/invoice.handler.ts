@@ -19,42 +19,95 @@ export class InvoiceHandler {
   ) {}
 
   /** Inside the caller's transaction. Returns the rejection when the invoice is already final. */
-  async rateCharges(tx: Queryable, invoiceId: string, charges: readonly ChargeRated[], meta: AppendMeta): Promise<InvoiceRejection | EventEnvelope[]> {
-    const { state, version } = await this.billing.loadInvoiceForCharges(tx, invoiceId, charges.map((charge) => charge.chargeId));
+  async rateCharges(
+    tx: Queryable,
+    invoiceId: string,
+    charges: readonly ChargeRated[],
+    meta: AppendMeta,
+  ): Promise<InvoiceRejection | EventEnvelope[]> {
+    const { state, version } = await this.billing.loadInvoiceForCharges(
+      tx,
+      invoiceId,
+      charges.map((charge) => charge.chargeId),
+    );
     const first = charges[0];
-    const decision = decideInvoice(state, { kind: 'rate-charges', invoiceId, tenantId: first.tenantId, period: first.period, charges });
+    const decision = decideInvoice(state, {
+      kind: 'rate-charges',
+      invoiceId,
+      tenantId: first.tenantId,
+      period: first.period,
+      charges,
+    });
     if (!Array.isArray(decision)) return decision;
     const events = decision.map((event) => ({
       type: event.type,
       payload: event.payload,
       occurredAt: event.type === 'billing.ChargeRated' ? event.payload.usageHourStart : first.usageHourStart,
     }));
-    return this.billing.append(tx, [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }], meta);
+    return this.billing.append(
+      tx,
+      [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }],
+      meta,
+    );
   }
 
-  async finalize(tenantId: string, invoiceId: string, finalizedAt: string, meta: AppendMeta): Promise<EventEnvelope[]> {
+  async finalize(
+    tenantId: string,
+    invoiceId: string,
+    finalizedAt: string,
+    meta: AppendMeta,
+  ): Promise<EventEnvelope[]> {
     return this.retryingOnConflict(async (tx) => {
       const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
-      if (state.status === 'none' || state.tenantId !== tenantId) throw billingError({ reason: 'invoice-not-found', detail: `no invoice ${invoiceId}` });
+      if (state.status === 'none' || state.tenantId !== tenantId)
+        throw billingError({ reason: 'invoice-not-found', detail: `no invoice ${invoiceId}` });
       const context = await this.billing.context(tx, tenantId);
       const claim = await this.billing.claimNumber(tx, 'invoice', invoiceId, finalizedAt);
-      const decision = decideInvoice(state, { kind: 'finalize', invoiceNumber: claim.number, finalizedAt, context });
+      const decision = decideInvoice(state, {
+        kind: 'finalize',
+        invoiceNumber: claim.number,
+        finalizedAt,
+        context,
+      });
       if (!Array.isArray(decision)) throw billingError(decision);
       const events = decision.map((event) => ({ ...event, occurredAt: finalizedAt }));
-      return this.billing.append(tx, [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }, claim.append], { ...meta, tenantId });
+      return this.billing.append(
+        tx,
+        [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }, claim.append],
+        { ...meta, tenantId },
+      );
     });
   }
 
-  async grantCredit(tenantId: string, invoiceId: string, amountMinor: bigint, reason: string, issuedAt: string, meta: AppendMeta) {
+  async grantCredit(
+    tenantId: string,
+    invoiceId: string,
+    amountMinor: bigint,
+    reason: string,
+    issuedAt: string,
+    meta: AppendMeta,
+  ) {
     return this.retryingOnConflict(async (tx) => {
       const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
-      if (state.status === 'none' || state.tenantId !== tenantId) throw billingError({ reason: 'invoice-not-found', detail: `no invoice ${invoiceId}` });
+      if (state.status === 'none' || state.tenantId !== tenantId)
+        throw billingError({ reason: 'invoice-not-found', detail: `no invoice ${invoiceId}` });
       const creditNoteId = `${invoiceId}.cn${state.creditNotes.length + 1}`;
       const claim = await this.billing.claimNumber(tx, 'credit-note', creditNoteId, issuedAt);
-      const decision = decideInvoice(state, { kind: 'grant-credit', creditNoteId, creditNoteNumber: claim.number, amountMinor, reason, issuedAt });
+      const decision = decideInvoice(state, {
+        kind: 'grant-credit',
+        creditNoteId,
+        creditNoteNumber: claim.number,
+        amountMinor,
+        reason,
+        issuedAt,
+      });
       if (!Array.isArray(decision)) throw billingError(decision);
       const events = decision.map((event) => ({ ...event, occurredAt: issuedAt }));
-      return this.billing.append(tx, [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }, claim.append], { ...meta, tenantId });
+      return this.billing.append(
+        tx,
+        [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }, claim.append],
+        { ...meta, tenantId },
+      );
     });
   }
 
@@ -77,7 +130,12 @@ export class InvoiceHandler {
    * note when they lower it; when they raise it they are billed on the tenant's invoice of the month the
    * correction happened in (never on the final one); when the commitment absorbs them, 'absorbed' (recorded on the invoice stream).
    */
-  async settleAdjustments(tx: Queryable, charges: readonly ChargeRated[], correctedAt: string, meta: AppendMeta): Promise<SettleOutcome> {
+  async settleAdjustments(
+    tx: Queryable,
+    charges: readonly ChargeRated[],
+    correctedAt: string,
+    meta: AppendMeta,
+  ): Promise<SettleOutcome> {
     const invoiceId = charges[0].invoiceId;
     const rated = await this.rateCharges(tx, invoiceId, charges, meta);
     if (Array.isArray(rated)) return 'billed-on-open-invoice';
@@ -99,7 +157,14 @@ export class InvoiceHandler {
       const events = decision.map((event) => ({ ...event, occurredAt: correctedAt }));
       const credited = decision.some((event) => event.type === 'billing.CreditNoteIssued');
       // A number is claimed only by a credit note; an absorbed correction takes none.
-      await this.billing.append(tx, [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }, ...(credited ? [claim.append] : [])], meta);
+      await this.billing.append(
+        tx,
+        [
+          { streamId: invoiceStreamId(invoiceId), expectedVersion: version, events },
+          ...(credited ? [claim.append] : []),
+        ],
+        meta,
+      );
       return credited ? 'credited' : 'absorbed';
     }
     if (decision.reason !== 'correction-raises-invoice') throw billingError(decision);

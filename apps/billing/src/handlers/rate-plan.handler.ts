@@ -24,7 +24,13 @@ export class RatePlanHandler {
       const streamId = `rate-plan-${plan.ratePlanId}`;
       const [event] = await this.billing.append(
         tx,
-        [{ streamId, expectedVersion: existing.length, events: [{ type: 'billing.RatePlanPublished', payload: decision, occurredAt: publishedAt }] }],
+        [
+          {
+            streamId,
+            expectedVersion: existing.length,
+            events: [{ type: 'billing.RatePlanPublished', payload: decision, occurredAt: publishedAt }],
+          },
+        ],
         meta,
       );
       await this.rater.retryHeld(tx, { ratePlanId: plan.ratePlanId });

@@ -7,7 +7,11 @@ import { rateCorrection, rateUsage } from '../domain/rating';
 import { AppendMeta, BillingStore } from './billing-store';
 import { InvoiceHandler } from './invoice.handler';
 
-export const LEASE_EVENT_TYPES = new Set<string>([allocation.LeaseSigned.type, allocation.LeaseAmended.type, allocation.LeaseTerminated.type]);
+export const LEASE_EVENT_TYPES = new Set<string>([
+  allocation.LeaseSigned.type,
+  allocation.LeaseAmended.type,
+  allocation.LeaseTerminated.type,
+]);
 export const USAGE_EVENT_TYPES = new Set<string>([metering.UsageRecorded.type, metering.UsageCorrected.type]);
 
 /**
@@ -48,7 +52,14 @@ export class UsageRater {
   private async rate(event: EventEnvelope, tx: Queryable): Promise<void> {
     const usage = event.payload as metering.UsageRecordedPayload | metering.UsageCorrectedPayload;
     const lease = await this.billing.lease(tx, usage.leaseId);
-    if (!lease) return this.hold(tx, event, 'pending', 'unknown-lease', `lease ${usage.leaseId} not known to billing yet`);
+    if (!lease)
+      return this.hold(
+        tx,
+        event,
+        'pending',
+        'unknown-lease',
+        `lease ${usage.leaseId} not known to billing yet`,
+      );
     const plans = await this.billing.planVersions(tx, lease.ratePlanId);
     const corrected = event.type === metering.UsageCorrected.type;
     const charges = corrected
@@ -56,8 +67,14 @@ export class UsageRater {
       : rateUsage({ eventId: event.eventId, payload: usage as metering.UsageRecordedPayload }, plans);
     if (!Array.isArray(charges)) return this.hold(tx, event, 'pending', charges.reason, charges.detail);
     if (charges.length === 0) return;
-    const meta: AppendMeta = { correlationId: event.correlationId, causationId: event.eventId, tenantId: usage.tenantId };
-    const at = corrected ? (usage as metering.UsageCorrectedPayload).correctedAt : (usage as metering.UsageRecordedPayload).closedAt;
+    const meta: AppendMeta = {
+      correlationId: event.correlationId,
+      causationId: event.eventId,
+      tenantId: usage.tenantId,
+    };
+    const at = corrected
+      ? (usage as metering.UsageCorrectedPayload).correctedAt
+      : (usage as metering.UsageRecordedPayload).closedAt;
     let outcome;
     try {
       outcome = await this.invoices.settleAdjustments(tx, charges, at, meta);
@@ -68,11 +85,23 @@ export class UsageRater {
       return this.hold(tx, event, 'pending', error.code, error.message);
     }
     if (outcome === 'absorbed') {
-      await this.hold(tx, event, 'absorbed', 'correction-absorbed', 'the correction changes no amount: absorbed by the take-or-pay minimum');
+      await this.hold(
+        tx,
+        event,
+        'absorbed',
+        'correction-absorbed',
+        'the correction changes no amount: absorbed by the take-or-pay minimum',
+      );
     }
   }
 
-  private async hold(tx: Queryable, event: EventEnvelope, status: 'pending' | 'absorbed', reason: string, detail: string): Promise<void> {
+  private async hold(
+    tx: Queryable,
+    event: EventEnvelope,
+    status: 'pending' | 'absorbed',
+    reason: string,
+    detail: string,
+  ): Promise<void> {
     const usage = event.payload as { leaseId: string; tenantId: string };
     await tx.query(
       `INSERT INTO billing.usage_holds (event_id, lease_id, tenant_id, status, reason, detail, envelope) VALUES ($1, $2, $3, $4, $5, $6, $7)

@@ -78,11 +78,21 @@ export class BillingReadModels1764000000100 implements MigrationInterface {
       detail text NOT NULL,
       envelope jsonb NOT NULL
     )`);
-    await q.query(`CREATE INDEX usage_holds_lease_idx ON billing.usage_holds (lease_id) WHERE status = 'pending'`);
+    await q.query(
+      `CREATE INDEX usage_holds_lease_idx ON billing.usage_holds (lease_id) WHERE status = 'pending'`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const table of ['usage_holds', 'leases', 'credit_notes', 'invoice_lines', 'charges', 'invoices', 'rate_plan_versions']) {
+    for (const table of [
+      'usage_holds',
+      'leases',
+      'credit_notes',
+      'invoice_lines',
+      'charges',
+      'invoices',
+      'rate_plan_versions',
+    ]) {
       await q.query(`DROP TABLE billing.${table}`);
     }
   }

@@ -18,20 +18,36 @@ export const invoicesProjection: Projection = {
     switch (event.type) {
       case 'billing.RatePlanPublished': {
         const plan = event.payload as billing.RatePlanPublishedPayload;
-        await tx.query(`INSERT INTO ${s}.rate_plan_versions VALUES ($1, $2, $3, $4)`, [plan.ratePlanId, plan.version, plan.effectiveFrom, JSON.stringify(plan)]);
+        await tx.query(`INSERT INTO ${s}.rate_plan_versions VALUES ($1, $2, $3, $4)`, [
+          plan.ratePlanId,
+          plan.version,
+          plan.effectiveFrom,
+          JSON.stringify(plan),
+        ]);
         return;
       }
       case 'billing.InvoiceDrafted': {
         const draft = event.payload as billing.InvoiceDraftedPayload;
         await tx.query(
           `INSERT INTO ${s}.invoices (invoice_id, tenant_id, period, status, currency_code, currency_exponent) VALUES ($1, $2, $3, 'draft', $4, $5)`,
-          [draft.invoiceId, draft.tenantId, draft.period, draft.currency.code, draft.currency.minorUnitExponent],
+          [
+            draft.invoiceId,
+            draft.tenantId,
+            draft.period,
+            draft.currency.code,
+            draft.currency.minorUnitExponent,
+          ],
         );
         return;
       }
       case 'billing.ChargeRated': {
         const charge = event.payload as billing.ChargeRatedPayload;
-        await tx.query(`INSERT INTO ${s}.charges VALUES ($1, $2, $3, $4)`, [charge.chargeId, charge.invoiceId, event.eventId, JSON.stringify(charge)]);
+        await tx.query(`INSERT INTO ${s}.charges VALUES ($1, $2, $3, $4)`, [
+          charge.chargeId,
+          charge.invoiceId,
+          event.eventId,
+          JSON.stringify(charge),
+        ]);
         return;
       }
       case 'billing.InvoiceFinalized': {
@@ -61,7 +77,13 @@ export const invoicesProjection: Projection = {
   },
 };
 
-async function insertLines(tx: Queryable, s: string, documentId: string, invoiceId: string, lines: readonly Line[]): Promise<void> {
+async function insertLines(
+  tx: Queryable,
+  s: string,
+  documentId: string,
+  invoiceId: string,
+  lines: readonly Line[],
+): Promise<void> {
   if (lines.length === 0) return;
   const columns = lines.map((line, index) => [
     documentId,
@@ -91,18 +113,25 @@ async function insertLines(tx: Queryable, s: string, documentId: string, invoice
  * Applies events in order, like `apply` one by one, but inserts runs of ChargeRated with one statement: a
  * month of a big tenant is tens of thousands of charges. Same rows as `apply` (rebuilds use `apply`).
  */
-export async function applyInvoiceEvents(tx: Queryable, events: readonly EventEnvelope[], schema: string): Promise<void> {
+export async function applyInvoiceEvents(
+  tx: Queryable,
+  events: readonly EventEnvelope[],
+  schema: string,
+): Promise<void> {
   const s = ident(schema);
   let run: EventEnvelope[] = [];
   const flush = async () => {
     if (run.length === 0) return;
     const charges = run.map((event) => event.payload as billing.ChargeRatedPayload);
-    await tx.query(`INSERT INTO ${s}.charges SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])`, [
-      charges.map((charge) => charge.chargeId),
-      charges.map((charge) => charge.invoiceId),
-      run.map((event) => event.eventId),
-      charges.map((charge) => JSON.stringify(charge)),
-    ]);
+    await tx.query(
+      `INSERT INTO ${s}.charges SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])`,
+      [
+        charges.map((charge) => charge.chargeId),
+        charges.map((charge) => charge.invoiceId),
+        run.map((event) => event.eventId),
+        charges.map((charge) => JSON.stringify(charge)),
+      ],
+    );
     run = [];
   };
   for (const event of events) {

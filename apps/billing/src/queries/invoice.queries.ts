@@ -53,7 +53,13 @@ export class InvoiceQueries {
     const row = await this.invoiceRow(tenantId, invoiceId);
     const lines = row.status === 'finalized' ? await this.storedLines(invoiceId) : await this.draftLines(row);
     const creditNotes = await this.dataSource.query<
-      { credit_note_id: string; credit_note_number: number; reason: string; total_minor: string; issued_at: Date }[]
+      {
+        credit_note_id: string;
+        credit_note_number: number;
+        reason: string;
+        total_minor: string;
+        issued_at: Date;
+      }[]
     >(`SELECT * FROM billing.credit_notes WHERE invoice_id = $1 ORDER BY credit_note_number`, [invoiceId]);
     const notes = [];
     for (const note of creditNotes) {
@@ -68,25 +74,39 @@ export class InvoiceQueries {
     }
     const header = this.header(row);
     // A draft's total is the preview's: what finalizing now would bill.
-    const totalMinor = header.totalMinor ?? lines.reduce((sum, line) => sum + BigInt(line.amountMinor), 0n).toString();
+    const totalMinor =
+      header.totalMinor ?? lines.reduce((sum, line) => sum + BigInt(line.amountMinor), 0n).toString();
     return { ...header, totalMinor, lines, creditNotes: notes };
   }
 
   /** The events an invoice line's amount came from, as they were consumed or appended. */
   async sourceEvents(tenantId: string, invoiceId: string, lineId: string) {
     const invoice = await this.get(tenantId, invoiceId);
-    const line = [...invoice.lines, ...invoice.creditNotes.flatMap((note) => note.lines)].find((candidate) => candidate.lineId === lineId);
-    if (!line) throw billingError({ reason: 'invoice-not-found', detail: `no line ${lineId} on invoice ${invoiceId}` });
+    const line = [...invoice.lines, ...invoice.creditNotes.flatMap((note) => note.lines)].find(
+      (candidate) => candidate.lineId === lineId,
+    );
+    if (!line)
+      throw billingError({
+        reason: 'invoice-not-found',
+        detail: `no line ${lineId} on invoice ${invoiceId}`,
+      });
     const consumed = await this.dataSource.query<{ envelope: unknown; event_id: string }[]>(
       `SELECT event_id::text AS event_id, envelope FROM billing.inbox WHERE consumer = $1 AND event_id::text = ANY($2::text[])`,
       [USAGE_CONSUMER, line.sourceEventIds],
     );
     const byId = new Map(consumed.map((row) => [row.event_id, row.envelope]));
-    return { lineId, sourceEventIds: line.sourceEventIds, events: line.sourceEventIds.map((id) => byId.get(id)).filter(Boolean) };
+    return {
+      lineId,
+      sourceEventIds: line.sourceEventIds,
+      events: line.sourceEventIds.map((id) => byId.get(id)).filter(Boolean),
+    };
   }
 
   private async invoiceRow(tenantId: string, invoiceId: string): Promise<InvoiceRow> {
-    const [row] = await this.dataSource.query<InvoiceRow[]>(`SELECT * FROM billing.invoices WHERE invoice_id = $1 AND tenant_id = $2`, [invoiceId, tenantId]);
+    const [row] = await this.dataSource.query<InvoiceRow[]>(
+      `SELECT * FROM billing.invoices WHERE invoice_id = $1 AND tenant_id = $2`,
+      [invoiceId, tenantId],
+    );
     if (!row) throw billingError({ reason: 'invoice-not-found', detail: `no invoice ${invoiceId}` });
     return row;
   }
@@ -105,7 +125,10 @@ export class InvoiceQueries {
   }
 
   private async storedLines(documentId: string): Promise<billing.InvoiceLine[]> {
-    const rows = await this.dataSource.query<LineRow[]>(`SELECT * FROM billing.invoice_lines WHERE document_id = $1 ORDER BY line_no`, [documentId]);
+    const rows = await this.dataSource.query<LineRow[]>(
+      `SELECT * FROM billing.invoice_lines WHERE document_id = $1 ORDER BY line_no`,
+      [documentId],
+    );
     return rows.map((row) => ({
       lineId: row.line_id,
       leaseId: row.lease_id,
@@ -113,7 +136,9 @@ export class InvoiceQueries {
       ...(row.gpu_class ? { gpuClass: row.gpu_class } : {}),
       quantity: String(row.quantity),
       quantityUnit: row.quantity_unit as billing.InvoiceLine['quantityUnit'],
-      ...(row.unit_price_micro_minor !== null ? { unitPriceMicroMinor: String(row.unit_price_micro_minor) } : {}),
+      ...(row.unit_price_micro_minor !== null
+        ? { unitPriceMicroMinor: String(row.unit_price_micro_minor) }
+        : {}),
       amountMinor: String(row.amount_minor),
       sourceEventIds: row.source_event_ids,
     }));
@@ -121,9 +146,16 @@ export class InvoiceQueries {
 
   /** A draft's lines are a preview, computed the way finalizing will compute them. */
   private async draftLines(row: InvoiceRow): Promise<billing.InvoiceLine[]> {
-    const charges = await this.dataSource.query<{ charge: billing.ChargeRatedPayload }[]>(`SELECT charge FROM billing.charges WHERE invoice_id = $1`, [row.invoice_id]);
+    const charges = await this.dataSource.query<{ charge: billing.ChargeRatedPayload }[]>(
+      `SELECT charge FROM billing.charges WHERE invoice_id = $1`,
+      [row.invoice_id],
+    );
     const context = await this.billing.context(this.dataSource, row.tenant_id);
-    const composition = composeInvoiceLines({ period: row.period, charges: charges.map((c) => c.charge), ...context });
+    const composition = composeInvoiceLines({
+      period: row.period,
+      charges: charges.map((c) => c.charge),
+      ...context,
+    });
     return composition.kind === 'composed' ? composition.lines : [];
   }
 }

@@ -1,5 +1,11 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import {
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
 import { EventEnvelope } from '@fleetledger/contracts';
 import { CorrelationId } from '@fleetledger/platform';
 import { createZodDto, ZodValidationException } from 'nestjs-zod';
@@ -24,8 +30,12 @@ const when = z.object({ occurredAt: z.iso.datetime({ offset: true }).optional() 
 class RegisterSiteDto extends createZodDto(registerSiteSchema.extend(when.shape)) {}
 class RegisterHallDto extends createZodDto(registerHallSchema.extend(when.shape)) {}
 class RegisterRackDto extends createZodDto(registerRackSchema.extend(when.shape)) {}
-class CommissionNodesDto extends createZodDto(commissionNodesSchema.omit({ rackId: true }).extend(when.shape)) {}
-class ReportGpuHealthDto extends createZodDto(reportGpuHealthSchema.omit({ gpuId: true }).extend(when.shape)) {}
+class CommissionNodesDto extends createZodDto(
+  commissionNodesSchema.omit({ rackId: true }).extend(when.shape),
+) {}
+class ReportGpuHealthDto extends createZodDto(
+  reportGpuHealthSchema.omit({ gpuId: true }).extend(when.shape),
+) {}
 class ReasonDto extends createZodDto(drainNodeSchema.omit({ nodeId: true }).extend(when.shape)) {}
 class ChangePowerBudgetDto extends createZodDto(changePowerBudgetSchema.extend(when.shape)) {}
 
@@ -35,10 +45,15 @@ export interface CommandResponse {
 }
 
 @ApiTags('fleet commands')
-@ApiNotFoundResponse({ description: 'unknown-site | unknown-hall | unknown-rack | unknown-node | unknown-gpu' })
-@ApiConflictResponse({ description: 'already-registered | gpu-in-two-nodes | node-decommissioned | node-not-drained' })
+@ApiNotFoundResponse({
+  description: 'unknown-site | unknown-hall | unknown-rack | unknown-node | unknown-gpu',
+})
+@ApiConflictResponse({
+  description: 'already-registered | gpu-in-two-nodes | node-decommissioned | node-not-drained',
+})
 @ApiUnprocessableEntityResponse({
-  description: 'rack-power-budget-exceeded | hall-power-cap-exceeded | site-power-cap-exceeded | budget-below-draw | invalid-node-shape | rack-full',
+  description:
+    'rack-power-budget-exceeded | hall-power-cap-exceeded | site-power-cap-exceeded | budget-below-draw | invalid-node-shape | rack-full',
 })
 @Controller()
 export class FleetCommandsController {
@@ -71,37 +86,73 @@ export class FleetCommandsController {
   @Post('racks/:rackId/nodes')
   @HttpCode(200)
   @ApiOperation({ summary: 'Commission nodes (with their GPUs) into a rack, in bulk' })
-  commissionNodes(@Param('rackId') rackId: string, @Body() body: CommissionNodesDto, @CorrelationId() correlationId: string) {
+  commissionNodes(
+    @Param('rackId') rackId: string,
+    @Body() body: CommissionNodesDto,
+    @CorrelationId() correlationId: string,
+  ) {
     const { occurredAt, ...rest } = body;
-    return this.run({ kind: 'commission-nodes', body: parse(commissionNodesSchema, { ...rest, rackId }) }, correlationId, occurredAt);
+    return this.run(
+      { kind: 'commission-nodes', body: parse(commissionNodesSchema, { ...rest, rackId }) },
+      correlationId,
+      occurredAt,
+    );
   }
 
   @Post('gpus/:gpuId/health')
   @HttpCode(200)
   @ApiOperation({ summary: 'Report the health of a GPU (healthy, degraded, failed)' })
-  reportHealth(@Param('gpuId') gpuId: string, @Body() body: ReportGpuHealthDto, @CorrelationId() correlationId: string) {
+  reportHealth(
+    @Param('gpuId') gpuId: string,
+    @Body() body: ReportGpuHealthDto,
+    @CorrelationId() correlationId: string,
+  ) {
     const { occurredAt, ...rest } = body;
-    return this.run({ kind: 'report-gpu-health', body: parse(reportGpuHealthSchema, { ...rest, gpuId }) }, correlationId, occurredAt);
+    return this.run(
+      { kind: 'report-gpu-health', body: parse(reportGpuHealthSchema, { ...rest, gpuId }) },
+      correlationId,
+      occurredAt,
+    );
   }
 
   @Post('nodes/:nodeId/drain')
   @HttpCode(200)
   @ApiOperation({ summary: 'Drain a node for maintenance: its GPUs take no new work' })
-  drainNode(@Param('nodeId') nodeId: string, @Body() body: ReasonDto, @CorrelationId() correlationId: string) {
-    return this.run({ kind: 'drain-node', body: parse(drainNodeSchema, { reason: body.reason, nodeId }) }, correlationId, body.occurredAt);
+  drainNode(
+    @Param('nodeId') nodeId: string,
+    @Body() body: ReasonDto,
+    @CorrelationId() correlationId: string,
+  ) {
+    return this.run(
+      { kind: 'drain-node', body: parse(drainNodeSchema, { reason: body.reason, nodeId }) },
+      correlationId,
+      body.occurredAt,
+    );
   }
 
   @Post('nodes/:nodeId/undrain')
   @HttpCode(200)
   @ApiOperation({ summary: 'Return a drained node to service' })
-  undrainNode(@Param('nodeId') nodeId: string, @Body() body: ReasonDto, @CorrelationId() correlationId: string) {
-    return this.run({ kind: 'undrain-node', body: parse(drainNodeSchema, { reason: body.reason, nodeId }) }, correlationId, body.occurredAt);
+  undrainNode(
+    @Param('nodeId') nodeId: string,
+    @Body() body: ReasonDto,
+    @CorrelationId() correlationId: string,
+  ) {
+    return this.run(
+      { kind: 'undrain-node', body: parse(drainNodeSchema, { reason: body.reason, nodeId }) },
+      correlationId,
+      body.occurredAt,
+    );
   }
 
   @Post('nodes/:nodeId/decommission')
   @HttpCode(200)
   @ApiOperation({ summary: 'Decommission a drained node for good (its power is released)' })
-  decommissionNode(@Param('nodeId') nodeId: string, @Body() body: ReasonDto, @CorrelationId() correlationId: string) {
+  decommissionNode(
+    @Param('nodeId') nodeId: string,
+    @Body() body: ReasonDto,
+    @CorrelationId() correlationId: string,
+  ) {
     return this.run(
       { kind: 'decommission-node', body: parse(decommissionNodeSchema, { reason: body.reason, nodeId }) },
       correlationId,
@@ -112,15 +163,31 @@ export class FleetCommandsController {
   @Post('racks/:rackId/drain')
   @HttpCode(200)
   @ApiOperation({ summary: 'Drain a whole rack for maintenance' })
-  drainRack(@Param('rackId') rackId: string, @Body() body: ReasonDto, @CorrelationId() correlationId: string) {
-    return this.run({ kind: 'drain-rack', body: parse(drainRackSchema, { reason: body.reason, rackId }) }, correlationId, body.occurredAt);
+  drainRack(
+    @Param('rackId') rackId: string,
+    @Body() body: ReasonDto,
+    @CorrelationId() correlationId: string,
+  ) {
+    return this.run(
+      { kind: 'drain-rack', body: parse(drainRackSchema, { reason: body.reason, rackId }) },
+      correlationId,
+      body.occurredAt,
+    );
   }
 
   @Post('racks/:rackId/undrain')
   @HttpCode(200)
   @ApiOperation({ summary: 'Return a drained rack to service' })
-  undrainRack(@Param('rackId') rackId: string, @Body() body: ReasonDto, @CorrelationId() correlationId: string) {
-    return this.run({ kind: 'undrain-rack', body: parse(drainRackSchema, { reason: body.reason, rackId }) }, correlationId, body.occurredAt);
+  undrainRack(
+    @Param('rackId') rackId: string,
+    @Body() body: ReasonDto,
+    @CorrelationId() correlationId: string,
+  ) {
+    return this.run(
+      { kind: 'undrain-rack', body: parse(drainRackSchema, { reason: body.reason, rackId }) },
+      correlationId,
+      body.occurredAt,
+    );
   }
 
   @Post('power-budgets')
@@ -131,9 +198,24 @@ export class FleetCommandsController {
     return this.run({ kind: 'change-power-budget', body: command }, correlationId, occurredAt);
   }
 
-  private async run(command: InventoryCommand, correlationId: string, occurredAt?: string): Promise<CommandResponse> {
-    const events = await this.handler.execute(command, { correlationId, occurredAt: occurredAt ?? new Date().toISOString() });
-    return { events: events.map(({ eventId, type, streamId, streamVersion, globalPosition }) => ({ eventId, type, streamId, streamVersion, globalPosition })) };
+  private async run(
+    command: InventoryCommand,
+    correlationId: string,
+    occurredAt?: string,
+  ): Promise<CommandResponse> {
+    const events = await this.handler.execute(command, {
+      correlationId,
+      occurredAt: occurredAt ?? new Date().toISOString(),
+    });
+    return {
+      events: events.map(({ eventId, type, streamId, streamVersion, globalPosition }) => ({
+        eventId,
+        type,
+        streamId,
+        streamVersion,
+        globalPosition,
+      })),
+    };
   }
 }
 

@@ -16,12 +16,17 @@ export class FleetImportController {
   @Post('import')
   @HttpCode(200)
   @ApiOperation({
-    summary: 'Import a fleet description (JSON body; same format as the import CLI reads). Idempotent: a re-run appends nothing',
+    summary:
+      'Import a fleet description (JSON body; same format as the import CLI reads). Idempotent: a re-run appends nothing',
   })
   async importFleet(@Body() body: FleetFileDto, @CorrelationId() correlationId: string) {
     const parsed = parseFleetDescription(JSON.stringify(body), 'json');
-    if (!parsed.ok) throw new ServiceError('invalid-fleet-file', parsed.errors.join('; '), HttpStatus.BAD_REQUEST);
-    const summary = await importFleet(this.handler, parsed.fleet, { correlationId, occurredAt: new Date().toISOString() });
+    if (!parsed.ok)
+      throw new ServiceError('invalid-fleet-file', parsed.errors.join('; '), HttpStatus.BAD_REQUEST);
+    const summary = await importFleet(this.handler, parsed.fleet, {
+      correlationId,
+      occurredAt: new Date().toISOString(),
+    });
     return { imported: summary.rejected === 0, ...summary };
   }
 }

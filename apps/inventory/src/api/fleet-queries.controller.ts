@@ -8,7 +8,9 @@ export class FleetQueriesController {
   constructor(private readonly queries: FleetQueries) {}
 
   @Get('capacity')
-  @ApiOperation({ summary: 'GPUs per class by effective health; `available` = healthy (allocation decides what is free)' })
+  @ApiOperation({
+    summary: 'GPUs per class by effective health; `available` = healthy (allocation decides what is free)',
+  })
   capacity() {
     return this.queries.capacityByClass();
   }

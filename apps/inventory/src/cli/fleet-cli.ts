@@ -8,7 +8,13 @@ import { Topics, topicName } from '@fleetledger/contracts';
 import { EventStore } from '@fleetledger/eventstore';
 import { DataSource } from 'typeorm';
 import { generateColossusFleet } from '../domain/colossus-generator';
-import { countGpus, FleetDescription, formatOf, parseFleetDescription, toFleetFile } from '../domain/fleet-description';
+import {
+  countGpus,
+  FleetDescription,
+  formatOf,
+  parseFleetDescription,
+  toFleetFile,
+} from '../domain/fleet-description';
 import { InventoryCommandHandler } from '../handlers/inventory-command.handler';
 import { importFleet } from '../import/fleet-import';
 import { inventoryService } from '../inventory.options';
@@ -24,7 +30,9 @@ import { inventoryService } from '../inventory.options';
  * transaction each, with a progress bar; the events go to the outbox, and the running inventory
  * service's relay publishes them to Kafka. Re-running an import appends nothing.
  */
-const program = new Command('fleet-cli').description('FleetLedger inventory: generate and import fleet descriptions');
+const program = new Command('fleet-cli').description(
+  'FleetLedger inventory: generate and import fleet descriptions',
+);
 
 program
   .command('generate')
@@ -34,8 +42,13 @@ program
   .action((options: { seed: number; scale: number; out: string }) => {
     const fleet = generateColossusFleet({ seed: options.seed, scale: options.scale });
     const file = toFleetFile(fleet);
-    writeFileSync(options.out, formatOf(options.out) === 'yaml' ? toYaml(file) : JSON.stringify(file, null, 1));
-    process.stdout.write(`wrote ${options.out}: ${fleet.halls.length} halls, ${fleet.racks.length} racks, ${countGpus(fleet)} GPUs\n`);
+    writeFileSync(
+      options.out,
+      formatOf(options.out) === 'yaml' ? toYaml(file) : JSON.stringify(file, null, 1),
+    );
+    process.stdout.write(
+      `wrote ${options.out}: ${fleet.halls.length} halls, ${fleet.racks.length} racks, ${countGpus(fleet)} GPUs\n`,
+    );
   });
 
 program
@@ -45,45 +58,72 @@ program
   .option('--seed <n>', 'seed of the generator', Number, 42)
   .option('--scale <fraction>', 'fraction of racks per hall', Number, 1)
   .option('--batch-size <n>', 'commands per transaction', Number, 250)
-  .action(async (options: { file?: string; generate?: boolean; seed: number; scale: number; batchSize: number }) => {
-    const fleet = loadFleet(options);
-    const dataSource = new DataSource({
-      type: 'postgres',
-      url: required('DATABASE_URL'),
-      migrations: inventoryService.migrations,
-      migrationsTableName: `${inventoryService.schema}_migrations`,
-    });
-    await dataSource.initialize();
-    try {
-      await dataSource.runMigrations({ transaction: 'each' });
-      const handler = new InventoryCommandHandler(
-        dataSource,
-        new EventStore(inventoryService.schema, inventoryService.registry),
-        topicName(Topics.inventoryEvents, process.env.KAFKA_TOPIC_PREFIX ?? ''),
-      );
-      const bar = new SingleBar({ format: 'import [{bar}] {percentage}% | {value}/{total} commands | {events} events | {rejected} refused | {eta}s left' }, Presets.shades_classic);
-      bar.start(1, 0, { events: 0, rejected: 0 });
-      const startedAt = Date.now();
-      const summary = await importFleet(handler, fleet, { correlationId: `import-${uuidv7()}`, occurredAt: new Date().toISOString() }, {
-        batchSize: options.batchSize,
-        onProgress: (p) => {
-          bar.setTotal(p.commandsTotal);
-          bar.update(p.commandsDone, { events: p.eventsAppended, rejected: p.rejected });
-        },
+  .action(
+    async (options: {
+      file?: string;
+      generate?: boolean;
+      seed: number;
+      scale: number;
+      batchSize: number;
+    }) => {
+      const fleet = loadFleet(options);
+      const dataSource = new DataSource({
+        type: 'postgres',
+        url: required('DATABASE_URL'),
+        migrations: inventoryService.migrations,
+        migrationsTableName: `${inventoryService.schema}_migrations`,
       });
-      bar.stop();
-      process.stdout.write(`${JSON.stringify({ ...summary, seconds: (Date.now() - startedAt) / 1000 }, null, 1)}\n`);
-      if (summary.rejected > 0) process.exitCode = 2;
-    } finally {
-      await dataSource.destroy();
-    }
-  });
+      await dataSource.initialize();
+      try {
+        await dataSource.runMigrations({ transaction: 'each' });
+        const handler = new InventoryCommandHandler(
+          dataSource,
+          new EventStore(inventoryService.schema, inventoryService.registry),
+          topicName(Topics.inventoryEvents, process.env.KAFKA_TOPIC_PREFIX ?? ''),
+        );
+        const bar = new SingleBar(
+          {
+            format:
+              'import [{bar}] {percentage}% | {value}/{total} commands | {events} events | {rejected} refused | {eta}s left',
+          },
+          Presets.shades_classic,
+        );
+        bar.start(1, 0, { events: 0, rejected: 0 });
+        const startedAt = Date.now();
+        const summary = await importFleet(
+          handler,
+          fleet,
+          { correlationId: `import-${uuidv7()}`, occurredAt: new Date().toISOString() },
+          {
+            batchSize: options.batchSize,
+            onProgress: (p) => {
+              bar.setTotal(p.commandsTotal);
+              bar.update(p.commandsDone, { events: p.eventsAppended, rejected: p.rejected });
+            },
+          },
+        );
+        bar.stop();
+        process.stdout.write(
+          `${JSON.stringify({ ...summary, seconds: (Date.now() - startedAt) / 1000 }, null, 1)}\n`,
+        );
+        if (summary.rejected > 0) process.exitCode = 2;
+      } finally {
+        await dataSource.destroy();
+      }
+    },
+  );
 
-function loadFleet(options: { file?: string; generate?: boolean; seed: number; scale: number }): FleetDescription {
+function loadFleet(options: {
+  file?: string;
+  generate?: boolean;
+  seed: number;
+  scale: number;
+}): FleetDescription {
   if (options.generate) return generateColossusFleet({ seed: options.seed, scale: options.scale });
   if (!options.file) throw new Error('give --file <fleet.yaml|json> or --generate');
   const parsed = parseFleetDescription(readFileSync(options.file, 'utf8'), formatOf(options.file));
-  if (!parsed.ok) throw new Error(`${options.file} is not a valid fleet description:\n  ${parsed.errors.join('\n  ')}`);
+  if (!parsed.ok)
+    throw new Error(`${options.file} is not a valid fleet description:\n  ${parsed.errors.join('\n  ')}`);
   return parsed.fleet;
 }
 

@@ -35,9 +35,33 @@ interface HallTemplate {
 export const COLOSSUS_SITE_CAP_W = 300_000_000;
 
 const templates: HallTemplate[] = [
-  { gpuClass: 'H100', halls: 5, racksPerHall: 625, nodesPerRack: 4, nodePowerW: 10_200, rackBudgetW: 45_000, hallCapW: 27_000_000 },
-  { gpuClass: 'H200', halls: 2, racksPerHall: 780, nodesPerRack: 4, nodePowerW: 10_200, rackBudgetW: 45_000, hallCapW: 33_000_000 },
-  { gpuClass: 'GB200', halls: 4, racksPerHall: 243, nodesPerRack: 18, nodePowerW: 5_900, rackBudgetW: 120_000, hallCapW: 27_000_000 },
+  {
+    gpuClass: 'H100',
+    halls: 5,
+    racksPerHall: 625,
+    nodesPerRack: 4,
+    nodePowerW: 10_200,
+    rackBudgetW: 45_000,
+    hallCapW: 27_000_000,
+  },
+  {
+    gpuClass: 'H200',
+    halls: 2,
+    racksPerHall: 780,
+    nodesPerRack: 4,
+    nodePowerW: 10_200,
+    rackBudgetW: 45_000,
+    hallCapW: 33_000_000,
+  },
+  {
+    gpuClass: 'GB200',
+    halls: 4,
+    racksPerHall: 243,
+    nodesPerRack: 18,
+    nodePowerW: 5_900,
+    rackBudgetW: 120_000,
+    hallCapW: 27_000_000,
+  },
 ];
 
 export function generateColossusFleet(options: GeneratorOptions): FleetDescription {

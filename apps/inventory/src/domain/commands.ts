@@ -9,8 +9,17 @@ const id = inventory.fleetIdSchema;
 const watts = inventory.wattsSchema;
 const reason = z.string().min(1).max(500);
 
-export const registerSiteSchema = z.object({ siteId: id, name: z.string().min(1).max(200), powerCapW: watts });
-export const registerHallSchema = z.object({ hallId: id, siteId: id, name: z.string().min(1).max(200), powerCapW: watts });
+export const registerSiteSchema = z.object({
+  siteId: id,
+  name: z.string().min(1).max(200),
+  powerCapW: watts,
+});
+export const registerHallSchema = z.object({
+  hallId: id,
+  siteId: id,
+  name: z.string().min(1).max(200),
+  powerCapW: watts,
+});
 export const registerRackSchema = z.object({
   rackId: id,
   hallId: id,

@@ -57,9 +57,14 @@ function registerSite(fleet: Fleet, c: RegisterSite): Decision {
   if (existing) {
     return existing.name === c.name && existing.powerCapW === c.powerCapW
       ? []
-      : reject('already-registered', `site ${c.siteId} exists as "${existing.name}" with cap ${existing.powerCapW} W`);
+      : reject(
+          'already-registered',
+          `site ${c.siteId} exists as "${existing.name}" with cap ${existing.powerCapW} W`,
+        );
   }
-  return [{ type: 'inventory.SiteRegistered', payload: { siteId: c.siteId, name: c.name, powerCapW: c.powerCapW } }];
+  return [
+    { type: 'inventory.SiteRegistered', payload: { siteId: c.siteId, name: c.name, powerCapW: c.powerCapW } },
+  ];
 }
 
 function registerHall(fleet: Fleet, c: RegisterHall): Decision {
@@ -68,7 +73,10 @@ function registerHall(fleet: Fleet, c: RegisterHall): Decision {
   if (existing) {
     return existing.siteId === c.siteId && existing.name === c.name && existing.powerCapW === c.powerCapW
       ? []
-      : reject('already-registered', `hall ${c.hallId} exists in site ${existing.siteId} with cap ${existing.powerCapW} W`);
+      : reject(
+          'already-registered',
+          `hall ${c.hallId} exists in site ${existing.siteId} with cap ${existing.powerCapW} W`,
+        );
   }
   return [{ type: 'inventory.HallRegistered', payload: { ...c } }];
 }
@@ -78,7 +86,9 @@ function registerRack(fleet: Fleet, c: RegisterRack): Decision {
   if (!hall) return reject('unknown-hall', `no hall ${c.hallId}`);
   const existing = fleet.racks.get(c.rackId);
   if (existing) {
-    return existing.hallId === c.hallId && existing.gpuClass === c.gpuClass && existing.powerBudgetW === c.powerBudgetW
+    return existing.hallId === c.hallId &&
+      existing.gpuClass === c.gpuClass &&
+      existing.powerBudgetW === c.powerBudgetW
       ? []
       : reject(
           'already-registered',
@@ -107,27 +117,36 @@ function commissionNodes(fleet: Fleet, c: CommissionNodes): Decision {
   if (!rack) return reject('unknown-rack', `no rack ${c.rackId}`);
   const hall = fleet.halls.get(rack.hallId);
   const site = fleet.sites.get(rack.siteId);
-  if (!hall || !site) return reject('unknown-hall', `rack ${c.rackId} has no hall ${rack.hallId} or site ${rack.siteId}`);
+  if (!hall || !site)
+    return reject('unknown-hall', `rack ${c.rackId} has no hall ${rack.hallId} or site ${rack.siteId}`);
 
   const facts = inventory.gpuClassFacts[rack.gpuClass];
   const seenGpuIds = new Set<string>();
   const seenNodeIds = new Set<string>();
   const nodes: inventory.CommissionedNode[] = [];
   for (const node of c.nodes) {
-    if (seenNodeIds.has(node.nodeId)) return reject('already-registered', `node ${node.nodeId} is twice in the command`);
+    if (seenNodeIds.has(node.nodeId))
+      return reject('already-registered', `node ${node.nodeId} is twice in the command`);
     seenNodeIds.add(node.nodeId);
     for (const gpu of node.gpus) {
-      if (seenGpuIds.has(gpu.gpuId)) return reject('gpu-in-two-nodes', `GPU ${gpu.gpuId} is twice in the command`);
+      if (seenGpuIds.has(gpu.gpuId))
+        return reject('gpu-in-two-nodes', `GPU ${gpu.gpuId} is twice in the command`);
       seenGpuIds.add(gpu.gpuId);
     }
 
     const existing = fleet.nodes.get(node.nodeId);
     if (existing) {
       if (sameNode(existing, c.rackId, node.nominalPowerW, node.gpus)) continue;
-      return reject('already-registered', `node ${node.nodeId} is already commissioned in rack ${existing.rackId} with other GPUs or power`);
+      return reject(
+        'already-registered',
+        `node ${node.nodeId} is already commissioned in rack ${existing.rackId} with other GPUs or power`,
+      );
     }
     if (node.gpus.length !== facts.gpusPerNode) {
-      return reject('invalid-node-shape', `a ${rack.gpuClass} node has ${facts.gpusPerNode} GPUs, node ${node.nodeId} lists ${node.gpus.length}`);
+      return reject(
+        'invalid-node-shape',
+        `a ${rack.gpuClass} node has ${facts.gpusPerNode} GPUs, node ${node.nodeId} lists ${node.gpus.length}`,
+      );
     }
     for (const gpu of node.gpus) {
       const other = fleet.gpus.get(gpu.gpuId);
@@ -149,7 +168,10 @@ function commissionNodes(fleet: Fleet, c: CommissionNodes): Decision {
   if (rack.form === 'nvl72') {
     const gpusAfter = (rack.nodesInService + nodes.length) * facts.gpusPerNode;
     if (gpusAfter > NVL72_GPUS_PER_RACK) {
-      return reject('rack-full', `NVL72 rack ${rack.rackId} would hold ${gpusAfter} GPUs, at most ${NVL72_GPUS_PER_RACK}`);
+      return reject(
+        'rack-full',
+        `NVL72 rack ${rack.rackId} would hold ${gpusAfter} GPUs, at most ${NVL72_GPUS_PER_RACK}`,
+      );
     }
   }
   const addedW = nodes.reduce((sum, n) => sum + n.nominalPowerW, 0);
@@ -160,10 +182,16 @@ function commissionNodes(fleet: Fleet, c: CommissionNodes): Decision {
     );
   }
   if (hall.drawW + addedW > hall.powerCapW) {
-    return reject('hall-power-cap-exceeded', `hall ${hall.hallId}: ${hall.drawW} W + ${addedW} W exceeds its cap of ${hall.powerCapW} W`);
+    return reject(
+      'hall-power-cap-exceeded',
+      `hall ${hall.hallId}: ${hall.drawW} W + ${addedW} W exceeds its cap of ${hall.powerCapW} W`,
+    );
   }
   if (site.drawW + addedW > site.powerCapW) {
-    return reject('site-power-cap-exceeded', `site ${site.siteId}: ${site.drawW} W + ${addedW} W exceeds its cap of ${site.powerCapW} W`);
+    return reject(
+      'site-power-cap-exceeded',
+      `site ${site.siteId}: ${site.drawW} W + ${addedW} W exceeds its cap of ${site.powerCapW} W`,
+    );
   }
   return [
     {
@@ -180,7 +208,12 @@ function commissionNodes(fleet: Fleet, c: CommissionNodes): Decision {
   ];
 }
 
-function sameNode(existing: NodeState, rackId: string, nominalPowerW: number, gpus: readonly { gpuId: string }[]): boolean {
+function sameNode(
+  existing: NodeState,
+  rackId: string,
+  nominalPowerW: number,
+  gpus: readonly { gpuId: string }[],
+): boolean {
   return (
     existing.rackId === rackId &&
     existing.nominalPowerW === nominalPowerW &&
@@ -195,7 +228,8 @@ function reportGpuHealth(fleet: Fleet, c: ReportGpuHealth): Decision {
   const placed = nodeAndRack(fleet, gpu.nodeId);
   if (!placed) return reject('unknown-node', `GPU ${c.gpuId} has no node ${gpu.nodeId} loaded`);
   const { node, rack } = placed;
-  if (node.decommissioned) return reject('node-decommissioned', `GPU ${c.gpuId} left the fleet with node ${node.nodeId}`);
+  if (node.decommissioned)
+    return reject('node-decommissioned', `GPU ${c.gpuId} left the fleet with node ${node.nodeId}`);
   if (gpu.reported === c.health) return [];
   return [
     {
@@ -224,7 +258,14 @@ function drainNode(fleet: Fleet, c: DrainNode): Decision {
   return [
     {
       type: 'inventory.NodeDrainStarted',
-      payload: { nodeId: node.nodeId, rackId: node.rackId, hallId: node.hallId, gpuClass: node.gpuClass, gpuIds: [...node.gpuIds], reason: c.reason },
+      payload: {
+        nodeId: node.nodeId,
+        rackId: node.rackId,
+        hallId: node.hallId,
+        gpuClass: node.gpuClass,
+        gpuIds: [...node.gpuIds],
+        reason: c.reason,
+      },
     },
   ];
 }
@@ -294,7 +335,10 @@ function decommissionNode(fleet: Fleet, c: DecommissionNode): Decision {
   const { node, rack } = placed;
   if (node.decommissioned) return [];
   if (!node.draining && !rack.draining) {
-    return reject('node-not-drained', `drain node ${c.nodeId} (or its rack) before decommissioning it, so its work moves off first`);
+    return reject(
+      'node-not-drained',
+      `drain node ${c.nodeId} (or its rack) before decommissioning it, so its work moves off first`,
+    );
   }
   return [
     {
@@ -330,7 +374,10 @@ function changePowerBudget(fleet: Fleet, c: ChangePowerBudget): Decision {
     current = { budgetW: rack.powerBudgetW, drawW: rack.drawW, siteId: rack.siteId, hallId: rack.hallId };
   }
   if (c.budgetW < current.drawW) {
-    return reject('budget-below-draw', `${c.scope} ${c.scopeId} draws ${current.drawW} W nominal, more than the ${c.budgetW} W asked`);
+    return reject(
+      'budget-below-draw',
+      `${c.scope} ${c.scopeId} draws ${current.drawW} W nominal, more than the ${c.budgetW} W asked`,
+    );
   }
   if (c.budgetW === current.budgetW) return [];
   return [

@@ -15,7 +15,13 @@ export function evolve(fleet: Fleet, event: inventory.InventoryEvent): Fleet {
     }
     case 'inventory.HallRegistered': {
       const p = event.payload;
-      fleet.halls.set(p.hallId, { hallId: p.hallId, siteId: p.siteId, name: p.name, powerCapW: p.powerCapW, drawW: 0 });
+      fleet.halls.set(p.hallId, {
+        hallId: p.hallId,
+        siteId: p.siteId,
+        name: p.name,
+        powerCapW: p.powerCapW,
+        drawW: 0,
+      });
       break;
     }
     case 'inventory.RackRegistered': {

@@ -25,10 +25,15 @@ const nodeFileSchema = z
   .object({
     id,
     nominalPowerW: watts.positive(),
-    gpus: z.array(z.union([id, z.object({ id, memoryGb: z.number().int().positive().optional() })])).min(1).optional(),
+    gpus: z
+      .array(z.union([id, z.object({ id, memoryGb: z.number().int().positive().optional() })]))
+      .min(1)
+      .optional(),
     gpuCount: z.number().int().positive().optional(),
   })
-  .refine((n) => !(n.gpus && n.gpuCount !== undefined), { message: 'give either gpus or gpuCount, not both' });
+  .refine((n) => !(n.gpus && n.gpuCount !== undefined), {
+    message: 'give either gpus or gpuCount, not both',
+  });
 
 const rackFileSchema = z
   .object({
@@ -39,8 +44,12 @@ const rackFileSchema = z
     nodeCount: z.number().int().nonnegative().optional(),
     nodePowerW: watts.positive().optional(),
   })
-  .refine((r) => !(r.nodes && r.nodeCount !== undefined), { message: 'give either nodes or nodeCount, not both' })
-  .refine((r) => r.nodeCount === undefined || r.nodePowerW !== undefined, { message: 'nodeCount needs nodePowerW' });
+  .refine((r) => !(r.nodes && r.nodeCount !== undefined), {
+    message: 'give either nodes or nodeCount, not both',
+  })
+  .refine((r) => r.nodeCount === undefined || r.nodePowerW !== undefined, {
+    message: 'nodeCount needs nodePowerW',
+  });
 
 const hallFileSchema = z.object({
   id,
@@ -60,7 +69,13 @@ export type FleetFile = z.input<typeof fleetFileSchema>;
 export interface FleetDescription {
   site: { siteId: string; name: string; powerCapW: number };
   halls: { hallId: string; name: string; powerCapW: number }[];
-  racks: { rackId: string; hallId: string; gpuClass: inventory.GpuClass; powerBudgetW: number; nodes: NodeToCommission[] }[];
+  racks: {
+    rackId: string;
+    hallId: string;
+    gpuClass: inventory.GpuClass;
+    powerBudgetW: number;
+    nodes: NodeToCommission[];
+  }[];
 }
 
 export type ParsedFleet = { ok: true; fleet: FleetDescription } | { ok: false; errors: string[] };
@@ -96,7 +111,9 @@ function expand(file: z.infer<typeof fleetFileSchema>): FleetDescription {
               nodeId: n.id,
               nominalPowerW: n.nominalPowerW,
               gpus: n.gpus
-                ? n.gpus.map((g) => (typeof g === 'string' ? { gpuId: g } : { gpuId: g.id, memoryGb: g.memoryGb }))
+                ? n.gpus.map((g) =>
+                    typeof g === 'string' ? { gpuId: g } : { gpuId: g.id, memoryGb: g.memoryGb },
+                  )
                 : gpuIds(n.id, n.gpuCount ?? perNode),
             }))
           : Array.from({ length: r.nodeCount ?? 0 }, (_, i) => {
@@ -137,16 +154,20 @@ function duplicateIds(fleet: FleetDescription): string[] {
 export function importCommands(fleet: FleetDescription): InventoryCommand[] {
   return [
     { kind: 'register-site', body: fleet.site },
-    ...fleet.halls.map((h): InventoryCommand => ({ kind: 'register-hall', body: { ...h, siteId: fleet.site.siteId } })),
-    ...fleet.racks.map(
-      (r): InventoryCommand => ({
-        kind: 'register-rack',
-        body: { rackId: r.rackId, hallId: r.hallId, gpuClass: r.gpuClass, powerBudgetW: r.powerBudgetW },
-      }),
-    ),
+    ...fleet.halls.map((h): InventoryCommand => ({
+      kind: 'register-hall',
+      body: { ...h, siteId: fleet.site.siteId },
+    })),
+    ...fleet.racks.map((r): InventoryCommand => ({
+      kind: 'register-rack',
+      body: { rackId: r.rackId, hallId: r.hallId, gpuClass: r.gpuClass, powerBudgetW: r.powerBudgetW },
+    })),
     ...fleet.racks
       .filter((r) => r.nodes.length > 0)
-      .map((r): InventoryCommand => ({ kind: 'commission-nodes', body: { rackId: r.rackId, nodes: r.nodes } })),
+      .map((r): InventoryCommand => ({
+        kind: 'commission-nodes',
+        body: { rackId: r.rackId, nodes: r.nodes },
+      })),
   ];
 }
 
@@ -168,7 +189,11 @@ export function toFleetFile(fleet: FleetDescription): FleetFile {
           id: r.rackId,
           gpuClass: r.gpuClass,
           powerBudgetW: r.powerBudgetW,
-          nodes: r.nodes.map((n) => ({ id: n.nodeId, nominalPowerW: n.nominalPowerW, gpus: n.gpus.map((g) => (g.memoryGb ? { id: g.gpuId, memoryGb: g.memoryGb } : g.gpuId)) })),
+          nodes: r.nodes.map((n) => ({
+            id: n.nodeId,
+            nominalPowerW: n.nominalPowerW,
+            gpus: n.gpus.map((g) => (g.memoryGb ? { id: g.gpuId, memoryGb: g.memoryGb } : g.gpuId)),
+          })),
         })),
     })),
   };

@@ -2,7 +2,13 @@ import { COLOSSUS_SITE_CAP_W, generateColossusFleet } from './colossus-generator
 import { decide } from './decide';
 import { evolveAll } from './evolve';
 import { emptyFleet, Fleet } from './fleet';
-import { countGpus, FleetDescription, importCommands, parseFleetDescription, toFleetFile } from './fleet-description';
+import {
+  countGpus,
+  FleetDescription,
+  importCommands,
+  parseFleetDescription,
+  toFleetFile,
+} from './fleet-description';
 import { isRejection } from './rejection';
 
 const yamlFleet = `
@@ -39,9 +45,19 @@ describe('fleet description file', () => {
     const parsed = parseFleetDescription(yamlFleet, 'yaml');
     if (!parsed.ok) throw new Error(parsed.errors.join('; '));
     const [h100, gb200] = parsed.fleet.racks;
-    expect(h100.nodes.map((n) => n.nodeId)).toEqual(['col1-h01-r001-n01', 'col1-h01-r001-n02', 'col1-h01-r001-n03', 'col1-h01-r001-n04']);
+    expect(h100.nodes.map((n) => n.nodeId)).toEqual([
+      'col1-h01-r001-n01',
+      'col1-h01-r001-n02',
+      'col1-h01-r001-n03',
+      'col1-h01-r001-n04',
+    ]);
     expect(h100.nodes[0].gpus).toHaveLength(8);
-    expect(gb200.nodes[0].gpus.map((g) => g.gpuId)).toEqual(['col1-h01-r002-n01-g0', 'col1-h01-r002-n01-g1', 'col1-h01-r002-n01-g2', 'col1-h01-r002-n01-g3']);
+    expect(gb200.nodes[0].gpus.map((g) => g.gpuId)).toEqual([
+      'col1-h01-r002-n01-g0',
+      'col1-h01-r002-n01-g1',
+      'col1-h01-r002-n01-g2',
+      'col1-h01-r002-n01-g3',
+    ]);
     expect(gb200.nodes[1].gpus[3]).toEqual({ gpuId: 'sn-4', memoryGb: 192 });
     expect(countGpus(parsed.fleet)).toBe(40);
   });
@@ -49,7 +65,20 @@ describe('fleet description file', () => {
   it('reads the same fleet from JSON', () => {
     const json = JSON.stringify({
       site: { id: 'col1', name: 'Colossus 1', powerCapW: 1000 },
-      halls: [{ id: 'col1-h01', powerCapW: 1000, racks: [{ id: 'col1-h01-r001', gpuClass: 'H200', powerBudgetW: 900, nodes: [{ id: 'n1', nominalPowerW: 800, gpuCount: 8 }] }] }],
+      halls: [
+        {
+          id: 'col1-h01',
+          powerCapW: 1000,
+          racks: [
+            {
+              id: 'col1-h01-r001',
+              gpuClass: 'H200',
+              powerBudgetW: 900,
+              nodes: [{ id: 'n1', nominalPowerW: 800, gpuCount: 8 }],
+            },
+          ],
+        },
+      ],
     });
     const parsed = parseFleetDescription(json, 'json');
     expect(parsed.ok && parsed.fleet.racks[0].nodes[0].gpus).toHaveLength(8);
@@ -57,11 +86,27 @@ describe('fleet description file', () => {
 
   it.each([
     ['broken YAML', 'site: [', /not valid yaml/],
-    ['an unknown GPU class', 'site: { id: s, name: S, powerCapW: 1 }\nhalls: [{ id: h, powerCapW: 1, racks: [{ id: r, gpuClass: A100, powerBudgetW: 1 }] }]', /gpuClass/],
+    [
+      'an unknown GPU class',
+      'site: { id: s, name: S, powerCapW: 1 }\nhalls: [{ id: h, powerCapW: 1, racks: [{ id: r, gpuClass: A100, powerBudgetW: 1 }] }]',
+      /gpuClass/,
+    ],
     ['fractional watts', 'site: { id: s, name: S, powerCapW: 1.5 }', /powerCapW/],
-    ['both gpus and gpuCount', 'site: { id: s, name: S, powerCapW: 1 }\nhalls: [{ id: h, powerCapW: 1, racks: [{ id: r, gpuClass: H100, powerBudgetW: 1, nodes: [{ id: n, nominalPowerW: 1, gpuCount: 8, gpus: [a] }] }] }]', /either gpus or gpuCount/],
-    ['nodeCount without nodePowerW', 'site: { id: s, name: S, powerCapW: 1 }\nhalls: [{ id: h, powerCapW: 1, racks: [{ id: r, gpuClass: H100, powerBudgetW: 1, nodeCount: 2 }] }]', /nodePowerW/],
-    ['a GPU id in two nodes', 'site: { id: s, name: S, powerCapW: 1 }\nhalls: [{ id: h, powerCapW: 1, racks: [{ id: r, gpuClass: H100, powerBudgetW: 1, nodes: [{ id: n1, nominalPowerW: 1, gpus: [a] }, { id: n2, nominalPowerW: 1, gpus: [a] }] }] }]', /GPU a appears twice/],
+    [
+      'both gpus and gpuCount',
+      'site: { id: s, name: S, powerCapW: 1 }\nhalls: [{ id: h, powerCapW: 1, racks: [{ id: r, gpuClass: H100, powerBudgetW: 1, nodes: [{ id: n, nominalPowerW: 1, gpuCount: 8, gpus: [a] }] }] }]',
+      /either gpus or gpuCount/,
+    ],
+    [
+      'nodeCount without nodePowerW',
+      'site: { id: s, name: S, powerCapW: 1 }\nhalls: [{ id: h, powerCapW: 1, racks: [{ id: r, gpuClass: H100, powerBudgetW: 1, nodeCount: 2 }] }]',
+      /nodePowerW/,
+    ],
+    [
+      'a GPU id in two nodes',
+      'site: { id: s, name: S, powerCapW: 1 }\nhalls: [{ id: h, powerCapW: 1, racks: [{ id: r, gpuClass: H100, powerBudgetW: 1, nodes: [{ id: n1, nominalPowerW: 1, gpus: [a] }, { id: n2, nominalPowerW: 1, gpus: [a] }] }] }]',
+      /GPU a appears twice/,
+    ],
   ])('refuses %s', (_name, text, message) => {
     const parsed = parseFleetDescription(text, 'yaml');
     expect(parsed.ok).toBe(false);
@@ -77,7 +122,10 @@ describe('Colossus-1 generator', () => {
     const byClass = new Map<string, number>();
     let drawW = 0;
     for (const rack of full.racks) {
-      byClass.set(rack.gpuClass, (byClass.get(rack.gpuClass) ?? 0) + rack.nodes.length * rack.nodes[0].gpus.length);
+      byClass.set(
+        rack.gpuClass,
+        (byClass.get(rack.gpuClass) ?? 0) + rack.nodes.length * rack.nodes[0].gpus.length,
+      );
       drawW += rack.nodes.reduce((sum, n) => sum + n.nominalPowerW, 0);
     }
     expect(Object.fromEntries(byClass)).toEqual({ H100: 100_000, H200: 49_920, GB200: 69_984 });
@@ -86,8 +134,12 @@ describe('Colossus-1 generator', () => {
   });
 
   it('is deterministic for a seed and varies with it', () => {
-    expect(JSON.stringify(generateColossusFleet({ seed: 42, scale: 0.01 }))).toBe(JSON.stringify(generateColossusFleet({ seed: 42, scale: 0.01 })));
-    expect(JSON.stringify(generateColossusFleet({ seed: 7, scale: 0.01 }))).not.toBe(JSON.stringify(generateColossusFleet({ seed: 42, scale: 0.01 })));
+    expect(JSON.stringify(generateColossusFleet({ seed: 42, scale: 0.01 }))).toBe(
+      JSON.stringify(generateColossusFleet({ seed: 42, scale: 0.01 })),
+    );
+    expect(JSON.stringify(generateColossusFleet({ seed: 7, scale: 0.01 }))).not.toBe(
+      JSON.stringify(generateColossusFleet({ seed: 42, scale: 0.01 })),
+    );
   });
 
   it('imports the full fleet without a rejection, and a re-import adds nothing', () => {

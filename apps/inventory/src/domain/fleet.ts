@@ -80,7 +80,11 @@ export function emptyFleet(): Fleet {
 }
 
 /** Decommissioned beats draining, draining beats what was reported. */
-export function effectiveHealth(reported: ReportedHealth, node: Pick<NodeState, 'draining' | 'decommissioned'>, rackDraining: boolean): GpuHealth {
+export function effectiveHealth(
+  reported: ReportedHealth,
+  node: Pick<NodeState, 'draining' | 'decommissioned'>,
+  rackDraining: boolean,
+): GpuHealth {
   if (node.decommissioned) return 'decommissioned';
   if (node.draining || rackDraining) return 'draining';
   return reported;

@@ -10,7 +10,11 @@ export function streamOf(event: inventory.InventoryEvent): string {
       return streams.hall(event.payload.hallId);
     case 'inventory.PowerBudgetChanged': {
       const p = event.payload;
-      return p.scope === 'site' ? streams.site(p.scopeId) : p.scope === 'hall' ? streams.hall(p.scopeId) : streams.rack(p.scopeId);
+      return p.scope === 'site'
+        ? streams.site(p.scopeId)
+        : p.scope === 'hall'
+          ? streams.hall(p.scopeId)
+          : streams.rack(p.scopeId);
     }
     default:
       return streams.rack(event.payload.rackId);

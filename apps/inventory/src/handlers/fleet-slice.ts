@@ -9,9 +9,19 @@ import { emptyFleet, Fleet } from '../domain/fleet';
  * and GPUs below. Called inside the command transaction, after the command lock (see
  * InventoryCommandHandler), so the slice cannot change before the append.
  */
-export async function loadFleetSlice(db: Queryable, schema: string, commands: readonly InventoryCommand[]): Promise<Fleet> {
+export async function loadFleetSlice(
+  db: Queryable,
+  schema: string,
+  commands: readonly InventoryCommand[],
+): Promise<Fleet> {
   const s = ident(schema);
-  const want = { sites: new Set<string>(), halls: new Set<string>(), racks: new Set<string>(), nodes: new Set<string>(), gpus: new Set<string>() };
+  const want = {
+    sites: new Set<string>(),
+    halls: new Set<string>(),
+    racks: new Set<string>(),
+    nodes: new Set<string>(),
+    gpus: new Set<string>(),
+  };
   /** Racks whose every node and GPU must be loaded (rack drain / undrain). */
   const wholeRacks = new Set<string>();
   /** Nodes whose GPUs must be loaded (their effective health is recomputed). */
@@ -127,7 +137,12 @@ export async function loadFleetSlice(db: Queryable, schema: string, commands: re
     want.sites.add(row.site_id);
   }
   for (const row of await selectIn(db, `${s}.sites`, 'site_id', want.sites)) {
-    fleet.sites.set(row.site_id, { siteId: row.site_id, name: row.name, powerCapW: Number(row.power_cap_w), drawW: Number(row.draw_w) });
+    fleet.sites.set(row.site_id, {
+      siteId: row.site_id,
+      name: row.name,
+      powerCapW: Number(row.power_cap_w),
+      drawW: Number(row.draw_w),
+    });
   }
   return fleet;
 }

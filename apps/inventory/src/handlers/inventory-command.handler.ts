@@ -60,7 +60,11 @@ export class InventoryCommandHandler {
    * `atomic`: the first rejection aborts all (thrown as ServiceError); otherwise rejected commands are
    * skipped and reported, the others are recorded (the bulk import).
    */
-  async executeBatch(commands: readonly InventoryCommand[], context: CommandContext, options: { atomic: boolean }): Promise<BatchResult> {
+  async executeBatch(
+    commands: readonly InventoryCommand[],
+    context: CommandContext,
+    options: { atomic: boolean },
+  ): Promise<BatchResult> {
     return runInTransaction(this.dataSource, async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`${this.store.schema}:commands`]);
       const fleet = await loadFleetSlice(tx, this.store.schema, commands);
@@ -69,7 +73,10 @@ export class InventoryCommandHandler {
       commands.forEach((command, index) => {
         const decision = decide(fleet, command);
         if (isRejection(decision)) {
-          if (options.atomic) throw new ServiceError(decision.reason, decision.detail, rejectionStatus(decision.reason), { command: command.kind });
+          if (options.atomic)
+            throw new ServiceError(decision.reason, decision.detail, rejectionStatus(decision.reason), {
+              command: command.kind,
+            });
           rejections.push({ index, command, rejection: decision });
           return;
         }
@@ -81,7 +88,11 @@ export class InventoryCommandHandler {
     });
   }
 
-  private async record(tx: Queryable, decided: inventory.InventoryEvent[], context: CommandContext): Promise<EventEnvelope[]> {
+  private async record(
+    tx: Queryable,
+    decided: inventory.InventoryEvent[],
+    context: CommandContext,
+  ): Promise<EventEnvelope[]> {
     if (decided.length === 0) return [];
     // Consecutive events of one stream go in one append; the log keeps the order they were decided in.
     const appends: StreamAppend[] = [];

@@ -43,9 +43,19 @@ export async function importFleet(
     summary.eventsAppended += result.events.length;
     summary.rejected += result.rejections.length;
     for (const { command, rejection } of result.rejections) {
-      if (summary.rejections.length < 50) summary.rejections.push({ command: describe(command), reason: rejection.reason, detail: rejection.detail });
+      if (summary.rejections.length < 50)
+        summary.rejections.push({
+          command: describe(command),
+          reason: rejection.reason,
+          detail: rejection.detail,
+        });
     }
-    options.onProgress?.({ commandsDone: summary.commandsDone, commandsTotal: summary.commandsTotal, eventsAppended: summary.eventsAppended, rejected: summary.rejected });
+    options.onProgress?.({
+      commandsDone: summary.commandsDone,
+      commandsTotal: summary.commandsTotal,
+      eventsAppended: summary.eventsAppended,
+      rejected: summary.rejected,
+    });
   }
   return summary;
 }

@@ -3,7 +3,15 @@ import { ident, Projection, Queryable } from '@fleetledger/eventstore';
 
 type Event = inventory.InventoryEvent;
 
-export const FLEET_TABLES = ['sites', 'halls', 'racks', 'nodes', 'gpus', 'rack_health_counts', 'class_health_counts'] as const;
+export const FLEET_TABLES = [
+  'sites',
+  'halls',
+  'racks',
+  'nodes',
+  'gpus',
+  'rack_health_counts',
+  'class_health_counts',
+] as const;
 
 /**
  * The fleet read model, updated inline in the append's transaction. It is also the state commands
@@ -21,15 +29,24 @@ export const fleetProjection: Projection = {
   applyBatch: (tx, events, schema) => applyFleetEvents(tx, events as unknown as Event[], schema),
 };
 
-export async function applyFleetEvents(tx: Queryable, events: readonly Event[], schema: string): Promise<void> {
+export async function applyFleetEvents(
+  tx: Queryable,
+  events: readonly Event[],
+  schema: string,
+): Promise<void> {
   const s = ident(schema);
   const touchedRacks = new Set<string>();
-  for (let i = 0; i < events.length; ) {
+  for (let i = 0; i < events.length;) {
     const type = events[i].type;
     let end = i + 1;
     while (end < events.length && events[end].type === type) end++;
     const run = events.slice(i, end);
-    if (type === 'inventory.RackRegistered') await insertRacks(tx, s, run.map((e) => e.payload as inventory.RackRegisteredPayload));
+    if (type === 'inventory.RackRegistered')
+      await insertRacks(
+        tx,
+        s,
+        run.map((e) => e.payload as inventory.RackRegisteredPayload),
+      );
     else if (type === 'inventory.NodesCommissioned') {
       const batch = run.map((e) => e.payload as inventory.NodesCommissionedPayload);
       await insertNodes(tx, s, batch);
@@ -55,7 +72,12 @@ async function applyOne(tx: Queryable, s: string, event: Event): Promise<string 
     }
     case 'inventory.HallRegistered': {
       const p = event.payload;
-      await tx.query(`INSERT INTO ${s}.halls VALUES ($1, $2, $3, $4, 0)`, [p.hallId, p.siteId, p.name, p.powerCapW]);
+      await tx.query(`INSERT INTO ${s}.halls VALUES ($1, $2, $3, $4, 0)`, [
+        p.hallId,
+        p.siteId,
+        p.name,
+        p.powerCapW,
+      ]);
       return undefined;
     }
     case 'inventory.RackRegistered':
@@ -66,7 +88,11 @@ async function applyOne(tx: Queryable, s: string, event: Event): Promise<string 
       return event.payload.rackId;
     case 'inventory.GpuHealthChanged': {
       const p = event.payload;
-      await tx.query(`UPDATE ${s}.gpus SET reported_health = $2, health = $3 WHERE gpu_id = $1`, [p.gpuId, p.to, p.health]);
+      await tx.query(`UPDATE ${s}.gpus SET reported_health = $2, health = $3 WHERE gpu_id = $1`, [
+        p.gpuId,
+        p.to,
+        p.health,
+      ]);
       return p.rackId;
     }
     case 'inventory.NodeDrainStarted': {
@@ -96,23 +122,40 @@ async function applyOne(tx: Queryable, s: string, event: Event): Promise<string 
     case 'inventory.NodeDecommissioned': {
       const p = event.payload;
       await tx.query(`UPDATE ${s}.nodes SET decommissioned = true WHERE node_id = $1`, [p.nodeId]);
-      await tx.query(`UPDATE ${s}.gpus SET health = 'decommissioned' WHERE gpu_id = ANY($1::text[])`, [p.gpuIds]);
-      await tx.query(`UPDATE ${s}.racks SET draw_w = $2, nodes_in_service = nodes_in_service - 1 WHERE rack_id = $1`, [p.rackId, p.rackDrawW]);
-      await tx.query(`UPDATE ${s}.halls SET draw_w = draw_w - $2 WHERE hall_id = $1`, [p.hallId, p.releasedPowerW]);
-      await tx.query(`UPDATE ${s}.sites SET draw_w = draw_w - $2 WHERE site_id = $1`, [p.siteId, p.releasedPowerW]);
+      await tx.query(`UPDATE ${s}.gpus SET health = 'decommissioned' WHERE gpu_id = ANY($1::text[])`, [
+        p.gpuIds,
+      ]);
+      await tx.query(
+        `UPDATE ${s}.racks SET draw_w = $2, nodes_in_service = nodes_in_service - 1 WHERE rack_id = $1`,
+        [p.rackId, p.rackDrawW],
+      );
+      await tx.query(`UPDATE ${s}.halls SET draw_w = draw_w - $2 WHERE hall_id = $1`, [
+        p.hallId,
+        p.releasedPowerW,
+      ]);
+      await tx.query(`UPDATE ${s}.sites SET draw_w = draw_w - $2 WHERE site_id = $1`, [
+        p.siteId,
+        p.releasedPowerW,
+      ]);
       return p.rackId;
     }
     case 'inventory.PowerBudgetChanged': {
       const p = event.payload;
-      if (p.scope === 'site') await tx.query(`UPDATE ${s}.sites SET power_cap_w = $2 WHERE site_id = $1`, [p.scopeId, p.toW]);
-      else if (p.scope === 'hall') await tx.query(`UPDATE ${s}.halls SET power_cap_w = $2 WHERE hall_id = $1`, [p.scopeId, p.toW]);
+      if (p.scope === 'site')
+        await tx.query(`UPDATE ${s}.sites SET power_cap_w = $2 WHERE site_id = $1`, [p.scopeId, p.toW]);
+      else if (p.scope === 'hall')
+        await tx.query(`UPDATE ${s}.halls SET power_cap_w = $2 WHERE hall_id = $1`, [p.scopeId, p.toW]);
       else await tx.query(`UPDATE ${s}.racks SET power_budget_w = $2 WHERE rack_id = $1`, [p.scopeId, p.toW]);
       return undefined;
     }
   }
 }
 
-async function insertRacks(tx: Queryable, s: string, racks: readonly inventory.RackRegisteredPayload[]): Promise<void> {
+async function insertRacks(
+  tx: Queryable,
+  s: string,
+  racks: readonly inventory.RackRegisteredPayload[],
+): Promise<void> {
   await tx.query(
     `INSERT INTO ${s}.racks (rack_id, hall_id, site_id, gpu_class, form, nvlink_domain, power_budget_w, draw_w, draining, nodes_in_service)
      SELECT r, h, si, c, f, d, b, 0, false, 0
@@ -129,7 +172,11 @@ async function insertRacks(tx: Queryable, s: string, racks: readonly inventory.R
   );
 }
 
-async function insertNodes(tx: Queryable, s: string, batches: readonly inventory.NodesCommissionedPayload[]): Promise<void> {
+async function insertNodes(
+  tx: Queryable,
+  s: string,
+  batches: readonly inventory.NodesCommissionedPayload[],
+): Promise<void> {
   const nodes = batches.flatMap((b) => b.nodes.map((node) => ({ b, node })));
   await tx.query(
     `INSERT INTO ${s}.nodes (node_id, rack_id, hall_id, site_id, gpu_class, nominal_power_w, draining, decommissioned, gpu_ids)
@@ -168,14 +215,21 @@ async function insertNodes(tx: Queryable, s: string, batches: readonly inventory
   const siteAdd = new Map<string, number>();
   for (const b of batches) {
     const addedW = b.nodes.reduce((sum, n) => sum + n.nominalPowerW, 0);
-    rackDraw.set(b.rackId, { drawW: b.rackDrawW, added: (rackDraw.get(b.rackId)?.added ?? 0) + b.nodes.length });
+    rackDraw.set(b.rackId, {
+      drawW: b.rackDrawW,
+      added: (rackDraw.get(b.rackId)?.added ?? 0) + b.nodes.length,
+    });
     hallAdd.set(b.hallId, (hallAdd.get(b.hallId) ?? 0) + addedW);
     siteAdd.set(b.siteId, (siteAdd.get(b.siteId) ?? 0) + addedW);
   }
   await tx.query(
     `UPDATE ${s}.racks r SET draw_w = v.d, nodes_in_service = r.nodes_in_service + v.n
        FROM unnest($1::text[], $2::bigint[], $3::int[]) AS v(id, d, n) WHERE r.rack_id = v.id`,
-    [[...rackDraw.keys()], [...rackDraw.values()].map((x) => x.drawW), [...rackDraw.values()].map((x) => x.added)],
+    [
+      [...rackDraw.keys()],
+      [...rackDraw.values()].map((x) => x.drawW),
+      [...rackDraw.values()].map((x) => x.added),
+    ],
   );
   await tx.query(
     `UPDATE ${s}.halls h SET draw_w = h.draw_w + v.d FROM unnest($1::text[], $2::bigint[]) AS v(id, d) WHERE h.hall_id = v.id`,
@@ -187,7 +241,11 @@ async function insertNodes(tx: Queryable, s: string, batches: readonly inventory
   );
 }
 
-async function setGpuHealth(tx: Queryable, s: string, gpus: readonly { gpuId: string; health: string }[]): Promise<void> {
+async function setGpuHealth(
+  tx: Queryable,
+  s: string,
+  gpus: readonly { gpuId: string; health: string }[],
+): Promise<void> {
   await tx.query(
     `UPDATE ${s}.gpus g SET health = v.health FROM unnest($1::text[], $2::text[]) AS v(id, health) WHERE g.gpu_id = v.id`,
     [gpus.map((g) => g.gpuId), gpus.map((g) => g.health)],
@@ -210,7 +268,10 @@ async function recountRacks(tx: Queryable, s: string, rackIds: string[]): Promis
   );
   const after: typeof before = await tx.query(byClass, [rackIds]);
   const delta = new Map<string, { gpuClass: string; health: string; gpus: number }>();
-  for (const [rows, sign] of [[before, -1], [after, 1]] as const) {
+  for (const [rows, sign] of [
+    [before, -1],
+    [after, 1],
+  ] as const) {
     for (const row of rows) {
       const key = `${row.gpu_class}/${row.health}`;
       const entry = delta.get(key) ?? { gpuClass: row.gpu_class, health: row.health, gpus: 0 };

@@ -45,7 +45,11 @@ export class FleetQueries {
     const rows = await this.db.query(
       `SELECT hall_id, gpu_class, ${healthColumns} FROM ${this.s}.rack_health_counts GROUP BY hall_id, gpu_class ORDER BY hall_id, gpu_class`,
     );
-    return rows.map((row: Record<string, string>) => ({ hallId: row.hall_id, gpuClass: row.gpu_class, ...toCounts(row) }));
+    return rows.map((row: Record<string, string>) => ({
+      hallId: row.hall_id,
+      gpuClass: row.gpu_class,
+      ...toCounts(row),
+    }));
   }
 
   async racksOfHall(hallId: string): Promise<(HealthCounts & { rackId: string; gpuClass: string })[]> {
@@ -54,15 +58,27 @@ export class FleetQueries {
         GROUP BY rack_id, gpu_class ORDER BY rack_id`,
       [hallId],
     );
-    return rows.map((row: Record<string, string>) => ({ rackId: row.rack_id, gpuClass: row.gpu_class, ...toCounts(row) }));
+    return rows.map((row: Record<string, string>) => ({
+      rackId: row.rack_id,
+      gpuClass: row.gpu_class,
+      ...toCounts(row),
+    }));
   }
 
   async siteHeadroom(): Promise<PowerHeadroom[]> {
-    return headroom(await this.db.query(`SELECT site_id AS id, power_cap_w AS budget, draw_w AS draw FROM ${this.s}.sites ORDER BY site_id`));
+    return headroom(
+      await this.db.query(
+        `SELECT site_id AS id, power_cap_w AS budget, draw_w AS draw FROM ${this.s}.sites ORDER BY site_id`,
+      ),
+    );
   }
 
   async hallHeadroom(): Promise<PowerHeadroom[]> {
-    return headroom(await this.db.query(`SELECT hall_id AS id, power_cap_w AS budget, draw_w AS draw FROM ${this.s}.halls ORDER BY hall_id`));
+    return headroom(
+      await this.db.query(
+        `SELECT hall_id AS id, power_cap_w AS budget, draw_w AS draw FROM ${this.s}.halls ORDER BY hall_id`,
+      ),
+    );
   }
 
   async rackHeadroom(hallId: string): Promise<PowerHeadroom[]> {
@@ -86,10 +102,18 @@ export class FleetQueries {
 }
 
 function toCounts(row: Record<string, string>): HealthCounts {
-  const counts = Object.fromEntries(inventory.gpuHealthStates.map((h) => [h, Number(row[h])])) as Record<inventory.GpuHealth, number>;
+  const counts = Object.fromEntries(inventory.gpuHealthStates.map((h) => [h, Number(row[h])])) as Record<
+    inventory.GpuHealth,
+    number
+  >;
   return { ...counts, total: inventory.gpuHealthStates.reduce((sum, h) => sum + counts[h], 0) };
 }
 
 function headroom(rows: { id: string; budget: string; draw: string }[]): PowerHeadroom[] {
-  return rows.map((r) => ({ id: r.id, budgetW: Number(r.budget), drawW: Number(r.draw), headroomW: Number(r.budget) - Number(r.draw) }));
+  return rows.map((r) => ({
+    id: r.id,
+    budgetW: Number(r.budget),
+    drawW: Number(r.draw),
+    headroomW: Number(r.budget) - Number(r.draw),
+  }));
 }

@@ -9,11 +9,21 @@ import { WindowCloser } from '../windows/window-closer';
 
 class SampleBatchDto extends createZodDto(telemetryBatchSchema) {}
 class CloseWindowsDto extends createZodDto(z.object({ asOf: z.iso.datetime({ offset: true }) })) {}
-const period = { from: z.iso.datetime({ offset: true }).optional(), to: z.iso.datetime({ offset: true }).optional() };
+const period = {
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+};
 class UsageQueryDto extends createZodDto(
-  z.object({ tenantId: z.string().min(1).optional(), leaseId: z.string().min(1).optional(), gpuClass: gpuClassSchema.optional(), ...period }),
+  z.object({
+    tenantId: z.string().min(1).optional(),
+    leaseId: z.string().min(1).optional(),
+    gpuClass: gpuClassSchema.optional(),
+    ...period,
+  }),
 ) {}
-class UtilizationQueryDto extends createZodDto(z.object({ gpuClass: gpuClassSchema.optional(), ...period })) {}
+class UtilizationQueryDto extends createZodDto(
+  z.object({ gpuClass: gpuClassSchema.optional(), ...period }),
+) {}
 
 @Controller('metering')
 export class MeteringController {
@@ -37,7 +47,10 @@ export class MeteringController {
       if (parsed.ok) valid.push(parsed.sample);
       else rejected.push({ index, reason: parsed.reason, detail: parsed.detail });
     });
-    const result = valid.length > 0 ? await this.ingestor.ingest(valid, 'http') : { accepted: 0, duplicates: 0, unattributed: 0 };
+    const result =
+      valid.length > 0
+        ? await this.ingestor.ingest(valid, 'http')
+        : { accepted: 0, duplicates: 0, unattributed: 0 };
     return { ...result, rejected };
   }
 

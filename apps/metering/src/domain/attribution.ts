@@ -42,8 +42,19 @@ export interface PlacementInterval {
 }
 
 /** Reads allocation's placement events as attribution facts; other allocation events are not facts. */
-export function placementFactFrom(event: { eventId: string; type: string; payload: unknown }): PlacementFact | undefined {
-  const base = (p: { workloadId: string; placementId: string; tenantId: string; leaseId: string; gpuClass: GpuClass; gpuIds: string[] }) => ({
+export function placementFactFrom(event: {
+  eventId: string;
+  type: string;
+  payload: unknown;
+}): PlacementFact | undefined {
+  const base = (p: {
+    workloadId: string;
+    placementId: string;
+    tenantId: string;
+    leaseId: string;
+    gpuClass: GpuClass;
+    gpuIds: string[];
+  }) => ({
     eventId: event.eventId,
     placementId: p.placementId,
     workloadId: p.workloadId,
@@ -75,7 +86,10 @@ export function placementFactFrom(event: { eventId: string; type: string; payloa
 }
 
 /** evolve: the interval of a placement after one more fact. Idempotent for a repeated fact. */
-export function evolveInterval(current: PlacementInterval | undefined, fact: PlacementFact): PlacementInterval {
+export function evolveInterval(
+  current: PlacementInterval | undefined,
+  fact: PlacementFact,
+): PlacementInterval {
   const interval: PlacementInterval = current
     ? { ...current, eventIds: [...current.eventIds] }
     : {
@@ -113,7 +127,11 @@ export interface LeaseClassKey {
 }
 
 /** GPU-milliseconds allocated to (lease, class) within one UTC hour, from the intervals alone. */
-export function allocatedGpuMs(intervals: Iterable<PlacementInterval>, key: LeaseClassKey, hourStartMs: number): number {
+export function allocatedGpuMs(
+  intervals: Iterable<PlacementInterval>,
+  key: LeaseClassKey,
+  hourStartMs: number,
+): number {
   let total = 0;
   for (const interval of intervals) {
     if (interval.leaseId !== key.leaseId || interval.gpuClass !== key.gpuClass) continue;
@@ -123,7 +141,10 @@ export function allocatedGpuMs(intervals: Iterable<PlacementInterval>, key: Leas
 }
 
 /** Every (lease, class) that held at least one GPU for some time during the hour. */
-export function leaseClassesAllocatedIn(intervals: Iterable<PlacementInterval>, hourStartMs: number): LeaseClassKey[] {
+export function leaseClassesAllocatedIn(
+  intervals: Iterable<PlacementInterval>,
+  hourStartMs: number,
+): LeaseClassKey[] {
   const keys = new Map<string, LeaseClassKey>();
   for (const interval of intervals) {
     if (overlapMs(interval, hourStartMs, hourStartMs + HOUR_MS) <= 0) continue;
@@ -163,7 +184,9 @@ export class AttributionIndex {
   holderAt(gpuId: string, atMs: number): PlacementInterval | undefined {
     const list = this.byGpu.get(gpuId);
     if (!list) return undefined;
-    return list.find((i) => i.startMs !== undefined && i.startMs <= atMs && atMs < (i.endMs ?? Number.POSITIVE_INFINITY));
+    return list.find(
+      (i) => i.startMs !== undefined && i.startMs <= atMs && atMs < (i.endMs ?? Number.POSITIVE_INFINITY),
+    );
   }
 
   intervals(): IterableIterator<PlacementInterval> {

@@ -1,6 +1,17 @@
-import { TelemetrySample, UsageCorrectedPayload, UsageRecordedPayload } from '@fleetledger/contracts/metering';
+import {
+  TelemetrySample,
+  UsageCorrectedPayload,
+  UsageRecordedPayload,
+} from '@fleetledger/contracts/metering';
 import { allocatedGpuMs, AttributionIndex, leaseClassesAllocatedIn, PlacementFact } from './attribution';
-import { addDigest, contributionOf, hourStartOf, HOUR_MS, sampleIdDigestTerm, SampleContribution } from './quantities';
+import {
+  addDigest,
+  contributionOf,
+  hourStartOf,
+  HOUR_MS,
+  sampleIdDigestTerm,
+  SampleContribution,
+} from './quantities';
 import {
   buildUsageRecorded,
   decideCorrection,
@@ -14,8 +25,7 @@ import {
 } from './usage-record';
 
 export type MeteringOutput =
-  | { type: 'recorded'; payload: UsageRecordedPayload }
-  | { type: 'corrected'; payload: UsageCorrectedPayload };
+  { type: 'recorded'; payload: UsageRecordedPayload } | { type: 'corrected'; payload: UsageCorrectedPayload };
 
 interface StoredSample extends SampleContribution {
   sampleId: string;
@@ -74,7 +84,10 @@ export class MeteringLedger {
     const windows = this.windowsBefore(dueBefore);
     const outputs: MeteringOutput[] = [];
     const ordered = [...windows.values()].sort(
-      (a, b) => a.key.hourStartMs - b.key.hourStartMs || a.key.leaseId.localeCompare(b.key.leaseId) || a.key.gpuClass.localeCompare(b.key.gpuClass),
+      (a, b) =>
+        a.key.hourStartMs - b.key.hourStartMs ||
+        a.key.leaseId.localeCompare(b.key.leaseId) ||
+        a.key.gpuClass.localeCompare(b.key.gpuClass),
     );
     for (const { key, sums } of ordered) {
       const recordId = windowRecordId(key);
@@ -86,7 +99,14 @@ export class MeteringLedger {
         this.published.set(recordId, { totals, corrections: 0 });
         continue;
       }
-      const correction = decideCorrection(key, previous.totals, totals, previous.corrections + 1, asOfMs, eventIds);
+      const correction = decideCorrection(
+        key,
+        previous.totals,
+        totals,
+        previous.corrections + 1,
+        asOfMs,
+        eventIds,
+      );
       if (correction) {
         outputs.push({ type: 'corrected', payload: correction });
         this.published.set(recordId, { totals, corrections: previous.corrections + 1 });
@@ -119,7 +139,12 @@ export class MeteringLedger {
       if (hourStartMs >= dueBefore) continue;
       const holder = this.attribution.holderAt(sample.gpuId, sample.attributedAtMs);
       if (!holder) continue;
-      const { sums } = windowFor({ leaseId: holder.leaseId, tenantId: holder.tenantId, gpuClass: holder.gpuClass, hourStartMs });
+      const { sums } = windowFor({
+        leaseId: holder.leaseId,
+        tenantId: holder.tenantId,
+        gpuClass: holder.gpuClass,
+        hourStartMs,
+      });
       sums.busyMs += sample.busyMs;
       sums.energyMj += sample.energyMj;
       sums.sampleCount += 1;
@@ -134,7 +159,11 @@ export class MeteringLedger {
     }
     for (const hourStartMs of hours) {
       for (const leaseClass of leaseClassesAllocatedIn(intervals, hourStartMs)) {
-        windowFor({ ...leaseClass, hourStartMs }).sums.allocatedGpuMs = allocatedGpuMs(intervals, leaseClass, hourStartMs);
+        windowFor({ ...leaseClass, hourStartMs }).sums.allocatedGpuMs = allocatedGpuMs(
+          intervals,
+          leaseClass,
+          hourStartMs,
+        );
       }
     }
     return windows;

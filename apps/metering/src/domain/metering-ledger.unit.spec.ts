@@ -9,23 +9,32 @@ const GPUS = ['g1', 'g2', 'g3', 'g4'];
 
 function placed(placementId: string, at: string, gpuIds = GPUS, leaseId = 'lease-a'): PlacementFact {
   return {
-    kind: 'opened', eventId: `placed-${placementId}`, placementId, workloadId: `w-${placementId}`, leaseId,
-    tenantId: 'tenant-a', gpuClass: 'H100', gpuIds, atMs: T(at),
+    kind: 'opened',
+    eventId: `placed-${placementId}`,
+    placementId,
+    workloadId: `w-${placementId}`,
+    leaseId,
+    tenantId: 'tenant-a',
+    gpuClass: 'H100',
+    gpuIds,
+    atMs: T(at),
   };
 }
 
 function released(placementId: string, at: string, gpuIds = GPUS, leaseId = 'lease-a'): PlacementFact {
-  return { ...placed(placementId, at, gpuIds, leaseId), kind: 'closed', cause: 'released', eventId: `released-${placementId}` };
+  return {
+    ...placed(placementId, at, gpuIds, leaseId),
+    kind: 'closed',
+    cause: 'released',
+    eventId: `released-${placementId}`,
+  };
 }
 
 function sample(id: string, at: string, gpuId = 'g1', utilization = 0.5, powerW = 700): TelemetrySample {
   return { sampleId: id, gpuId, nodeId: 'n1', sampledAt: new Date(T(at)).toISOString(), utilization, powerW };
 }
 
-type Step =
-  | { placement: PlacementFact }
-  | { samples: TelemetrySample[] }
-  | { close: string };
+type Step = { placement: PlacementFact } | { samples: TelemetrySample[] } | { close: string };
 
 interface Case {
   name: string;
@@ -81,7 +90,13 @@ const cases: Case[] = [
     name: 'samples out of order give the same record as in order',
     steps: [
       { placement: placed('p1', '00:00:00') },
-      { samples: [sample('s3', '00:30:00', 'g2', 1), sample('s1', '00:10:00', 'g1', 0.25), sample('s2', '00:20:00', 'g3', 0.75)] },
+      {
+        samples: [
+          sample('s3', '00:30:00', 'g2', 1),
+          sample('s1', '00:10:00', 'g1', 0.25),
+          sample('s2', '00:20:00', 'g3', 0.75),
+        ],
+      },
       { close: '01:05:00' },
     ],
     expected: ['recorded lease-a 00 alloc=14400.000 busy=20.000 wh=5.833 n=3'],
@@ -99,7 +114,11 @@ const cases: Case[] = [
   },
   {
     name: 'a placement released mid-hour splits allocated time across hours',
-    steps: [{ placement: placed('p1', '00:30:00') }, { placement: released('p1', '02:15:00') }, { close: '03:05:00' }],
+    steps: [
+      { placement: placed('p1', '00:30:00') },
+      { placement: released('p1', '02:15:00') },
+      { close: '03:05:00' },
+    ],
     expected: [
       'recorded lease-a 00 alloc=7200.000 busy=0.000 wh=0.000 n=0',
       'recorded lease-a 01 alloc=14400.000 busy=0.000 wh=0.000 n=0',
@@ -118,19 +137,27 @@ const cases: Case[] = [
   },
   {
     name: 'a release arriving before its placement is applied once the placement arrives',
-    steps: [{ placement: released('p1', '00:30:00') }, { placement: placed('p1', '00:00:00') }, { close: '01:05:00' }],
+    steps: [
+      { placement: released('p1', '00:30:00') },
+      { placement: placed('p1', '00:00:00') },
+      { close: '01:05:00' },
+    ],
     expected: ['recorded lease-a 00 alloc=7200.000 busy=0.000 wh=0.000 n=0'],
   },
   {
     name: 'a sample at 01:00:00 covers 00:59:50..01:00:00 and counts in hour 00',
-    steps: [{ placement: placed('p1', '00:00:00') }, { samples: [sample('edge', '01:00:00')] }, { close: '02:05:00' }],
+    steps: [
+      { placement: placed('p1', '00:00:00') },
+      { samples: [sample('edge', '01:00:00')] },
+      { close: '02:05:00' },
+    ],
     expected: [
       'recorded lease-a 00 alloc=14400.000 busy=5.000 wh=1.944 n=1',
       'recorded lease-a 01 alloc=14400.000 busy=0.000 wh=0.000 n=0',
     ],
   },
   {
-    name: 'a sample after the release (by its midpoint) is not the lease\'s',
+    name: "a sample after the release (by its midpoint) is not the lease's",
     steps: [
       { placement: placed('p1', '00:00:00') },
       { placement: released('p1', '00:30:00') },
@@ -181,7 +208,11 @@ describe('MeteringLedger', () => {
     );
     ledger.ingest(samples);
     const [record] = ledger.close(T('01:05:00'));
-    expect(record.payload).toMatchObject({ energyWh: '700.000', gpuSecondsBusy: '3600.000', sampleCount: 360 });
+    expect(record.payload).toMatchObject({
+      energyWh: '700.000',
+      gpuSecondsBusy: '3600.000',
+      sampleCount: 360,
+    });
   });
 
   it('the record digest is the digest of the sample ids it counts; a correction carries the digest of what it adds', () => {
@@ -199,7 +230,11 @@ describe('MeteringLedger', () => {
   it('every accepted sample is rated or visibly pending', () => {
     const ledger = new MeteringLedger(LATENESS_MS);
     ledger.applyPlacement(placed('p1', '00:00:00', ['g1']));
-    ledger.ingest([sample('rated', '00:10:00', 'g1'), sample('open', '01:10:00', 'g1'), sample('idle', '00:10:00', 'g9')]);
+    ledger.ingest([
+      sample('rated', '00:10:00', 'g1'),
+      sample('open', '01:10:00', 'g1'),
+      sample('idle', '00:10:00', 'g9'),
+    ]);
     ledger.close(T('01:05:00'));
     expect(ledger.pending(T('01:05:00'))).toEqual({ awaitingClose: 1, unattributed: 1 });
   });

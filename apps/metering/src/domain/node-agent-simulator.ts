@@ -88,7 +88,10 @@ export class NodeAgentSimulator {
   nextTick(): { sampledAtMs: number; byNode: { nodeId: string; samples: TelemetrySample[] }[] } {
     const sampledAtMs = this.options.startMs + this.tick * this.periodMs;
     this.tick += 1;
-    return { sampledAtMs, byNode: this.fleet.map((node) => ({ nodeId: node.nodeId, samples: this.samplesOf(node, sampledAtMs) })) };
+    return {
+      sampledAtMs,
+      byNode: this.fleet.map((node) => ({ nodeId: node.nodeId, samples: this.samplesOf(node, sampledAtMs) })),
+    };
   }
 
   /** One node's report at an instant (a live runner paces nodes over the period with this). */
@@ -100,7 +103,10 @@ export class NodeAgentSimulator {
       const next = Math.min(1, Math.max(0, previous + (this.random() - 0.5) * 0.2));
       this.utilization.set(gpuId, next);
       const noiseW = (this.random() - 0.5) * 20;
-      const powerW = Math.max(0, Math.round((profile.idleW + (profile.maxW - profile.idleW) * next + noiseW) * 10) / 10);
+      const powerW = Math.max(
+        0,
+        Math.round((profile.idleW + (profile.maxW - profile.idleW) * next + noiseW) * 10) / 10,
+      );
       return {
         sampleId: `${gpuId}@${sampledAtMs}`,
         gpuId,
@@ -122,13 +128,22 @@ export function demoPlacements(
   fleet: readonly SimulatedNode[],
   options: { leases: number; share: number; gpusPerPlacement: number; placedAtMs: number },
 ) {
-  const placements: { placementId: string; workloadId: string; leaseId: string; tenantId: string; gpuClass: GpuClass; gpuIds: string[]; nodeIds: string[]; placedAt: string }[] = [];
+  const placements: {
+    placementId: string;
+    workloadId: string;
+    leaseId: string;
+    tenantId: string;
+    gpuClass: GpuClass;
+    gpuIds: string[];
+    nodeIds: string[];
+    placedAt: string;
+  }[] = [];
   const byClass = new Map<GpuClass, SimulatedNode[]>();
   for (const node of fleet) byClass.set(node.gpuClass, [...(byClass.get(node.gpuClass) ?? []), node]);
   let n = 0;
   for (const [gpuClass, nodes] of byClass) {
     const placedNodes = nodes.slice(0, Math.floor(nodes.length * options.share));
-    for (let i = 0; i < placedNodes.length; ) {
+    for (let i = 0; i < placedNodes.length;) {
       const group: SimulatedNode[] = [];
       let gpus = 0;
       while (i < placedNodes.length && gpus < options.gpusPerPlacement) {

@@ -27,7 +27,9 @@ export interface SampleContribution {
   attributedAtMs: number;
 }
 
-export function contributionOf(sample: Pick<TelemetrySample, 'sampledAt' | 'utilization' | 'powerW'>): SampleContribution {
+export function contributionOf(
+  sample: Pick<TelemetrySample, 'sampledAt' | 'utilization' | 'powerW'>,
+): SampleContribution {
   return {
     busyMs: Math.round(sample.utilization * SAMPLE_PERIOD_MS),
     energyMj: Math.round(sample.powerW * SAMPLE_PERIOD_MS),

@@ -34,7 +34,13 @@ export interface RecordTotals {
   digest: bigint;
 }
 
-export const EMPTY_SUMS: WindowSums = { allocatedGpuMs: 0, busyMs: 0, energyMj: 0, sampleCount: 0, digest: 0n };
+export const EMPTY_SUMS: WindowSums = {
+  allocatedGpuMs: 0,
+  busyMs: 0,
+  energyMj: 0,
+  sampleCount: 0,
+  digest: 0n,
+};
 
 export function windowRecordId(key: WindowKey): string {
   return usageRecordId(key.leaseId, key.gpuClass, new Date(key.hourStartMs).toISOString());

@@ -15,7 +15,9 @@ export class AttributionCache {
   private version = 0;
 
   async sync(tx: Queryable): Promise<AttributionIndex> {
-    const [head] = await tx.query<{ version: string }[]>(`SELECT version FROM metering.attribution_head WHERE id = 1 FOR SHARE`);
+    const [head] = await tx.query<{ version: string }[]>(
+      `SELECT version FROM metering.attribution_head WHERE id = 1 FOR SHARE`,
+    );
     const current = Number(head.version);
     if (current < this.version) {
       // The database was rebuilt under us (tests, restore): start over.

@@ -14,7 +14,8 @@ export interface PlacementRow {
   version: string;
 }
 
-export const PLACEMENT_COLUMNS = 'placement_id, workload_id, lease_id, tenant_id, gpu_class, gpu_ids, start_at, end_at, event_ids, version';
+export const PLACEMENT_COLUMNS =
+  'placement_id, workload_id, lease_id, tenant_id, gpu_class, gpu_ids, start_at, end_at, event_ids, version';
 
 export function intervalFromRow(row: PlacementRow): PlacementInterval {
   return {

@@ -1,7 +1,8 @@
 import { formatZodError } from '@fleetledger/contracts';
 import { TelemetrySample, telemetrySampleSchema } from '@fleetledger/contracts/metering';
 
-export type SampleParse = { ok: true; sample: TelemetrySample } | { ok: false; reason: SampleRejection; detail: string };
+export type SampleParse =
+  { ok: true; sample: TelemetrySample } | { ok: false; reason: SampleRejection; detail: string };
 export type SampleRejection = 'empty-message' | 'unparseable-json' | 'invalid-sample';
 
 /** Parses one sample at the edge (Kafka record value or HTTP batch item): typed, or why not. */
@@ -12,7 +13,8 @@ export function parseSample(input: unknown): SampleParse {
 }
 
 export function parseSampleRecord(value: Buffer | null): SampleParse {
-  if (!value || value.length === 0) return { ok: false, reason: 'empty-message', detail: 'the record has no value' };
+  if (!value || value.length === 0)
+    return { ok: false, reason: 'empty-message', detail: 'the record has no value' };
   let json: unknown;
   try {
     json = JSON.parse(value.toString('utf8'));

@@ -84,7 +84,14 @@ export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationS
     this.consumer = undefined;
   }
 
-  private async onBatch({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale }: EachBatchPayload) {
+  private async onBatch({
+    batch,
+    resolveOffset,
+    commitOffsetsIfNecessary,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload) {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const samples: TelemetrySample[] = [];
     const timestamps: number[] = [];
@@ -95,7 +102,13 @@ export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationS
         samples.push(parsed.sample);
         timestamps.push(Number(message.timestamp));
       } else {
-        letters.push({ topic: batch.topic, partition: batch.partition, message, reason: parsed.reason, detail: parsed.detail });
+        letters.push({
+          topic: batch.topic,
+          partition: batch.partition,
+          message,
+          reason: parsed.reason,
+          detail: parsed.detail,
+        });
       }
     }
     if (letters.length > 0) {
@@ -103,12 +116,22 @@ export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationS
         `INSERT INTO metering.dead_letters (consumer, topic, partition, kafka_offset, reason, detail)
          SELECT $1, $2, $3, * FROM unnest($4::bigint[], $5::text[], $6::text[])
          ON CONFLICT (consumer, topic, partition, kafka_offset) DO NOTHING`,
-        [TELEMETRY_CONSUMER, batch.topic, batch.partition, letters.map((l) => l.message.offset), letters.map((l) => l.reason), letters.map((l) => l.detail)],
+        [
+          TELEMETRY_CONSUMER,
+          batch.topic,
+          batch.partition,
+          letters.map((l) => l.message.offset),
+          letters.map((l) => l.reason),
+          letters.map((l) => l.detail),
+        ],
       );
       await this.deadLetters.publish(letters);
-      for (const letter of letters) this.metrics.deadLetters.inc({ consumer: TELEMETRY_CONSUMER, reason: letter.reason });
+      for (const letter of letters)
+        this.metrics.deadLetters.inc({ consumer: TELEMETRY_CONSUMER, reason: letter.reason });
       this.samplesTotal.inc({ outcome: 'dead-lettered' }, letters.length);
-      this.logger.warn(`${letters.length} malformed samples to ${deadLetterTopic(batch.topic)} (${letters[0].reason}: ${letters[0].detail})`);
+      this.logger.warn(
+        `${letters.length} malformed samples to ${deadLetterTopic(batch.topic)} (${letters[0].reason}: ${letters[0].detail})`,
+      );
     }
     if (samples.length > 0) {
       const result = await this.ingestor.ingest(samples, 'kafka');

@@ -50,7 +50,9 @@ export async function windowIds(
     else missing.set(id, key);
   }
   if (missing.size === 0) return result;
-  const sorted = [...missing.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, key]) => key);
+  const sorted = [...missing.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, key]) => key);
   const columns = [
     sorted.map((k) => k.leaseId),
     sorted.map((k) => k.tenantId),
@@ -63,7 +65,9 @@ export async function windowIds(
      ON CONFLICT (lease_id, gpu_class, hour_start) DO NOTHING`,
     columns,
   );
-  const rows = await tx.query<{ window_id: string; lease_id: string; gpu_class: string; hour_start: Date; tenant_id: string }[]>(
+  const rows = await tx.query<
+    { window_id: string; lease_id: string; gpu_class: string; hour_start: Date; tenant_id: string }[]
+  >(
     `SELECT w.window_id, w.lease_id, w.tenant_id, w.gpu_class, w.hour_start FROM metering.usage_windows w
        JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(lease_id, gpu_class, hour_start)
          ON w.lease_id = k.lease_id AND w.gpu_class = k.gpu_class AND w.hour_start = k.hour_start`,
@@ -89,7 +93,10 @@ export async function windowIds(
 export async function applyWindowDeltas(tx: Queryable, deltas: Map<number, WindowDelta>): Promise<void> {
   if (deltas.size === 0) return;
   const ids = [...deltas.keys()].sort((a, b) => a - b);
-  await tx.query(`SELECT window_id FROM metering.usage_windows WHERE window_id = ANY($1::bigint[]) ORDER BY window_id FOR UPDATE`, [ids]);
+  await tx.query(
+    `SELECT window_id FROM metering.usage_windows WHERE window_id = ANY($1::bigint[]) ORDER BY window_id FOR UPDATE`,
+    [ids],
+  );
   const [updated] = await tx.query<{ n: number }[]>(
     `WITH updated AS (UPDATE metering.usage_windows w SET
         busy_ms = w.busy_ms + v.busy_ms,
@@ -109,5 +116,6 @@ export async function applyWindowDeltas(tx: Queryable, deltas: Map<number, Windo
     ],
   );
   // Every counted sample must land in a window: a missing one fails the batch (retried), never drops counts.
-  if (updated.n !== ids.length) throw new Error(`usage window update matched ${updated.n} of ${ids.length} windows`);
+  if (updated.n !== ids.length)
+    throw new Error(`usage window update matched ${updated.n} of ${ids.length} windows`);
 }

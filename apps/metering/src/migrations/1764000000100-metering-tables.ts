@@ -29,9 +29,13 @@ export class MeteringTables1764000000100 implements MigrationInterface {
       source text NOT NULL
     )`);
     await q.query(`CREATE INDEX samples_gpu_time_idx ON metering.samples (gpu_id, attributed_at)`);
-    await q.query(`CREATE INDEX samples_unattributed_idx ON metering.samples (attributed_at) WHERE window_id IS NULL`);
+    await q.query(
+      `CREATE INDEX samples_unattributed_idx ON metering.samples (attributed_at) WHERE window_id IS NULL`,
+    );
 
-    await q.query(`CREATE TABLE metering.attribution_head (id int PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)`);
+    await q.query(
+      `CREATE TABLE metering.attribution_head (id int PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)`,
+    );
     await q.query(`INSERT INTO metering.attribution_head VALUES (1, 0)`);
     await q.query(`CREATE TABLE metering.placements (
       placement_id text PRIMARY KEY,
@@ -64,9 +68,13 @@ export class MeteringTables1764000000100 implements MigrationInterface {
       corrections integer NOT NULL DEFAULT 0,
       UNIQUE (lease_id, gpu_class, hour_start)
     )`);
-    await q.query(`CREATE INDEX usage_windows_open_idx ON metering.usage_windows (hour_start) WHERE status = 'open'`);
+    await q.query(
+      `CREATE INDEX usage_windows_open_idx ON metering.usage_windows (hour_start) WHERE status = 'open'`,
+    );
     await q.query(`CREATE INDEX usage_windows_dirty_idx ON metering.usage_windows (window_id) WHERE dirty`);
-    await q.query(`CREATE TABLE metering.close_progress (id int PRIMARY KEY CHECK (id = 1), closed_before timestamptz)`);
+    await q.query(
+      `CREATE TABLE metering.close_progress (id int PRIMARY KEY CHECK (id = 1), closed_before timestamptz)`,
+    );
     await q.query(`INSERT INTO metering.close_progress VALUES (1, NULL)`);
 
     await q.query(`CREATE TABLE metering.usage_by_record (
@@ -81,7 +89,9 @@ export class MeteringTables1764000000100 implements MigrationInterface {
       sample_count bigint NOT NULL,
       corrections integer NOT NULL
     )`);
-    await q.query(`CREATE INDEX usage_by_record_tenant_idx ON metering.usage_by_record (tenant_id, hour_start)`);
+    await q.query(
+      `CREATE INDEX usage_by_record_tenant_idx ON metering.usage_by_record (tenant_id, hour_start)`,
+    );
     await q.query(`CREATE TABLE metering.cluster_utilization_hourly (
       gpu_class text NOT NULL,
       hour_start timestamptz NOT NULL,
@@ -93,7 +103,15 @@ export class MeteringTables1764000000100 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const table of ['cluster_utilization_hourly', 'usage_by_record', 'close_progress', 'usage_windows', 'placements', 'attribution_head', 'samples']) {
+    for (const table of [
+      'cluster_utilization_hourly',
+      'usage_by_record',
+      'close_progress',
+      'usage_windows',
+      'placements',
+      'attribution_head',
+      'samples',
+    ]) {
       await q.query(`DROP TABLE metering.${table}`);
     }
   }

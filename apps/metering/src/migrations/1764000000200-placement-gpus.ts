@@ -8,8 +8,12 @@ export class PlacementGpus1764000000200 implements MigrationInterface {
   name = 'PlacementGpus1764000000200';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`CREATE TABLE metering.placement_gpus (gpu_id text NOT NULL, placement_id text NOT NULL, PRIMARY KEY (gpu_id, placement_id))`);
-    await q.query(`INSERT INTO metering.placement_gpus SELECT unnest(gpu_ids), placement_id FROM metering.placements ON CONFLICT DO NOTHING`);
+    await q.query(
+      `CREATE TABLE metering.placement_gpus (gpu_id text NOT NULL, placement_id text NOT NULL, PRIMARY KEY (gpu_id, placement_id))`,
+    );
+    await q.query(
+      `INSERT INTO metering.placement_gpus SELECT unnest(gpu_ids), placement_id FROM metering.placements ON CONFLICT DO NOTHING`,
+    );
     await q.query(`DROP INDEX metering.placements_gpus_idx`);
   }
 

@@ -3,4 +3,8 @@ import { MeteringTables1764000000100 } from './1764000000100-metering-tables';
 import { PlacementGpus1764000000200 } from './1764000000200-placement-gpus';
 
 /** Every migration of the metering schema, oldest first. Never edit one that has shipped: add a new one. */
-export const meteringMigrations = [EventStoreMetering1764000000000, MeteringTables1764000000100, PlacementGpus1764000000200];
+export const meteringMigrations = [
+  EventStoreMetering1764000000000,
+  MeteringTables1764000000100,
+  PlacementGpus1764000000200,
+];

@@ -2,11 +2,22 @@ import { Injectable } from '@nestjs/common';
 import { allocation, EventEnvelope, Topics } from '@fleetledger/contracts';
 import { Queryable } from '@fleetledger/eventstore';
 import { Messaging } from '@fleetledger/platform';
-import { AttributionIndex, evolveInterval, PlacementInterval, placementFactFrom } from '../domain/attribution';
+import {
+  AttributionIndex,
+  evolveInterval,
+  PlacementInterval,
+  placementFactFrom,
+} from '../domain/attribution';
 import { hourStartOf, HOUR_MS, sampleIdDigestTerm, subtractDigest } from '../domain/quantities';
 import { WindowKey } from '../domain/usage-record';
 import { intervalFromRow, PLACEMENT_COLUMNS, PlacementRow } from '../ingestion/placement-rows';
-import { addDelta, applyWindowDeltas, windowCacheKey, WindowDelta, windowIds } from '../ingestion/window-store';
+import {
+  addDelta,
+  applyWindowDeltas,
+  windowCacheKey,
+  WindowDelta,
+  windowIds,
+} from '../ingestion/window-store';
 
 const PLACEMENT_TYPES = new Set<string>([
   allocation.WorkloadPlaced.type,
@@ -51,10 +62,16 @@ export class PlacementsHandler {
        ON CONFLICT (placement_id) DO UPDATE SET gpu_ids = EXCLUDED.gpu_ids, start_at = EXCLUDED.start_at,
          end_at = EXCLUDED.end_at, event_ids = EXCLUDED.event_ids, version = EXCLUDED.version`,
       [
-        next.placementId, next.workloadId, next.leaseId, next.tenantId, next.gpuClass, next.gpuIds,
+        next.placementId,
+        next.workloadId,
+        next.leaseId,
+        next.tenantId,
+        next.gpuClass,
+        next.gpuIds,
         next.startMs === undefined ? null : new Date(next.startMs).toISOString(),
         next.endMs === undefined ? null : new Date(next.endMs).toISOString(),
-        next.eventIds, version,
+        next.eventIds,
+        version,
       ],
     );
     if (!previous) {
@@ -70,8 +87,21 @@ export class PlacementsHandler {
   }
 
   /** Re-runs attribution for the placement's GPUs over the changed range and moves what changed. */
-  private async reattributeSamples(tx: Queryable, gpuIds: readonly string[], range: { fromMs: number; toMs: number }) {
-    const samples = await tx.query<{ sample_id: string; gpu_id: string; attributed_at: Date; busy_ms: number; energy_mj: string; window_id: string | null }[]>(
+  private async reattributeSamples(
+    tx: Queryable,
+    gpuIds: readonly string[],
+    range: { fromMs: number; toMs: number },
+  ) {
+    const samples = await tx.query<
+      {
+        sample_id: string;
+        gpu_id: string;
+        attributed_at: Date;
+        busy_ms: number;
+        energy_mj: string;
+        window_id: string | null;
+      }[]
+    >(
       `SELECT sample_id, gpu_id, attributed_at, busy_ms, energy_mj, window_id FROM metering.samples
         WHERE gpu_id = ANY($1::text[]) AND attributed_at >= $2 AND attributed_at < $3`,
       [gpuIds, timestamp(range.fromMs), timestamp(range.toMs)],
@@ -88,11 +118,17 @@ export class PlacementsHandler {
       const atMs = s.attributed_at.getTime();
       const holder = index.holderAt(s.gpu_id, atMs);
       const key: WindowKey | undefined = holder && {
-        leaseId: holder.leaseId, tenantId: holder.tenantId, gpuClass: holder.gpuClass, hourStartMs: hourStartOf(atMs),
+        leaseId: holder.leaseId,
+        tenantId: holder.tenantId,
+        gpuClass: holder.gpuClass,
+        hourStartMs: hourStartOf(atMs),
       };
       return { sample: s, key };
     });
-    const ids = await windowIds(tx, targets.flatMap((t) => (t.key ? [t.key] : [])));
+    const ids = await windowIds(
+      tx,
+      targets.flatMap((t) => (t.key ? [t.key] : [])),
+    );
     const deltas = new Map<number, WindowDelta>();
     const moves: { sampleId: string; windowId: number | null }[] = [];
     for (const { sample, key } of targets) {
@@ -101,8 +137,15 @@ export class PlacementsHandler {
       if (from === to) continue;
       const term = sampleIdDigestTerm(sample.sample_id);
       const energyMj = Number(sample.energy_mj);
-      if (from !== null) addDelta(deltas, from, { busyMs: -sample.busy_ms, energyMj: -energyMj, sampleCount: -1, digest: subtractDigest(0n, term) });
-      if (to !== null) addDelta(deltas, to, { busyMs: sample.busy_ms, energyMj, sampleCount: 1, digest: term });
+      if (from !== null)
+        addDelta(deltas, from, {
+          busyMs: -sample.busy_ms,
+          energyMj: -energyMj,
+          sampleCount: -1,
+          digest: subtractDigest(0n, term),
+        });
+      if (to !== null)
+        addDelta(deltas, to, { busyMs: sample.busy_ms, energyMj, sampleCount: 1, digest: term });
       moves.push({ sampleId: sample.sample_id, windowId: to });
     }
     if (moves.length === 0) return;
@@ -118,7 +161,11 @@ export class PlacementsHandler {
    * Allocated time of the lease moved within the range: closed windows there become dirty, and hours
    * already past the closer's progress that had no window yet get one (the closer records it).
    */
-  private async touchWindows(tx: Queryable, interval: PlacementInterval, range: { fromMs: number; toMs: number }) {
+  private async touchWindows(
+    tx: Queryable,
+    interval: PlacementInterval,
+    range: { fromMs: number; toMs: number },
+  ) {
     const fromHour = hourStartOf(range.fromMs);
     const toMs = range.toMs;
     await tx.query(
@@ -126,21 +173,36 @@ export class PlacementsHandler {
         WHERE lease_id = $1 AND gpu_class = $2 AND status = 'closed' AND hour_start >= $3 AND hour_start < $4`,
       [interval.leaseId, interval.gpuClass, timestamp(fromHour), timestamp(toMs)],
     );
-    const [progress] = await tx.query<{ closed_before: Date | null }[]>(`SELECT closed_before FROM metering.close_progress WHERE id = 1`);
+    const [progress] = await tx.query<{ closed_before: Date | null }[]>(
+      `SELECT closed_before FROM metering.close_progress WHERE id = 1`,
+    );
     if (!progress.closed_before || interval.startMs === undefined) return;
-    const until = Math.min(interval.endMs ?? Number.POSITIVE_INFINITY, toMs, progress.closed_before.getTime());
+    const until = Math.min(
+      interval.endMs ?? Number.POSITIVE_INFINITY,
+      toMs,
+      progress.closed_before.getTime(),
+    );
     const keys: WindowKey[] = [];
     for (let hour = Math.max(fromHour, hourStartOf(interval.startMs)); hour < until; hour += HOUR_MS) {
-      keys.push({ leaseId: interval.leaseId, tenantId: interval.tenantId, gpuClass: interval.gpuClass, hourStartMs: hour });
+      keys.push({
+        leaseId: interval.leaseId,
+        tenantId: interval.tenantId,
+        gpuClass: interval.gpuClass,
+        hourStartMs: hour,
+      });
     }
     await windowIds(tx, keys);
   }
 }
 
 /** The span of time whose holder may differ between two versions of an interval; undefined if none. */
-export function changedRange(previous: PlacementInterval | undefined, next: PlacementInterval): { fromMs: number; toMs: number } | undefined {
+export function changedRange(
+  previous: PlacementInterval | undefined,
+  next: PlacementInterval,
+): { fromMs: number; toMs: number } | undefined {
   const INF = Number.POSITIVE_INFINITY;
-  const span = (i: PlacementInterval | undefined) => (i && i.startMs !== undefined ? [i.startMs, i.endMs ?? INF] : undefined);
+  const span = (i: PlacementInterval | undefined) =>
+    i && i.startMs !== undefined ? [i.startMs, i.endMs ?? INF] : undefined;
   const a = span(previous);
   const b = span(next);
   if (!a && !b) return undefined;

@@ -18,10 +18,17 @@ export const usageProjection: Projection = {
       const allocated = metering.milliUnits(p.gpuSecondsAllocated);
       const busy = metering.milliUnits(p.gpuSecondsBusy);
       const energy = metering.milliUnits(p.energyWh);
-      await tx.query(
-        `INSERT INTO ${s}.usage_by_record VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)`,
-        [p.usageRecordId, p.leaseId, p.tenantId, p.gpuClass, p.hourStart, allocated.toString(), busy.toString(), energy.toString(), p.sampleCount],
-      );
+      await tx.query(`INSERT INTO ${s}.usage_by_record VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)`, [
+        p.usageRecordId,
+        p.leaseId,
+        p.tenantId,
+        p.gpuClass,
+        p.hourStart,
+        allocated.toString(),
+        busy.toString(),
+        energy.toString(),
+        p.sampleCount,
+      ]);
       await addUtilization(tx, s, p.gpuClass, p.hourStart, allocated, busy, energy);
     } else if (event.type === metering.UsageCorrected.type) {
       const p = event.payload as metering.UsageCorrectedPayload;
@@ -32,14 +39,29 @@ export const usageProjection: Projection = {
         `UPDATE ${s}.usage_by_record SET gpu_ms_allocated = gpu_ms_allocated + $2, busy_ms = busy_ms + $3,
             energy_mwh = energy_mwh + $4, sample_count = sample_count + $5, corrections = $6
           WHERE usage_record_id = $1`,
-        [p.usageRecordId, allocated.toString(), busy.toString(), energy.toString(), p.delta.sampleCount, p.correctionSeq],
+        [
+          p.usageRecordId,
+          allocated.toString(),
+          busy.toString(),
+          energy.toString(),
+          p.delta.sampleCount,
+          p.correctionSeq,
+        ],
       );
       await addUtilization(tx, s, p.gpuClass, p.hourStart, allocated, busy, energy);
     }
   },
 };
 
-async function addUtilization(tx: Queryable, s: string, gpuClass: string, hourStart: string, allocated: bigint, busy: bigint, energy: bigint) {
+async function addUtilization(
+  tx: Queryable,
+  s: string,
+  gpuClass: string,
+  hourStart: string,
+  allocated: bigint,
+  busy: bigint,
+  energy: bigint,
+) {
   await tx.query(
     `INSERT INTO ${s}.cluster_utilization_hourly VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (gpu_class, hour_start) DO UPDATE SET

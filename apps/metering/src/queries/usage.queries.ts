@@ -75,7 +75,8 @@ export class UsageQueries {
       sampleCount: Number(r.sample_count),
       corrections: Number(r.corrections),
     }));
-    const sum = (field: 'gpu_ms_allocated' | 'busy_ms' | 'energy_mwh') => rows.reduce((t, r) => t + BigInt(r[field] as string), 0n);
+    const sum = (field: 'gpu_ms_allocated' | 'busy_ms' | 'energy_mwh') =>
+      rows.reduce((t, r) => t + BigInt(r[field] as string), 0n);
     return {
       records,
       totals: {
@@ -89,7 +90,9 @@ export class UsageQueries {
 
   /** Per class and hour: share of allocated GPU time that was busy (the operator's "40% -> 85%"). */
   async utilization(filter: { gpuClass?: string; from?: string; to?: string }) {
-    const rows = await this.dataSource.query<{ gpu_class: string; hour_start: Date; gpu_ms_allocated: string; busy_ms: string; energy_mwh: string }[]>(
+    const rows = await this.dataSource.query<
+      { gpu_class: string; hour_start: Date; gpu_ms_allocated: string; busy_ms: string; energy_mwh: string }[]
+    >(
       `SELECT gpu_class, hour_start, gpu_ms_allocated, busy_ms, energy_mwh FROM metering.cluster_utilization_hourly
         WHERE ($1::text IS NULL OR gpu_class = $1) AND ($2::timestamptz IS NULL OR hour_start >= $2) AND ($3::timestamptz IS NULL OR hour_start < $3)
         ORDER BY gpu_class, hour_start`,

@@ -25,12 +25,23 @@ async function main(): Promise<void> {
     .option('--leases <n>', 'leases the demo placements are spread over', '20')
     .option('--share <x>', 'share of each class placed', '0.9')
     .parse()
-    .opts<{ rate: string; duration: string; seed: string; nodes?: string; place: boolean; leases: string; share: string }>();
+    .opts<{
+      rate: string;
+      duration: string;
+      seed: string;
+      nodes?: string;
+      place: boolean;
+      leases: string;
+      share: string;
+    }>();
   const rate = Number(options.rate);
   const seed = Number(options.seed);
   const nodes = options.nodes ? Number(options.nodes) : Math.ceil((rate * 10) / 6.67);
   const prefix = process.env.KAFKA_TOPIC_PREFIX ?? '';
-  const kafka = createKafka({ brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), clientId: 'fleetledger-node-agent-simulator' });
+  const kafka = createKafka({
+    brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+    clientId: 'fleetledger-node-agent-simulator',
+  });
   const fleet = generateFleet({ seed, nodes });
   const simulator = new NodeAgentSimulator(fleet, { seed, startMs: Date.now() });
   const topics = [topicName(Topics.meteringTelemetry, prefix), topicName(Topics.allocationEvents, prefix)];

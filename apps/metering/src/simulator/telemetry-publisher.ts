@@ -23,7 +23,9 @@ const MAX_IN_FLIGHT = 4;
  * the fleet node by node; every pass over the fleet is one reporting instant (its wall-clock start).
  * If the broker cannot keep up, the publisher falls behind and catches up in bigger sends.
  */
-export async function publishTelemetry(options: PublishOptions): Promise<{ sent: number; elapsedMs: number }> {
+export async function publishTelemetry(
+  options: PublishOptions,
+): Promise<{ sent: number; elapsedMs: number }> {
   const topic = topicName(Topics.meteringTelemetry, options.topicPrefix);
   const fleet = options.simulator.fleet;
   const started = Date.now();
@@ -45,7 +47,8 @@ export async function publishTelemetry(options: PublishOptions): Promise<{ sent:
     let count = 0;
     while (count < due) {
       const node: SimulatedNode = fleet[nodeIndex];
-      for (const sample of options.simulator.samplesOf(node, passInstant)) messages.push({ key: node.nodeId, value: JSON.stringify(sample) });
+      for (const sample of options.simulator.samplesOf(node, passInstant))
+        messages.push({ key: node.nodeId, value: JSON.stringify(sample) });
       count += node.gpuIds.length;
       nodeIndex += 1;
       if (nodeIndex === fleet.length) {
@@ -86,9 +89,18 @@ export async function publishDemoPlacements(
     recordedAt: now,
     correlationId: 'node-agent-simulator',
     payload: {
-      workloadId: p.workloadId, placementId: p.placementId, tenantId: p.tenantId, leaseId: p.leaseId,
-      workloadClass: 'training', gpuClass: p.gpuClass, gpuIds: p.gpuIds, nodeIds: p.nodeIds, rackIds: ['sim-rack'],
-      priority: 1, borrowed: false, placedAt: p.placedAt,
+      workloadId: p.workloadId,
+      placementId: p.placementId,
+      tenantId: p.tenantId,
+      leaseId: p.leaseId,
+      workloadClass: 'training',
+      gpuClass: p.gpuClass,
+      gpuIds: p.gpuIds,
+      nodeIds: p.nodeIds,
+      rackIds: ['sim-rack'],
+      priority: 1,
+      borrowed: false,
+      placedAt: p.placedAt,
     } satisfies allocation.WorkloadPlacedPayload,
   }));
   // Small sends: a broker refuses record batches above its max message size (1 MB by default).

@@ -1,13 +1,25 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { newEvent } from '@fleetledger/contracts';
-import { GpuClass, UsageCorrected, UsageRecorded, usageRecordStreamId } from '@fleetledger/contracts/metering';
+import {
+  GpuClass,
+  UsageCorrected,
+  UsageRecorded,
+  usageRecordStreamId,
+} from '@fleetledger/contracts/metering';
 import { EventStore, Queryable, runInTransaction, StreamAppend } from '@fleetledger/eventstore';
 import { Messaging, Metrics } from '@fleetledger/platform';
 import { DataSource } from 'typeorm';
 import { v5 as uuidv5 } from 'uuid';
 import { allocatedGpuMs, PlacementInterval } from '../domain/attribution';
 import { hourStartOf, HOUR_MS } from '../domain/quantities';
-import { buildUsageRecorded, decideCorrection, dueBeforeMs, RecordTotals, totalsOf, WindowKey } from '../domain/usage-record';
+import {
+  buildUsageRecorded,
+  decideCorrection,
+  dueBeforeMs,
+  RecordTotals,
+  totalsOf,
+  WindowKey,
+} from '../domain/usage-record';
 import { intervalFromRow, PLACEMENT_COLUMNS, PlacementRow } from '../ingestion/placement-rows';
 import { windowIds } from '../ingestion/window-store';
 import { METERING_ENV, MeteringEnv } from '../metering.config';
@@ -27,7 +39,13 @@ interface WindowRow {
   sample_count: string;
   digest: string;
   status: 'open' | 'closed';
-  published: { allocatedGpuMs: number; busyMs: number; energyMilliWh: number; sampleCount: number; digest: string } | null;
+  published: {
+    allocatedGpuMs: number;
+    busyMs: number;
+    energyMilliWh: number;
+    sampleCount: number;
+    digest: string;
+  } | null;
   corrections: number;
 }
 
@@ -63,7 +81,9 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
     this.timer = setInterval(() => {
       if (this.running) return;
       this.running = this.close(Date.now())
-        .catch((error: Error) => this.logger.error(`window close failed (retried next tick): ${error.message}`))
+        .catch((error: Error) =>
+          this.logger.error(`window close failed (retried next tick): ${error.message}`),
+        )
         .finally(() => (this.running = undefined));
     }, this.env.METERING_CLOSE_INTERVAL_MS);
   }
@@ -73,7 +93,10 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
     await this.running;
   }
 
-  async close(asOfMs: number, correlationId = `metering-close-${new Date(asOfMs).toISOString()}`): Promise<CloseResult> {
+  async close(
+    asOfMs: number,
+    correlationId = `metering-close-${new Date(asOfMs).toISOString()}`,
+  ): Promise<CloseResult> {
     return runInTransaction(this.dataSource, async (tx) => {
       await tx.query(`SELECT version FROM metering.attribution_head WHERE id = 1 FOR SHARE`);
       const [progress] = await tx.query<{ closed_before: Date | null }[]>(
@@ -81,7 +104,8 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
       );
       const dueBefore = dueBeforeMs(this.env.METERING_LATENESS_MS, asOfMs);
       const closedBefore = progress.closed_before?.getTime();
-      if (closedBefore === undefined || dueBefore > closedBefore) await this.createAllocatedWindows(tx, closedBefore, dueBefore);
+      if (closedBefore === undefined || dueBefore > closedBefore)
+        await this.createAllocatedWindows(tx, closedBefore, dueBefore);
 
       const windows = await tx.query<WindowRow[]>(
         `SELECT window_id, lease_id, tenant_id, gpu_class, hour_start, busy_ms, energy_mj, sample_count, digest::text AS digest,
@@ -96,7 +120,12 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
       let recorded = 0;
       let corrected = 0;
       for (const row of windows) {
-        const key: WindowKey = { leaseId: row.lease_id, tenantId: row.tenant_id, gpuClass: row.gpu_class as GpuClass, hourStartMs: row.hour_start.getTime() };
+        const key: WindowKey = {
+          leaseId: row.lease_id,
+          tenantId: row.tenant_id,
+          gpuClass: row.gpu_class as GpuClass,
+          hourStartMs: row.hour_start.getTime(),
+        };
         const lease = intervals.get(`${key.leaseId}|${key.gpuClass}`) ?? [];
         const totals = totalsOf({
           allocatedGpuMs: allocatedGpuMs(lease, key, key.hourStartMs),
@@ -111,7 +140,14 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
           appends.push({
             streamId: usageRecordStreamId(payload.usageRecordId),
             expectedVersion: 0,
-            events: [newEvent(UsageRecorded, payload, payload.closedAt, uuidv5(payload.usageRecordId, EVENT_ID_NAMESPACE))],
+            events: [
+              newEvent(
+                UsageRecorded,
+                payload,
+                payload.closedAt,
+                uuidv5(payload.usageRecordId, EVENT_ID_NAMESPACE),
+              ),
+            ],
           });
           updates.push({ windowId: Number(row.window_id), published: totals, corrections: 0 });
           recorded += 1;
@@ -123,14 +159,28 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
           appends.push({
             streamId: usageRecordStreamId(correction.usageRecordId),
             expectedVersion: row.corrections + 1,
-            events: [newEvent(UsageCorrected, correction, correction.correctedAt, uuidv5(correction.usageCorrectionId, EVENT_ID_NAMESPACE))],
+            events: [
+              newEvent(
+                UsageCorrected,
+                correction,
+                correction.correctedAt,
+                uuidv5(correction.usageCorrectionId, EVENT_ID_NAMESPACE),
+              ),
+            ],
           });
           corrected += 1;
         }
-        updates.push({ windowId: Number(row.window_id), published: totals, corrections: row.corrections + (correction ? 1 : 0) });
+        updates.push({
+          windowId: Number(row.window_id),
+          published: totals,
+          corrections: row.corrections + (correction ? 1 : 0),
+        });
       }
 
-      const appended = await this.store.appendToStreams(tx, appends, { correlationId, topic: this.messaging.eventsTopic });
+      const appended = await this.store.appendToStreams(tx, appends, {
+        correlationId,
+        topic: this.messaging.eventsTopic,
+      });
       for (const event of appended) {
         await usageProjection.apply(tx, event, this.store.schema);
         this.metrics.eventsAppended.inc({ type: event.type });
@@ -147,13 +197,19 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
         );
       }
       const newClosedBefore = Math.max(closedBefore ?? dueBefore, dueBefore);
-      await tx.query(`UPDATE metering.close_progress SET closed_before = $1 WHERE id = 1`, [new Date(newClosedBefore).toISOString()]);
+      await tx.query(`UPDATE metering.close_progress SET closed_before = $1 WHERE id = 1`, [
+        new Date(newClosedBefore).toISOString(),
+      ]);
       return { closedBefore: new Date(newClosedBefore).toISOString(), recorded, corrected };
     });
   }
 
   /** Allocated time is metered even without samples: every hour a placement covers gets a window. */
-  private async createAllocatedWindows(tx: Queryable, fromMs: number | undefined, dueBefore: number): Promise<void> {
+  private async createAllocatedWindows(
+    tx: Queryable,
+    fromMs: number | undefined,
+    dueBefore: number,
+  ): Promise<void> {
     const rows = await tx.query<PlacementRow[]>(
       `SELECT ${PLACEMENT_COLUMNS} FROM metering.placements
         WHERE start_at IS NOT NULL AND start_at < $1 AND ($2::timestamptz IS NULL OR end_at IS NULL OR end_at > $2)`,
@@ -164,7 +220,12 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
       const first = Math.max(hourStartOf(interval.startMs!), fromMs ?? Number.NEGATIVE_INFINITY);
       const end = Math.min(interval.endMs ?? Number.POSITIVE_INFINITY, dueBefore);
       for (let hour = first; hour < end; hour += HOUR_MS) {
-        keys.push({ leaseId: interval.leaseId, tenantId: interval.tenantId, gpuClass: interval.gpuClass, hourStartMs: hour });
+        keys.push({
+          leaseId: interval.leaseId,
+          tenantId: interval.tenantId,
+          gpuClass: interval.gpuClass,
+          hourStartMs: hour,
+        });
       }
     }
     await windowIds(tx, keys);
@@ -178,7 +239,11 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
     const rows = await tx.query<PlacementRow[]>(
       `SELECT ${PLACEMENT_COLUMNS} FROM metering.placements
         WHERE lease_id = ANY($1::text[]) AND start_at IS NOT NULL AND start_at < $2 AND (end_at IS NULL OR end_at > $3)`,
-      [leases, new Date(hours.reduce((a, b) => Math.max(a, b)) + HOUR_MS).toISOString(), new Date(hours.reduce((a, b) => Math.min(a, b))).toISOString()],
+      [
+        leases,
+        new Date(hours.reduce((a, b) => Math.max(a, b)) + HOUR_MS).toISOString(),
+        new Date(hours.reduce((a, b) => Math.min(a, b))).toISOString(),
+      ],
     );
     for (const interval of rows.map(intervalFromRow)) {
       const key = `${interval.leaseId}|${interval.gpuClass}`;

@@ -42,10 +42,12 @@ const gpuCount = z.number().int().nonnegative();
 const author = z.string().min(1).max(200);
 const reason = z.string().min(1).max(2000);
 
-export const termSchema = z.object({ start: isoInstant, end: isoInstant }).refine(
-  (term) => Date.parse(term.start) < Date.parse(term.end),
-  'term.start must be before term.end (the term is [start, end))',
-);
+export const termSchema = z
+  .object({ start: isoInstant, end: isoInstant })
+  .refine(
+    (term) => Date.parse(term.start) < Date.parse(term.end),
+    'term.start must be before term.end (the term is [start, end))',
+  );
 export type LeaseTerm = z.infer<typeof termSchema>;
 
 /** GPUs committed per class; absent classes commit nothing. */

@@ -103,7 +103,14 @@ export const InvoiceDrafted = defineEvent({
 });
 
 /** 'adjustment' is a credit granted by hand on a credit note (goodwill, dispute), with its reason on the note. */
-export const invoiceLineKindSchema = z.enum(['gpu-usage', 'gpu-overage', 'energy', 'commitment-shortfall', 'sla-credit', 'adjustment']);
+export const invoiceLineKindSchema = z.enum([
+  'gpu-usage',
+  'gpu-overage',
+  'energy',
+  'commitment-shortfall',
+  'sla-credit',
+  'adjustment',
+]);
 
 export const invoiceLineSchema = z.object({
   lineId: z.string().min(1),

@@ -11,13 +11,19 @@ import { z } from 'zod';
 export const MICRO_MINOR_PER_MINOR = 1_000_000;
 
 /** Signed integer amount in minor units, e.g. "-1250" = USD -12.50. */
-export const minorUnitsSchema = z.string().regex(/^-?(0|[1-9]\d*)$/, 'integer minor units as a string of digits');
+export const minorUnitsSchema = z
+  .string()
+  .regex(/^-?(0|[1-9]\d*)$/, 'integer minor units as a string of digits');
 
 /** Non-negative integer amount in minor units. */
-export const nonNegativeMinorUnitsSchema = z.string().regex(/^(0|[1-9]\d*)$/, 'non-negative integer minor units as a string of digits');
+export const nonNegativeMinorUnitsSchema = z
+  .string()
+  .regex(/^(0|[1-9]\d*)$/, 'non-negative integer minor units as a string of digits');
 
 /** Non-negative price in millionths of a minor unit. */
-export const microMinorPriceSchema = z.string().regex(/^(0|[1-9]\d*)$/, 'non-negative integer micro-minor units as a string of digits');
+export const microMinorPriceSchema = z
+  .string()
+  .regex(/^(0|[1-9]\d*)$/, 'non-negative integer micro-minor units as a string of digits');
 
 /** Signed integer quantity in thousandths (milli-GPU-seconds, milli-watt-hours) as a string of digits; negative only in adjusting charges. */
 export const quantitySchema = z.string().regex(/^-?(0|[1-9]\d*)$/, 'integer quantity as a string of digits');

@@ -114,7 +114,11 @@ export const NodeDrainStarted = defineEvent({
   }),
 });
 
-const gpuAfterUndrainSchema = z.object({ gpuId: fleetIdSchema, nodeId: fleetIdSchema, health: gpuHealthSchema });
+const gpuAfterUndrainSchema = z.object({
+  gpuId: fleetIdSchema,
+  nodeId: fleetIdSchema,
+  health: gpuHealthSchema,
+});
 
 export const NodeUndrained = defineEvent({
   type: 'inventory.NodeUndrained',

@@ -31,7 +31,14 @@ describe('inventory contracts', () => {
         {
           nodeId: 'col1-h01-r001-n01',
           nominalPowerW: 10200,
-          gpus: [{ gpuId: 'col1-h01-r001-n01-g0', memoryGb: 80, nvlinkDomain: 'col1-h01-r001-n01-nvl', health: 'healthy' }],
+          gpus: [
+            {
+              gpuId: 'col1-h01-r001-n01-g0',
+              memoryGb: 80,
+              nvlinkDomain: 'col1-h01-r001-n01-nvl',
+              health: 'healthy',
+            },
+          ],
         },
       ],
     };

@@ -49,7 +49,9 @@ export const fleetIdSchema = z
 export const wattsSchema = z.number().int().nonnegative();
 
 /** Facts of each GPU class that every service may rely on. */
-export const gpuClassFacts: Readonly<Record<GpuClass, { form: RackForm; gpusPerNode: number; memoryGb: number }>> = {
+export const gpuClassFacts: Readonly<
+  Record<GpuClass, { form: RackForm; gpusPerNode: number; memoryGb: number }>
+> = {
   H100: { form: 'hgx', gpusPerNode: 8, memoryGb: 80 },
   H200: { form: 'hgx', gpusPerNode: 8, memoryGb: 141 },
   // A GB200 NVL72 rack: 18 compute trays ("nodes") of 4 Blackwell GPUs, all 72 in one NVLink domain.

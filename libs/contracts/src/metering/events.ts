@@ -10,7 +10,9 @@ import { defineEvent, PayloadOf } from '../event-definition';
  * may be negative (`"-12.500"`).
  */
 export const MILLI_DECIMAL = /^-?\d+\.\d{3}$/;
-const unsignedMilliDecimal = z.string().regex(/^\d+\.\d{3}$/, 'a non-negative decimal with exactly 3 decimals');
+const unsignedMilliDecimal = z
+  .string()
+  .regex(/^\d+\.\d{3}$/, 'a non-negative decimal with exactly 3 decimals');
 const signedMilliDecimal = z.string().regex(MILLI_DECIMAL, 'a decimal with exactly 3 decimals');
 const isoInstant = z.iso.datetime({ offset: true });
 /** An hour window start: an ISO instant on a whole UTC hour. */

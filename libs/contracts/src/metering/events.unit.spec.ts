@@ -1,5 +1,11 @@
 import { EventRegistry } from '../registry';
-import { allMeteringEvents, fromMilliUnits, milliUnits, telemetrySampleSchema, UsageRecorded } from './events';
+import {
+  allMeteringEvents,
+  fromMilliUnits,
+  milliUnits,
+  telemetrySampleSchema,
+  UsageRecorded,
+} from './events';
 
 describe('metering contracts', () => {
   it.each([
@@ -16,7 +22,14 @@ describe('metering contracts', () => {
     expect(() => milliUnits(text)).toThrow();
   });
 
-  const sample = { sampleId: 's1', gpuId: 'g1', nodeId: 'n1', sampledAt: '2026-01-01T00:00:10Z', utilization: 0.5, powerW: 600 };
+  const sample = {
+    sampleId: 's1',
+    gpuId: 'g1',
+    nodeId: 'n1',
+    sampledAt: '2026-01-01T00:00:10Z',
+    utilization: 0.5,
+    powerW: 600,
+  };
   it.each([
     ['a valid sample', sample, true],
     ['utilization above 1', { ...sample, utilization: 1.2 }, false],
@@ -30,12 +43,21 @@ describe('metering contracts', () => {
   it('UsageRecorded rejects an hour start that is not on the hour', () => {
     const registry = new EventRegistry([...allMeteringEvents]);
     const payload = {
-      usageRecordId: 'l|H100|2026-01-01T00:00:00.000Z', leaseId: 'l', tenantId: 't', gpuClass: 'H100',
-      hourStart: '2026-01-01T00:00:00.000Z', closedAt: '2026-01-01T01:05:00.000Z',
+      usageRecordId: 'l|H100|2026-01-01T00:00:00.000Z',
+      leaseId: 'l',
+      tenantId: 't',
+      gpuClass: 'H100',
+      hourStart: '2026-01-01T00:00:00.000Z',
+      closedAt: '2026-01-01T01:05:00.000Z',
       sources: { sampleDigest: 'a'.repeat(16), placementEventIds: [] },
-      gpuSecondsAllocated: '3600.000', gpuSecondsBusy: '0.000', energyWh: '0.000', sampleCount: 0,
+      gpuSecondsAllocated: '3600.000',
+      gpuSecondsBusy: '0.000',
+      energyWh: '0.000',
+      sampleCount: 0,
     };
     expect(registry.validateNew(UsageRecorded.type, payload).ok).toBe(true);
-    expect(registry.validateNew(UsageRecorded.type, { ...payload, hourStart: '2026-01-01T00:30:00.000Z' }).ok).toBe(false);
+    expect(
+      registry.validateNew(UsageRecorded.type, { ...payload, hourStart: '2026-01-01T00:30:00.000Z' }).ok,
+    ).toBe(false);
   });
 });

@@ -27,11 +27,15 @@ export type Rejection = { kind: 'rejected'; reason: 'already-open' | 'not-open';
 export function decide(state: AccountState, command: AccountCommand): NewEvent[] | Rejection {
   switch (command.kind) {
     case 'open':
-      if (state.opened) return { kind: 'rejected', reason: 'already-open', detail: `account ${command.accountId} exists` };
+      if (state.opened)
+        return { kind: 'rejected', reason: 'already-open', detail: `account ${command.accountId} exists` };
       return [newEvent(AccountOpened, { accountId: command.accountId, owner: command.owner }, command.at)];
     case 'deposit':
-      if (!state.opened) return { kind: 'rejected', reason: 'not-open', detail: `account ${command.accountId} is not open` };
-      return [newEvent(DepositMade, { accountId: command.accountId, amountMinor: command.amountMinor }, command.at)];
+      if (!state.opened)
+        return { kind: 'rejected', reason: 'not-open', detail: `account ${command.accountId} is not open` };
+      return [
+        newEvent(DepositMade, { accountId: command.accountId, amountMinor: command.amountMinor }, command.at),
+      ];
   }
 }
 
@@ -40,7 +44,10 @@ export function evolve(state: AccountState, event: { type: string; payload: unkn
     case AccountOpened.type:
       return { ...state, opened: true };
     case DepositMade.type:
-      return { ...state, balanceMinor: state.balanceMinor + (event.payload as { amountMinor: number }).amountMinor };
+      return {
+        ...state,
+        balanceMinor: state.balanceMinor + (event.payload as { amountMinor: number }).amountMinor,
+      };
     default:
       return state;
   }

@@ -1,9 +1,32 @@
 // A complete miniature service, the pattern every FleetLedger service follows:
 // controller (validate) -> handler (load stream, decide, append + outbox + inline projection in ONE transaction).
-import { Body, Controller, Get, HttpCode, Injectable, Module, NotFoundException, Param, Post } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Injectable,
+  Module,
+  NotFoundException,
+  Param,
+  Post,
+} from '@nestjs/common';
 import { Topics } from '@fleetledger/contracts';
-import { createEventStoreMigration, EventStore, Projection, Queryable, runInTransaction } from '@fleetledger/eventstore';
-import { CorrelationId, Messaging, Metrics, PlatformModule, ServiceError, ServiceOptions } from '@fleetledger/platform';
+import {
+  createEventStoreMigration,
+  EventStore,
+  Projection,
+  Queryable,
+  runInTransaction,
+} from '@fleetledger/eventstore';
+import {
+  CorrelationId,
+  Messaging,
+  Metrics,
+  PlatformModule,
+  ServiceError,
+  ServiceOptions,
+} from '@fleetledger/platform';
 import { createZodDto } from 'nestjs-zod';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { z } from 'zod';
@@ -12,13 +35,14 @@ import { AccountCommand, decide, evolve, exampleRegistry, initialAccount } from 
 class CreateAccounts1764000000001 implements MigrationInterface {
   name = 'CreateAccounts1764000000001';
   async up(q: QueryRunner) {
-    await q.query(`CREATE TABLE example.accounts (account_id text PRIMARY KEY, owner text NOT NULL, balance_minor bigint NOT NULL)`);
+    await q.query(
+      `CREATE TABLE example.accounts (account_id text PRIMARY KEY, owner text NOT NULL, balance_minor bigint NOT NULL)`,
+    );
   }
   async down(q: QueryRunner) {
     await q.query(`DROP TABLE example.accounts`);
   }
 }
-
 
 export const accountsProjection: Projection = {
   name: 'accounts',
@@ -29,13 +53,18 @@ export const accountsProjection: Projection = {
     if (event.type === 'AccountOpened') {
       await tx.query(`INSERT INTO "${schema}".accounts VALUES ($1, $2, 0)`, [p.accountId, p.owner]);
     } else if (event.type === 'DepositMade') {
-      await tx.query(`UPDATE "${schema}".accounts SET balance_minor = balance_minor + $2 WHERE account_id = $1`, [p.accountId, p.amountMinor]);
+      await tx.query(
+        `UPDATE "${schema}".accounts SET balance_minor = balance_minor + $2 WHERE account_id = $1`,
+        [p.accountId, p.amountMinor],
+      );
     }
   },
   // Replay fast path: opens in one insert, deposits summed per account in one update. Same result
   // as one-by-one, because an account's deposits only ever follow its opening.
   async applyBatch(tx: Queryable, events, schema) {
-    const opened = events.filter((e) => e.type === 'AccountOpened').map((e) => e.payload as { accountId: string; owner: string });
+    const opened = events
+      .filter((e) => e.type === 'AccountOpened')
+      .map((e) => e.payload as { accountId: string; owner: string });
     const deposits = new Map<string, number>();
     for (const e of events) {
       if (e.type !== 'DepositMade') continue;
@@ -43,10 +72,10 @@ export const accountsProjection: Projection = {
       deposits.set(p.accountId, (deposits.get(p.accountId) ?? 0) + p.amountMinor);
     }
     if (opened.length > 0) {
-      await tx.query(`INSERT INTO "${schema}".accounts SELECT a, o, 0 FROM unnest($1::text[], $2::text[]) AS t(a, o)`, [
-        opened.map((o) => o.accountId),
-        opened.map((o) => o.owner),
-      ]);
+      await tx.query(
+        `INSERT INTO "${schema}".accounts SELECT a, o, 0 FROM unnest($1::text[], $2::text[]) AS t(a, o)`,
+        [opened.map((o) => o.accountId), opened.map((o) => o.owner)],
+      );
     }
     if (deposits.size > 0) {
       await tx.query(
@@ -81,7 +110,8 @@ export class AccountsHandler {
     return runInTransaction(this.dataSource, async (tx) => {
       const history = await this.store.readStream(tx, streamId);
       const decision = decide(history.reduce(evolve, initialAccount), command);
-      if (!Array.isArray(decision)) throw new ServiceError(decision.reason, decision.detail, decision.reason === 'not-open' ? 404 : 409);
+      if (!Array.isArray(decision))
+        throw new ServiceError(decision.reason, decision.detail, decision.reason === 'not-open' ? 404 : 409);
       const appended = await this.store.append(tx, streamId, history.length, decision, {
         correlationId,
         topic: this.messaging.eventsTopic,
@@ -95,8 +125,12 @@ export class AccountsHandler {
   }
 }
 
-class OpenAccountDto extends createZodDto(z.object({ accountId: z.string().regex(/^[a-z0-9-]+$/), owner: z.string().min(1) })) {}
-class DepositDto extends createZodDto(z.object({ amountMinor: z.number().int().positive(), at: z.iso.datetime() })) {}
+class OpenAccountDto extends createZodDto(
+  z.object({ accountId: z.string().regex(/^[a-z0-9-]+$/), owner: z.string().min(1) }),
+) {}
+class DepositDto extends createZodDto(
+  z.object({ amountMinor: z.number().int().positive(), at: z.iso.datetime() }),
+) {}
 
 @Controller('accounts')
 export class AccountsController {
@@ -107,20 +141,30 @@ export class AccountsController {
 
   @Post()
   async open(@Body() body: OpenAccountDto, @CorrelationId() correlationId: string) {
-    const [event] = await this.handler.handle({ kind: 'open', ...body, at: '2026-11-01T00:00:00Z' }, correlationId);
+    const [event] = await this.handler.handle(
+      { kind: 'open', ...body, at: '2026-11-01T00:00:00Z' },
+      correlationId,
+    );
     return { eventId: event.eventId, streamVersion: event.streamVersion };
   }
 
   @Post(':accountId/deposits')
   @HttpCode(201)
-  async deposit(@Param('accountId') accountId: string, @Body() body: DepositDto, @CorrelationId() correlationId: string) {
+  async deposit(
+    @Param('accountId') accountId: string,
+    @Body() body: DepositDto,
+    @CorrelationId() correlationId: string,
+  ) {
     const [event] = await this.handler.handle({ kind: 'deposit', accountId, ...body }, correlationId);
     return { eventId: event.eventId, streamVersion: event.streamVersion };
   }
 
   @Get(':accountId')
   async get(@Param('accountId') accountId: string) {
-    const [row] = await this.dataSource.query(`SELECT account_id, owner, balance_minor FROM example.accounts WHERE account_id = $1`, [accountId]);
+    const [row] = await this.dataSource.query(
+      `SELECT account_id, owner, balance_minor FROM example.accounts WHERE account_id = $1`,
+      [accountId],
+    );
     if (!row) throw new NotFoundException(`no account ${accountId}`);
     return { accountId: row.account_id, owner: row.owner, balanceMinor: Number(row.balance_minor) };
   }
