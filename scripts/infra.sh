@@ -9,7 +9,7 @@ postgres_up() {
   if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return; fi
   if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
     echo "[postgres] starting the machine's cluster" >&2
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sed -n 1p)" main start
   fi
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && return; sleep 1; done
   echo "[postgres] no server answers on 127.0.0.1:5432; set DATABASE_URL to one that does" >&2
