@@ -257,12 +257,49 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
   // rebalances it, and a request sent meanwhile may wait out the rebalance.
   it('answers allocation.place and allocation.release over Kafka request/reply', async () => {
     const kafka = testKafka('rpc-caller');
-    const replyTopic = `${prefix}allocation.place.reply`;
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: replyTopic, numPartitions: 1 }], waitForLeaders: true });
-    await admin.disconnect();
-    const replies = await new TopicCollector(kafka).start([replyTopic]);
+    const collectors = new Map<string, TopicCollector>();
+    /** Sends one request the way a Nest Kafka client does and returns the reply's body. */
+    const call = async (pattern: string, payload: object, correlationId: string): Promise<unknown> => {
+      const replyTopic = `${prefix}${pattern}.reply`;
+      let replies = collectors.get(replyTopic);
+      if (!replies) {
+        await admin.createTopics({ topics: [{ topic: replyTopic, numPartitions: 1 }], waitForLeaders: true });
+        replies = await new TopicCollector(kafka).start([replyTopic]);
+        collectors.set(replyTopic, replies);
+      }
+      await producer.send({
+        topic: `${prefix}${pattern}`,
+        messages: [
+          {
+            value: JSON.stringify(payload),
+            headers: {
+              kafka_correlationId: correlationId,
+              kafka_replyTopic: replyTopic,
+              kafka_replyPartition: '0',
+            },
+          },
+        ],
+      });
+      const messages = await replies.waitFor(
+        (m) => m.some((x) => x.headers.kafka_correlationId === correlationId),
+        60_000,
+      );
+      const body = messages.find((m) => m.headers.kafka_correlationId === correlationId)!.value as {
+        response?: unknown;
+      };
+      return body.response ?? body;
+    };
+    const inference36 = (workloadId: string) => ({
+      workloadId,
+      tenantId: 'acme',
+      workloadClass: 'inference',
+      gpuCount: 36,
+      gang: true,
+      priority: 50,
+      requestedAt: AT,
+    });
     try {
       await post('/quotas/acme/GB200/inference', {
         change: { kind: 'set', nominal: 36, borrowLimit: 0 },
@@ -270,86 +307,27 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
         author: 'cap',
         at: AT,
       }).expect(201);
-      await producer.send({
-        topic: `${prefix}allocation.place`,
-        messages: [
-          {
-            value: JSON.stringify({
-              workloadId: 'rpc-1',
-              tenantId: 'acme',
-              workloadClass: 'inference',
-              gpuCount: 36,
-              gang: true,
-              priority: 50,
-              requestedAt: AT,
-            }),
-            headers: { kafka_correlationId: 'c-1', kafka_replyTopic: replyTopic, kafka_replyPartition: '0' },
-          },
-        ],
-      });
-      const [reply] = await replies.waitFor((m) => m.length >= 1, 60_000);
-      const body = reply.value as { response?: unknown } & Record<string, unknown>;
-      expect(body.response ?? body).toMatchObject({
+      expect(await call('allocation.place', inference36('rpc-1'), 'c-1')).toMatchObject({
         outcome: 'placed',
         gpuClass: 'GB200',
         workloadId: 'rpc-1',
       });
-      expect(reply.headers.kafka_correlationId).toBe('c-1');
-
-      // allocation.release answers on its own reply topic; releasing twice says the workload is no longer placed.
-      const releaseReplyTopic = `${prefix}allocation.release.reply`;
-      const releaseAdmin = kafka.admin();
-      await releaseAdmin.connect();
-      await releaseAdmin.createTopics({
-        topics: [{ topic: releaseReplyTopic, numPartitions: 1 }],
-        waitForLeaders: true,
+      // Releasing twice: the second answer says the workload is no longer placed.
+      const release = { workloadId: 'rpc-1', requestedAt: AT };
+      expect(await call('allocation.release', release, 'r-1')).toMatchObject({
+        outcome: 'released',
+        workloadId: 'rpc-1',
       });
-      await releaseAdmin.disconnect();
-      const releaseReplies = await new TopicCollector(kafka).start([releaseReplyTopic]);
-      try {
-        for (const correlationId of ['r-1', 'r-2']) {
-          await producer.send({
-            topic: `${prefix}allocation.release`,
-            messages: [
-              {
-                value: JSON.stringify({ workloadId: 'rpc-1', requestedAt: AT }),
-                headers: {
-                  kafka_correlationId: correlationId,
-                  kafka_replyTopic: releaseReplyTopic,
-                  kafka_replyPartition: '0',
-                },
-              },
-            ],
-          });
-          await releaseReplies.waitFor(
-            (m) => m.some((x) => x.headers.kafka_correlationId === correlationId),
-            60_000,
-          );
-        }
-        const outcome = (id: string) => {
-          const body = releaseReplies.messages.find((m) => m.headers.kafka_correlationId === id)!.value as {
-            response?: unknown;
-          } & Record<string, unknown>;
-          return body.response ?? body;
-        };
-        expect(outcome('r-1')).toMatchObject({ outcome: 'released', workloadId: 'rpc-1' });
-        expect(outcome('r-2')).toMatchObject({ outcome: 'not-placed', workloadId: 'rpc-1' });
-        // Take the 36 GB200 GPUs again: the replica test below counts on what is left free.
-        const again = await post('/workloads', {
-          workloadId: 'rpc-2',
-          tenantId: 'acme',
-          workloadClass: 'inference',
-          gpuCount: 36,
-          gang: true,
-          priority: 50,
-          requestedAt: AT,
-        }).expect(201);
-        expect(JSON.stringify(again.body)).toContain('GB200');
-      } finally {
-        await releaseReplies.stop();
-      }
+      expect(await call('allocation.release', release, 'r-2')).toMatchObject({
+        outcome: 'not-placed',
+        workloadId: 'rpc-1',
+      });
+      // Take the 36 GB200 GPUs again: the replica test below counts on what is left free.
+      const again = await post('/workloads', inference36('rpc-2')).expect(201);
+      expect(again.body).toMatchObject({ outcome: 'placed', gpuClass: 'GB200' });
     } finally {
-      await replies.stop();
+      for (const collector of collectors.values()) await collector.stop();
+      await admin.disconnect();
     }
   });
 
