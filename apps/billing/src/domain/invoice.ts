@@ -324,13 +324,7 @@ function decideSettleCorrection(
     {
       type: 'billing.CreditNoteIssued',
       payload: {
-        creditNoteId: command.creditNoteId,
-        creditNoteNumber: command.creditNoteNumber,
-        invoiceId: state.invoiceId!,
-        invoiceNumber: state.finalized.invoiceNumber,
-        tenantId: state.tenantId!,
-        period: state.period!,
-        currency: state.currency!,
+        ...creditNoteHeader(state, state.finalized, command),
         reason: 'usage-corrected',
         lines: deltaLines,
         totalMinor: total.toString(),
@@ -340,6 +334,23 @@ function decideSettleCorrection(
       },
     },
   ];
+}
+
+/** What every credit note of a final invoice says about itself and the invoice it corrects. */
+function creditNoteHeader(
+  state: InvoiceState,
+  finalized: { invoiceNumber: number },
+  command: { creditNoteId: string; creditNoteNumber: number },
+) {
+  return {
+    creditNoteId: command.creditNoteId,
+    creditNoteNumber: command.creditNoteNumber,
+    invoiceId: state.invoiceId!,
+    invoiceNumber: finalized.invoiceNumber,
+    tenantId: state.tenantId!,
+    period: state.period!,
+    currency: state.currency!,
+  };
 }
 
 function decideGrantCredit(
@@ -369,13 +380,7 @@ function decideGrantCredit(
     {
       type: 'billing.CreditNoteIssued',
       payload: {
-        creditNoteId: command.creditNoteId,
-        creditNoteNumber: command.creditNoteNumber,
-        invoiceId: state.invoiceId!,
-        invoiceNumber: state.finalized.invoiceNumber,
-        tenantId: state.tenantId!,
-        period: state.period!,
-        currency: state.currency!,
+        ...creditNoteHeader(state, state.finalized, command),
         reason: command.reason,
         lines: [
           {
