@@ -3,6 +3,8 @@ import { PlatformModule } from '@fleetledger/platform';
 import { MeteringController } from './api/metering.controller';
 import { AttributionCache } from './ingestion/attribution-cache';
 import { SampleIngestor } from './ingestion/sample-ingestor';
+import { SamplePartitions } from './ingestion/sample-partitions';
+import { SampleArchive } from './retention/sample-archive';
 import { TelemetryConsumer } from './ingestion/telemetry.consumer';
 import { METERING_ENV, parseMeteringEnv } from './metering.config';
 import { meteringService } from './metering.options';
@@ -16,7 +18,9 @@ import { WindowCloser } from './windows/window-closer';
   providers: [
     { provide: METERING_ENV, useFactory: () => parseMeteringEnv(process.env) },
     AttributionCache,
+    SamplePartitions,
     SampleIngestor,
+    SampleArchive,
     TelemetryConsumer,
     PlacementsHandler,
     WindowCloser,

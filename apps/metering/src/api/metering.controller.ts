@@ -5,9 +5,13 @@ import { z } from 'zod';
 import { SampleIngestor } from '../ingestion/sample-ingestor';
 import { parseSample } from '../ingestion/sample-parsing';
 import { UsageQueries } from '../queries/usage.queries';
+import { SampleArchive } from '../retention/sample-archive';
 import { WindowCloser } from '../windows/window-closer';
 
 class SampleBatchDto extends createZodDto(telemetryBatchSchema) {}
+class ArchiveSamplesDto extends createZodDto(
+  z.object({ before: z.iso.date().describe('first day kept (YYYY-MM-DD); earlier days are archived') }),
+) {}
 class CloseWindowsDto extends createZodDto(z.object({ asOf: z.iso.datetime({ offset: true }) })) {}
 const period = {
   from: z.iso.datetime({ offset: true }).optional(),
@@ -31,6 +35,7 @@ export class MeteringController {
     private readonly ingestor: SampleIngestor,
     private readonly closer: WindowCloser,
     private readonly queries: UsageQueries,
+    private readonly archiveService: SampleArchive,
   ) {}
 
   /**
@@ -42,16 +47,44 @@ export class MeteringController {
   async ingest(@Body() body: SampleBatchDto) {
     const valid: TelemetrySample[] = [];
     const rejected: { index: number; reason: string; detail: string }[] = [];
+    const parsedOk: boolean[] = [];
     body.samples.forEach((item, index) => {
       const parsed = parseSample(item);
+      parsedOk.push(parsed.ok);
       if (parsed.ok) valid.push(parsed.sample);
       else rejected.push({ index, reason: parsed.reason, detail: parsed.detail });
+    });
+    const validIndexes: number[] = [];
+    body.samples.forEach((item, index) => {
+      if (parsedOk[index]) validIndexes.push(index);
     });
     const result =
       valid.length > 0
         ? await this.ingestor.ingest(valid, 'http')
-        : { accepted: 0, duplicates: 0, unattributed: 0 };
-    return { ...result, rejected };
+        : { accepted: 0, duplicates: 0, unattributed: 0, beyondRetention: [] };
+    for (const index of result.beyondRetention)
+      rejected.push({
+        index: validIndexes[index],
+        reason: 'beyond-retention',
+        detail: `the day of ${valid[index].sampledAt} is archived`,
+      });
+    rejected.sort((a, b) => a.index - b.index);
+    return {
+      accepted: result.accepted,
+      duplicates: result.duplicates,
+      unattributed: result.unattributed,
+      rejected,
+    };
+  }
+
+  /**
+   * Operators: detaches the sample partitions of the days before `before` (they stay as tables to
+   * dump and drop) and refuses samples for those days from then on (`beyond-retention`).
+   */
+  @Post('samples/archive')
+  @HttpCode(200)
+  async archive(@Body() body: ArchiveSamplesDto) {
+    return this.archiveService.archiveBefore(body.before, Date.now());
   }
 
   /** Closes due windows as of an instant (operators, tests); the timer does the same on the wall clock. */

@@ -189,11 +189,48 @@ export class AttributionIndex {
     );
   }
 
+  /** Forgets one placement's interval. */
+  remove(placementId: string): void {
+    const interval = this.byPlacement.get(placementId);
+    if (!interval) return;
+    for (const gpuId of interval.gpuIds) {
+      const list = this.byGpu.get(gpuId)?.filter((i) => i.placementId !== placementId) ?? [];
+      if (list.length > 0) this.byGpu.set(gpuId, list);
+      else this.byGpu.delete(gpuId);
+    }
+    this.byPlacement.delete(placementId);
+  }
+
+  /**
+   * Forgets intervals that ended at or before `beforeMs` (memory bound): afterwards the index answers
+   * only for instants >= `beforeMs`, and a caller must look older instants up elsewhere. Returns how
+   * many intervals were dropped.
+   */
+  prune(beforeMs: number): number {
+    let dropped = 0;
+    for (const interval of [...this.byPlacement.values()]) {
+      if (AttributionIndex.relevantAfter(interval, beforeMs)) continue;
+      this.remove(interval.placementId);
+      dropped += 1;
+    }
+    return dropped;
+  }
+
+  /** Whether the index may hold this interval at all once pruned before `beforeMs`. */
+  static relevantAfter(interval: PlacementInterval, beforeMs: number): boolean {
+    return interval.endMs === undefined || interval.endMs > beforeMs;
+  }
+
   intervals(): IterableIterator<PlacementInterval> {
     return this.byPlacement.values();
   }
 
   get size(): number {
     return this.byPlacement.size;
+  }
+
+  /** GPUs with at least one interval (what pruning shrinks along with `size`). */
+  get gpuCount(): number {
+    return this.byGpu.size;
   }
 }

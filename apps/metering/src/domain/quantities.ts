@@ -41,6 +41,22 @@ export function hourStartOf(epochMs: number): number {
   return Math.floor(epochMs / HOUR_MS) * HOUR_MS;
 }
 
+export const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * The storage day of a sample: the UTC day of the instant it is attributed at (so of the hour it is
+ * counted in), as `YYYY-MM-DD`. Samples are partitioned by it, and dedup is per (sampleId, day):
+ * a redelivery carries the same sampledAt, so the same day.
+ */
+export function sampleDayOf(attributedAtMs: number): string {
+  return new Date(Math.floor(attributedAtMs / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** A sample whose day is before the archive horizon (days detached from storage) is refused, never stored. */
+export function isBeyondRetention(sampleDay: string, archivedBefore: string | null): boolean {
+  return archivedBefore !== null && sampleDay < archivedBefore;
+}
+
 /** Millijoules to the contract's watt-hours with 3 decimals (milliwatt-hours), rounded half up. */
 export function energyWhFromMillijoules(energyMj: number): string {
   return fromMilliUnits(Math.floor((energyMj + 1800) / 3600));

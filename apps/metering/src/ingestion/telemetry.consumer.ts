@@ -3,7 +3,7 @@ import { deadLetterTopic, Topics } from '@fleetledger/contracts';
 import { TelemetrySample } from '@fleetledger/contracts/metering';
 import { DeadLetter, DeadLetterPublisher, ensureTopics, nextOffset } from '@fleetledger/eventstore';
 import { KAFKA, Messaging, Metrics, PRODUCER, SERVICE_ENV, ServiceEnv } from '@fleetledger/platform';
-import { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { Counter, Histogram } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { METERING_ENV, MeteringEnv } from '../metering.config';
@@ -94,13 +94,13 @@ export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationS
   }: EachBatchPayload) {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const samples: TelemetrySample[] = [];
-    const timestamps: number[] = [];
+    const sampleMessages: KafkaMessage[] = [];
     const letters: DeadLetter[] = [];
     for (const message of batch.messages) {
       const parsed = parseSampleRecord(message.value);
       if (parsed.ok) {
         samples.push(parsed.sample);
-        timestamps.push(Number(message.timestamp));
+        sampleMessages.push(message);
       } else {
         letters.push({
           topic: batch.topic,
@@ -111,32 +111,22 @@ export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationS
         });
       }
     }
-    if (letters.length > 0) {
-      await this.dataSource.query(
-        `INSERT INTO metering.dead_letters (consumer, topic, partition, kafka_offset, reason, detail)
-         SELECT $1, $2, $3, * FROM unnest($4::bigint[], $5::text[], $6::text[])
-         ON CONFLICT (consumer, topic, partition, kafka_offset) DO NOTHING`,
-        [
-          TELEMETRY_CONSUMER,
-          batch.topic,
-          batch.partition,
-          letters.map((l) => l.message.offset),
-          letters.map((l) => l.reason),
-          letters.map((l) => l.detail),
-        ],
-      );
-      await this.deadLetters.publish(letters);
-      for (const letter of letters)
-        this.metrics.deadLetters.inc({ consumer: TELEMETRY_CONSUMER, reason: letter.reason });
-      this.samplesTotal.inc({ outcome: 'dead-lettered' }, letters.length);
-      this.logger.warn(
-        `${letters.length} malformed samples to ${deadLetterTopic(batch.topic)} (${letters[0].reason}: ${letters[0].detail})`,
-      );
-    }
+    await this.deadLetter(batch.topic, batch.partition, letters);
     if (samples.length > 0) {
       const result = await this.ingestor.ingest(samples, 'kafka');
+      await this.deadLetter(
+        batch.topic,
+        batch.partition,
+        result.beyondRetention.map((index) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          message: sampleMessages[index],
+          reason: 'beyond-retention',
+          detail: `the day of ${samples[index].sampledAt} is archived: the sample cannot be deduplicated against it`,
+        })),
+      );
       const now = Date.now();
-      const lags = timestamps.map((t) => now - t);
+      const lags = sampleMessages.map((m) => now - Number(m.timestamp));
       for (const lag of lags) this.lagSeconds.observe(lag / 1000);
       this.onCommitted?.(lags);
       this.samplesTotal.inc({ outcome: 'accepted' }, result.accepted);
@@ -148,5 +138,30 @@ export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationS
     resolveOffset(last);
     await commitOffsetsIfNecessary(nextOffset(batch.topic, batch.partition, last)); // autoCommit is off: commit explicitly
     await heartbeat();
+  }
+
+  /** Dead letters to metering.dead_letters and `<topic>.dlq` (with the reason), before the offset commit. */
+  private async deadLetter(topic: string, partition: number, letters: DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    await this.dataSource.query(
+      `INSERT INTO metering.dead_letters (consumer, topic, partition, kafka_offset, reason, detail)
+       SELECT $1, $2, $3, * FROM unnest($4::bigint[], $5::text[], $6::text[])
+       ON CONFLICT (consumer, topic, partition, kafka_offset) DO NOTHING`,
+      [
+        TELEMETRY_CONSUMER,
+        topic,
+        partition,
+        letters.map((l) => l.message.offset),
+        letters.map((l) => l.reason),
+        letters.map((l) => l.detail),
+      ],
+    );
+    await this.deadLetters.publish(letters);
+    for (const letter of letters)
+      this.metrics.deadLetters.inc({ consumer: TELEMETRY_CONSUMER, reason: letter.reason });
+    this.samplesTotal.inc({ outcome: 'dead-lettered' }, letters.length);
+    this.logger.warn(
+      `${letters.length} samples to ${deadLetterTopic(topic)} (${letters[0].reason}: ${letters[0].detail})`,
+    );
   }
 }

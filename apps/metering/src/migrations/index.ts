@@ -1,10 +1,12 @@
 import { EventStoreMetering1764000000000 } from './1764000000000-event-store';
 import { MeteringTables1764000000100 } from './1764000000100-metering-tables';
 import { PlacementGpus1764000000200 } from './1764000000200-placement-gpus';
+import { PartitionSamples1764000000300 } from './1764000000300-partition-samples';
 
 /** Every migration of the metering schema, oldest first. Never edit one that has shipped: add a new one. */
 export const meteringMigrations = [
   EventStoreMetering1764000000000,
   MeteringTables1764000000100,
   PlacementGpus1764000000200,
+  PartitionSamples1764000000300,
 ];

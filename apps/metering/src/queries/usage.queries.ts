@@ -11,7 +11,7 @@ export interface UsageFilter {
 }
 
 export interface PendingSamples {
-  /** Every sample ever accepted (deduplicated). */
+  /** Every sample ever accepted (deduplicated), archived days included (their counts are kept). */
   accepted: number;
   /** Counted in a published usage record (with its corrections). */
   rated: number;
@@ -19,7 +19,10 @@ export interface PendingSamples {
   awaitingClose: number;
   /** Arrived after its window closed; the next close publishes the correction. */
   awaitingCorrection: number;
-  /** No placement known for the GPU at that time (idle GPU, or placement event not seen yet). */
+  /**
+   * No placement known for the GPU at that time (idle GPU, or placement event not seen yet). Those in
+   * archived days stay counted here: they can no longer be re-attributed.
+   */
   unattributed: number;
 }
 
@@ -31,8 +34,10 @@ export class UsageQueries {
   /** accepted = rated + awaitingClose + awaitingCorrection + unattributed, always. */
   async pending(): Promise<PendingSamples> {
     const [row] = await this.dataSource.query<Record<string, string>[]>(`
-      SELECT (SELECT count(*) FROM metering.samples) AS accepted,
-             (SELECT count(*) FROM metering.samples WHERE window_id IS NULL) AS unattributed,
+      SELECT (SELECT count(*) FROM metering.samples)
+               + (SELECT coalesce(sum(samples), 0) FROM metering.sample_archive) AS accepted,
+             (SELECT count(*) FROM metering.samples WHERE window_id IS NULL)
+               + (SELECT coalesce(sum(unattributed), 0) FROM metering.sample_archive) AS unattributed,
              (SELECT coalesce(sum(sample_count), 0) FROM metering.usage_windows WHERE status = 'open') AS awaiting_close,
              (SELECT coalesce(sum(sample_count - (published->>'sampleCount')::bigint), 0) FROM metering.usage_windows WHERE dirty) AS awaiting_correction,
              (SELECT coalesce(sum((published->>'sampleCount')::bigint), 0) FROM metering.usage_windows WHERE status = 'closed') AS rated`);
