@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
 import { PlatformModule } from '@fleetledger/platform';
+import { FleetHealthConsumer } from './api/fleet-health.consumer';
 import { InvoicesController } from './api/invoices.controller';
 import { RatePlansController } from './api/rate-plans.controller';
 import { UsageConsumer } from './api/usage.consumer';
 import { UsageHoldsController } from './api/usage-holds.controller';
 import { billingService } from './billing.options';
 import { BillingStore } from './handlers/billing-store';
+import { FleetHealthRecorder } from './handlers/fleet-health.recorder';
 import { InvoiceHandler } from './handlers/invoice.handler';
 import { RatePlanHandler } from './handlers/rate-plan.handler';
 import { UsageRater } from './handlers/usage-rater';
@@ -14,6 +16,15 @@ import { InvoiceQueries } from './queries/invoice.queries';
 @Module({
   imports: [PlatformModule.forService(billingService)],
   controllers: [InvoicesController, RatePlansController, UsageHoldsController],
-  providers: [BillingStore, InvoiceHandler, RatePlanHandler, UsageRater, UsageConsumer, InvoiceQueries],
+  providers: [
+    BillingStore,
+    InvoiceHandler,
+    RatePlanHandler,
+    UsageRater,
+    UsageConsumer,
+    FleetHealthRecorder,
+    FleetHealthConsumer,
+    InvoiceQueries,
+  ],
 })
 export class BillingModule {}

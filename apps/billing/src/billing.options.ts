@@ -1,11 +1,11 @@
-import { allocation, billing, EventRegistry, metering, Topics } from '@fleetledger/contracts';
+import { allocation, billing, EventRegistry, inventory, metering, Topics } from '@fleetledger/contracts';
 import type { ServiceOptions } from '@fleetledger/platform';
 import { billingMigrations } from './migrations';
 import { invoicesProjection } from './projections/invoices.projection';
 
 /**
  * How the platform runs the billing service: its schema, migrations, events and topics. The registry knows
- * every event on the topics billing reads, so events it does not bill (placements, quotas) are recognised and
+ * every event on the topics billing reads, so events it does not bill (placements, quotas, power) are recognised and
  * skipped rather than dead-lettered as unknown.
  */
 export const billingService: ServiceOptions = {
@@ -16,9 +16,10 @@ export const billingService: ServiceOptions = {
     ...billing.allBillingEvents,
     ...metering.allMeteringEvents,
     ...allocation.allAllocationEvents,
+    ...inventory.allInventoryEvents,
   ]),
   eventsTopic: Topics.billingEvents,
-  consumedTopics: [Topics.meteringEvents, Topics.allocationEvents],
+  consumedTopics: [Topics.meteringEvents, Topics.allocationEvents, Topics.inventoryEvents],
   projections: [invoicesProjection],
   openApi: {
     title: 'FleetLedger billing',

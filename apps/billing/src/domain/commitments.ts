@@ -1,3 +1,4 @@
+import { CommitmentSegment } from './leases';
 import { divideRoundHalfEven, MILLI_PER_UNIT } from './money';
 import { Interval, overlapSeconds, periodBounds, periodSeconds } from './periods';
 
@@ -25,6 +26,39 @@ export function proratedMinimumMinor(
     BigInt(committedGpus) * monthlyFeePerGpuMinor * termSeconds,
     periodSeconds(period),
   );
+}
+
+/**
+ * The same two figures for a commitment that changes within the month (amendments effective mid-month): each
+ * segment of the term contributes its GPUs x its seconds in the month, at the fee of its own plan; the minimum
+ * is still rounded once, over the sum.
+ */
+export function committedMilliGpuSecondsOverSegments(
+  segments: readonly CommitmentSegment[],
+  gpuClass: string,
+  period: string,
+): bigint {
+  const bounds = periodBounds(period);
+  let total = 0n;
+  for (const segment of segments)
+    total += BigInt(segment.committedGpus[gpuClass] ?? 0) * overlapSeconds(segment, bounds) * MILLI_PER_UNIT;
+  return total;
+}
+
+export function proratedMinimumOverSegmentsMinor(
+  segments: readonly CommitmentSegment[],
+  gpuClass: string,
+  monthlyFeePerGpuMinor: (segment: CommitmentSegment) => bigint,
+  period: string,
+): bigint {
+  const bounds = periodBounds(period);
+  let numerator = 0n;
+  for (const segment of segments) {
+    const gpus = segment.committedGpus[gpuClass] ?? 0;
+    if (gpus === 0) continue;
+    numerator += BigInt(gpus) * monthlyFeePerGpuMinor(segment) * overlapSeconds(segment, bounds);
+  }
+  return divideRoundHalfEven(numerator, periodSeconds(period));
 }
 
 export function shortfallMinor(minimumMinor: bigint, inCommitmentUsageMinor: bigint): bigint {

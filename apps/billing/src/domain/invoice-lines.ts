@@ -1,11 +1,12 @@
 import type { billing } from '@fleetledger/contracts';
+import { ClassOutage } from './availability';
 import {
-  committedMilliGpuSeconds,
-  proratedMinimumMinor,
+  committedMilliGpuSecondsOverSegments,
+  proratedMinimumOverSegmentsMinor,
   shortfallMinor,
   splitByCommitment,
 } from './commitments';
-import { LeaseTerms } from './leases';
+import { CommitmentSegment, commitmentSegments, LeaseTerms } from './leases';
 import { energyAmountMinor, gpuTimeAmountMinor, parseInteger } from './money';
 import { overlapSeconds, periodBounds } from './periods';
 import { planInEffect, RatePlanVersion } from './rate-plans';
@@ -14,14 +15,7 @@ import { applicableTier, availabilityBasisPoints, slaCreditMinor } from './sla';
 
 export type InvoiceLine = billing.InvoiceLine;
 export type Currency = billing.Currency;
-
-/** GPU-time a lease's class was committed but not healthy in the period (from inventory health x allocation). */
-export interface ClassOutage {
-  leaseId: string;
-  gpuClass: string;
-  unavailableGpuSeconds: bigint;
-  sourceEventIds: string[];
-}
+export type { ClassOutage } from './availability';
 
 export interface SlaCredit {
   leaseId: string;
@@ -81,44 +75,47 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
     for (const charge of charges) noteCurrency(charge.currency);
 
     const usage = charges.filter((charge) => charge.kind === 'gpu-usage');
+    // The term in this month, cut where amendments take effect: each piece has its commitment and plan.
+    const segments = lease ? commitmentSegments(lease, bounds) : [];
     const classes = new Set([
       ...usage.map((charge) => charge.gpuClass ?? ''),
-      ...Object.keys(lease?.committedGpus ?? {}),
+      ...segments.flatMap((segment) => Object.keys(segment.committedGpus)),
     ]);
     for (const gpuClass of [...classes].sort()) {
-      const committedGpus = lease?.committedGpus[gpuClass] ?? 0;
+      const committedMilli = committedMilliGpuSecondsOverSegments(segments, gpuClass, input.period);
       const classUsage = usage.filter((charge) => (charge.gpuClass ?? '') === gpuClass);
       const { usageLines, inCommitmentMinor } = usageLinesFor(
         leaseId,
         gpuClass,
         classUsage,
-        lease,
-        committedGpus,
-        input.period,
+        committedMilli,
         bounds,
       );
       lines.push(...usageLines);
-      if (!lease || committedGpus === 0) continue;
+      if (!lease || committedMilli === 0n) continue;
 
-      const termStartInPeriod = Math.max(lease.term.startMs, bounds.startMs);
-      const plan = planInEffect(input.planVersions(lease.ratePlanId), termStartInPeriod);
-      if (!plan) {
-        return {
-          kind: 'rejected',
-          reason: 'no-rate-plan-in-effect',
-          detail: `lease ${leaseId}: plan ${lease.ratePlanId} not in effect`,
-        };
+      const plans = new Map<CommitmentSegment, RatePlanVersion>();
+      for (const segment of segments) {
+        const plan = planInEffect(input.planVersions(segment.ratePlanId), segment.startMs);
+        if (!plan) {
+          return {
+            kind: 'rejected',
+            reason: 'no-rate-plan-in-effect',
+            detail: `lease ${leaseId}: plan ${segment.ratePlanId} not in effect`,
+          };
+        }
+        noteCurrency(plan.currency);
+        plans.set(segment, plan);
       }
-      noteCurrency(plan.currency);
-      const fee = plan.classes.find((price) => price.gpuClass === gpuClass);
-      const minimum = fee
-        ? proratedMinimumMinor(
-            committedGpus,
-            parseInteger(fee.committedMonthlyFeePerGpuMinor),
-            lease.term,
-            input.period,
-          )
-        : 0n;
+      const minimum = proratedMinimumOverSegmentsMinor(
+        segments,
+        gpuClass,
+        (segment) => {
+          const fee = plans.get(segment)!.classes.find((price) => price.gpuClass === gpuClass);
+          return fee ? parseInteger(fee.committedMonthlyFeePerGpuMinor) : 0n;
+        },
+        input.period,
+      );
       const shortfall = shortfallMinor(minimum, inCommitmentMinor);
       if (shortfall > 0n) {
         lines.push({
@@ -137,7 +134,9 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
         (candidate) => candidate.leaseId === leaseId && candidate.gpuClass === gpuClass,
       );
       if (!outage) continue;
-      const committedSeconds = committedMilliGpuSeconds(committedGpus, lease.term, input.period) / 1000n;
+      // SLA tiers of the plan in effect where the lease's month starts.
+      const plan = plans.get(segments[0])!;
+      const committedSeconds = committedMilli / 1000n;
       const availability = availabilityBasisPoints(committedSeconds, outage.unavailableGpuSeconds);
       const tier = applicableTier(plan.slaCreditTiers, availability);
       if (!tier) continue;
@@ -149,7 +148,7 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
         availabilityBasisPoints: availability,
         creditBasisPoints: tier.creditBasisPoints,
         amountMinor: amount,
-        sourceEventIds: [...outage.sourceEventIds],
+        sourceEventIds: [...outage.sourceEventIds, ...lease.sourceEventIds],
       });
       lines.push({
         lineId: `${leaseId}:sla-credit:${gpuClass}`,
@@ -159,7 +158,8 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
         quantity: String(tier.creditBasisPoints),
         quantityUnit: 'basis-point',
         amountMinor: (-amount).toString(),
-        sourceEventIds: [...outage.sourceEventIds],
+        // the health events that took capacity away, and the lease events that set the commitment
+        sourceEventIds: [...outage.sourceEventIds, ...lease.sourceEventIds],
       });
     }
     lines.push(
@@ -198,9 +198,7 @@ function usageLinesFor(
   leaseId: string,
   gpuClass: string,
   charges: readonly ChargeRated[],
-  lease: LeaseTerms | undefined,
-  committedGpus: number,
-  period: string,
+  committed: bigint,
   bounds: { startMs: number; endMs: number },
 ): { usageLines: InvoiceLine[]; inCommitmentMinor: bigint } {
   // Net each hour first (a correction and its original share an hour and a price), then fill the commitment.
@@ -230,7 +228,6 @@ function usageLinesFor(
     .sort(([a, x], [b, y]) => x.hourStartMs - y.hourStartMs || (a < b ? -1 : a > b ? 1 : 0))
     .map(([, hour]) => hour);
   const inPeriod = ordered.filter((hour) => !hour.prior);
-  const committed = lease ? committedMilliGpuSeconds(committedGpus, lease.term, period) : 0n;
   const splits = splitByCommitment(
     inPeriod.map((hour) => ({ hourStartMs: hour.hourStartMs, milliGpuSeconds: hour.milli })),
     committed,

@@ -376,3 +376,51 @@ describe('invoice lifecycle: draft -> finalized -> credit notes', () => {
     );
   });
 });
+
+describe('invoice lines with a commitment amended mid-month', () => {
+  it('usage above the signed commitment but within the amended one is billed at the base price, not as overage', () => {
+    // 1 H100 committed, amended to 2 from Nov 16: 1 x 15 days + 2 x 15 days = 1,080 committed GPU-h.
+    const amended = lease({
+      leaseId: 'LA',
+      committedGpus: { H100: 2 },
+      sourceEventIds: ['signed-LA', 'amended-LA'],
+      schedule: [
+        {
+          fromMs: at('2026-11-01T00:00:00Z'),
+          committedGpus: { H100: 1 },
+          ratePlanId: 'usd-standard',
+          sourceEventId: 'signed-LA',
+        },
+        {
+          fromMs: at('2026-11-16T00:00:00Z'),
+          committedGpus: { H100: 2 },
+          ratePlanId: 'usd-standard',
+          sourceEventId: 'amended-LA',
+        },
+      ],
+    });
+    // 1,000 GPU-h in one hour record (a big backfill): more than the signed 720 GPU-h, less than 1,080
+    const usage = rated(
+      rateUsage(
+        usageRecorded({
+          leaseId: 'LA',
+          gpuClass: 'H100',
+          hourStart: '2026-11-20T00:00:00.000Z',
+          gpuSeconds: '3600000.000',
+        }),
+        [plan],
+      ),
+    );
+    const composition = composeInvoiceLines({
+      period: '2026-11',
+      charges: usage,
+      leases: [amended],
+      planVersions: () => [plan],
+    });
+    if (composition.kind === 'rejected') throw new Error(composition.detail);
+    // 1,000 x 2.50 = 2,500.00 within; minimum 1,000.00 x 1.5 = 1,500.00 is covered: no shortfall, no overage
+    expect(composition.lines.map((line) => [line.lineId, line.amountMinor])).toEqual([
+      ['LA:gpu-usage:H100:250000000', '250000'],
+    ]);
+  });
+});

@@ -4,7 +4,9 @@ import { EventStore, Queryable, StreamAppend } from '@fleetledger/eventstore';
 import { Messaging, Metrics } from '@fleetledger/platform';
 import { InvoiceEvent, InvoiceState, evolveInvoice, initialInvoiceState } from '../domain/invoice';
 import { BillingContext } from '../domain/invoice';
-import { LeaseTerms } from '../domain/leases';
+import { ClassFleet, ClassOutage, leaseOutages } from '../domain/availability';
+import { committedClasses, LeaseTerms, ratePlanIdsOf } from '../domain/leases';
+import { Interval, periodBounds } from '../domain/periods';
 import { RatePlanVersion } from '../domain/rate-plans';
 import { ChargeRated } from '../domain/rating';
 import { applyInvoiceEvents } from '../projections/invoices.projection';
@@ -133,16 +135,96 @@ export class BillingStore {
     return row?.terms;
   }
 
-  /** Leases of a tenant and every plan version they use: what composing an invoice needs. */
-  async context(tx: Queryable, tenantId: string): Promise<BillingContext> {
+  /**
+   * Leases of a tenant and every plan version they use: what composing an invoice needs. With a period, also
+   * the SLA outages of the tenant's leases in it, from the GPU health billing has consumed so far.
+   */
+  async context(tx: Queryable, tenantId: string, period?: string): Promise<BillingContext> {
     const leases = (
       await tx.query<{ terms: LeaseTerms }[]>(`SELECT terms FROM billing.leases WHERE tenant_id = $1`, [
         tenantId,
       ])
     ).map((row) => row.terms);
     const plans = new Map<string, RatePlanVersion[]>();
-    for (const ratePlanId of new Set(leases.map((lease) => lease.ratePlanId)))
+    for (const ratePlanId of new Set(leases.flatMap(ratePlanIdsOf)))
       plans.set(ratePlanId, await this.planVersions(tx, ratePlanId));
-    return { leases, planVersions: (ratePlanId) => plans.get(ratePlanId) ?? [] };
+    const outages = period ? await this.outages(tx, leases, period) : [];
+    return { leases, planVersions: (ratePlanId) => plans.get(ratePlanId) ?? [], outages };
+  }
+
+  /** GPU-seconds of commitment the fleet could not serve, per lease and class (domain/availability.ts). */
+  async outages(tx: Queryable, leases: readonly LeaseTerms[], period: string): Promise<ClassOutage[]> {
+    const bounds = periodBounds(period);
+    const committed = leases.filter((lease) => committedClasses(lease, bounds).length > 0);
+    if (committed.length === 0) return [];
+    const anyShared = committed.some((lease) => lease.exclusivity !== 'exclusive');
+    const allLeases = anyShared
+      ? (await tx.query<{ terms: LeaseTerms }[]>(`SELECT terms FROM billing.leases ORDER BY lease_id`)).map(
+          (row) => row.terms,
+        )
+      : committed;
+    const fleets = new Map<string, ClassFleet>();
+    for (const gpuClass of new Set(committed.flatMap((lease) => committedClasses(lease, bounds)))) {
+      // Exclusive leases with a scope need only their racks and halls; anything else needs the whole class.
+      const ofClass = committed.filter((lease) => committedClasses(lease, bounds).includes(gpuClass));
+      const scoped = ofClass.every(
+        (lease) =>
+          lease.exclusivity === 'exclusive' &&
+          (lease.scope?.rackIds.length ?? 0) + (lease.scope?.hallIds.length ?? 0) > 0,
+      );
+      const racks = scoped ? ofClass.flatMap((lease) => lease.scope!.rackIds) : null;
+      const halls = scoped ? ofClass.flatMap((lease) => lease.scope!.hallIds) : null;
+      fleets.set(gpuClass, await this.classFleet(tx, gpuClass, bounds, racks, halls));
+    }
+    return leaseOutages({
+      period,
+      leases: committed,
+      allLeases,
+      fleet: (gpuClass) => fleets.get(gpuClass) ?? { initial: [], changes: [] },
+    });
+  }
+
+  /** The GPUs of a class (optionally of some racks and halls): state at the period start, changes within it. */
+  private async classFleet(
+    tx: Queryable,
+    gpuClass: string,
+    bounds: Interval,
+    racks: string[] | null,
+    halls: string[] | null,
+  ): Promise<ClassFleet> {
+    type Row = {
+      gpu_id: string;
+      rack_id: string;
+      hall_id: string;
+      available: boolean;
+      event_id: string;
+      at: Date;
+    };
+    const scope = `gpu_class = $1 AND ($2::text[] IS NULL OR rack_id = ANY($2::text[]) OR hall_id = ANY($3::text[]))`;
+    const start = new Date(bounds.startMs).toISOString();
+    const end = new Date(bounds.endMs).toISOString();
+    const initial = await tx.query<Row[]>(
+      `SELECT DISTINCT ON (gpu_id) gpu_id, rack_id, hall_id, available, event_id, at
+         FROM billing.gpu_availability_changes WHERE ${scope} AND at <= $4
+        ORDER BY gpu_id, at DESC, seq DESC`,
+      [gpuClass, racks, halls ?? [], start],
+    );
+    const changes = await tx.query<Row[]>(
+      `SELECT gpu_id, rack_id, hall_id, available, event_id, at
+         FROM billing.gpu_availability_changes WHERE ${scope} AND at > $4 AND at < $5
+        ORDER BY at, seq`,
+      [gpuClass, racks, halls ?? [], start, end],
+    );
+    const gpu = (row: Row) => ({
+      gpuId: row.gpu_id,
+      rackId: row.rack_id,
+      hallId: row.hall_id,
+      available: row.available,
+      eventId: row.event_id,
+    });
+    return {
+      initial: initial.map(gpu),
+      changes: changes.map((row) => ({ ...gpu(row), atMs: row.at.getTime() })),
+    };
   }
 }

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { allocation, EventEnvelope, metering } from '@fleetledger/contracts';
 import { Queryable } from '@fleetledger/eventstore';
 import { ServiceError } from '@fleetledger/platform';
-import { evolveLeaseTerms, LeaseEvent } from '../domain/leases';
+import { evolveLeaseTerms, LeaseEvent, ratePlanIdAt } from '../domain/leases';
 import { rateCorrection, rateUsage } from '../domain/rating';
 import { AppendMeta, BillingStore } from './billing-store';
 import { InvoiceHandler } from './invoice.handler';
@@ -60,7 +60,8 @@ export class UsageRater {
         'unknown-lease',
         `lease ${usage.leaseId} not known to billing yet`,
       );
-    const plans = await this.billing.planVersions(tx, lease.ratePlanId);
+    // The plan the lease had at the usage hour: an amendment changes it from its effective date on.
+    const plans = await this.billing.planVersions(tx, ratePlanIdAt(lease, Date.parse(usage.hourStart)));
     const corrected = event.type === metering.UsageCorrected.type;
     const charges = corrected
       ? rateCorrection({ eventId: event.eventId, payload: usage as metering.UsageCorrectedPayload }, plans)
@@ -120,7 +121,9 @@ export class UsageRater {
           )
         : await tx.query<{ envelope: EventEnvelope }[]>(
             `SELECT h.envelope FROM billing.usage_holds h JOIN billing.leases l ON l.lease_id = h.lease_id
-              WHERE h.status = 'pending' AND l.terms->>'ratePlanId' = $1 ORDER BY h.event_id`,
+              WHERE h.status = 'pending'
+                AND (l.terms->>'ratePlanId' = $1 OR l.terms->'schedule' @> jsonb_build_array(jsonb_build_object('ratePlanId', $1::text)))
+              ORDER BY h.event_id`,
             [scope.ratePlanId],
           );
     for (const { envelope } of rows) {

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { billingError } from '../billing-errors';
 import { composeInvoiceLines } from '../domain/invoice-lines';
 import { BillingStore } from '../handlers/billing-store';
+import { FLEET_HEALTH_CONSUMER } from '../api/fleet-health.consumer';
 import { USAGE_CONSUMER } from '../api/usage.consumer';
 
 interface InvoiceRow {
@@ -91,8 +92,8 @@ export class InvoiceQueries {
         detail: `no line ${lineId} on invoice ${invoiceId}`,
       });
     const consumed = await this.dataSource.query<{ envelope: unknown; event_id: string }[]>(
-      `SELECT event_id::text AS event_id, envelope FROM billing.inbox WHERE consumer = $1 AND event_id::text = ANY($2::text[])`,
-      [USAGE_CONSUMER, line.sourceEventIds],
+      `SELECT event_id::text AS event_id, envelope FROM billing.inbox WHERE consumer = ANY($1::text[]) AND event_id::text = ANY($2::text[])`,
+      [[USAGE_CONSUMER, FLEET_HEALTH_CONSUMER], line.sourceEventIds],
     );
     const byId = new Map(consumed.map((row) => [row.event_id, row.envelope]));
     return {
@@ -150,7 +151,7 @@ export class InvoiceQueries {
       `SELECT charge FROM billing.charges WHERE invoice_id = $1`,
       [row.invoice_id],
     );
-    const context = await this.billing.context(this.dataSource, row.tenant_id);
+    const context = await this.billing.context(this.dataSource, row.tenant_id, row.period);
     const composition = composeInvoiceLines({
       period: row.period,
       charges: charges.map((c) => c.charge),

@@ -1,0 +1,256 @@
+import { commitmentSegments, CommittedGpus, LeaseTerms } from './leases';
+import { Interval, periodBounds } from './periods';
+
+/**
+ * Healthy capacity under leases, from inventory's GPU health events (README "SLA credits" has the rules).
+ *
+ * A GPU is *available* when its effective health is `healthy` or `degraded` (it still serves the tenant's work);
+ * `failed`, `draining` and `decommissioned` GPUs are not. Time is the inventory events' `occurredAt`, never the
+ * clock, so the same events give the same credits on every replay.
+ *
+ * A lease's capacity comes from a *pool* of GPUs of its class:
+ *  - exclusive lease with a scope: the GPUs of the racks and halls in its scope;
+ *  - exclusive lease without a scope (the whole cluster): every GPU of the class;
+ *  - shared lease: every GPU of the class that no active exclusive lease fences off; shared leases draw on that
+ *    pool together, so the pool is short by (sum of their commitments - available GPUs) and each lease carries
+ *    the shortfall in proportion to its commitment.
+ * The pool is short when it has fewer available GPUs than the commitment (spare GPUs absorb failures first), by
+ * at most the number of its GPUs that are unavailable: capacity billing never saw (GPUs not commissioned yet,
+ * or a pool smaller than what was sold) is not an outage of health, and has no event to show for it.
+ */
+
+export interface GpuAvailability {
+  gpuId: string;
+  rackId: string;
+  hallId: string;
+  available: boolean;
+  /** The inventory event that put the GPU in this state. */
+  eventId: string;
+}
+
+export interface AvailabilityChange extends GpuAvailability {
+  atMs: number;
+}
+
+/** The GPUs of one class: their state at the start of a period and their changes in it, in log order. */
+export interface ClassFleet {
+  initial: readonly GpuAvailability[];
+  changes: readonly AvailabilityChange[];
+}
+
+export interface ShortfallSegment extends Interval {
+  /** GPUs the pool lacks to meet its demand over [startMs, endMs). */
+  shortfallGpus: number;
+  demandGpus: number;
+  /** The events that made the pool's unavailable GPUs unavailable. */
+  causeEventIds: string[];
+}
+
+export interface PoolDefinition {
+  window: Interval;
+  inPool: (gpu: { rackId: string; hallId: string }, atMs: number) => boolean;
+  demandGpus: (atMs: number) => number;
+  /** Instants inside the window where `inPool` or `demandGpus` may change. */
+  breakpoints: readonly number[];
+}
+
+const AVAILABLE = new Set(['healthy', 'degraded']);
+
+/** Effective health (inventory's `health` field) -> counts as capacity or not. */
+export function isAvailable(health: string): boolean {
+  return AVAILABLE.has(health);
+}
+
+/** Sweeps the window: the segments where the pool has fewer available GPUs than its demand. */
+export function poolShortfall(fleet: ClassFleet, pool: PoolDefinition): ShortfallSegment[] {
+  const { startMs, endMs } = pool.window;
+  if (endMs <= startMs) return [];
+  const states = new Map<string, GpuAvailability>();
+  for (const gpu of fleet.initial) states.set(gpu.gpuId, gpu);
+  const changes = fleet.changes;
+  let next = 0;
+  while (next < changes.length && changes[next].atMs <= startMs) {
+    states.set(changes[next].gpuId, changes[next]);
+    next += 1;
+  }
+  const times = new Set<number>([startMs]);
+  for (const at of pool.breakpoints) if (at > startMs && at < endMs) times.add(at);
+  for (let i = next; i < changes.length && changes[i].atMs < endMs; i++) times.add(changes[i].atMs);
+  const points = [...times].sort((a, b) => a - b);
+  const breakpoints = new Set(pool.breakpoints);
+
+  let available = 0;
+  const unavailable = new Set<string>();
+  const recount = (atMs: number) => {
+    available = 0;
+    unavailable.clear();
+    for (const gpu of states.values()) {
+      if (!pool.inPool(gpu, atMs)) continue;
+      if (gpu.available) available += 1;
+      else unavailable.add(gpu.gpuId);
+    }
+  };
+  recount(startMs);
+
+  const segments: ShortfallSegment[] = [];
+  points.forEach((atMs, index) => {
+    if (atMs !== startMs) {
+      while (next < changes.length && changes[next].atMs <= atMs) {
+        const change = changes[next++];
+        const before = states.get(change.gpuId);
+        states.set(change.gpuId, change);
+        if (breakpoints.has(atMs) || !pool.inPool(change, atMs)) continue;
+        if (before && pool.inPool(before, atMs)) {
+          if (before.available) available -= 1;
+          else unavailable.delete(before.gpuId);
+        }
+        if (change.available) available += 1;
+        else unavailable.add(change.gpuId);
+      }
+      if (breakpoints.has(atMs)) recount(atMs);
+    }
+    const demand = pool.demandGpus(atMs);
+    // Capacity that never was (GPUs not commissioned yet, a pool sold beyond its size) is not an outage: only
+    // GPUs that health events took away count, so every credited second has an inventory event behind it.
+    const shortfall = Math.min(demand - available, unavailable.size);
+    if (shortfall <= 0) return;
+    const segmentEnd = index + 1 < points.length ? points[index + 1] : endMs;
+    segments.push({
+      startMs: atMs,
+      endMs: segmentEnd,
+      shortfallGpus: shortfall,
+      demandGpus: demand,
+      causeEventIds: [...unavailable].map((gpuId) => states.get(gpuId)!.eventId),
+    });
+  });
+  return segments;
+}
+
+/**
+ * The GPU-seconds a lease lacked: in each short segment, its share (its GPUs / the pool's demand) of the
+ * shortfall. Rounded UP to whole GPU-seconds, like availability is rounded down: rounding favours the tenant.
+ */
+export function leaseUnavailableGpuSeconds(
+  segments: readonly ShortfallSegment[],
+  leaseGpus: (atMs: number) => number,
+): bigint {
+  let gpuMs = 0n;
+  for (const segment of segments) {
+    const share = BigInt(leaseGpus(segment.startMs));
+    if (share === 0n || segment.demandGpus <= 0) continue;
+    const numerator = BigInt(segment.shortfallGpus) * share * BigInt(segment.endMs - segment.startMs);
+    gpuMs += ceilDiv(numerator, BigInt(segment.demandGpus));
+  }
+  return ceilDiv(gpuMs, 1000n);
+}
+
+function ceilDiv(numerator: bigint, denominator: bigint): bigint {
+  return (numerator + denominator - 1n) / denominator;
+}
+
+export interface ClassOutage {
+  leaseId: string;
+  gpuClass: string;
+  unavailableGpuSeconds: bigint;
+  sourceEventIds: string[];
+}
+
+export interface OutageInput {
+  period: string;
+  /** The leases whose outages are wanted (one tenant's). */
+  leases: readonly LeaseTerms[];
+  /** Every lease billing knows: shared leases draw on one pool, exclusive ones fence GPUs off it. */
+  allLeases: readonly LeaseTerms[];
+  fleet: (gpuClass: string) => ClassFleet;
+}
+
+/** Per lease and class of `leases`: the GPU-seconds of commitment the fleet could not serve in the period. */
+export function leaseOutages(input: OutageInput): ClassOutage[] {
+  const bounds = periodBounds(input.period);
+  const outages: ClassOutage[] = [];
+  const sharedPools = new Map<string, ShortfallSegment[]>();
+  for (const lease of [...input.leases].sort((a, b) => (a.leaseId < b.leaseId ? -1 : 1))) {
+    const segments = commitmentSegments(lease, bounds);
+    if (segments.length === 0) continue;
+    const window = { startMs: segments[0].startMs, endMs: segments[segments.length - 1].endMs };
+    const classes = [
+      ...new Set(segments.flatMap((s) => Object.keys(s.committedGpus).filter((c) => s.committedGpus[c]))),
+    ].sort();
+    for (const gpuClass of classes) {
+      const leaseGpus = gpusAt(segments, gpuClass);
+      let shortfall: ShortfallSegment[];
+      if (lease.exclusivity === 'exclusive') {
+        const racks = new Set(lease.scope?.rackIds ?? []);
+        const halls = new Set(lease.scope?.hallIds ?? []);
+        const wholeCluster = racks.size === 0 && halls.size === 0;
+        shortfall = poolShortfall(input.fleet(gpuClass), {
+          window,
+          inPool: (gpu) => wholeCluster || racks.has(gpu.rackId) || halls.has(gpu.hallId),
+          demandGpus: leaseGpus,
+          breakpoints: segments.map((segment) => segment.startMs),
+        });
+      } else {
+        let pool = sharedPools.get(gpuClass);
+        if (!pool) {
+          pool = poolShortfall(input.fleet(gpuClass), sharedPool(input.allLeases, gpuClass, bounds));
+          sharedPools.set(gpuClass, pool);
+        }
+        shortfall = pool.filter((s) => s.endMs > window.startMs && s.startMs < window.endMs);
+        shortfall = shortfall.map((s) => ({
+          ...s,
+          startMs: Math.max(s.startMs, window.startMs),
+          endMs: Math.min(s.endMs, window.endMs),
+        }));
+      }
+      const unavailableGpuSeconds = leaseUnavailableGpuSeconds(shortfall, leaseGpus);
+      if (unavailableGpuSeconds === 0n) continue;
+      outages.push({
+        leaseId: lease.leaseId,
+        gpuClass,
+        unavailableGpuSeconds,
+        sourceEventIds: [...new Set(shortfall.flatMap((s) => s.causeEventIds))].sort(),
+      });
+    }
+  }
+  return outages;
+}
+
+/** The pool of shared leases of one class in a period: unfenced GPUs vs the sum of shared commitments. */
+function sharedPool(allLeases: readonly LeaseTerms[], gpuClass: string, bounds: Interval): PoolDefinition {
+  const shared = allLeases
+    .filter((lease) => lease.exclusivity !== 'exclusive')
+    .map((lease) => commitmentSegments(lease, bounds));
+  const fences = allLeases
+    .filter((lease) => lease.exclusivity === 'exclusive')
+    .map((lease) => ({
+      term: lease.term,
+      racks: new Set(lease.scope?.rackIds ?? []),
+      halls: new Set(lease.scope?.hallIds ?? []),
+    }))
+    .filter((fence) => fence.racks.size > 0 || fence.halls.size > 0);
+  const breakpoints = new Set<number>();
+  for (const segments of shared) for (const s of segments) breakpoints.add(s.startMs).add(s.endMs);
+  for (const fence of fences) breakpoints.add(fence.term.startMs).add(fence.term.endMs);
+  return {
+    window: bounds,
+    inPool: (gpu, atMs) =>
+      !fences.some(
+        (fence) =>
+          fence.term.startMs <= atMs &&
+          atMs < fence.term.endMs &&
+          (fence.racks.has(gpu.rackId) || fence.halls.has(gpu.hallId)),
+      ),
+    demandGpus: (atMs) => shared.reduce((sum, segments) => sum + gpusAt(segments, gpuClass)(atMs), 0),
+    breakpoints: [...breakpoints],
+  };
+}
+
+function gpusAt(
+  segments: readonly { startMs: number; endMs: number; committedGpus: CommittedGpus }[],
+  gpuClass: string,
+) {
+  return (atMs: number) => {
+    const segment = segments.find((s) => s.startMs <= atMs && atMs < s.endMs);
+    return segment?.committedGpus[gpuClass] ?? 0;
+  };
+}
