@@ -1,6 +1,7 @@
 import { allocation, inventory, NewEvent } from '@fleetledger/contracts';
 import { decideLease, FleetFacts, LeaseCommand } from '../src/domain/lease';
-import { runEvictions, runQueue, runRelease, runSubmit } from '../src/domain/placement';
+import { LeaseEndEvents, runExpireDue, runTerminate } from '../src/domain/lease-end';
+import { runEvictions, runQueue, runRelease, runSubmit, runWithdraw } from '../src/domain/placement';
 import { decideQuotaChange, QuotaCommand } from '../src/domain/quota';
 import { isRejection } from '../src/domain/rejection';
 import { AllocationState, evolve } from '../src/domain/state';
@@ -45,13 +46,26 @@ export class World {
     tenantId: string,
     committed: allocation.CommittedGpus,
     scope?: allocation.LeaseScope,
+    term: allocation.LeaseTerm = TERM,
+  ): void {
+    this.signedLease(leaseId, tenantId, committed, scope, term);
+    this.apply(this.lease({ kind: 'activate', leaseId, author: 'ops', at: T0 }));
+  }
+
+  /** Signs (only) a lease committing `committed` GPUs. */
+  signedLease(
+    leaseId: string,
+    tenantId: string,
+    committed: allocation.CommittedGpus,
+    scope?: allocation.LeaseScope,
+    term: allocation.LeaseTerm = TERM,
   ): void {
     this.apply(
       this.lease({
         kind: 'sign',
         leaseId,
         tenantId,
-        term: TERM,
+        term,
         committedGpus: committed,
         exclusivity: scope ? 'exclusive' : 'shared',
         scope: scope ?? { hallIds: [], rackIds: [] },
@@ -60,7 +74,6 @@ export class World {
         at: T0,
       }),
     );
-    this.apply(this.lease({ kind: 'activate', leaseId, author: 'ops', at: T0 }));
   }
 
   quota(
@@ -103,6 +116,30 @@ export class World {
     const events = runRelease(this.state, workloadId, at);
     if (isRejection(events)) throw new Error(events.detail);
     this.log.push(...events);
+    return events;
+  }
+
+  withdraw(workloadId: string, at = T0) {
+    const events = runWithdraw(this.state, workloadId, at, 'no longer needed');
+    if (!isRejection(events)) this.log.push(...events);
+    return events;
+  }
+
+  /** The expiry sweep at `at`. */
+  expireDue(at: string): LeaseEndEvents {
+    const events = runExpireDue(this.state, at, 'cron');
+    this.log.push(...events.leaseBook, ...events.ledger);
+    return events;
+  }
+
+  terminate(leaseId: string, at: string): LeaseEndEvents {
+    const events = runTerminate(
+      this.state,
+      { kind: 'terminate', leaseId, reason: 'test', author: 'ops', at },
+      fleetFacts(this.state),
+    );
+    if (isRejection(events)) throw new Error(`rejected: ${events.reason}: ${events.detail}`);
+    this.log.push(...events.leaseBook, ...events.ledger);
     return events;
   }
 

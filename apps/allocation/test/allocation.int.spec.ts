@@ -388,9 +388,156 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     }
   });
 
+  describe('a second site with one H200 rack, leased exclusively to `temp` until June', () => {
+    const END = '2026-06-01T00:00:00.000Z';
+    const AFTER = '2026-06-01T00:01:00.000Z';
+    const H200_RACK = 's2-h01-r001';
+    const get = (path: string) => request(service.url).get(path);
+    const submit = (workloadId: string, tenantId: string, gpuCount: number, requestedAt: string) =>
+      post('/workloads', {
+        workloadId,
+        tenantId,
+        workloadClass: 'training',
+        gpuCount,
+        gang: true,
+        priority: 10,
+        requestedAt,
+      }).expect(201);
+    const ledgerEvents = async (type: string, count = 1) => {
+      await service.app.get(Messaging).flushOutbox();
+      const messages = await collector.waitFor(
+        (m) => m.filter((x) => (x.value as EventEnvelope).type === type).length >= count,
+      );
+      return messages.filter((x) => (x.value as EventEnvelope).type === type);
+    };
+
+    beforeAll(async () => {
+      await publishInventory(fleetEvents([{ racks: [{ gpuClass: 'H200' }] }], { siteId: 's2' }));
+      await waitUntil(
+        async () => (await get('/utilization')).body.length === 3,
+        60_000,
+        'the H200 rack in the capacity view',
+      );
+      const lease = (leaseId: string, tenantId: string, term: object, exclusive: boolean) =>
+        post('/leases', {
+          leaseId,
+          tenantId,
+          term,
+          committedGpus: { H200: 32 },
+          exclusivity: exclusive ? 'exclusive' : 'shared',
+          ...(exclusive ? { scope: { hallIds: [], rackIds: [H200_RACK] } } : {}),
+          ratePlanId: 'rp-1',
+          author: 'sales',
+          at: AT,
+        }).expect(201);
+      await lease('lease-temp', 'temp', { start: TERM.start, end: END }, true);
+      await lease('lease-next', 'next', { start: END, end: TERM.end }, false);
+      for (const [leaseId, tenant] of [
+        ['lease-temp', 'temp'],
+        ['lease-next', 'next'],
+      ]) {
+        await post(`/leases/${leaseId}/activate`, { author: 'ops', at: AT }).expect(201);
+        await post(`/quotas/${tenant}/H200/training`, {
+          change: { kind: 'set', nominal: 32, borrowLimit: 0 },
+          reason: 'initial',
+          author: 'cap',
+          at: AT,
+        }).expect(201);
+      }
+    });
+
+    it('the lease ends at term end: its fence stops, its tenant is refused, and the sweep evicts its work', async () => {
+      expect((await submit('temp-job', 'temp', 16, AT)).body).toMatchObject({
+        outcome: 'placed',
+        gpuClass: 'H200',
+        leaseId: 'lease-temp',
+      });
+      // From term end on, before any sweep: another tenant is placed on the racks, the owner is refused.
+      expect((await submit('next-1', 'next', 8, END)).body).toMatchObject({
+        outcome: 'placed',
+        leaseId: 'lease-next',
+      });
+      expect((await submit('temp-late', 'temp', 8, END)).body).toMatchObject({
+        outcome: 'rejected',
+        reason: 'lease-expired',
+      });
+
+      const sweep = await post('/leases/expire-due', { author: 'cron', at: AFTER }).expect(200);
+      expect(sweep.body).toMatchObject({ expired: ['lease-temp'], evicted: ['temp-job#1'] });
+      expect((await get('/leases/lease-temp').expect(200)).body.status).toBe('expired');
+      expect((await get('/placements?tenantId=temp').expect(200)).body).toEqual([]);
+      expect((await get('/workloads/temp-job').expect(200)).body).toMatchObject({
+        status: 'rejected',
+        reason: 'lease-expired',
+      });
+      // Nothing more is due: a second sweep appends nothing.
+      expect(
+        (await post('/leases/expire-due', { author: 'cron', at: AFTER }).expect(200)).body,
+      ).toMatchObject({
+        expired: [],
+        evicted: [],
+        events: [],
+      });
+
+      const [expired] = await ledgerEvents(allocation.LeaseExpired.type);
+      expect(expired.message.key?.toString()).toBe(allocation.AllocationStreams.leaseBook);
+      expect((expired.value as EventEnvelope).payload).toMatchObject({ leaseId: 'lease-temp', termEnd: END });
+      const evicted = (await ledgerEvents(allocation.WorkloadEvicted.type, 2))
+        .map((m) => m.value as EventEnvelope<string, allocation.WorkloadEvictedPayload>)
+        .find((e) => e.payload.cause === 'lease-ended')!;
+      expect(evicted.streamId).toBe(allocation.AllocationStreams.placementLedger);
+      expect(evicted.payload).toMatchObject({
+        placementId: 'temp-job#1',
+        leaseId: 'lease-temp',
+        evictedAt: AFTER,
+      });
+    });
+
+    it('a queued workload is withdrawn; a placed or unknown one is not', async () => {
+      // next-1 runs 8 of next's 32 H200 quota: a 32-GPU gang waits.
+      expect((await submit('next-big', 'next', 32, AFTER)).body).toMatchObject({
+        outcome: 'queued',
+        reason: 'quota',
+      });
+      expect(
+        (await get('/queue').expect(200)).body.map((q: { workloadId: string }) => q.workloadId),
+      ).toContain('next-big');
+      const withdrawn = await post('/workloads/next-big/withdraw', {
+        requestedAt: AFTER,
+        reason: 'job cancelled',
+      }).expect(200);
+      expect(withdrawn.body).toEqual({ outcome: 'withdrawn', workloadId: 'next-big' });
+      expect(
+        (await get('/queue').expect(200)).body.map((q: { workloadId: string }) => q.workloadId),
+      ).not.toContain('next-big');
+      expect((await get('/workloads/next-big').expect(200)).body).toMatchObject({
+        status: 'withdrawn',
+        detail: 'job cancelled',
+      });
+      const placed = await post('/workloads/next-1/withdraw', { requestedAt: AFTER });
+      expect(placed.status).toBe(409);
+      expect(placed.body.error).toBe('not-queued');
+      expect((await post('/workloads/ghost/withdraw', {})).status).toBe(404);
+
+      const [event] = await ledgerEvents(allocation.WorkloadWithdrawn.type);
+      expect((event.value as EventEnvelope).payload).toEqual({
+        workloadId: 'next-big',
+        tenantId: 'next',
+        workloadClass: 'training',
+        withdrawnAt: AFTER,
+        reason: 'job cancelled',
+      });
+    });
+  });
+
   it('rebuilding every projection from the log gives the live rows', async () => {
     const dataSource = service.app.get(DataSource);
     const store = service.app.get(EventStore);
+    // The log holds every kind of lifecycle event by now (this test runs last).
+    const types: { type: string }[] = await dataSource.query(`SELECT DISTINCT type FROM allocation.events`);
+    expect(types.map((t) => t.type.replace('allocation.', '')).sort()).toEqual(
+      expect.arrayContaining(['LeaseExpired', 'WorkloadEvicted', 'WorkloadWithdrawn']),
+    );
     for (const projection of ownProjections) {
       const rebuilt = await rebuildProjection(dataSource, store, projection, {
         targetSchema: `allocation_rebuild_${projection.name.replace(/-/g, '_')}`,

@@ -33,6 +33,8 @@ export class AmendLeaseDto extends createZodDto(
   }),
 ) {}
 export class TerminateLeaseDto extends createZodDto(z.object({ reason, author, at })) {}
+/** The expiry sweep: `at` is the instant leases are expired as of (now when absent). */
+export class ExpireDueLeasesDto extends createZodDto(z.object({ author, at })) {}
 
 export class ChangeQuotaDto extends createZodDto(
   z.object({
@@ -54,3 +56,4 @@ export class ChangeRoutesDto extends createZodDto(
 ) {}
 export class PlaceDto extends createZodDto(allocation.placeRequestSchema) {}
 export class ReleaseDto extends createZodDto(z.object({ requestedAt: at })) {}
+export class WithdrawDto extends createZodDto(z.object({ requestedAt: at, reason: reason.optional() })) {}

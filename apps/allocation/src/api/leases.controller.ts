@@ -1,9 +1,10 @@
-import { Body, Controller, Get, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { CorrelationId } from '@fleetledger/platform';
 import { AllocationCommands } from '../handlers/allocation-commands';
 import { AllocationQueries } from '../handlers/allocation-queries';
-import { ActivateLeaseDto, AmendLeaseDto, SignLeaseDto, TerminateLeaseDto } from './dto';
+import { allocation } from '@fleetledger/contracts';
+import { ActivateLeaseDto, AmendLeaseDto, ExpireDueLeasesDto, SignLeaseDto, TerminateLeaseDto } from './dto';
 
 const now = () => new Date().toISOString();
 const summary = (events: { eventId: string; type: string; streamVersion: number }[]) => ({
@@ -22,6 +23,24 @@ export class LeasesController {
   async sign(@Body() body: SignLeaseDto, @CorrelationId() correlationId: string) {
     const { at, ...terms } = body;
     return summary(await this.commands.lease({ kind: 'sign', ...terms, at: at ?? now() }, correlationId));
+  }
+
+  /**
+   * The expiry sweep (an operator or a cron, every minute or so): expires every lease whose term
+   * ended by `at` and ends the placements of ended leases (WorkloadEvicted, cause `lease-ended`).
+   */
+  @Post('expire-due')
+  @HttpCode(200)
+  async expireDue(@Body() body: ExpireDueLeasesDto, @CorrelationId() correlationId: string) {
+    const events = await this.commands.expireDue(body.at ?? now(), body.author, correlationId);
+    const of = <T>(type: string) => events.filter((e) => e.type === type).map((e) => e.payload as T);
+    return {
+      expired: of<allocation.LeaseExpiredPayload>(allocation.LeaseExpired.type).map((p) => p.leaseId),
+      evicted: of<allocation.WorkloadEvictedPayload>(allocation.WorkloadEvicted.type).map(
+        (p) => p.placementId,
+      ),
+      ...summary(events),
+    };
   }
 
   @Post(':leaseId/activate')

@@ -3,7 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { CorrelationId } from '@fleetledger/platform';
 import { AllocationCommands, placeReply } from '../handlers/allocation-commands';
 import { AllocationQueries } from '../handlers/allocation-queries';
-import { PlaceDto, ReleaseDto } from './dto';
+import { PlaceDto, ReleaseDto, WithdrawDto } from './dto';
 
 @ApiTags('workloads')
 @Controller()
@@ -43,6 +43,23 @@ export class WorkloadsController {
       placementId: (events[0].payload as { placementId: string }).placementId,
       followUps: events.length - 1,
     };
+  }
+
+  /** Takes a queued workload off the queue (409 not-queued when it is not: a placed one is released). */
+  @Post('workloads/:workloadId/withdraw')
+  @HttpCode(200)
+  async withdraw(
+    @Param('workloadId') workloadId: string,
+    @Body() body: WithdrawDto,
+    @CorrelationId() correlationId: string,
+  ) {
+    await this.commands.withdraw(
+      workloadId,
+      body.requestedAt ?? new Date().toISOString(),
+      body.reason,
+      correlationId,
+    );
+    return { outcome: 'withdrawn', workloadId };
   }
 
   @Get('workloads/:workloadId')

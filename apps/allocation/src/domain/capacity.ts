@@ -108,6 +108,11 @@ export class CapacityView {
     return pool;
   }
 
+  /** The pool if it was ever created, without creating it (for read-only decisions). */
+  existingPool(gpuClass: GpuClass, fence: string | null): Pool | undefined {
+    return this.pools.get(`${gpuClass}|${fence ?? ''}`);
+  }
+
   poolOf(rack: RackRec): Pool {
     return this.pool(rack.gpuClass, rack.fence);
   }

@@ -11,7 +11,7 @@ export interface Lease {
   exclusivity: allocation.Exclusivity;
   scope: allocation.LeaseScope;
   /** Racks the scope resolved to when signed or amended (fenced while the lease is active). */
-  status: 'signed' | 'active' | 'terminated';
+  status: 'signed' | 'active' | 'terminated' | 'expired';
   ratePlanId: string;
   terminatedAt?: string;
 }
@@ -70,6 +70,36 @@ export function effectiveEnd(lease: Lease): number {
 export function leaseInForce(lease: Lease, at: string): boolean {
   const t = ms(at);
   return lease.status === 'active' && ms(lease.term.start) <= t && t < effectiveEnd(lease);
+}
+
+/** Over at `at`: terminated, expired, or its term has run out (whether or not the expiry sweep recorded it yet). */
+export function leaseEnded(lease: Lease, at: string): boolean {
+  return lease.status === 'terminated' || lease.status === 'expired' || effectiveEnd(lease) <= ms(at);
+}
+
+/**
+ * An exclusive lease whose fence still stands in the state (active) but whose term is over at `at`:
+ * its racks no longer keep other tenants out, even before the expiry sweep lifts the fence.
+ */
+export function fenceLapsed(lease: Lease, at: string): boolean {
+  return lease.exclusivity === 'exclusive' && lease.status === 'active' && effectiveEnd(lease) <= ms(at);
+}
+
+/**
+ * The expiry sweep (an operator or a cron calls it; `at` is its time): every signed or active lease
+ * whose term ended at or before `at` expires, in lease id order. Nothing due is no events, not a rejection.
+ */
+export function decideExpireDue(book: LeaseBook, at: string, author: string): NewEvent[] {
+  return [...book.values()]
+    .filter((l) => (l.status === 'signed' || l.status === 'active') && ms(l.term.end) <= ms(at))
+    .sort((a, b) => a.leaseId.localeCompare(b.leaseId))
+    .map((l) =>
+      newEvent(
+        allocation.LeaseExpired,
+        { leaseId: l.leaseId, tenantId: l.tenantId, termEnd: l.term.end, expiredAt: at, author },
+        at,
+      ),
+    );
 }
 
 function overlaps(a: { start: number; end: number }, b: { start: number; end: number }): boolean {
@@ -192,8 +222,8 @@ export function decideLease(
       ];
     case 'amend': {
       if (!lease) return reject('unknown-lease', `no lease ${command.leaseId}`);
-      if (lease.status === 'terminated')
-        return reject('wrong-status', `lease ${command.leaseId} is terminated`);
+      if (lease.status === 'terminated' || lease.status === 'expired')
+        return reject('wrong-status', `lease ${command.leaseId} is ${lease.status}: sign a new lease`);
       const terms: LeaseTerms = {
         ...lease,
         term: command.term,
@@ -224,8 +254,8 @@ export function decideLease(
     }
     case 'terminate':
       if (!lease) return reject('unknown-lease', `no lease ${command.leaseId}`);
-      if (lease.status === 'terminated')
-        return reject('wrong-status', `lease ${command.leaseId} is already terminated`);
+      if (lease.status === 'terminated' || lease.status === 'expired')
+        return reject('wrong-status', `lease ${command.leaseId} is already ${lease.status}`);
       return [
         newEvent(
           allocation.LeaseTerminated,
@@ -282,6 +312,12 @@ export function evolveLeases(book: LeaseBook, event: { type: string; payload: un
       const p = event.payload as allocation.LeaseTerminatedPayload;
       const lease = book.get(p.leaseId);
       if (lease) next.set(p.leaseId, { ...lease, status: 'terminated', terminatedAt: p.terminatedAt });
+      return next;
+    }
+    case allocation.LeaseExpired.type: {
+      const p = event.payload as allocation.LeaseExpiredPayload;
+      const lease = book.get(p.leaseId);
+      if (lease) next.set(p.leaseId, { ...lease, status: 'expired' });
       return next;
     }
     default:

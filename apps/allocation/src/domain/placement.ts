@@ -1,6 +1,6 @@
 import { allocation, NewEvent, newEvent } from '@fleetledger/contracts';
 import { GpuRec, Pool } from './capacity';
-import { Lease, leaseInForce } from './lease';
+import { effectiveEnd, fenceLapsed, Lease, leaseEnded, leaseInForce } from './lease';
 import { quotaOf } from './quota';
 import { reject, Rejection } from './rejection';
 import { searchPool, SearchFailure } from './search';
@@ -19,8 +19,10 @@ type Reason = allocation.RejectionReason;
 export interface PlacementFound {
   kind: 'placed';
   placement: Placement;
-  /** Placements to preempt first (their GPUs are part of the new placement). */
+  /** Placements to preempt first (their GPUs, or their share of the quota, go to the new placement). */
   victims: Placement[];
+  /** Victims preempted to make room in the tenant's quota rather than for their GPUs. */
+  quotaVictims?: readonly string[];
 }
 export type PlacementDecision =
   PlacementFound | { kind: 'unplaced'; outcome: 'queued' | 'rejected'; reason: Reason; detail: string };
@@ -60,15 +62,23 @@ export function leaseFor(
 
 type QuotaCheck = { ok: true; borrowed: boolean } | { ok: false; never: boolean; detail: string };
 
+/** GPUs a what-if preemption hands back: to the request's quota scope, and to its lease's idle count. */
+interface QuotaRelief {
+  scopeGpus: number;
+  leaseGpus: number;
+}
+const NO_RELIEF: QuotaRelief = { scopeGpus: 0, leaseGpus: 0 };
+
 /** Nominal first; beyond it up to the borrowing limit while the lease has idle committed GPUs. */
 export function checkQuota(
   state: AllocationState,
   request: SubmittedWorkload,
   gpuClass: GpuClass,
   lease: Lease,
+  relief: QuotaRelief = NO_RELIEF,
 ): QuotaCheck {
   const quota = quotaOf(state.quotas.get(request.tenantId), gpuClass, request.workloadClass);
-  const used = state.usageOf(request.tenantId, gpuClass, request.workloadClass);
+  const used = state.usageOf(request.tenantId, gpuClass, request.workloadClass) - relief.scopeGpus;
   const n = request.gpuCount;
   const key = `${gpuClass}/${request.workloadClass}`;
   if (used + n <= quota.nominal) return { ok: true, borrowed: false };
@@ -86,7 +96,8 @@ export function checkQuota(
       detail: `${used} ${key} GPUs in use + ${n} exceed ${quota.nominal} nominal + ${quota.borrowLimit} borrowable`,
     };
   }
-  const idle = (lease.committedGpus[gpuClass] ?? 0) - state.leaseUsageOf(lease.leaseId, gpuClass);
+  const idle =
+    (lease.committedGpus[gpuClass] ?? 0) - (state.leaseUsageOf(lease.leaseId, gpuClass) - relief.leaseGpus);
   if (n > idle)
     return {
       ok: false,
@@ -139,13 +150,131 @@ function victimsFor(state: AllocationState, request: SubmittedWorkload, c: Candi
       !(p.tenantId === request.tenantId && p.workloadClass === request.workloadClass);
     if (ownLowerPriority || reclaimable) victims.push(p);
   }
-  // Lowest priority first, then the youngest (least work lost), then by id for determinism.
-  return victims.sort(
-    (a, b) =>
-      a.priority - b.priority ||
-      b.placedAt.localeCompare(a.placedAt) ||
-      a.placementId.localeCompare(b.placementId),
-  );
+  return victims.sort(victimOrder);
+}
+
+/** Lowest priority first, then the youngest (least work lost), then by id for determinism. */
+const victimOrder = (a: Placement, b: Placement) =>
+  a.priority - b.priority ||
+  b.placedAt.localeCompare(a.placedAt) ||
+  a.placementId.localeCompare(b.placementId);
+
+/** What preempting `victims` gives back to the request's quota scope and lease. */
+function reliefOf(
+  victims: readonly Placement[],
+  request: SubmittedWorkload,
+  gpuClass: GpuClass,
+  lease: Lease,
+): QuotaRelief {
+  const relief = { scopeGpus: 0, leaseGpus: 0 };
+  for (const v of victims) {
+    if (v.gpuClass !== gpuClass) continue;
+    if (v.tenantId === request.tenantId && v.workloadClass === request.workloadClass)
+      relief.scopeGpus += v.gpuIds.length;
+    if (v.leaseId === lease.leaseId) relief.leaseGpus += v.gpuIds.length;
+  }
+  return relief;
+}
+
+/**
+ * What-if for a request refused only by its tenant's quota (tenant x GPU class x workload class):
+ * frees the tenant's own lower-priority placements in that same scope, lowest priority first, until
+ * the quota admits the request; then searches the lease's pool, preempting further as for capacity
+ * if the GPUs are still short. Every GPU is restored before returning.
+ */
+function withQuotaPreemption(
+  state: AllocationState,
+  request: SubmittedWorkload,
+  gpuClass: GpuClass,
+  lease: Lease,
+  at: string,
+): PlacementFound | null {
+  const own = [...state.placementsById.values()]
+    .filter(
+      (p) =>
+        p.tenantId === request.tenantId &&
+        p.gpuClass === gpuClass &&
+        p.workloadClass === request.workloadClass &&
+        p.priority < request.priority,
+    )
+    .sort(victimOrder);
+  if (own.length === 0) return null;
+  const pool = poolOfLease(state, gpuClass, lease);
+  const forQuota: Placement[] = [];
+  const forGpus: Placement[] = [];
+  try {
+    let quota: QuotaCheck | null = null;
+    for (const victim of own) {
+      state.view.free(victim.placementId, victim.gpuIds);
+      forQuota.push(victim);
+      quota = checkQuota(state, request, gpuClass, lease, reliefOf(forQuota, request, gpuClass, lease));
+      if (quota.ok) break;
+    }
+    if (!quota?.ok) return null;
+    const candidate: Candidate = { gpuClass, lease, pool, borrowed: quota.borrowed };
+    let result = searchPool(pool, request);
+    if (!result.ok) {
+      for (const victim of victimsFor(state, request, candidate)) {
+        if (forQuota.includes(victim)) continue;
+        state.view.free(victim.placementId, victim.gpuIds);
+        forGpus.push(victim);
+        result = searchPool(pool, request);
+        if (result.ok) break;
+      }
+    }
+    if (!result.ok) return null;
+    const chosen = new Set(result.gpus.map((g) => g.gpuId));
+    const victims = [...forQuota, ...forGpus.filter((v) => v.gpuIds.some((g) => chosen.has(g)))];
+    // More of the scope may have been preempted for GPUs: the request may now run within nominal.
+    const final = checkQuota(state, request, gpuClass, lease, reliefOf(victims, request, gpuClass, lease));
+    const borrowed = final.ok ? final.borrowed : quota.borrowed;
+    return {
+      kind: 'placed',
+      placement: toPlacement(state, request, { ...candidate, borrowed }, result.gpus, at),
+      victims: victims.sort(victimOrder),
+      quotaVictims: forQuota.map((v) => v.placementId),
+    };
+  } finally {
+    for (const victim of [...forQuota, ...forGpus]) state.view.allocate(victim.placementId, victim.gpuIds);
+  }
+}
+
+/** The pool a lease places into: its own fenced racks if exclusive, else the class's shared capacity. */
+function poolOfLease(state: AllocationState, gpuClass: GpuClass, lease: Lease): Pool {
+  return state.view.pool(gpuClass, lease.exclusivity === 'exclusive' ? lease.leaseId : null);
+}
+
+/**
+ * Racks of `gpuClass` still fenced by an exclusive lease whose term is over at `at`: shared capacity
+ * from its end on, before the expiry sweep has lifted the fence. In lease id order.
+ */
+function lapsedPools(state: AllocationState, gpuClass: GpuClass, at: string): Pool[] {
+  const pools: Pool[] = [];
+  for (const lease of state.leases.values()) {
+    if (!fenceLapsed(lease, at)) continue;
+    const pool = state.view.existingPool(gpuClass, lease.leaseId);
+    if (pool && pool.freeGpus > 0) pools.push(pool);
+  }
+  return pools.sort((a, b) => (a.fence ?? '').localeCompare(b.fence ?? ''));
+}
+
+/** The tenant's most recently ended lease for one of the routed classes (or the named lease), if it ended by `at`. */
+function endedLeaseFor(
+  state: AllocationState,
+  request: SubmittedWorkload,
+  routes: readonly GpuClass[],
+  at: string,
+): Lease | null {
+  let latest: Lease | null = null;
+  for (const lease of state.leases.values()) {
+    if (lease.tenantId !== request.tenantId) continue;
+    if (request.leaseId && lease.leaseId !== request.leaseId) continue;
+    if (lease.status === 'terminated' || lease.status === 'signed') continue;
+    if (!routes.some((c) => (lease.committedGpus[c] ?? 0) > 0)) continue;
+    if (!leaseEnded(lease, at)) continue;
+    if (!latest || effectiveEnd(lease) > effectiveEnd(latest)) latest = lease;
+  }
+  return latest;
 }
 
 /** What-if: frees victims one by one until the request fits; restores every GPU before returning. */
@@ -190,6 +319,7 @@ export function decidePlacement(
 ): PlacementDecision {
   const routes = state.routes[request.workloadClass] ?? [];
   const candidates: Candidate[] = [];
+  const quotaCandidates: { gpuClass: GpuClass; lease: Lease }[] = [];
   let searchFailure: { reason: SearchFailure; detail: string } | null = null;
   let quotaFailure: { never: boolean; detail: string } | null = null;
   let neverFits = true;
@@ -201,9 +331,10 @@ export function decidePlacement(
     if (!quota.ok) {
       quotaFailure ??= quota;
       neverFits &&= quota.never;
+      if (!quota.never) quotaCandidates.push({ gpuClass, lease });
       continue;
     }
-    const pool = state.view.pool(gpuClass, lease.exclusivity === 'exclusive' ? lease.leaseId : null);
+    const pool = poolOfLease(state, gpuClass, lease);
     const candidate: Candidate = { gpuClass, lease, pool, borrowed: quota.borrowed };
     const result = searchPool(pool, request);
     if (result.ok)
@@ -212,13 +343,29 @@ export function decidePlacement(
         placement: toPlacement(state, request, candidate, result.gpus, at),
         victims: [],
       };
+    if (pool.fence === null) {
+      for (const lapsed of lapsedPools(state, gpuClass, at)) {
+        const found = searchPool(lapsed, request);
+        if (found.ok)
+          return {
+            kind: 'placed',
+            placement: toPlacement(state, request, { ...candidate, pool: lapsed }, found.gpus, at),
+            victims: [],
+          };
+      }
+    }
     neverFits = false;
     searchFailure ??= result;
     candidates.push(candidate);
   }
 
+  // Preemption: for GPUs first (classes whose quota admits the request), then for quota.
   for (const candidate of candidates) {
     const found = withPreemption(state, request, candidate, at);
+    if (found) return found;
+  }
+  for (const { gpuClass, lease } of quotaCandidates) {
+    const found = withQuotaPreemption(state, request, gpuClass, lease, at);
     if (found) return found;
   }
 
@@ -237,6 +384,14 @@ export function decidePlacement(
       outcome: neverFits ? 'rejected' : 'queued',
       reason: 'quota',
       detail: quotaFailure.detail,
+    };
+  const ended = endedLeaseFor(state, request, routes, at);
+  if (ended)
+    return {
+      kind: 'unplaced',
+      outcome: 'rejected',
+      reason: 'lease-expired',
+      detail: `lease ${ended.leaseId} of ${request.tenantId} ended at ${new Date(effectiveEnd(ended)).toISOString()}; no other lease in force at ${at} for ${routes.join(', ')}`,
     };
   return {
     kind: 'unplaced',
@@ -315,7 +470,7 @@ export function placementEvents(
           workloadClass: victim.workloadClass,
           gpuCount: victim.gpuIds.length,
           priority: victim.priority,
-          reason: 'capacity',
+          reason: decision.quotaVictims?.includes(victim.placementId) ? 'quota' : 'capacity',
           detail: `preempted by ${request.workloadId}`,
           queuedAt: at,
         },
@@ -346,7 +501,13 @@ export function decideRelease(
   at: string,
 ): NewEvent[] | Rejection<'not-placed'> {
   const p = state.placements.get(workloadId);
-  if (!p) return reject('not-placed', `workload ${workloadId} holds no GPUs`);
+  if (!p)
+    return reject(
+      'not-placed',
+      state.queue.has(workloadId)
+        ? `workload ${workloadId} is queued and holds no GPUs: withdraw it instead`
+        : `workload ${workloadId} holds no GPUs`,
+    );
   return [
     newEvent(
       allocation.WorkloadReleased,
@@ -362,6 +523,43 @@ export function decideRelease(
       at,
     ),
   ];
+}
+
+/** Takes a queued workload off the queue; anything else is refused with what to do instead. */
+export function decideWithdraw(
+  state: AllocationState,
+  workloadId: string,
+  at: string,
+  reason?: string,
+): NewEvent[] | Rejection<'unknown-workload' | 'not-queued'> {
+  const record = state.workloads.get(workloadId);
+  if (!record) return reject('unknown-workload', `no workload ${workloadId}`);
+  if (!state.queue.has(workloadId))
+    return reject(
+      'not-queued',
+      record.status === 'placed'
+        ? `workload ${workloadId} is placed: release it instead`
+        : `workload ${workloadId} is ${record.status}, not queued`,
+    );
+  const { tenantId, workloadClass } = record.request;
+  return [
+    newEvent(
+      allocation.WorkloadWithdrawn,
+      { workloadId, tenantId, workloadClass, withdrawnAt: at, ...(reason ? { reason } : {}) },
+      at,
+    ),
+  ];
+}
+
+export function runWithdraw(
+  state: AllocationState,
+  workloadId: string,
+  at: string,
+  reason?: string,
+): NewEvent[] | Rejection<'unknown-workload' | 'not-queued'> {
+  const events = decideWithdraw(state, workloadId, at, reason);
+  if (Array.isArray(events)) evolveAll(state, events);
+  return events;
 }
 
 function evolveAll(state: AllocationState, events: readonly NewEvent[]): void {
@@ -433,27 +631,81 @@ export function runEvictions(state: AllocationState, gpuIds: readonly string[], 
     affected.set(placement.placementId, entry);
   }
   const out: NewEvent[] = [];
-  for (const { placement: p, gpus, cause } of affected.values()) {
-    const evicted = newEvent(
-      allocation.WorkloadEvicted,
-      {
-        workloadId: p.workloadId,
-        placementId: p.placementId,
-        tenantId: p.tenantId,
-        leaseId: p.leaseId,
-        gpuClass: p.gpuClass,
-        gpuIds: p.gpuIds,
-        evictedAt: at,
-        cause,
-        affectedGpuIds: gpus,
-      },
-      at,
-    );
-    evolve(state, evicted);
-    const request = state.workloads.get(p.workloadId)?.request;
-    const again = request ? placementEvents(request, decidePlacement(state, request, at), at) : [];
-    evolveAll(state, again);
-    out.push(evicted, ...again);
-  }
+  for (const { placement, gpus, cause } of affected.values())
+    out.push(...evictAndPlaceAgain(state, placement, cause, gpus, at));
   return out;
+}
+
+/** Evicts one placement (applied to the state) and decides its workload again: placed, queued or rejected. */
+function evictAndPlaceAgain(
+  state: AllocationState,
+  p: Placement,
+  cause: allocation.WorkloadEvictedPayload['cause'],
+  affectedGpuIds: string[],
+  at: string,
+): NewEvent[] {
+  const evicted = newEvent(
+    allocation.WorkloadEvicted,
+    {
+      workloadId: p.workloadId,
+      placementId: p.placementId,
+      tenantId: p.tenantId,
+      leaseId: p.leaseId,
+      gpuClass: p.gpuClass,
+      gpuIds: p.gpuIds,
+      evictedAt: at,
+      cause,
+      affectedGpuIds,
+    },
+    at,
+  );
+  evolve(state, evicted);
+  const request = state.workloads.get(p.workloadId)?.request;
+  const again = request ? placementEvents(request, decidePlacement(state, request, at), at) : [];
+  evolveAll(state, again);
+  return [evicted, ...again];
+}
+
+const LEASE_GONE: readonly Reason[] = ['lease-expired', 'no-lease'];
+
+/**
+ * After leases ended (expired or terminated, already applied to the state), at `at`:
+ *   1. every placement under a lease that has ended by `at` is evicted (cause `lease-ended`, so
+ *      metering closes it at `at`) and decided again: placed under another lease of the tenant in
+ *      force, queued, or rejected (`lease-expired`);
+ *   2. every queued workload that no lease can take any more is rejected with that reason;
+ *   3. the queue runs (the freed GPUs and the unfenced racks are capacity for others).
+ * Time comes from `at` only. Running it again with nothing ended changes nothing but the queue run.
+ */
+export function runLeaseEnds(
+  state: AllocationState,
+  at: string,
+  /** Only these leases' placements, and only their tenants' queued work (a termination); default every lease. */
+  only?: ReadonlySet<string>,
+): NewEvent[] {
+  const out: NewEvent[] = [];
+  const ended = [...state.placementsById.values()]
+    .filter((p) => {
+      if (only && !only.has(p.leaseId)) return false;
+      const lease = state.leases.get(p.leaseId);
+      return !lease || leaseEnded(lease, at);
+    })
+    .sort((a, b) => a.placementId.localeCompare(b.placementId));
+  for (const placement of ended) out.push(...evictAndPlaceAgain(state, placement, 'lease-ended', [], at));
+
+  const tenants = only && new Set([...only].map((id) => state.leases.get(id)?.tenantId));
+  for (const request of [...state.queue.values()]) {
+    if (tenants && !tenants.has(request.tenantId)) continue;
+    const decision = decidePlacement(state, request, at);
+    if (
+      decision.kind === 'placed' ||
+      decision.outcome !== 'rejected' ||
+      !LEASE_GONE.includes(decision.reason)
+    )
+      continue;
+    const events = placementEvents(request, decision, at);
+    evolveAll(state, events);
+    out.push(...events);
+  }
+  return [...out, ...runQueue(state, at)];
 }

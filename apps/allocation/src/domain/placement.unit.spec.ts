@@ -325,3 +325,150 @@ it('time of a decision comes from the command', () => {
   expect(placed(w, 'a').placedAt).toBe('2026-05-05T05:05:05.000Z');
   expect(T0).not.toBe(placed(w, 'a').placedAt);
 });
+
+describe('preemption within the quota scope (tenant x GPU class x workload class)', () => {
+  /** One H100 rack (32 GPUs) shared by acme and beta; acme's training quota is 16 GPUs. */
+  const quotaWorld = (nodes = 4) => {
+    const w = world([{ racks: [{ gpuClass: 'H100', nodes }] }]);
+    w.quota('acme', 'H100', 'training', { kind: 'set', nominal: 16, borrowLimit: 0 });
+    return w;
+  };
+  const preempted = (events: ReturnType<World['submit']>) =>
+    events
+      .filter((e) => e.type === allocation.WorkloadPreempted.type)
+      .map((e) => (e.payload as allocation.WorkloadPreemptedPayload).workloadId);
+  const requeued = (events: ReturnType<World['submit']>) =>
+    events
+      .filter((e) => e.type === allocation.WorkloadQueued.type)
+      .map((e) => (e.payload as allocation.WorkloadQueuedPayload).reason);
+
+  it.each<{
+    name: string;
+    running: { workloadId: string; gpuCount: number; priority: number; workloadClass?: 'agentic' }[];
+    ask: { gpuCount: number; priority: number };
+    nodes?: number;
+    expected: string[];
+    victims?: string[];
+    requeuedFor?: string[];
+  }>([
+    {
+      name: 'a higher-priority request refused only by quota preempts the lowest-priority work in its scope',
+      running: [
+        { workloadId: 'p1', gpuCount: 8, priority: 1 },
+        { workloadId: 'p2', gpuCount: 8, priority: 2 },
+      ],
+      ask: { gpuCount: 8, priority: 50 },
+      expected: ['Preempted', 'Queued', 'Placed'],
+      victims: ['p1'],
+      requeuedFor: ['quota'],
+    },
+    {
+      name: 'it preempts as many as the quota needs, lowest priority first',
+      running: [
+        { workloadId: 'p2', gpuCount: 8, priority: 2 },
+        { workloadId: 'p1', gpuCount: 8, priority: 1 },
+      ],
+      ask: { gpuCount: 16, priority: 50 },
+      expected: ['Preempted', 'Queued', 'Preempted', 'Queued', 'Placed'],
+      victims: ['p1', 'p2'],
+    },
+    {
+      name: 'work of equal priority is not preempted: the request is queued for quota',
+      running: [{ workloadId: 'same', gpuCount: 16, priority: 50 }],
+      ask: { gpuCount: 8, priority: 50 },
+      expected: ['Queued'],
+    },
+    {
+      name: "the tenant's work of another workload class is outside the scope and is not preempted for quota",
+      running: [
+        { workloadId: 'top', gpuCount: 16, priority: 90 },
+        { workloadId: 'agent', gpuCount: 8, priority: 1, workloadClass: 'agentic' },
+      ],
+      ask: { gpuCount: 8, priority: 50 },
+      expected: ['Queued'],
+    },
+    {
+      name: 'freed quota but still short of GPUs: it also preempts for capacity (own lower-priority work)',
+      nodes: 2,
+      running: [
+        { workloadId: 'a', gpuCount: 8, priority: 1 },
+        { workloadId: 'b', gpuCount: 8, priority: 1, workloadClass: 'agentic' },
+      ],
+      ask: { gpuCount: 16, priority: 50 },
+      expected: ['Preempted', 'Queued', 'Preempted', 'Queued', 'Placed'],
+      victims: ['a', 'b'],
+      requeuedFor: ['quota', 'capacity'],
+    },
+  ])('$name', ({ running, ask, nodes, expected, victims, requeuedFor }) => {
+    const w = quotaWorld(nodes);
+    w.quota('acme', 'H100', 'agentic', { kind: 'set', nominal: 16, borrowLimit: 0 });
+    w.state.routes = { ...w.state.routes, agentic: ['H100'] };
+    for (const r of running)
+      expect(outcome(w.submit({ tenantId: 'acme', workloadClass: 'training', ...r, gang: false }))).toEqual([
+        'Placed',
+      ]);
+    const events = w.submit({ workloadId: 'urgent', tenantId: 'acme', ...ask });
+    expect(outcome(events)).toEqual(expected);
+    if (victims) expect(preempted(events)).toEqual(victims);
+    if (requeuedFor) expect(requeued(events)).toEqual(requeuedFor);
+    if (expected.at(-1) === 'Queued') expect(reasonOf(events)).toBe('quota');
+    // Never beyond the quota: what runs in the scope stays within nominal.
+    expect(w.state.usageOf('acme', 'H100', 'training')).toBeLessThanOrEqual(16);
+  });
+
+  it("another tenant's work is never preempted for quota", () => {
+    const w = quotaWorld();
+    w.submit({ workloadId: 'mine', tenantId: 'acme', gpuCount: 16, priority: 60 });
+    w.submit({ workloadId: 'theirs', tenantId: 'beta', gpuCount: 8, priority: 1 });
+    const events = w.submit({ workloadId: 'urgent', tenantId: 'acme', gpuCount: 8, priority: 50 });
+    expect(outcome(events)).toEqual(['Queued']);
+    expect(w.placementOf('theirs')).toBeDefined();
+  });
+});
+
+describe('withdrawing a queued workload', () => {
+  const queuedWorld = () => {
+    const w = world([{ racks: [{ gpuClass: 'H100', nodes: 1 }] }]);
+    w.submit({ workloadId: 'running', tenantId: 'acme', gpuCount: 8 });
+    expect(reasonOf(w.submit({ workloadId: 'waiting', tenantId: 'acme', gpuCount: 8 }))).toBe('capacity');
+    return w;
+  };
+
+  it('takes it off the queue with an event, so a later release does not place it', () => {
+    const w = queuedWorld();
+    const events = w.withdraw('waiting', '2026-03-01T01:00:00.000Z');
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: allocation.WorkloadWithdrawn.type,
+        payload: {
+          workloadId: 'waiting',
+          tenantId: 'acme',
+          workloadClass: 'training',
+          withdrawnAt: '2026-03-01T01:00:00.000Z',
+          reason: 'no longer needed',
+        },
+      }),
+    ]);
+    expect(w.state.queue.has('waiting')).toBe(false);
+    expect(w.state.workloads.get('waiting')?.status).toBe('withdrawn');
+    expect(outcome(w.release('running'))).toEqual(['Released']);
+  });
+
+  it.each([
+    ['a placed workload is not withdrawn: it is released', 'running', 'not-queued', /release it instead/],
+    ['an unknown workload', 'ghost', 'unknown-workload', /no workload ghost/],
+  ])('%s', (_name, workloadId, reason, detail) => {
+    const result = queuedWorld().withdraw(workloadId);
+    expect(result).toMatchObject({ kind: 'rejected', reason, detail: expect.stringMatching(detail) });
+  });
+
+  it('withdrawing twice is refused, and releasing a queued workload says to withdraw it', () => {
+    const w = queuedWorld();
+    expect(() => w.release('waiting')).toThrow(/queued.*withdraw it instead/);
+    w.withdraw('waiting');
+    expect(w.withdraw('waiting')).toMatchObject({
+      reason: 'not-queued',
+      detail: expect.stringMatching(/withdrawn/),
+    });
+  });
+});

@@ -25,7 +25,7 @@ export type SubmittedWorkload = allocation.WorkloadSubmittedPayload;
 
 export interface WorkloadRecord {
   request: SubmittedWorkload;
-  status: 'placed' | 'queued' | 'rejected' | 'released';
+  status: 'placed' | 'queued' | 'rejected' | 'released' | 'withdrawn';
   /** How many times it has been placed (placement ids are `<workloadId>#<n>`). */
   placements: number;
 }
@@ -60,6 +60,15 @@ export class AllocationState {
 
   racksOf(lease: Lease): string[] {
     return this.view.racksInScope(lease.scope).map((r) => r.rackId);
+  }
+
+  /** Returns to shared capacity the racks this lease fences (only those: another lease may fence the others by now). */
+  unfence(lease: Lease): void {
+    const mine = this.view.racksInScope(lease.scope).filter((r) => r.fence === lease.leaseId);
+    this.view.setFence(
+      mine.map((r) => r.rackId),
+      null,
+    );
   }
 }
 
@@ -96,7 +105,7 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
       state.leases = evolveLeases(state.leases, event);
       const after = state.leases.get((event.payload as { leaseId: string }).leaseId)!;
       if (before?.status === 'active' && after.exclusivity === 'exclusive') {
-        state.view.setFence(state.racksOf(before), null);
+        state.unfence(before);
         state.view.setFence(state.racksOf(after), after.leaseId);
       }
       return;
@@ -107,10 +116,13 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
       if (lease?.exclusivity === 'exclusive') state.view.setFence(state.racksOf(lease), lease.leaseId);
       return;
     }
-    case allocation.LeaseTerminated.type: {
+    case allocation.LeaseTerminated.type:
+    case allocation.LeaseExpired.type: {
+      // A lease that was only signed fenced nothing; an active one gives back the racks it still fences.
+      const leaseId = (event.payload as { leaseId: string }).leaseId;
+      const before = state.leases.get(leaseId);
       state.leases = evolveLeases(state.leases, event);
-      const lease = state.leases.get((event.payload as allocation.LeaseTerminatedPayload).leaseId);
-      if (lease?.exclusivity === 'exclusive') state.view.setFence(state.racksOf(lease), null);
+      if (before?.status === 'active' && before.exclusivity === 'exclusive') state.unfence(before);
       return;
     }
     case allocation.QuotaChanged.type: {
@@ -156,6 +168,13 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
       const record = state.workloads.get(p.workloadId);
       if (record) record.status = 'rejected';
       state.queue.delete(p.workloadId);
+      return;
+    }
+    case allocation.WorkloadWithdrawn.type: {
+      const p = event.payload as allocation.WorkloadWithdrawnPayload;
+      state.queue.delete(p.workloadId);
+      const record = state.workloads.get(p.workloadId);
+      if (record) record.status = 'withdrawn';
       return;
     }
     case allocation.WorkloadReleased.type: {

@@ -1,9 +1,10 @@
 import { allocation, EventEnvelope } from '@fleetledger/contracts';
 import { ServiceError } from '@fleetledger/platform';
 import { decideLease, FleetFacts, LeaseCommand } from '../domain/lease';
-import { runRelease, runSubmit } from '../domain/placement';
+import { leaseEndStreams, runExpireDue, runTerminate } from '../domain/lease-end';
+import { runRelease, runSubmit, runWithdraw } from '../domain/placement';
 import { ChangeQuota, decideQuotaChange } from '../domain/quota';
-import { Rejection } from '../domain/rejection';
+import { isRejection, Rejection } from '../domain/rejection';
 import { ChangeRoutes, decideRoutingChange } from '../domain/routing';
 import { AllocationState } from '../domain/state';
 import { AllocationEngine, RejectedCommand } from './allocation-engine';
@@ -14,6 +15,8 @@ const S = allocation.AllocationStreams;
 const STATUS: Record<string, number> = {
   'unknown-lease': 404,
   'not-placed': 404,
+  'unknown-workload': 404,
+  'not-queued': 409,
   duplicate: 409,
   'exclusive-overlap': 409,
   'wrong-status': 409,
@@ -51,6 +54,18 @@ export class AllocationCommands {
   }
 
   lease(command: LeaseCommand, correlationId: string) {
+    // A termination also ends the lease's placements (placement-ledger), in the same transaction.
+    if (command.kind === 'terminate')
+      return this.run(
+        this.engine.executeAcross(
+          correlationId,
+          (state) => {
+            const ended = runTerminate(state, command, fleetFacts(state));
+            return isRejection(ended) ? ended : leaseEndStreams(ended);
+          },
+          true,
+        ),
+      );
     return this.run(
       this.engine.execute(
         S.leaseBook,
@@ -87,6 +102,28 @@ export class AllocationCommands {
   submit(request: allocation.WorkloadRequest, at: string, correlationId: string) {
     return this.run(
       this.engine.execute(S.placementLedger, correlationId, (state) => runSubmit(state, request, at), true),
+    );
+  }
+
+  /** The expiry sweep at `at`: LeaseExpired for every lease due, then their placements end and the queue runs. */
+  expireDue(at: string, author: string, correlationId: string) {
+    return this.run(
+      this.engine.executeAcross(
+        correlationId,
+        (state) => leaseEndStreams(runExpireDue(state, at, author)),
+        true,
+      ),
+    );
+  }
+
+  withdraw(workloadId: string, at: string, reason: string | undefined, correlationId: string) {
+    return this.run(
+      this.engine.execute(
+        S.placementLedger,
+        correlationId,
+        (state) => runWithdraw(state, workloadId, at, reason),
+        true,
+      ),
     );
   }
 

@@ -21,10 +21,15 @@ const MAX_CONFLICT_RETRIES = 5;
 /** Commands committed together in one transaction at most. */
 const MAX_BATCH = 200;
 
-interface PendingCommand {
+/** Events one command appends to one stream. */
+export interface StreamEvents {
   streamId: string;
+  events: NewEvent[];
+}
+
+interface PendingCommand {
   correlationId: string;
-  step: (state: AllocationState) => NewEvent[] | Rejection;
+  step: (state: AllocationState) => StreamEvents[] | Rejection;
   mutates: boolean;
   resolve: (events: EventEnvelope[]) => void;
   reject: (error: unknown) => void;
@@ -130,20 +135,22 @@ export class AllocationEngine {
    */
   private async appendBatch(
     tx: Queryable,
-    decided: { command: PendingCommand; events: NewEvent[] }[],
+    decided: { command: PendingCommand; appends: StreamEvents[] }[],
   ): Promise<EventEnvelope[][]> {
     const expected = new Map<string, number>();
     const appends: StreamAppend[] = [];
-    for (const { command, events } of decided) {
-      if (events.length === 0) continue;
-      const version = expected.get(command.streamId) ?? this.versions.get(command.streamId) ?? 0;
-      appends.push({
-        streamId: command.streamId,
-        expectedVersion: version,
-        events,
-        context: { correlationId: command.correlationId },
-      });
-      expected.set(command.streamId, version + events.length);
+    for (const { command, appends: mine } of decided) {
+      for (const { streamId, events } of mine) {
+        if (events.length === 0) continue;
+        const version = expected.get(streamId) ?? this.versions.get(streamId) ?? 0;
+        appends.push({
+          streamId,
+          expectedVersion: version,
+          events,
+          context: { correlationId: command.correlationId },
+        });
+        expected.set(streamId, version + events.length);
+      }
     }
     const appended = await this.store.appendToStreams(tx, appends, {
       correlationId: 'allocation-batch',
@@ -154,10 +161,11 @@ export class AllocationEngine {
       this.versions.set(envelope.streamId, envelope.streamVersion);
     }
     let offset = 0;
-    return decided.map(({ events }) => {
-      const mine = appended.slice(offset, offset + events.length);
-      offset += events.length;
-      return mine;
+    return decided.map(({ appends: mine }) => {
+      const count = mine.reduce((n, a) => n + a.events.length, 0);
+      const envelopes = appended.slice(offset, offset + count);
+      offset += count;
+      return envelopes;
     });
   }
 
@@ -176,8 +184,27 @@ export class AllocationEngine {
     step: (state: AllocationState) => NewEvent[] | Rejection,
     mutates: boolean,
   ): Promise<EventEnvelope[]> {
+    return this.executeAcross(
+      correlationId,
+      (state) => {
+        const events = step(state);
+        return isRejection(events) ? events : [{ streamId, events }];
+      },
+      mutates,
+    );
+  }
+
+  /**
+   * One command that appends to several streams in one transaction (a lease's end: `lease-book` and
+   * `placement-ledger`), each with its expected version; the caller gets the events in stream order given.
+   */
+  executeAcross(
+    correlationId: string,
+    step: (state: AllocationState) => StreamEvents[] | Rejection,
+    mutates: boolean,
+  ): Promise<EventEnvelope[]> {
     return new Promise<EventEnvelope[]>((resolve, reject) => {
-      this.pending.push({ streamId, correlationId, step, mutates, resolve, reject });
+      this.pending.push({ correlationId, step, mutates, resolve, reject });
       if (this.pending.length === 1)
         void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH), MAX_CONFLICT_RETRIES));
     });
@@ -192,22 +219,23 @@ export class AllocationEngine {
       for (const command of batch) command.reject(error);
       return;
     }
-    const decided: { command: PendingCommand; events: NewEvent[] }[] = [];
+    const decided: { command: PendingCommand; appends: StreamEvents[] }[] = [];
     for (const command of batch) {
-      let events: NewEvent[] | Rejection;
+      let appends: StreamEvents[] | Rejection;
       try {
-        events = command.step(this.state);
+        appends = command.step(this.state);
       } catch (error) {
         this.stale = true; // a bug left the state half-changed: rebuild it before the next batch
         command.reject(error);
         continue;
       }
-      if (isRejection(events)) {
-        command.reject(new RejectedCommand(events));
+      if (isRejection(appends)) {
+        command.reject(new RejectedCommand(appends));
         continue;
       }
-      if (!command.mutates) for (const event of events) evolve(this.state, event);
-      decided.push({ command, events });
+      if (!command.mutates)
+        for (const { events } of appends) for (const event of events) evolve(this.state, event);
+      decided.push({ command, appends });
     }
     if (decided.length === 0) return;
     try {

@@ -1,7 +1,7 @@
 import { allocation, EventEnvelope } from '@fleetledger/contracts';
 import { Projection, Queryable } from '@fleetledger/eventstore';
 
-/** One row per lease with its current terms and status. */
+/** One row per lease with its current terms and status (signed, active, terminated, expired). */
 export const leasesProjection: Projection = {
   name: 'allocation-leases',
   source: { kind: 'log' },
@@ -56,6 +56,11 @@ export const leasesProjection: Projection = {
         );
         return;
       }
+      case allocation.LeaseExpired.type:
+        await tx.query(`UPDATE ${s}.leases SET status = 'expired' WHERE lease_id = $1`, [
+          (event.payload as allocation.LeaseExpiredPayload).leaseId,
+        ]);
+        return;
     }
   },
 };

@@ -66,6 +66,11 @@ export const placementsProjection: Projection = {
         await status(p.workloadId, 'rejected', p.rejectedAt, p.reason, p.detail);
         return;
       }
+      case allocation.WorkloadWithdrawn.type: {
+        const p = event.payload as allocation.WorkloadWithdrawnPayload;
+        await status(p.workloadId, 'withdrawn', p.withdrawnAt, null, p.reason ?? null);
+        return;
+      }
       case allocation.WorkloadReleased.type: {
         const p = event.payload as allocation.WorkloadReleasedPayload;
         await end(p, p.releasedAt, 'released');

@@ -110,6 +110,17 @@ export const LeaseTerminated = defineEvent({
   schema: z.object({ leaseId: id, tenantId: id, terminatedAt: isoInstant, reason, author }),
 });
 
+/**
+ * The lease's term ended (`termEnd` <= `expiredAt`): recorded by the "expire due leases" sweep at
+ * `expiredAt`. The lease places nothing from `termEnd` on (with or without this event); this event
+ * lifts its fence in the allocation state and is followed on `placement-ledger` by a
+ * WorkloadEvicted (cause `lease-ended`) for each placement it still held.
+ */
+export const LeaseExpired = defineEvent({
+  type: 'allocation.LeaseExpired',
+  schema: z.object({ leaseId: id, tenantId: id, termEnd: isoInstant, expiredAt: isoInstant, author }),
+});
+
 export const quotaChangeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('set') }),
   /** "limits doubled" is { kind: 'multiply', factor: 2 }; results are rounded down to whole GPUs. */
@@ -193,6 +204,8 @@ export const REJECTION_REASONS = [
   'power',
   'topology',
   'no-lease',
+  /** The tenant's lease for the routed classes ended (term over); a new or amended lease is needed. */
+  'lease-expired',
   'lease-exclusive',
   'routing',
   'duplicate',
@@ -253,6 +266,18 @@ export const WorkloadPreempted = defineEvent({
   }),
 });
 
+/** A queued workload taken off the queue by its owner (a placed one is released instead). */
+export const WorkloadWithdrawn = defineEvent({
+  type: 'allocation.WorkloadWithdrawn',
+  schema: z.object({
+    workloadId: id,
+    tenantId: id,
+    workloadClass: workloadClassSchema,
+    withdrawnAt: isoInstant,
+    reason: reason.optional(),
+  }),
+});
+
 export const WorkloadEvicted = defineEvent({
   type: 'allocation.WorkloadEvicted',
   schema: z.object({
@@ -268,6 +293,7 @@ export type LeaseSignedPayload = PayloadOf<typeof LeaseSigned>;
 export type LeaseActivatedPayload = PayloadOf<typeof LeaseActivated>;
 export type LeaseAmendedPayload = PayloadOf<typeof LeaseAmended>;
 export type LeaseTerminatedPayload = PayloadOf<typeof LeaseTerminated>;
+export type LeaseExpiredPayload = PayloadOf<typeof LeaseExpired>;
 export type QuotaChangedPayload = PayloadOf<typeof QuotaChanged>;
 export type RoutingPolicyChangedPayload = PayloadOf<typeof RoutingPolicyChanged>;
 export type WorkloadSubmittedPayload = PayloadOf<typeof WorkloadSubmitted>;
@@ -277,12 +303,14 @@ export type WorkloadRejectedPayload = PayloadOf<typeof WorkloadRejected>;
 export type WorkloadReleasedPayload = PayloadOf<typeof WorkloadReleased>;
 export type WorkloadPreemptedPayload = PayloadOf<typeof WorkloadPreempted>;
 export type WorkloadEvictedPayload = PayloadOf<typeof WorkloadEvicted>;
+export type WorkloadWithdrawnPayload = PayloadOf<typeof WorkloadWithdrawn>;
 
 export const allAllocationEvents: readonly EventDefinition[] = [
   LeaseSigned,
   LeaseActivated,
   LeaseAmended,
   LeaseTerminated,
+  LeaseExpired,
   QuotaChanged,
   RoutingPolicyChanged,
   WorkloadSubmitted,
@@ -292,4 +320,5 @@ export const allAllocationEvents: readonly EventDefinition[] = [
   WorkloadReleased,
   WorkloadPreempted,
   WorkloadEvicted,
+  WorkloadWithdrawn,
 ];
