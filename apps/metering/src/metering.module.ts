@@ -9,6 +9,7 @@ import { TelemetryConsumer } from './ingestion/telemetry.consumer';
 import { METERING_ENV, parseMeteringEnv } from './metering.config';
 import { meteringService } from './metering.options';
 import { PlacementsHandler } from './placements/placements.handler';
+import { FleetHandler } from './fleet/fleet.handler';
 import { UsageQueries } from './queries/usage.queries';
 import { WindowCloser } from './windows/window-closer';
 
@@ -23,6 +24,7 @@ import { WindowCloser } from './windows/window-closer';
     SampleArchive,
     TelemetryConsumer,
     PlacementsHandler,
+    FleetHandler,
     WindowCloser,
     UsageQueries,
   ],

@@ -2,6 +2,7 @@ import { EventStoreMetering1764000000000 } from './1764000000000-event-store';
 import { MeteringTables1764000000100 } from './1764000000100-metering-tables';
 import { PlacementGpus1764000000200 } from './1764000000200-placement-gpus';
 import { PartitionSamples1764000000300 } from './1764000000300-partition-samples';
+import { FleetCapacity1764000000400 } from './1764000000400-fleet-capacity';
 
 /** Every migration of the metering schema, oldest first. Never edit one that has shipped: add a new one. */
 export const meteringMigrations = [
@@ -9,4 +10,5 @@ export const meteringMigrations = [
   MeteringTables1764000000100,
   PlacementGpus1764000000200,
   PartitionSamples1764000000300,
+  FleetCapacity1764000000400,
 ];

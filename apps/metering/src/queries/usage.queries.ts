@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { fromMilliUnits } from '@fleetledger/contracts/metering';
 import { DataSource } from 'typeorm';
+import { allocatedShareOfHealthy, gpuMsPerHour } from '../domain/fleet-capacity';
+import { hourStartOf, HOUR_MS } from '../domain/quantities';
 
 export interface UsageFilter {
   tenantId?: string;
@@ -93,7 +95,13 @@ export class UsageQueries {
     };
   }
 
-  /** Per class and hour: share of allocated GPU time that was busy (the operator's "40% -> 85%"). */
+  /**
+   * Per class and hour: allocated GPU time (closed usage records with their corrections), how much of
+   * it was busy, and the fleet it came from (healthy and in-service GPU time, from inventory's
+   * events). `allocatedShareOfHealthy` is the operator's "40% -> 85%" figure; `utilization` is
+   * busy / allocated. Without `from` and `to`, only hours with usage records are listed; with both,
+   * every hour of the range (up to 93 days) for each class with a fleet or records.
+   */
   async utilization(filter: { gpuClass?: string; from?: string; to?: string }) {
     const rows = await this.dataSource.query<
       { gpu_class: string; hour_start: Date; gpu_ms_allocated: string; busy_ms: string; energy_mwh: string }[]
@@ -103,17 +111,88 @@ export class UsageQueries {
         ORDER BY gpu_class, hour_start`,
       [filter.gpuClass ?? null, filter.from ?? null, filter.to ?? null],
     );
-    return rows.map((r) => {
-      const allocated = Number(r.gpu_ms_allocated);
-      return {
-        gpuClass: r.gpu_class,
-        hourStart: r.hour_start.toISOString(),
-        gpuSecondsAllocated: fromMilliUnits(BigInt(r.gpu_ms_allocated)),
-        gpuSecondsBusy: fromMilliUnits(BigInt(r.busy_ms)),
-        energyWh: fromMilliUnits(BigInt(r.energy_mwh)),
-        /** busy / allocated, 4 decimals; a ratio for display, not a billed quantity. */
-        utilization: allocated > 0 ? Math.round((Number(r.busy_ms) / allocated) * 10_000) / 10_000 : 0,
-      };
-    });
+    const usage = new Map(rows.map((r) => [`${r.gpu_class}|${r.hour_start.getTime()}`, r]));
+    const fleetClasses = await this.dataSource.query<{ gpu_class: string }[]>(
+      `SELECT DISTINCT gpu_class FROM metering.fleet_class_changes WHERE $1::text IS NULL OR gpu_class = $1`,
+      [filter.gpuClass ?? null],
+    );
+    const hours = new Set(rows.map((r) => r.hour_start.getTime()));
+    const classes = new Set(rows.map((r) => r.gpu_class));
+    const filled = filter.from !== undefined && filter.to !== undefined;
+    if (filled) {
+      const fromMs = hourStartOf(Date.parse(filter.from!));
+      const toMs = Math.min(Date.parse(filter.to!), fromMs + 93 * 24 * HOUR_MS);
+      for (let hour = fromMs; hour < toMs; hour += HOUR_MS) hours.add(hour);
+      for (const { gpu_class } of fleetClasses) classes.add(gpu_class);
+    }
+    if (hours.size === 0) return [];
+    const firstMs = Math.min(...hours);
+    const endMs = Math.max(...hours) + HOUR_MS;
+    const fleet = await this.fleetGpuMs([...classes], firstMs, endMs);
+    const result = [];
+    for (const gpuClass of [...classes].sort()) {
+      for (const hour of [...hours].sort((a, b) => a - b)) {
+        const r = usage.get(`${gpuClass}|${hour}`);
+        if (!r && !filled) continue;
+        const allocated = r ? Number(r.gpu_ms_allocated) : 0;
+        const busy = r ? Number(r.busy_ms) : 0;
+        const healthy = fleet.get(gpuClass)?.healthy.get(hour) ?? 0;
+        const inService = fleet.get(gpuClass)?.inService.get(hour) ?? 0;
+        result.push({
+          gpuClass,
+          hourStart: new Date(hour).toISOString(),
+          gpuSecondsAllocated: fromMilliUnits(BigInt(r?.gpu_ms_allocated ?? 0)),
+          gpuSecondsBusy: fromMilliUnits(BigInt(r?.busy_ms ?? 0)),
+          energyWh: fromMilliUnits(BigInt(r?.energy_mwh ?? 0)),
+          /** busy / allocated, 4 decimals; a ratio for display, not a billed quantity. */
+          utilization: allocated > 0 ? Math.round((busy / allocated) * 10_000) / 10_000 : 0,
+          /** GPU time of the class's healthy GPUs in the hour (inventory's effective health). */
+          gpuSecondsHealthy: fromMilliUnits(healthy),
+          /** GPU time of the class's commissioned, not decommissioned GPUs in the hour. */
+          gpuSecondsInService: fromMilliUnits(inService),
+          /** allocated / healthy, 4 decimals; null while no fleet is known for the class. */
+          allocatedShareOfHealthy: allocatedShareOfHealthy(allocated, healthy),
+        });
+      }
+    }
+    return result;
+  }
+
+  /** Healthy and in-service GPU-ms per class and hour over `[fromMs, toMs)`, from the fleet's step changes. */
+  private async fleetGpuMs(classes: string[], fromMs: number, toMs: number) {
+    const result = new Map<string, { healthy: Map<number, number>; inService: Map<number, number> }>();
+    if (classes.length === 0) return result;
+    const from = new Date(fromMs).toISOString();
+    const starts = await this.dataSource.query<{ gpu_class: string; healthy: string; in_service: string }[]>(
+      `SELECT gpu_class, sum(healthy_delta) AS healthy, sum(in_service_delta) AS in_service
+         FROM metering.fleet_class_changes WHERE gpu_class = ANY($1::text[]) AND at < $2 GROUP BY gpu_class`,
+      [classes, from],
+    );
+    const changes = await this.dataSource.query<
+      { gpu_class: string; at: Date; healthy_delta: string; in_service_delta: string }[]
+    >(
+      `SELECT gpu_class, at, healthy_delta, in_service_delta FROM metering.fleet_class_changes
+        WHERE gpu_class = ANY($1::text[]) AND at >= $2 AND at < $3 ORDER BY at`,
+      [classes, from, new Date(toMs).toISOString()],
+    );
+    for (const gpuClass of classes) {
+      const start = starts.find((s) => s.gpu_class === gpuClass);
+      const mine = changes.filter((c) => c.gpu_class === gpuClass);
+      result.set(gpuClass, {
+        healthy: gpuMsPerHour(
+          Number(start?.healthy ?? 0),
+          mine.map((c) => ({ atMs: c.at.getTime(), delta: Number(c.healthy_delta) })),
+          fromMs,
+          toMs,
+        ),
+        inService: gpuMsPerHour(
+          Number(start?.in_service ?? 0),
+          mine.map((c) => ({ atMs: c.at.getTime(), delta: Number(c.in_service_delta) })),
+          fromMs,
+          toMs,
+        ),
+      });
+    }
+    return result;
   }
 }

@@ -1,0 +1,22 @@
+import { Injectable } from '@nestjs/common';
+import { Topics } from '@fleetledger/contracts';
+import { EventStore } from '@fleetledger/eventstore';
+import { Messaging } from '@fleetledger/platform';
+import { HEALTH_EVENT_TYPES } from '../domain/fleet-capacity';
+import { FLEET_CONSUMER, fleetProjection } from '../projections/fleet.projection';
+
+/**
+ * Takes inventory's events in (through the inbox: exactly once in effect) to know the fleet's
+ * healthy GPUs per class over time: the denominator of "allocated / healthy fleet".
+ */
+@Injectable()
+export class FleetHandler {
+  constructor(messaging: Messaging, store: EventStore) {
+    messaging.registerConsumer({
+      name: FLEET_CONSUMER,
+      topics: [Topics.inventoryEvents],
+      accepts: (type) => HEALTH_EVENT_TYPES.has(type),
+      handle: (event, tx) => fleetProjection.apply(tx, event, store.schema),
+    });
+  }
+}
