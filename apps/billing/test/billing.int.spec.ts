@@ -14,8 +14,9 @@ import { usageCorrected, usageRecorded, usdPlan } from './fixtures';
  * The hand-computed November example of the domain tests, end to end on real Kafka and PostgreSQL:
  *   L1 (tenant-a): 1 committed H100 for 3 hours, used 2 GPUs x 3 hours + 4.5 kWh
  *     -> 7.50 within + 9.00 overage + 0.54 energy (minimum 4.17 covered)
+ *     L1's term ends inside November: these are on its term-end invoice tenant-a.2026-11.L1 (17.04).
  *   L2 (tenant-a): 8 committed H200 for all of November, used 8 GPU-hours
- *     -> 24.00 usage + 11,976.00 take-or-pay shortfall
+ *     -> 24.00 usage + 11,976.00 take-or-pay shortfall, on the monthly invoice tenant-a.2026-11 (12,000.00)
  *   total 12,017.04 USD = 1201704 cents.
  */
 describe('billing service against real Kafka and PostgreSQL', () => {
@@ -25,6 +26,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
   let allocationTopic: string;
   let meteringTopic: string;
   const invoiceId = 'tenant-a.2026-11';
+  const l1InvoiceId = 'tenant-a.2026-11.L1';
   const tenantA = { 'x-tenant-id': 'tenant-a' };
   const hours = ['2026-11-01T00:00:00.000Z', '2026-11-01T01:00:00.000Z', '2026-11-01T02:00:00.000Z'];
   const l1Usage = hours.map((hourStart) =>
@@ -75,8 +77,8 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     );
   const charges = async () =>
     Number((await service.app.get(DataSource).query(`SELECT count(*)::int AS n FROM billing.charges`))[0].n);
-  const invoice = async () =>
-    (await request(service.url).get(`/invoices/${invoiceId}`).set(tenantA).expect(200)).body;
+  const invoice = async (id = invoiceId) =>
+    (await request(service.url).get(`/invoices/${id}`).set(tenantA).expect(200)).body;
 
   // Event ids are fixed up front so the test can name them (the source events of invoice lines).
   const l1Envelopes = l1Usage.map(usageEnvelope);
@@ -103,7 +105,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     await service?.stop();
   });
 
-  it('rates usage into charges and a draft whose total matches the hand-computed example (usage may arrive before its lease)', async () => {
+  it('rates usage into charges and drafts whose totals match the hand-computed example (usage may arrive before its lease)', async () => {
     // L2's usage comes before its lease: it is held visibly, then rated when the lease arrives.
     await publish(producer, meteringTopic, [l2Envelope]);
     await waitUntil(
@@ -123,20 +125,26 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     await waitUntil(async () => (await charges()) === 7, 30_000, 'charges');
 
     const draft = await invoice();
-    expect(draft).toMatchObject({
-      status: 'draft',
-      invoiceNumber: null,
-      totalMinor: '1201704',
-      currency: { code: 'USD', minorUnitExponent: 2 },
-    });
-    expect(
-      Object.fromEntries(
-        draft.lines.map((line: { lineId: string; amountMinor: string }) => [line.lineId, line.amountMinor]),
-      ),
-    ).toEqual({
+    const termEnd = await invoice(l1InvoiceId);
+    for (const [document, totalMinor] of [
+      [draft, '1200000'],
+      [termEnd, '1704'],
+    ]) {
+      expect(document).toMatchObject({
+        status: 'draft',
+        invoiceNumber: null,
+        totalMinor,
+        currency: { code: 'USD', minorUnitExponent: 2 },
+      });
+    }
+    const amounts = (document: { lines: { lineId: string; amountMinor: string }[] }) =>
+      Object.fromEntries(document.lines.map((line) => [line.lineId, line.amountMinor]));
+    expect(amounts(termEnd)).toEqual({
       'L1:gpu-usage:H100:250000000': '750',
       'L1:gpu-overage:H100:300000000': '900',
       'L1:energy:12000000': '54',
+    });
+    expect(amounts(draft)).toEqual({
       'L2:gpu-usage:H200:300000000': '2400',
       'L2:commitment-shortfall:H200': '1197600',
     });
@@ -168,7 +176,8 @@ describe('billing service against real Kafka and PostgreSQL', () => {
       'the marker consumed',
     );
     expect(await charges()).toBe(7);
-    expect((await invoice()).totalMinor).toBe('1201704');
+    expect((await invoice(l1InvoiceId)).totalMinor).toBe('1704');
+    expect((await invoice()).totalMinor).toBe('1200000');
   });
 
   it("tenant B can never read tenant A's invoice", async () => {
@@ -183,7 +192,15 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     await request(service.url).get(`/invoices/${invoiceId}`).expect(400);
   });
 
-  it('finalizes under gap-free number 1 and publishes InvoiceFinalized; lines name their source events', async () => {
+  it('finalizes the term-end invoice at term end (number 1), then the monthly one (number 2); lines name their source events', async () => {
+    const termEnd = (
+      await request(service.url)
+        .post(`/invoices/${l1InvoiceId}/finalize`)
+        .set(tenantA)
+        .send({ finalizedAt: '2026-11-01T03:00:00.000Z' })
+        .expect(200)
+    ).body;
+    expect(termEnd).toMatchObject({ status: 'finalized', invoiceNumber: 1, totalMinor: '1704' });
     const finalized = (
       await request(service.url)
         .post(`/invoices/${invoiceId}/finalize`)
@@ -191,20 +208,27 @@ describe('billing service against real Kafka and PostgreSQL', () => {
         .send({ finalizedAt: '2026-12-01T00:00:00.000Z' })
         .expect(200)
     ).body;
-    expect(finalized).toMatchObject({ status: 'finalized', invoiceNumber: 1, totalMinor: '1201704' });
-    const messages = await collector.waitFor((m) =>
-      m.some((message) => message.headers['event-type'] === 'billing.InvoiceFinalized'),
+    expect(finalized).toMatchObject({ status: 'finalized', invoiceNumber: 2, totalMinor: '1200000' });
+    const messages = await collector.waitFor(
+      (m) => m.filter((message) => message.headers['event-type'] === 'billing.InvoiceFinalized').length === 2,
     );
-    const event = messages.find((message) => message.headers['event-type'] === 'billing.InvoiceFinalized')
-      ?.value as EventEnvelope;
-    expect(event).toMatchObject({
-      streamId: `invoice-${invoiceId}`,
-      payload: { invoiceNumber: 1, totalMinor: '1201704' },
-    });
+    const events = messages
+      .filter((message) => message.headers['event-type'] === 'billing.InvoiceFinalized')
+      .map((message) => message.value as EventEnvelope);
+    expect(events).toEqual([
+      expect.objectContaining({
+        streamId: `invoice-${l1InvoiceId}`,
+        payload: expect.objectContaining({ invoiceNumber: 1, totalMinor: '1704' }),
+      }),
+      expect.objectContaining({
+        streamId: `invoice-${invoiceId}`,
+        payload: expect.objectContaining({ invoiceNumber: 2, totalMinor: '1200000' }),
+      }),
+    ]);
 
     const sources = (
       await request(service.url)
-        .get(`/invoices/${invoiceId}/lines/L1:gpu-overage:H100:300000000/source-events`)
+        .get(`/invoices/${l1InvoiceId}/lines/L1:gpu-overage:H100:300000000/source-events`)
         .set(tenantA)
         .expect(200)
     ).body;
@@ -228,11 +252,11 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     const tooMuch = await request(service.url)
       .post(`/invoices/${invoiceId}/credit-notes`)
       .set(tenantA)
-      .send({ amountMinor: '1201705', reason: 'goodwill', issuedAt: '2026-12-02T00:00:00.000Z' })
+      .send({ amountMinor: '1200001', reason: 'goodwill', issuedAt: '2026-12-02T00:00:00.000Z' })
       .expect(422);
     expect(tooMuch.body).toMatchObject({ error: 'credit-exceeds-invoice' });
     expect(await store.headPosition(dataSource)).toBe(before);
-    expect((await invoice()).lines).toHaveLength(5);
+    expect((await invoice()).lines).toHaveLength(2);
   });
 
   it('a correction after finalization yields a credit note, not an edit', async () => {
@@ -245,9 +269,13 @@ describe('billing service against real Kafka and PostgreSQL', () => {
         correction.payload.correctedAt,
       ),
     ]);
-    await waitUntil(async () => (await invoice()).creditNotes.length === 1, 30_000, 'a credit note');
-    const corrected = await invoice();
-    expect(corrected).toMatchObject({ status: 'finalized', invoiceNumber: 1, totalMinor: '1201704' });
+    await waitUntil(
+      async () => (await invoice(l1InvoiceId)).creditNotes.length === 1,
+      30_000,
+      'a credit note',
+    );
+    const corrected = await invoice(l1InvoiceId);
+    expect(corrected).toMatchObject({ status: 'finalized', invoiceNumber: 1, totalMinor: '1704' });
     expect(
       corrected.lines.find((line: { lineId: string }) => line.lineId === 'L1:gpu-overage:H100:300000000')
         .amountMinor,
@@ -261,7 +289,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     // A credit granted by hand takes the next number in the credit-note series.
     const granted = (
       await request(service.url)
-        .post(`/invoices/${invoiceId}/credit-notes`)
+        .post(`/invoices/${l1InvoiceId}/credit-notes`)
         .set(tenantA)
         .send({
           amountMinor: '100',
@@ -310,7 +338,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
         sourceEventIds: [lateEnvelope.eventId],
       }),
     ]);
-    expect((await invoice()).totalMinor).toBe('1201704');
+    expect((await invoice(l1InvoiceId)).totalMinor).toBe('1704');
   });
 
   it('usage that no open invoice can take is held visibly, and the consumer goes on', async () => {
@@ -385,7 +413,8 @@ describe('billing service against real Kafka and PostgreSQL', () => {
       ),
     );
     expect(finalized.map((response) => response.status)).toEqual([200, 200]);
-    expect(finalized.map((response) => response.body.invoiceNumber).sort()).toEqual([3, 4]);
+    // 1: L1's term-end invoice, 2: tenant-a November, 3: tenant-a December
+    expect(finalized.map((response) => response.body.invoiceNumber).sort()).toEqual([4, 5]);
     expect(finalized.map((response) => response.body.totalMinor)).toEqual(['300', '300']);
   });
 

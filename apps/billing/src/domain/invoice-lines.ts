@@ -41,6 +41,14 @@ export interface CompositionInput {
   leases: readonly LeaseTerms[];
   planVersions: (ratePlanId: string) => readonly RatePlanVersion[];
   outages?: readonly ClassOutage[];
+  /** Set for a term-end invoice: the one lease it bills. */
+  invoiceLeaseId?: string;
+  /**
+   * Leases whose commitment (take-or-pay, SLA credit) for this month is billed on another invoice: the
+   * lease's term-end invoice, or the monthly invoice that billed it first. Their usage here is billed at the
+   * base price, outside the commitment (`:outside-commitment` lines).
+   */
+  commitmentsBilledElsewhere?: ReadonlySet<string>;
 }
 
 export type CompositionRejection = {
@@ -67,7 +75,11 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
   };
 
   const chargesByLease = groupBy(input.charges, (charge) => charge.leaseId);
-  const leases = input.leases.filter((lease) => overlapSeconds(lease.term, bounds) > 0n);
+  const leases = input.leases.filter(
+    (lease) =>
+      overlapSeconds(lease.term, bounds) > 0n &&
+      (input.invoiceLeaseId === undefined || lease.leaseId === input.invoiceLeaseId),
+  );
   const leaseIds = [...new Set([...leases.map((lease) => lease.leaseId), ...chargesByLease.keys()])].sort();
   for (const leaseId of leaseIds) {
     const lease = leases.find((candidate) => candidate.leaseId === leaseId);
@@ -75,8 +87,9 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
     for (const charge of charges) noteCurrency(charge.currency);
 
     const usage = charges.filter((charge) => charge.kind === 'gpu-usage');
+    const billedElsewhere = input.commitmentsBilledElsewhere?.has(leaseId) ?? false;
     // The term in this month, cut where amendments take effect: each piece has its commitment and plan.
-    const segments = lease ? commitmentSegments(lease, bounds) : [];
+    const segments = lease && !billedElsewhere ? commitmentSegments(lease, bounds) : [];
     const classes = new Set([
       ...usage.map((charge) => charge.gpuClass ?? ''),
       ...segments.flatMap((segment) => Object.keys(segment.committedGpus)),
@@ -90,6 +103,7 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
         classUsage,
         committedMilli,
         bounds,
+        billedElsewhere,
       );
       lines.push(...usageLines);
       if (!lease || committedMilli === 0n) continue;
@@ -200,6 +214,7 @@ function usageLinesFor(
   charges: readonly ChargeRated[],
   committed: bigint,
   bounds: { startMs: number; endMs: number },
+  outsideCommitment: boolean,
 ): { usageLines: InvoiceLine[]; inCommitmentMinor: bigint } {
   // Net each hour first (a correction and its original share an hour and a price), then fill the commitment.
   const hours = new Map<
@@ -264,6 +279,7 @@ function usageLinesFor(
     for (const id of ids) accumulator.sourceEventIds.add(id);
   };
   inPeriod.forEach((hour, index) => {
+    if (outsideCommitment) return add('gpu-usage', ':outside-commitment', hour.price, hour.milli, hour.ids);
     add('gpu-usage', '', hour.price, splits[index].withinMilli, hour.ids);
     add('gpu-overage', '', hour.overagePrice, splits[index].overageMilli, hour.ids);
   });
@@ -273,7 +289,11 @@ function usageLinesFor(
   let inCommitmentMinor = 0n;
   const usageLines = [...accumulators.values()].map((accumulator) => {
     const amount = gpuTimeAmountMinor(accumulator.milli, accumulator.unitPrice);
-    if (accumulator.line.kind === 'gpu-usage' && !accumulator.line.lineId.endsWith(':prior-period'))
+    if (
+      accumulator.line.kind === 'gpu-usage' &&
+      !accumulator.line.lineId.endsWith(':prior-period') &&
+      !outsideCommitment
+    )
       inCommitmentMinor += amount;
     return toLine(accumulator, amount);
   });

@@ -8,7 +8,7 @@ import {
 } from './invoice-lines';
 import { LeaseTerms } from './leases';
 import { RatePlanVersion } from './rate-plans';
-import { ChargeRated } from './rating';
+import { ChargeRated, termEndLeaseOf } from './rating';
 
 /**
  * The invoice of one tenant for one calendar month (stream `invoice-<invoiceId>`).
@@ -111,6 +111,8 @@ export interface BillingContext {
   leases: readonly LeaseTerms[];
   planVersions: (ratePlanId: string) => readonly RatePlanVersion[];
   outages?: readonly ClassOutage[];
+  /** See CompositionInput: leases whose commitment this month is billed on another invoice. */
+  commitmentsBilledElsewhere?: ReadonlySet<string>;
 }
 
 export type InvoiceCommand =
@@ -409,5 +411,7 @@ function compose(state: InvoiceState, charges: ChargeRated[], context: BillingCo
     leases: context.leases.filter((lease) => lease.tenantId === state.tenantId),
     planVersions: context.planVersions,
     outages: context.outages,
+    invoiceLeaseId: termEndLeaseOf(state.invoiceId!, state.tenantId!, state.period!),
+    commitmentsBilledElsewhere: context.commitmentsBilledElsewhere,
   });
 }

@@ -43,6 +43,11 @@ export interface LeaseTerms {
   scope?: LeaseScope;
   /** Commitments over time, ordered by `fromMs`. Absent in terms stored before amendments were dated. */
   schedule?: CommitmentStep[];
+  /**
+   * The term end as signed or amended, without an early termination: what decides a term-end invoice (see
+   * `termEndsWithin`). Absent in terms stored before term-end invoices: those are invoiced monthly.
+   */
+  contractEndMs?: number;
 }
 
 export type LeaseEvent =
@@ -69,6 +74,7 @@ export function evolveLeaseTerms(terms: LeaseTerms | undefined, event: LeaseEven
         term,
         committedGpus: { ...event.payload.committedGpus },
         sourceEventIds: [event.eventId],
+        contractEndMs: term.endMs,
         exclusivity: event.payload.exclusivity,
         scope: { hallIds: [...event.payload.scope.hallIds], rackIds: [...event.payload.scope.rackIds] },
         schedule: [
@@ -85,10 +91,12 @@ export function evolveLeaseTerms(terms: LeaseTerms | undefined, event: LeaseEven
       if (!terms) return terms;
       const effectiveMs = Date.parse(event.payload.effectiveAt);
       const kept = scheduleOf(terms).filter((step) => step.fromMs < effectiveMs);
+      const endMs = Date.parse(event.payload.term.end);
       return {
         ...terms,
         ratePlanId: event.payload.ratePlanId,
-        term: { startMs: Date.parse(event.payload.term.start), endMs: Date.parse(event.payload.term.end) },
+        term: { startMs: Date.parse(event.payload.term.start), endMs },
+        contractEndMs: endMs,
         committedGpus: { ...event.payload.committedGpus },
         sourceEventIds: [...terms.sourceEventIds, event.eventId],
         scope: { hallIds: [...event.payload.scope.hallIds], rackIds: [...event.payload.scope.rackIds] },
@@ -178,4 +186,14 @@ export function committedClasses(terms: LeaseTerms, within: Interval): string[] 
   for (const segment of commitmentSegments(terms, within))
     for (const [gpuClass, gpus] of Object.entries(segment.committedGpus)) if (gpus) classes.add(gpuClass);
   return [...classes];
+}
+
+/**
+ * A lease whose term (as signed or amended) ends inside a calendar month, not on its first instant, is invoiced
+ * for that month on its own term-end invoice. An early termination does not move it: usage of the month is on the
+ * monthly invoice by then, and the termination only ends the commitment (proration).
+ */
+export function termEndsWithin(terms: LeaseTerms, period: Interval): boolean {
+  const endMs = terms.contractEndMs;
+  return endMs !== undefined && endMs > period.startMs && endMs < period.endMs && endMs > terms.term.startMs;
 }

@@ -1,6 +1,7 @@
 import type { billing, metering } from '@fleetledger/contracts';
+import { LeaseTerms, termEndsWithin } from './leases';
 import { parseMilliDecimal } from './money';
-import { periodOf } from './periods';
+import { periodBounds, periodOf } from './periods';
 import { classPrice, planInEffect, RatePlanVersion } from './rate-plans';
 
 export type ChargeRated = billing.ChargeRatedPayload;
@@ -17,22 +18,51 @@ export type RatingRejection = {
   detail: string;
 };
 
+/** The tenant's invoice of a calendar month. */
 export function invoiceIdFor(tenantId: string, period: string): string {
   return `${tenantId}.${period}`;
+}
+
+/** The invoice of one lease for the month its term ends in (`termEndsWithin`). */
+export function termEndInvoiceIdFor(tenantId: string, period: string, leaseId: string): string {
+  return `${tenantId}.${period}.${leaseId}`;
+}
+
+/** The lease a term-end invoice is for; undefined for a monthly invoice. */
+export function termEndLeaseOf(invoiceId: string, tenantId: string, period: string): string | undefined {
+  const monthly = invoiceIdFor(tenantId, period);
+  return invoiceId.length > monthly.length && invoiceId.startsWith(`${monthly}.`)
+    ? invoiceId.slice(monthly.length + 1)
+    : undefined;
+}
+
+/** Where usage of a lease in an hour is billed: its term-end invoice in the month its term ends, else the monthly one. */
+export function invoiceIdForUsage(
+  lease: LeaseTerms | undefined,
+  tenantId: string,
+  leaseId: string,
+  period: string,
+): string {
+  return lease && termEndsWithin(lease, periodBounds(period))
+    ? termEndInvoiceIdFor(tenantId, period, leaseId)
+    : invoiceIdFor(tenantId, period);
 }
 
 /**
  * Rates one closed usage hour: a gpu-usage charge for the allocated GPU-time and an energy charge for the
  * energy, each priced by the plan version in effect at the start of the hour. Charge ids derive from the
  * usage record id, so rating a redelivered event yields the same charges (the store then refuses duplicates).
- * Zero quantities produce no charge.
+ * Zero quantities produce no charge. With the lease, usage of the month its term ends in goes on its term-end
+ * invoice (`invoiceIdForUsage`).
  */
 export function rateUsage(
   usage: SourceEvent<metering.UsageRecordedPayload>,
   planVersions: readonly RatePlanVersion[],
+  lease?: LeaseTerms,
 ): ChargeRated[] | RatingRejection {
   const { payload } = usage;
   return rateQuantities({
+    lease,
     chargeIdPrefix: payload.usageRecordId,
     tenantId: payload.tenantId,
     leaseId: payload.leaseId,
@@ -53,9 +83,11 @@ export function rateUsage(
 export function rateCorrection(
   correction: SourceEvent<metering.UsageCorrectedPayload>,
   planVersions: readonly RatePlanVersion[],
+  lease?: LeaseTerms,
 ): ChargeRated[] | RatingRejection {
   const { payload } = correction;
   const charges = rateQuantities({
+    lease,
     chargeIdPrefix: payload.usageCorrectionId,
     tenantId: payload.tenantId,
     leaseId: payload.leaseId,
@@ -74,6 +106,8 @@ export function rateCorrection(
 }
 
 interface QuantitiesToRate {
+  /** Decides between the monthly and the term-end invoice; without it, the monthly one. */
+  lease?: LeaseTerms;
   chargeIdPrefix: string;
   tenantId: string;
   leaseId: string;
@@ -104,7 +138,7 @@ function rateQuantities(input: QuantitiesToRate): ChargeRated[] | RatingRejectio
     };
   }
   const period = periodOf(hourStartMs);
-  const invoiceId = invoiceIdFor(input.tenantId, period);
+  const invoiceId = invoiceIdForUsage(input.lease, input.tenantId, input.leaseId, period);
   // Charges are built as literals, not spreads of a shared object: V8's object spread is far slower on the
   // hot path (millions of charges per month; see bench/billing).
   const charges: ChargeRated[] = [];

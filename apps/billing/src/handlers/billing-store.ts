@@ -8,7 +8,7 @@ import { ClassFleet, ClassOutage, leaseOutages } from '../domain/availability';
 import { committedClasses, LeaseTerms, ratePlanIdsOf } from '../domain/leases';
 import { Interval, periodBounds } from '../domain/periods';
 import { RatePlanVersion } from '../domain/rate-plans';
-import { ChargeRated } from '../domain/rating';
+import { ChargeRated, invoiceIdFor, termEndLeaseOf } from '../domain/rating';
 import { applyInvoiceEvents } from '../projections/invoices.projection';
 
 export const invoiceStreamId = (invoiceId: string) => `invoice-${invoiceId}`;
@@ -139,7 +139,11 @@ export class BillingStore {
    * Leases of a tenant and every plan version they use: what composing an invoice needs. With a period, also
    * the SLA outages of the tenant's leases in it, from the GPU health billing has consumed so far.
    */
-  async context(tx: Queryable, tenantId: string, period?: string): Promise<BillingContext> {
+  async context(
+    tx: Queryable,
+    tenantId: string,
+    invoice?: { invoiceId: string; period: string },
+  ): Promise<BillingContext> {
     const leases = (
       await tx.query<{ terms: LeaseTerms }[]>(`SELECT terms FROM billing.leases WHERE tenant_id = $1`, [
         tenantId,
@@ -148,8 +152,44 @@ export class BillingStore {
     const plans = new Map<string, RatePlanVersion[]>();
     for (const ratePlanId of new Set(leases.flatMap(ratePlanIdsOf)))
       plans.set(ratePlanId, await this.planVersions(tx, ratePlanId));
-    const outages = period ? await this.outages(tx, leases, period) : [];
-    return { leases, planVersions: (ratePlanId) => plans.get(ratePlanId) ?? [], outages };
+    if (!invoice) return { leases, planVersions: (ratePlanId) => plans.get(ratePlanId) ?? [] };
+    return {
+      leases,
+      planVersions: (ratePlanId) => plans.get(ratePlanId) ?? [],
+      outages: await this.outages(tx, leases, invoice.period),
+      commitmentsBilledElsewhere: await this.commitmentsBilledElsewhere(tx, tenantId, invoice),
+    };
+  }
+
+  /**
+   * Which invoice of a month bills a lease's commitment (take-or-pay, SLA): the monthly invoice leaves it to the
+   * lease's term-end invoice when that exists; a term-end invoice leaves it to the monthly invoice when that was
+   * finalized with it first (the term-end invoice was opened by usage that came after). Never both.
+   */
+  private async commitmentsBilledElsewhere(
+    tx: Queryable,
+    tenantId: string,
+    invoice: { invoiceId: string; period: string },
+  ): Promise<Set<string>> {
+    const monthly = invoiceIdFor(tenantId, invoice.period);
+    const leaseId = termEndLeaseOf(invoice.invoiceId, tenantId, invoice.period);
+    if (leaseId === undefined) {
+      const others = await tx.query<{ invoice_id: string }[]>(
+        `SELECT invoice_id FROM billing.invoices WHERE tenant_id = $1 AND period = $2 AND invoice_id <> $3`,
+        [tenantId, invoice.period, monthly],
+      );
+      return new Set(
+        others.map((row) => termEndLeaseOf(row.invoice_id, tenantId, invoice.period)!).filter(Boolean),
+      );
+    }
+    const billedOnMonthly = await tx.query(
+      `SELECT 1 FROM billing.invoice_lines WHERE document_id = $1 AND lease_id = $2
+          AND (kind IN ('gpu-overage', 'commitment-shortfall', 'sla-credit')
+               OR (kind = 'gpu-usage' AND line_id NOT LIKE '%:prior-period' AND line_id NOT LIKE '%:outside-commitment'))
+        LIMIT 1`,
+      [monthly, leaseId],
+    );
+    return new Set(billedOnMonthly.length > 0 ? [leaseId] : []);
   }
 
   /** GPU-seconds of commitment the fleet could not serve, per lease and class (domain/availability.ts). */

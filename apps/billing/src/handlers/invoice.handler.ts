@@ -61,7 +61,7 @@ export class InvoiceHandler {
       const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
       if (state.status === 'none' || state.tenantId !== tenantId)
         throw billingError({ reason: 'invoice-not-found', detail: `no invoice ${invoiceId}` });
-      const context = await this.billing.context(tx, tenantId, state.period);
+      const context = await this.billing.context(tx, tenantId, { invoiceId, period: state.period! });
       const claim = await this.billing.claimNumber(tx, 'invoice', invoiceId, finalizedAt);
       const decision = decideInvoice(state, {
         kind: 'finalize',
@@ -141,7 +141,7 @@ export class InvoiceHandler {
     if (Array.isArray(rated)) return 'billed-on-open-invoice';
     if (rated.reason !== 'invoice-finalized') throw billingError(rated);
     const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
-    const context = await this.billing.context(tx, state.tenantId!, state.period);
+    const context = await this.billing.context(tx, state.tenantId!, { invoiceId, period: state.period! });
     const creditNoteId = `${invoiceId}.cn${state.creditNotes.length + 1}`;
     const claim = await this.billing.claimNumber(tx, 'credit-note', creditNoteId, correctedAt);
     const decision = decideInvoice(state, {

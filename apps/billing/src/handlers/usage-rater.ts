@@ -64,8 +64,12 @@ export class UsageRater {
     const plans = await this.billing.planVersions(tx, ratePlanIdAt(lease, Date.parse(usage.hourStart)));
     const corrected = event.type === metering.UsageCorrected.type;
     const charges = corrected
-      ? rateCorrection({ eventId: event.eventId, payload: usage as metering.UsageCorrectedPayload }, plans)
-      : rateUsage({ eventId: event.eventId, payload: usage as metering.UsageRecordedPayload }, plans);
+      ? rateCorrection(
+          { eventId: event.eventId, payload: usage as metering.UsageCorrectedPayload },
+          plans,
+          lease,
+        )
+      : rateUsage({ eventId: event.eventId, payload: usage as metering.UsageRecordedPayload }, plans, lease);
     if (!Array.isArray(charges)) return this.hold(tx, event, 'pending', charges.reason, charges.detail);
     if (charges.length === 0) return;
     const meta: AppendMeta = {

@@ -3,6 +3,7 @@ import type { billing } from '@fleetledger/contracts';
 import { DataSource } from 'typeorm';
 import { billingError } from '../billing-errors';
 import { composeInvoiceLines } from '../domain/invoice-lines';
+import { termEndLeaseOf } from '../domain/rating';
 import { BillingStore } from '../handlers/billing-store';
 import { FLEET_HEALTH_CONSUMER } from '../api/fleet-health.consumer';
 import { USAGE_CONSUMER } from '../api/usage.consumer';
@@ -151,11 +152,15 @@ export class InvoiceQueries {
       `SELECT charge FROM billing.charges WHERE invoice_id = $1`,
       [row.invoice_id],
     );
-    const context = await this.billing.context(this.dataSource, row.tenant_id, row.period);
+    const context = await this.billing.context(this.dataSource, row.tenant_id, {
+      invoiceId: row.invoice_id,
+      period: row.period,
+    });
     const composition = composeInvoiceLines({
       period: row.period,
       charges: charges.map((c) => c.charge),
       ...context,
+      invoiceLeaseId: termEndLeaseOf(row.invoice_id, row.tenant_id, row.period),
     });
     return composition.kind === 'composed' ? composition.lines : [];
   }
