@@ -1,92 +1,180 @@
 import { allocation, EventEnvelope } from '@fleetledger/contracts';
 import { Projection, Queryable } from '@fleetledger/eventstore';
 
-/** Workloads (status; the queue) and placements (active while ended_at is null). */
+/**
+ * Workloads (status; the queue) and placements (active while ended_at is null).
+ *
+ * One code path for one event and for many (`applyPlacementEvents`): the events are folded in memory
+ * into final rows, then written with four statements at most: status updates and placement ends for
+ * rows that existed before the batch, then inserts of the rows the batch created (with every later
+ * change of the batch already folded in). Updates run before inserts, so an update of a row the batch
+ * has not created yet changes nothing, exactly as applying the events one by one would.
+ */
 export const placementsProjection: Projection = {
   name: 'allocation-placements',
   source: { kind: 'log' },
   tables: ['workloads', 'placements'],
-  async apply(tx: Queryable, event: EventEnvelope, schema: string) {
-    const s = `"${schema}"`;
-    const status = (
-      workloadId: string,
-      value: string,
-      at: string,
-      reason: string | null = null,
-      detail: string | null = null,
-    ) =>
-      tx.query(
-        `UPDATE ${s}.workloads SET status = $2, reason = $3, detail = $4, updated_at = $5 WHERE workload_id = $1`,
-        [workloadId, value, reason, detail, at],
-      );
-    const end = (p: { placementId: string }, at: string, kind: string) =>
-      tx.query(`UPDATE ${s}.placements SET ended_at = $2, end_kind = $3 WHERE placement_id = $1`, [
-        p.placementId,
-        at,
-        kind,
-      ]);
+  apply: (tx, event, schema) => applyPlacementEvents(tx, [event], schema),
+  applyBatch: (tx, events, schema) => applyPlacementEvents(tx, events, schema),
+};
+
+interface WorkloadStatus {
+  status: string;
+  reason: string | null;
+  detail: string | null;
+  updatedAt: string;
+}
+interface WorkloadRow extends WorkloadStatus {
+  workloadId: string;
+  tenantId: string;
+  workloadClass: string;
+  gpuCount: number;
+  priority: number;
+  submittedAt: string;
+}
+interface PlacementEnd {
+  endedAt: string;
+  endKind: string;
+}
+interface PlacementRow extends Partial<PlacementEnd> {
+  placementId: string;
+  payload: allocation.WorkloadPlacedPayload;
+}
+
+export async function applyPlacementEvents(
+  tx: Queryable,
+  events: readonly EventEnvelope[],
+  schema: string,
+): Promise<void> {
+  const s = `"${schema}"`;
+  const newWorkloads = new Map<string, WorkloadRow>();
+  const statusOfExisting = new Map<string, WorkloadStatus>();
+  const newPlacements = new Map<string, PlacementRow>();
+  const endOfExisting = new Map<string, PlacementEnd>();
+
+  const status = (workloadId: string, next: WorkloadStatus) => {
+    const row = newWorkloads.get(workloadId);
+    if (row) Object.assign(row, next);
+    else statusOfExisting.set(workloadId, next);
+  };
+  const end = (placementId: string, next: PlacementEnd) => {
+    const row = newPlacements.get(placementId);
+    if (row) Object.assign(row, next);
+    else endOfExisting.set(placementId, next);
+  };
+
+  for (const event of events) {
     switch (event.type) {
       case allocation.WorkloadSubmitted.type: {
         const p = event.payload as allocation.WorkloadSubmittedPayload;
-        await tx.query(
-          `INSERT INTO ${s}.workloads VALUES ($1, $2, $3, $4, $5, 'submitted', NULL, NULL, $6, $6)`,
-          [p.workloadId, p.tenantId, p.workloadClass, p.gpuCount, p.priority, p.submittedAt],
-        );
-        return;
+        if (newWorkloads.has(p.workloadId)) throw new Error(`workload ${p.workloadId} submitted twice`);
+        newWorkloads.set(p.workloadId, {
+          workloadId: p.workloadId,
+          tenantId: p.tenantId,
+          workloadClass: p.workloadClass,
+          gpuCount: p.gpuCount,
+          priority: p.priority,
+          status: 'submitted',
+          reason: null,
+          detail: null,
+          submittedAt: p.submittedAt,
+          updatedAt: p.submittedAt,
+        });
+        break;
       }
       case allocation.WorkloadPlaced.type: {
         const p = event.payload as allocation.WorkloadPlacedPayload;
-        await tx.query(
-          `INSERT INTO ${s}.placements VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL)`,
-          [
-            p.placementId,
-            p.workloadId,
-            p.tenantId,
-            p.leaseId,
-            p.workloadClass,
-            p.gpuClass,
-            p.gpuIds,
-            p.nodeIds,
-            p.gpuIds.length,
-            p.priority,
-            p.borrowed,
-            p.placedAt,
-          ],
-        );
-        await status(p.workloadId, 'placed', p.placedAt);
-        return;
+        if (newPlacements.has(p.placementId)) throw new Error(`placement ${p.placementId} placed twice`);
+        newPlacements.set(p.placementId, { placementId: p.placementId, payload: p });
+        status(p.workloadId, { status: 'placed', reason: null, detail: null, updatedAt: p.placedAt });
+        break;
       }
       case allocation.WorkloadQueued.type: {
         const p = event.payload as allocation.WorkloadQueuedPayload;
-        await status(p.workloadId, 'queued', p.queuedAt, p.reason, p.detail);
-        return;
+        status(p.workloadId, { status: 'queued', reason: p.reason, detail: p.detail, updatedAt: p.queuedAt });
+        break;
       }
       case allocation.WorkloadRejected.type: {
         const p = event.payload as allocation.WorkloadRejectedPayload;
-        await status(p.workloadId, 'rejected', p.rejectedAt, p.reason, p.detail);
-        return;
+        status(p.workloadId, {
+          status: 'rejected',
+          reason: p.reason,
+          detail: p.detail,
+          updatedAt: p.rejectedAt,
+        });
+        break;
       }
       case allocation.WorkloadWithdrawn.type: {
         const p = event.payload as allocation.WorkloadWithdrawnPayload;
-        await status(p.workloadId, 'withdrawn', p.withdrawnAt, null, p.reason ?? null);
-        return;
+        status(p.workloadId, {
+          status: 'withdrawn',
+          reason: null,
+          detail: p.reason ?? null,
+          updatedAt: p.withdrawnAt,
+        });
+        break;
       }
       case allocation.WorkloadReleased.type: {
         const p = event.payload as allocation.WorkloadReleasedPayload;
-        await end(p, p.releasedAt, 'released');
-        await status(p.workloadId, 'released', p.releasedAt);
-        return;
+        end(p.placementId, { endedAt: p.releasedAt, endKind: 'released' });
+        status(p.workloadId, { status: 'released', reason: null, detail: null, updatedAt: p.releasedAt });
+        break;
       }
       case allocation.WorkloadPreempted.type: {
         const p = event.payload as allocation.WorkloadPreemptedPayload;
-        await end(p, p.preemptedAt, 'preempted');
-        return;
+        end(p.placementId, { endedAt: p.preemptedAt, endKind: 'preempted' });
+        break;
       }
       case allocation.WorkloadEvicted.type: {
         const p = event.payload as allocation.WorkloadEvictedPayload;
-        await end(p, p.evictedAt, 'evicted');
-        return;
+        end(p.placementId, { endedAt: p.evictedAt, endKind: 'evicted' });
+        break;
       }
     }
-  },
-};
+  }
+
+  if (statusOfExisting.size > 0) {
+    const rows = [...statusOfExisting].map(([workloadId, st]) => ({ workloadId, ...st }));
+    await tx.query(
+      `UPDATE ${s}.workloads w SET status = u.status, reason = u.reason, detail = u.detail, updated_at = u."updatedAt"
+         FROM jsonb_to_recordset($1::jsonb) AS u("workloadId" text, status text, reason text, detail text, "updatedAt" timestamptz)
+        WHERE w.workload_id = u."workloadId"`,
+      [JSON.stringify(rows)],
+    );
+  }
+  if (endOfExisting.size > 0) {
+    const rows = [...endOfExisting].map(([placementId, e]) => ({ placementId, ...e }));
+    await tx.query(
+      `UPDATE ${s}.placements p SET ended_at = u."endedAt", end_kind = u."endKind"
+         FROM jsonb_to_recordset($1::jsonb) AS u("placementId" text, "endedAt" timestamptz, "endKind" text)
+        WHERE p.placement_id = u."placementId"`,
+      [JSON.stringify(rows)],
+    );
+  }
+  if (newWorkloads.size > 0) {
+    await tx.query(
+      `INSERT INTO ${s}.workloads
+       SELECT "workloadId", "tenantId", "workloadClass", "gpuCount", priority, status, reason, detail, "submittedAt", "updatedAt"
+         FROM jsonb_to_recordset($1::jsonb) AS r("workloadId" text, "tenantId" text, "workloadClass" text, "gpuCount" integer,
+              priority integer, status text, reason text, detail text, "submittedAt" timestamptz, "updatedAt" timestamptz)`,
+      [JSON.stringify([...newWorkloads.values()])],
+    );
+  }
+  if (newPlacements.size > 0) {
+    const rows = [...newPlacements.values()].map(({ payload: p, endedAt, endKind }) => ({
+      ...p,
+      gpuCount: p.gpuIds.length,
+      endedAt: endedAt ?? null,
+      endKind: endKind ?? null,
+    }));
+    await tx.query(
+      `INSERT INTO ${s}.placements
+       SELECT "placementId", "workloadId", "tenantId", "leaseId", "workloadClass", "gpuClass", "gpuIds", "nodeIds",
+              "gpuCount", priority, borrowed, "placedAt", "endedAt", "endKind"
+         FROM jsonb_to_recordset($1::jsonb) AS r("placementId" text, "workloadId" text, "tenantId" text, "leaseId" text,
+              "workloadClass" text, "gpuClass" text, "gpuIds" text[], "nodeIds" text[], "gpuCount" integer, priority integer,
+              borrowed boolean, "placedAt" timestamptz, "endedAt" timestamptz, "endKind" text)`,
+      [JSON.stringify(rows)],
+    );
+  }
+}
