@@ -189,16 +189,14 @@ function withQuotaPreemption(
   lease: Lease,
   at: string,
 ): PlacementFound | null {
-  const own = [...state.placementsById.values()]
-    .filter(
-      (p) =>
-        p.tenantId === request.tenantId &&
-        p.gpuClass === gpuClass &&
-        p.workloadClass === request.workloadClass &&
-        p.priority < request.priority,
-    )
+  const own = [...state.placementsInScope(request.tenantId, gpuClass, request.workloadClass)]
+    .filter((p) => p.priority < request.priority)
     .sort(victimOrder);
-  if (own.length === 0) return null;
+  // Not worth a what-if when even all of them would not make room in the quota.
+  const limit = quotaOf(state.quotas.get(request.tenantId), gpuClass, request.workloadClass);
+  const inUse = state.usageOf(request.tenantId, gpuClass, request.workloadClass);
+  const preemptible = own.reduce((n, p) => n + p.gpuIds.length, 0);
+  if (inUse - preemptible + request.gpuCount > limit.nominal + limit.borrowLimit) return null;
   const pool = poolOfLease(state, gpuClass, lease);
   const forQuota: Placement[] = [];
   const forGpus: Placement[] = [];

@@ -47,11 +47,21 @@ export class AllocationState {
   /** GPUs in use per `tenant|gpuClass|workloadClass` (quota) and per `lease|gpuClass` (borrowing). */
   readonly usage = new Map<string, number>();
   readonly leaseUsage = new Map<string, number>();
+  /** Current placements per quota scope `tenant|gpuClass|workloadClass` (the victims of a quota preemption). */
+  readonly placementsByScope = new Map<string, Set<Placement>>();
   /** Queued workload ids in arrival order (drained by priority, then arrival). */
   readonly queue = new Map<string, SubmittedWorkload>();
 
   usageOf(tenantId: string, gpuClass: GpuClass, workloadClass: allocation.WorkloadClass): number {
-    return this.usage.get(`${tenantId}|${gpuClass}|${workloadClass}`) ?? 0;
+    return this.usage.get(scopeKey(tenantId, gpuClass, workloadClass)) ?? 0;
+  }
+
+  placementsInScope(
+    tenantId: string,
+    gpuClass: GpuClass,
+    workloadClass: allocation.WorkloadClass,
+  ): ReadonlySet<Placement> {
+    return this.placementsByScope.get(scopeKey(tenantId, gpuClass, workloadClass)) ?? NONE;
   }
 
   leaseUsageOf(leaseId: string, gpuClass: GpuClass): number {
@@ -72,6 +82,10 @@ export class AllocationState {
   }
 }
 
+const NONE: ReadonlySet<Placement> = new Set();
+const scopeKey = (tenantId: string, gpuClass: GpuClass, workloadClass: allocation.WorkloadClass) =>
+  `${tenantId}|${gpuClass}|${workloadClass}`;
+
 function bump(map: Map<string, number>, key: string, delta: number): void {
   const next = (map.get(key) ?? 0) + delta;
   if (next === 0) map.delete(key);
@@ -82,11 +96,11 @@ function endPlacement(state: AllocationState, workloadId: string, placementId: s
   const placement = state.placementsById.get(placementId);
   if (!placement) return;
   state.view.free(placementId, placement.gpuIds);
-  bump(
-    state.usage,
-    `${placement.tenantId}|${placement.gpuClass}|${placement.workloadClass}`,
-    -placement.gpuIds.length,
-  );
+  const scope = scopeKey(placement.tenantId, placement.gpuClass, placement.workloadClass);
+  bump(state.usage, scope, -placement.gpuIds.length);
+  const inScope = state.placementsByScope.get(scope);
+  inScope?.delete(placement);
+  if (inScope?.size === 0) state.placementsByScope.delete(scope);
   bump(state.leaseUsage, `${placement.leaseId}|${placement.gpuClass}`, -placement.gpuIds.length);
   state.placementsById.delete(placementId);
   if (state.placements.get(workloadId)?.placementId === placementId) state.placements.delete(workloadId);
@@ -144,7 +158,11 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
       state.view.allocate(p.placementId, p.gpuIds);
       state.placements.set(p.workloadId, placement);
       state.placementsById.set(p.placementId, placement);
-      bump(state.usage, `${p.tenantId}|${p.gpuClass}|${p.workloadClass}`, p.gpuIds.length);
+      const scope = scopeKey(p.tenantId, p.gpuClass, p.workloadClass);
+      bump(state.usage, scope, p.gpuIds.length);
+      let inScope = state.placementsByScope.get(scope);
+      if (!inScope) state.placementsByScope.set(scope, (inScope = new Set()));
+      inScope.add(placement);
       bump(state.leaseUsage, `${p.leaseId}|${p.gpuClass}`, p.gpuIds.length);
       state.queue.delete(p.workloadId);
       const record = state.workloads.get(p.workloadId);
