@@ -13,7 +13,7 @@ import { billingService } from '../../apps/billing/src/billing.options';
 import { BillingStore } from '../../apps/billing/src/handlers/billing-store';
 import { InvoiceHandler } from '../../apps/billing/src/handlers/invoice.handler';
 import { UsageRater } from '../../apps/billing/src/handlers/usage-rater';
-import { ChargeRated, invoiceIdFor, rateUsage } from '../../apps/billing/src/domain/rating';
+import { invoiceIdFor } from '../../apps/billing/src/domain/rating';
 import { usdPlan } from '../../apps/billing/test/fixtures';
 
 const arg = (name: string, fallback: number) => {
@@ -23,7 +23,11 @@ const arg = (name: string, fallback: number) => {
 const LEASES = arg('leases', 20);
 const LEASES_PER_TENANT = arg('leases-per-tenant', 10);
 const BATCH = arg('batch', 500);
-/** per-event: one inbox row and one rating per usage event (the consumer today). batched: a batch's charges per invoice in one decide + append. */
+/**
+ * per-event: one inbox row and one rating per usage event (`handle`, the consumer without a batch hook).
+ * batched: what the consumer does now: one inbox insert per batch and `UsageRater.handleBatch` (one decision and
+ * one append per invoice).
+ */
 const BATCHED = process.argv.includes('--batched');
 const CLASSES = ['H100', 'H200'] as const;
 const HOURS = 720;
@@ -143,26 +147,19 @@ async function main() {
     if (!BATCHED) {
       for (let i = 0; i < usage.length; i += BATCH) await consume(usage.slice(i, i + BATCH));
     } else {
-      const plans = [usdPlan()];
       for (let i = 0; i < usage.length; i += BATCH) {
-        const byInvoice = new Map<string, ChargeRated[]>();
-        for (const event of usage.slice(i, i + BATCH)) {
-          const charges = rateUsage(
-            { eventId: event.eventId, payload: event.payload as metering.UsageRecordedPayload },
-            plans,
-          );
-          if (!Array.isArray(charges)) throw new Error(charges.detail);
-          for (const charge of charges) {
-            const list = byInvoice.get(charge.invoiceId);
-            if (list) list.push(charge);
-            else byInvoice.set(charge.invoiceId, [charge]);
-          }
-        }
+        const events = usage.slice(i, i + BATCH);
         await runInTransaction(dataSource, async (tx) => {
-          for (const [invoiceId, charges] of byInvoice) {
-            const result = await invoices.rateCharges(tx, invoiceId, charges, { correlationId: 'bench' });
-            if (!Array.isArray(result)) throw new Error(result.detail);
-          }
+          await tx.query(
+            `INSERT INTO billing.inbox (consumer, event_id, topic, partition, kafka_offset, envelope)
+             SELECT 'bench', e, 'bench', 0, o, v FROM unnest($1::uuid[], $2::bigint[], $3::jsonb[]) AS t(e, o, v)`,
+            [
+              events.map((event) => event.eventId),
+              events.map((event) => String(event.globalPosition)),
+              events.map((event) => JSON.stringify(event)),
+            ],
+          );
+          await rater.handleBatch(events, tx);
         });
       }
     }

@@ -7,6 +7,8 @@ import { ident } from './sql';
 import { runInTransaction } from './transaction';
 
 export type EventHandler = (event: EventEnvelope, tx: EntityManager) => Promise<void>;
+/** Handles the new, accepted events of one Kafka batch, in log order, inside the batch's transaction. */
+export type BatchEventHandler = (events: EventEnvelope[], tx: EntityManager) => Promise<void>;
 
 export interface InboxConsumerOptions {
   /** Names the subscriber in the inbox; also the Kafka consumer group unless groupId is given. */
@@ -17,6 +19,14 @@ export interface InboxConsumerOptions {
   schema: string;
   registry: EventRegistry;
   handle: EventHandler;
+  /**
+   * Optional: apply a whole batch at once (one inbox insert, one call) instead of `handle` per event, for
+   * consumers that can do the work of many events in fewer statements. Same guarantees: the inbox rows and the
+   * handler's writes commit together, a redelivered event is not handed over again. If it throws
+   * PoisonMessageError the batch is rolled back to before it and applied again event by event with `handle`,
+   * so the poison record goes to the DLQ alone.
+   */
+  handleBatch?: BatchEventHandler;
   fromBeginning?: boolean;
   /** Upper bound on one fetch per partition, which bounds one batch transaction (kafkajs default 1 MiB). */
   maxBytesPerPartition?: number;
@@ -136,40 +146,9 @@ export class InboxConsumer {
 
     let processed = 0;
     await runInTransaction(this.dataSource, async (tx) => {
-      for (const { message, envelope } of valid) {
-        await tx.query('SAVEPOINT inbox_event');
-        try {
-          const inserted = await tx.query(
-            `INSERT INTO ${this.s}.inbox (consumer, event_id, topic, partition, kafka_offset, envelope)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING seq`,
-            [
-              this.options.name,
-              envelope.eventId,
-              batch.topic,
-              batch.partition,
-              message.offset,
-              JSON.stringify(envelope),
-            ],
-          );
-          // Every event of the topic gets its inbox row, also those this consumer does not act on, so
-          // the audit can prove each published event was taken in exactly once by each subscriber.
-          if (inserted.length > 0 && (!this.options.accepts || this.options.accepts(envelope.type))) {
-            await this.options.handle(envelope, tx);
-            processed += 1;
-          }
-          await tx.query('RELEASE SAVEPOINT inbox_event');
-        } catch (error) {
-          if (!(error instanceof PoisonMessageError)) throw error;
-          await tx.query('ROLLBACK TO SAVEPOINT inbox_event');
-          letters.push({
-            topic: batch.topic,
-            partition: batch.partition,
-            message,
-            reason: error.reason,
-            detail: error.message,
-          });
-        }
-      }
+      processed = this.options.handleBatch
+        ? await this.applyAsBatch(tx, batch.topic, batch.partition, valid, letters)
+        : await this.applyOneByOne(tx, batch.topic, batch.partition, valid, letters);
       for (const letter of letters) {
         await tx.query(
           `INSERT INTO ${this.s}.dead_letters (consumer, topic, partition, kafka_offset, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)
@@ -196,6 +175,86 @@ export class InboxConsumer {
       await commitOffsetsIfNecessary(nextOffset(batch.topic, batch.partition, last.offset));
     }
     await heartbeat();
+  }
+
+  /** Each event in its own savepoint with its inbox row; a poison event is rolled back alone and dead-lettered. */
+  private async applyOneByOne(
+    tx: EntityManager,
+    topic: string,
+    partition: number,
+    valid: readonly { message: KafkaMessage; envelope: EventEnvelope }[],
+    letters: DeadLetter[],
+  ): Promise<number> {
+    let processed = 0;
+    for (const { message, envelope } of valid) {
+      await tx.query('SAVEPOINT inbox_event');
+      try {
+        const inserted = await tx.query(
+          `INSERT INTO ${this.s}.inbox (consumer, event_id, topic, partition, kafka_offset, envelope)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING seq`,
+          [this.options.name, envelope.eventId, topic, partition, message.offset, JSON.stringify(envelope)],
+        );
+        // Every event of the topic gets its inbox row, also those this consumer does not act on, so
+        // the audit can prove each published event was taken in exactly once by each subscriber.
+        if (inserted.length > 0 && (!this.options.accepts || this.options.accepts(envelope.type))) {
+          await this.options.handle(envelope, tx);
+          processed += 1;
+        }
+        await tx.query('RELEASE SAVEPOINT inbox_event');
+      } catch (error) {
+        if (!(error instanceof PoisonMessageError)) throw error;
+        await tx.query('ROLLBACK TO SAVEPOINT inbox_event');
+        letters.push({ topic, partition, message, reason: error.reason, detail: error.message });
+      }
+    }
+    return processed;
+  }
+
+  /** One inbox insert for the batch, then `handleBatch` with the new accepted events; poison -> one by one. */
+  private async applyAsBatch(
+    tx: EntityManager,
+    topic: string,
+    partition: number,
+    valid: readonly { message: KafkaMessage; envelope: EventEnvelope }[],
+    letters: DeadLetter[],
+  ): Promise<number> {
+    if (valid.length === 0) return 0;
+    await tx.query('SAVEPOINT inbox_batch');
+    try {
+      const firsts = new Map<string, { message: KafkaMessage; envelope: EventEnvelope }>();
+      for (const entry of valid)
+        if (!firsts.has(entry.envelope.eventId)) firsts.set(entry.envelope.eventId, entry);
+      const entries = [...firsts.values()];
+      const inserted = await tx.query<{ event_id: string }[]>(
+        `INSERT INTO ${this.s}.inbox (consumer, event_id, topic, partition, kafka_offset, envelope)
+         SELECT $1, e, $2, $3, o, v FROM unnest($4::uuid[], $5::bigint[], $6::jsonb[]) WITH ORDINALITY AS t(e, o, v, n)
+          ORDER BY n
+         ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id::text AS event_id`,
+        [
+          this.options.name,
+          topic,
+          partition,
+          entries.map((entry) => entry.envelope.eventId),
+          entries.map((entry) => entry.message.offset),
+          entries.map((entry) => JSON.stringify(entry.envelope)),
+        ],
+      );
+      const fresh = new Set(inserted.map((row) => row.event_id.toLowerCase()));
+      const accepted = entries
+        .map((entry) => entry.envelope)
+        .filter(
+          (envelope) =>
+            fresh.has(envelope.eventId.toLowerCase()) &&
+            (!this.options.accepts || this.options.accepts(envelope.type)),
+        );
+      if (accepted.length > 0) await this.options.handleBatch!(accepted, tx);
+      await tx.query('RELEASE SAVEPOINT inbox_batch');
+      return accepted.length;
+    } catch (error) {
+      if (!(error instanceof PoisonMessageError)) throw error;
+      await tx.query('ROLLBACK TO SAVEPOINT inbox_batch');
+      return this.applyOneByOne(tx, topic, partition, valid, letters);
+    }
   }
 }
 

@@ -19,6 +19,8 @@ export class UsageConsumer implements OnModuleInit {
       topics: [Topics.meteringEvents, Topics.allocationEvents],
       accepts: (type) => USAGE_EVENT_TYPES.has(type) || LEASE_EVENT_TYPES.has(type),
       handle: (event, tx) => this.rater.handle(event, tx),
+      // A Kafka batch of usage records is rated in one go: one decision and one append per invoice.
+      handleBatch: (events, tx) => this.rater.handleBatch(events, tx),
     });
   }
 }

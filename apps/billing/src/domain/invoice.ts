@@ -180,7 +180,13 @@ function decideRateCharges(
       detail: `invoice ${state.invoiceId} #${state.finalized?.invoiceNumber} is final; correct it with a credit note`,
     };
   }
-  const fresh = command.charges.filter((charge) => !state.charges.has(charge.chargeId));
+  // New charge ids only, each once (a batch can hold the same usage record twice, re-emitted under a new event id).
+  const seen = new Set<string>();
+  const fresh = command.charges.filter((charge) => {
+    if (state.charges.has(charge.chargeId) || seen.has(charge.chargeId)) return false;
+    seen.add(charge.chargeId);
+    return true;
+  });
   if (fresh.length === 0) return [];
   const currency = state.currency ?? fresh[0].currency;
   const foreign = fresh.find((charge) => charge.currency.code !== currency.code);

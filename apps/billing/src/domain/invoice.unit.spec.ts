@@ -424,3 +424,17 @@ describe('invoice lines with a commitment amended mid-month', () => {
     ]);
   });
 });
+
+describe('rating a batch of charges', () => {
+  it('the same charge twice in one command (a usage record re-emitted in the same batch) is rated once', () => {
+    const charges = rated(rateUsage(l2Usage, [plan]));
+    const events = decided(initialInvoiceState(), {
+      kind: 'rate-charges',
+      invoiceId: 'tenant-a.2026-11',
+      tenantId: 'tenant-a',
+      period: '2026-11',
+      charges: [...charges, ...charges],
+    });
+    expect(events.map((event) => event.type)).toEqual(['billing.InvoiceDrafted', 'billing.ChargeRated']);
+  });
+});

@@ -1,6 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { EventEnvelope } from '@fleetledger/contracts';
-import { Queryable, runInTransaction, WrongExpectedVersionError } from '@fleetledger/eventstore';
+import { EventEnvelope, NewEvent } from '@fleetledger/contracts';
+import {
+  Queryable,
+  runInTransaction,
+  StreamAppend,
+  WrongExpectedVersionError,
+} from '@fleetledger/eventstore';
 import { DataSource, EntityManager } from 'typeorm';
 import { billingError } from '../billing-errors';
 import { decideInvoice, InvoiceRejection } from '../domain/invoice';
@@ -49,6 +54,62 @@ export class InvoiceHandler {
       [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }],
       meta,
     );
+  }
+
+  /**
+   * The charges of many usage events for one invoice in one decision and one append (inside the caller's
+   * transaction); each event's charges keep their own causation in the log. Returns the rejection when the
+   * invoice cannot take them (final, another currency): the caller then settles those events one by one.
+   */
+  async rateChargesBatch(
+    tx: Queryable,
+    invoiceId: string,
+    groups: readonly { charges: readonly ChargeRated[]; meta: AppendMeta }[],
+  ): Promise<InvoiceRejection | EventEnvelope[]> {
+    const charges = groups.flatMap((group) => group.charges);
+    const { state, version } = await this.billing.loadInvoiceForCharges(
+      tx,
+      invoiceId,
+      charges.map((charge) => charge.chargeId),
+    );
+    const first = charges[0];
+    const decision = decideInvoice(state, {
+      kind: 'rate-charges',
+      invoiceId,
+      tenantId: first.tenantId,
+      period: first.period,
+      charges,
+    });
+    if (!Array.isArray(decision)) return decision;
+    // Split the decided events back by the group their charge came from (the draft goes with the first group).
+    const groupOf = new Map<string, number>();
+    groups.forEach((group, index) => {
+      for (const charge of group.charges)
+        if (!groupOf.has(charge.chargeId)) groupOf.set(charge.chargeId, index);
+    });
+    const perGroup = groups.map(() => [] as NewEvent[]);
+    for (const event of decision) {
+      const index = event.type === 'billing.ChargeRated' ? groupOf.get(event.payload.chargeId)! : 0;
+      perGroup[index].push({
+        type: event.type,
+        payload: event.payload,
+        occurredAt:
+          event.type === 'billing.ChargeRated' ? event.payload.usageHourStart : first.usageHourStart,
+      });
+    }
+    let expectedVersion = version;
+    const appends: StreamAppend[] = [];
+    groups.forEach((group, index) => {
+      if (perGroup[index].length === 0) return;
+      appends.push({
+        streamId: invoiceStreamId(invoiceId),
+        expectedVersion,
+        events: perGroup[index],
+        context: group.meta,
+      });
+      expectedVersion += perGroup[index].length;
+    });
+    return this.billing.append(tx, appends, groups[0].meta);
   }
 
   async finalize(

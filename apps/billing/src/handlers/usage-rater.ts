@@ -2,8 +2,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { allocation, EventEnvelope, metering } from '@fleetledger/contracts';
 import { Queryable } from '@fleetledger/eventstore';
 import { ServiceError } from '@fleetledger/platform';
-import { evolveLeaseTerms, LeaseEvent, ratePlanIdAt } from '../domain/leases';
-import { rateCorrection, rateUsage } from '../domain/rating';
+import { evolveLeaseTerms, LeaseEvent, LeaseTerms, ratePlanIdAt } from '../domain/leases';
+import { RatePlanVersion } from '../domain/rate-plans';
+import { ChargeRated, rateCorrection, rateUsage } from '../domain/rating';
 import { AppendMeta, BillingStore } from './billing-store';
 import { InvoiceHandler } from './invoice.handler';
 
@@ -31,6 +32,82 @@ export class UsageRater {
   async handle(event: EventEnvelope, tx: Queryable): Promise<void> {
     if (LEASE_EVENT_TYPES.has(event.type)) return this.applyLeaseEvent(event, tx);
     if (USAGE_EVENT_TYPES.has(event.type)) return this.rate(event, tx);
+  }
+
+  /**
+   * A whole Kafka batch in the inbox transaction: usage records are rated together (leases and plans loaded once,
+   * one decision and one append per invoice); lease events, corrections and anything an invoice refuses go the
+   * one-by-one way, in their order after the records they follow. The outcome is the same as `handle` per event.
+   */
+  async handleBatch(events: readonly EventEnvelope[], tx: Queryable): Promise<void> {
+    let run: EventEnvelope[] = [];
+    for (const event of events) {
+      if (event.type === metering.UsageRecorded.type) {
+        run.push(event);
+        continue;
+      }
+      await this.rateRecords(run, tx);
+      run = [];
+      await this.handle(event, tx);
+    }
+    await this.rateRecords(run, tx);
+  }
+
+  private async rateRecords(events: readonly EventEnvelope[], tx: Queryable): Promise<void> {
+    if (events.length === 0) return;
+    const leaseIds = [
+      ...new Set(events.map((event) => (event.payload as metering.UsageRecordedPayload).leaseId)),
+    ];
+    const leases = new Map(
+      (
+        await tx.query<{ lease_id: string; terms: LeaseTerms }[]>(
+          `SELECT lease_id, terms FROM billing.leases WHERE lease_id = ANY($1::text[])`,
+          [leaseIds],
+        )
+      ).map((row) => [row.lease_id, row.terms]),
+    );
+    const plans = new Map<string, RatePlanVersion[]>();
+    const byInvoice = new Map<string, { event: EventEnvelope; charges: ChargeRated[] }[]>();
+    const oneByOne: EventEnvelope[] = [];
+    for (const event of events) {
+      const usage = event.payload as metering.UsageRecordedPayload;
+      const lease = leases.get(usage.leaseId);
+      if (!lease) {
+        oneByOne.push(event); // held with its reason on the way
+        continue;
+      }
+      const ratePlanId = ratePlanIdAt(lease, Date.parse(usage.hourStart));
+      let versions = plans.get(ratePlanId);
+      if (!versions) {
+        versions = await this.billing.planVersions(tx, ratePlanId);
+        plans.set(ratePlanId, versions);
+      }
+      const charges = rateUsage({ eventId: event.eventId, payload: usage }, versions, lease);
+      if (!Array.isArray(charges)) {
+        oneByOne.push(event);
+        continue;
+      }
+      if (charges.length === 0) continue;
+      const group = byInvoice.get(charges[0].invoiceId);
+      if (group) group.push({ event, charges });
+      else byInvoice.set(charges[0].invoiceId, [{ event, charges }]);
+    }
+    for (const [invoiceId, group] of byInvoice) {
+      const rated = await this.invoices.rateChargesBatch(
+        tx,
+        invoiceId,
+        group.map(({ event, charges }) => ({
+          charges,
+          meta: {
+            correlationId: event.correlationId,
+            causationId: event.eventId,
+            tenantId: charges[0].tenantId,
+          },
+        })),
+      );
+      if (!Array.isArray(rated)) for (const { event } of group) oneByOne.push(event);
+    }
+    for (const event of oneByOne) await this.rate(event, tx);
   }
 
   private async applyLeaseEvent(event: EventEnvelope, tx: Queryable): Promise<void> {
