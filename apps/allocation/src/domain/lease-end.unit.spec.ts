@@ -224,6 +224,21 @@ describe('the expiry sweep', () => {
     expect(reasonOf(w.submit({ workloadId: 'x', tenantId: 'acme', gpuCount: 8 }))).toBe('capacity');
   });
 
+  it('a lease signed but never activated: no-lease during its term, lease-expired after it, sweep or not', () => {
+    const w = world();
+    w.signedLease('lease-sig', 'sig', { H100: 8 }, undefined, { start: TERM.start, end: END });
+    w.quota('sig', 'H100', 'training', { kind: 'set', nominal: 8, borrowLimit: 0 });
+    const ask = (workloadId: string, at: string) =>
+      reasonOf(w.submit({ workloadId, tenantId: 'sig', gpuCount: 8 }, at));
+    expect(ask('during', JUST_BEFORE)).toBe('no-lease');
+    expect(ask('after', END)).toBe('lease-expired');
+    expect(w.expireDue(AFTER).leaseBook.map((e) => (e.payload as { leaseId: string }).leaseId)).toEqual([
+      'lease-excl',
+      'lease-sig',
+    ]);
+    expect(ask('swept', AFTER)).toBe('lease-expired');
+  });
+
   it('an expired lease cannot be amended, terminated or activated', () => {
     const w = world();
     w.expireDue(AFTER);

@@ -267,7 +267,8 @@ function endedLeaseFor(
   for (const lease of state.leases.values()) {
     if (lease.tenantId !== request.tenantId) continue;
     if (request.leaseId && lease.leaseId !== request.leaseId) continue;
-    if (lease.status === 'terminated' || lease.status === 'signed') continue;
+    // Terminated is no-lease; signed, active or expired with the term over is lease-expired, before and after the sweep.
+    if (lease.status === 'terminated') continue;
     if (!routes.some((c) => (lease.committedGpus[c] ?? 0) > 0)) continue;
     if (!leaseEnded(lease, at)) continue;
     if (!latest || effectiveEnd(lease) > effectiveEnd(latest)) latest = lease;

@@ -283,6 +283,7 @@ export const WorkloadEvicted = defineEvent({
   schema: z.object({
     ...placementEnd,
     evictedAt: isoInstant,
+    /** `lease-ended`: the lease expired or was terminated (no GPU caused it: affectedGpuIds is empty). */
     cause: z.enum(['gpu-failed', 'gpu-draining', 'gpu-decommissioned', 'lease-ended']),
     /** The GPUs whose state caused the eviction (a subset of gpuIds). */
     affectedGpuIds: z.array(id),
