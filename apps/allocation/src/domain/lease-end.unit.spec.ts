@@ -186,7 +186,7 @@ describe('the expiry sweep', () => {
     expect(w.state.queue.size).toBe(0);
   });
 
-  it('expiring one exclusive lease leaves the fence of the next lease on the same racks alone', () => {
+  it('the next exclusive lease on the same racks is activated once the first has ended, and its expiry leaves the new fence alone', () => {
     const w = world();
     w.signedLease(
       'lease-next',
@@ -198,7 +198,14 @@ describe('the expiry sweep', () => {
         end: TERM.end,
       },
     );
-    w.apply(w.lease({ kind: 'activate', leaseId: 'lease-next', author: 'ops', at: JUST_BEFORE }));
+    // Not while lease-excl still holds the rack; from its end on, yes (before the sweep).
+    expect(
+      w.lease({ kind: 'activate', leaseId: 'lease-next', author: 'ops', at: JUST_BEFORE }),
+    ).toMatchObject({
+      reason: 'exclusive-overlap',
+    });
+    w.apply(w.lease({ kind: 'activate', leaseId: 'lease-next', author: 'ops', at: END }));
+    expect(w.state.view.racks.get(RACK1)!.fence).toBe('lease-next');
     const { leaseBook } = w.expireDue(AFTER);
     expect(leaseBook.map((e) => (e.payload as allocation.LeaseExpiredPayload).leaseId)).toEqual([
       'lease-excl',

@@ -204,10 +204,24 @@ export function decideLease(
         ),
       ];
     }
-    case 'activate':
+    case 'activate': {
       if (!lease) return reject('unknown-lease', `no lease ${command.leaseId}`);
       if (lease.status !== 'signed')
         return reject('wrong-status', `lease ${command.leaseId} is ${lease.status}`);
+      if (lease.exclusivity === 'exclusive') {
+        // Activation fences the racks at once: not while another exclusive lease still holds them.
+        const mine = new Set(fleet.scopeCapacity(lease.scope).rackIds);
+        for (const other of book.values()) {
+          if (other.exclusivity !== 'exclusive' || other.status !== 'active') continue;
+          if (effectiveEnd(other) <= ms(command.at)) continue;
+          const clash = fleet.scopeCapacity(other.scope).rackIds.filter((r) => mine.has(r));
+          if (clash.length > 0)
+            return reject(
+              'exclusive-overlap',
+              `exclusive lease ${other.leaseId} holds ${clash.slice(0, 3).join(', ')} until ${new Date(effectiveEnd(other)).toISOString()}: activate at or after that`,
+            );
+        }
+      }
       return [
         newEvent(
           allocation.LeaseActivated,
@@ -220,6 +234,7 @@ export function decideLease(
           command.at,
         ),
       ];
+    }
     case 'amend': {
       if (!lease) return reject('unknown-lease', `no lease ${command.leaseId}`);
       if (lease.status === 'terminated' || lease.status === 'expired')
