@@ -531,6 +531,43 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
         reason: 'job cancelled',
       });
     });
+
+    it("a request refused only by its quota preempts the tenant's lower-priority work in that scope", async () => {
+      // next runs next-1 (8 of its 32 H200 training quota); a priority-1 job takes the other 24.
+      expect(
+        (
+          await post('/workloads', {
+            workloadId: 'next-low',
+            tenantId: 'next',
+            workloadClass: 'training',
+            gpuCount: 24,
+            gang: true,
+            priority: 1,
+            requestedAt: AFTER,
+          }).expect(201)
+        ).body,
+      ).toMatchObject({ outcome: 'placed' });
+      const urgent = await post('/workloads', {
+        workloadId: 'next-urgent',
+        tenantId: 'next',
+        workloadClass: 'training',
+        gpuCount: 8,
+        gang: true,
+        priority: 50,
+        requestedAt: AFTER,
+      }).expect(201);
+      expect(urgent.body).toMatchObject({ outcome: 'placed', gpuClass: 'H200', preempted: ['next-low'] });
+      expect((await get('/workloads/next-low').expect(200)).body).toMatchObject({
+        status: 'queued',
+        reason: 'quota',
+      });
+      const [preempted] = await ledgerEvents(allocation.WorkloadPreempted.type);
+      expect((preempted.value as EventEnvelope).payload).toMatchObject({
+        workloadId: 'next-low',
+        preemptedBy: 'next-urgent',
+        cause: 'priority',
+      });
+    });
   });
 
   it('rebuilding every projection from the log gives the live rows', async () => {
@@ -539,7 +576,7 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     // The log holds every kind of lifecycle event by now (this test runs last).
     const types: { type: string }[] = await dataSource.query(`SELECT DISTINCT type FROM allocation.events`);
     expect(types.map((t) => t.type.replace('allocation.', '')).sort()).toEqual(
-      expect.arrayContaining(['LeaseExpired', 'WorkloadEvicted', 'WorkloadWithdrawn']),
+      expect.arrayContaining(['LeaseExpired', 'WorkloadEvicted', 'WorkloadPreempted', 'WorkloadWithdrawn']),
     );
     // One event at a time and in big batches (the batch appliers fold a batch into a few statements):
     // both give the live rows, which were written one group commit at a time.
