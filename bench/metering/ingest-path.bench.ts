@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { startTestService } from '@fleetledger/testing';
 import { generateFleet, NodeAgentSimulator } from '../../apps/metering/src/domain/node-agent-simulator';
 import { SampleIngestor } from '../../apps/metering/src/ingestion/sample-ingestor';
-import { parseSampleRecord } from '../../apps/metering/src/ingestion/sample-parsing';
+import { parseTelemetryRecord } from '../../apps/metering/src/ingestion/sample-parsing';
 import { PlacementsHandler } from '../../apps/metering/src/placements/placements.handler';
 import { demoPlacements } from '../../apps/metering/src/domain/node-agent-simulator';
 import { allocation } from '@fleetledger/contracts';
@@ -62,24 +62,22 @@ async function main() {
     }
   });
   const simulator = new NodeAgentSimulator(fleet, { seed: 1, startMs });
+  // One record per node (a node report), about 5,000 samples per batch, as the consumer gets them.
   const records: Buffer[][] = [];
   for (let t = 0; t < Number(options.ticks); t++) {
-    const all = simulator
-      .nextTick()
-      .byNode.flatMap((n) => n.samples)
-      .map((s) => Buffer.from(JSON.stringify(s)));
-    for (let i = 0; i < all.length; i += 5000) records.push(all.slice(i, i + 5000));
+    const all = simulator.nextTick().byNode.map((n) => Buffer.from(JSON.stringify(n.samples)));
+    for (let i = 0; i < all.length; i += 700) records.push(all.slice(i, i + 700));
   }
-  const total = records.reduce((n, b) => n + b.length, 0);
 
   let t0 = performance.now();
   const batches: TelemetrySample[][] = records.map((batch) =>
-    batch.map((value) => {
-      const parsed = parseSampleRecord(value);
-      if (!parsed.ok) throw new Error(parsed.detail);
-      return parsed.sample;
+    batch.flatMap((value) => {
+      const parsed = parseTelemetryRecord(value);
+      if (parsed.problem) throw new Error(parsed.problem.detail);
+      return parsed.samples;
     }),
   );
+  const total = batches.reduce((n, b) => n + b.length, 0);
   const parseRate = total / ((performance.now() - t0) / 1000);
 
   const ingestor = service.app.get(SampleIngestor);
@@ -90,7 +88,9 @@ async function main() {
   };
   await Promise.all(Array.from({ length: Number(options.concurrency) }, worker));
   const ingestRate = total / ((performance.now() - t0) / 1000);
-  console.log(`ingest path: ${total} samples in batches of 5000, concurrency ${options.concurrency}`);
+  console.log(
+    `ingest path: ${total} samples (node reports) in batches of ~${Math.round(total / batches.length)}, concurrency ${options.concurrency}`,
+  );
   console.log(`  parse + validate: ${Math.round(parseRate)} samples/s`);
   console.log(`  attribute + dedup + window sums (Postgres): ${Math.round(ingestRate)} samples/s`);
   await service.stop();

@@ -11,6 +11,7 @@ import { MeteringModule } from '../src/metering.module';
 import { meteringService } from '../src/metering.options';
 import { usageProjection } from '../src/projections/usage.projection';
 import { applyWindowDeltas, windowCacheKey, windowIds } from '../src/ingestion/window-store';
+import { sampleIdDigest } from '../src/domain/quantities';
 import { at, placed, released, sample } from './fixtures';
 
 const LEASE_A_GPUS = ['gA1', 'gA2', 'gA3', 'gA4'];
@@ -140,6 +141,11 @@ describe('metering against real Kafka and PostgreSQL', () => {
       'lease-b 00 alloc=3600.000 busy=0.000 wh=0.000 n=0',
       'lease-b 01 alloc=3600.000 busy=0.000 wh=0.000 n=0',
     ]);
+    // The digest Postgres sums at ingestion is the contract's: sampleIdDigest of the ids counted.
+    const leaseA00 = usageEvents()
+      .map((e) => e.payload as metering.UsageRecordedPayload)
+      .find((p) => p.leaseId === 'lease-a' && p.hourStart === at('00:00:00'))!;
+    expect(leaseA00.sources.sampleDigest).toBe(sampleIdDigest(['s-0010', 's-0020']));
     const usage = await request(service.url)
       .get('/metering/usage')
       .query({ tenantId: 'tenant-a' })
@@ -187,6 +193,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
         energyWh: '4.889',
         sampleCount: 3,
       },
+      sources: { sampleDigest: sampleIdDigest(['s-late']) },
     });
     expect(await queries.pending()).toMatchObject({
       accepted: 4,
@@ -335,5 +342,28 @@ describe('metering against real Kafka and PostgreSQL', () => {
       await other.release();
       await creator.release();
     }
+  });
+
+  it('takes node reports (several samples per record), and dead-letters a report with an invalid item whole while counting its valid ones once', async () => {
+    const before = await queries.pending();
+    await sendSamples([
+      JSON.stringify([sample('n9-a', 'gN1', at('09:00:00')), sample('n9-b', 'gN2', at('09:00:00'))]),
+      JSON.stringify([
+        sample('n9-c', 'gN1', at('09:00:10')),
+        { sampleId: 'broken', gpuId: 'gN2' },
+        sample('n9-a', 'gN1', at('09:00:00')),
+      ]),
+    ]);
+    const letters = await dlq.waitFor((m) => m.length >= 3);
+    expect(letters[2].headers[DeadLetterHeaders.reason]).toBe('invalid-sample');
+    expect(letters[2].headers[DeadLetterHeaders.detail]).toMatch(/^item 1: /);
+    await waitUntil(
+      async () => (await queries.pending()).accepted - before.accepted === 3,
+      30_000,
+      'valid samples of both reports stored',
+    );
+    const after = await queries.pending();
+    expect(after.accepted - before.accepted).toBe(3);
+    expect(after.unattributed - before.unattributed).toBe(3);
   });
 });

@@ -139,7 +139,11 @@ export function demoPlacements(
     placedAt: string;
   }[] = [];
   const byClass = new Map<GpuClass, SimulatedNode[]>();
-  for (const node of fleet) byClass.set(node.gpuClass, [...(byClass.get(node.gpuClass) ?? []), node]);
+  for (const node of fleet) {
+    const nodes = byClass.get(node.gpuClass);
+    if (nodes) nodes.push(node);
+    else byClass.set(node.gpuClass, [node]);
+  }
   let n = 0;
   for (const [gpuClass, nodes] of byClass) {
     const placedNodes = nodes.slice(0, Math.floor(nodes.length * options.share));

@@ -2,17 +2,20 @@ import { Injectable } from '@nestjs/common';
 import { runInTransaction } from '@fleetledger/eventstore';
 import { TelemetrySample } from '@fleetledger/contracts/metering';
 import { DataSource } from 'typeorm';
+import { PlacementInterval } from '../domain/attribution';
 import {
   contributionOf,
+  DAY_MS,
   hourStartOf,
   isBeyondRetention,
+  SAMPLE_PERIOD_MS,
+  SampleContribution,
   sampleDayOf,
-  sampleIdDigestTerm,
 } from '../domain/quantities';
 import { WindowKey } from '../domain/usage-record';
 import { AttributionCache } from './attribution-cache';
 import { SamplePartitions } from './sample-partitions';
-import { addDelta, applyWindowDeltas, windowCacheKey, WindowDelta, windowIds } from './window-store';
+import { applyWindowDeltas, windowCacheKey, WindowDelta, windowIds } from './window-store';
 
 export interface IngestResult {
   /** New samples stored (each counted exactly once, forever). */
@@ -48,102 +51,126 @@ export class SampleIngestor {
 
   async ingest(batch: readonly TelemetrySample[], source: 'kafka' | 'http'): Promise<IngestResult> {
     const seen = new Set<string>();
-    const rows: {
-      index: number;
-      sample: TelemetrySample;
-      contribution: ReturnType<typeof contributionOf>;
-      day: string;
-      key?: WindowKey;
-    }[] = [];
-    batch.forEach((sample, index) => {
-      if (seen.has(sample.sampleId)) return;
+    const rows: SampleRow[] = [];
+    const days = new DayMemo();
+    for (let index = 0; index < batch.length; index++) {
+      const sample = batch[index];
+      if (seen.has(sample.sampleId)) continue;
       seen.add(sample.sampleId);
       const contribution = contributionOf(sample);
-      rows.push({ index, sample, contribution, day: sampleDayOf(contribution.attributedAtMs) });
-    });
+      rows.push({ index, sample, contribution, day: days.of(contribution.attributedAtMs), windowId: null });
+    }
     if (rows.length === 0)
       return { accepted: 0, duplicates: batch.length, unattributed: 0, beyondRetention: [] };
-    await this.partitions.ensure(rows.map((r) => r.day));
+    await this.partitions.ensure(days.seen());
 
     const discovered = new Map<string, number>();
     const result = await runInTransaction(this.dataSource, async (tx) => {
       const snapshot = await this.attribution.sync(tx);
       const beyondRetention: number[] = [];
-      const kept = rows.filter((r) => {
-        if (!isBeyondRetention(r.day, snapshot.archivedBefore)) return true;
-        beyondRetention.push(r.index);
-        return false;
-      });
+      const kept =
+        snapshot.archivedBefore === null
+          ? rows
+          : rows.filter((r) => {
+              if (!isBeyondRetention(r.day, snapshot.archivedBefore)) return true;
+              beyondRetention.push(r.index);
+              return false;
+            });
       // Late samples (before the closer's watermark) may belong to placements pruned from memory.
       const late = kept.filter((r) => r.contribution.attributedAtMs < snapshot.completeFromMs);
       const older =
         late.length > 0
           ? await this.attribution.olderIndex(tx, [...new Set(late.map((r) => r.sample.gpuId))])
           : undefined;
+      // One window key per (holder, hour) of the batch, shared by its samples.
+      const keysByHolder = new Map<PlacementInterval, Map<number, WindowKey>>();
+      const keys: WindowKey[] = [];
+      const rowKeys: (WindowKey | undefined)[] = [];
       for (const row of kept) {
         const atMs = row.contribution.attributedAtMs;
         const index = atMs < snapshot.completeFromMs ? older! : snapshot.index;
         const holder = index.holderAt(row.sample.gpuId, atMs);
-        row.key = holder && {
-          leaseId: holder.leaseId,
-          tenantId: holder.tenantId,
-          gpuClass: holder.gpuClass,
-          hourStartMs: hourStartOf(atMs),
-        };
+        if (!holder) {
+          rowKeys.push(undefined);
+          continue;
+        }
+        const hourStartMs = hourStartOf(atMs);
+        let byHour = keysByHolder.get(holder);
+        if (!byHour) keysByHolder.set(holder, (byHour = new Map()));
+        let key = byHour.get(hourStartMs);
+        if (!key) {
+          key = {
+            leaseId: holder.leaseId,
+            tenantId: holder.tenantId,
+            gpuClass: holder.gpuClass,
+            hourStartMs,
+          };
+          byHour.set(hourStartMs, key);
+          keys.push(key);
+        }
+        rowKeys.push(key);
       }
       this.pruneWindowCache(snapshot.completeFromMs);
-      const keys = kept.flatMap((r) => (r.key ? [r.key] : []));
       const ids = await windowIds(tx, keys, this.windowIdCache, discovered);
-      const windowOf = (key: WindowKey | undefined) => (key ? ids.get(windowCacheKey(key))! : null);
+      const idOfKey = new Map(keys.map((key) => [key, ids.get(windowCacheKey(key))!]));
+      kept.forEach((row, i) => (row.windowId = rowKeys[i] ? idOfKey.get(rowKeys[i]!)! : null));
 
-      // One JSON parameter instead of eight arrays: node-postgres escapes array elements one by one,
-      // JSON.stringify and Postgres' JSON parser are both native and much faster.
-      const inserted =
+      // One JSON parameter instead of arrays (node-postgres escapes array elements one by one; JSON is
+      // native on both sides). Postgres returns only what the NEW rows add to each window: counts,
+      // sums and the sample-id digest (same rule as sampleIdDigestTerm: first 8 bytes of sha256,
+      // summed modulo 2^64), so duplicates add nothing and no per-sample row comes back.
+      const added =
         kept.length === 0
           ? []
-          : await tx.query<{ sample_id: string }[]>(
-              `INSERT INTO metering.samples (sample_id, sample_day, gpu_id, node_id, sampled_at, attributed_at, busy_ms, energy_mj, window_id, source)
-               SELECT s, date '1970-01-01' + (a / 86400000)::int, g, n, t, to_timestamp(a / 1000.0), b, e, w, $2
-                 FROM json_to_recordset($1::json)
-                   AS x(s text, g text, n text, t timestamptz, a bigint, b int, e bigint, w bigint)
-               ON CONFLICT (sample_id, sample_day) DO NOTHING RETURNING sample_id`,
+          : await tx.query<
+              { window_id: string | null; n: number; busy: string; energy: string; digest: string }[]
+            >(
+              `WITH ins AS (
+                 INSERT INTO metering.samples (sample_id, sample_day, gpu_id, node_id, sampled_at, attributed_at, busy_ms, energy_mj, window_id, source)
+                 SELECT s, date '1970-01-01' + (a / 86400000)::int, g, n, to_timestamp((a + ${SAMPLE_PERIOD_MS / 2}) / 1000.0),
+                        to_timestamp(a / 1000.0), b, e, w, $2
+                   FROM json_to_recordset($1::json) AS x(s text, g text, n text, a bigint, b int, e bigint, w bigint)
+                 ON CONFLICT (sample_id, sample_day) DO NOTHING
+                 RETURNING window_id, busy_ms, energy_mj, sample_id)
+               SELECT window_id, count(*)::int AS n, sum(busy_ms)::text AS busy, sum(energy_mj)::text AS energy,
+                      mod(mod(sum(('x' || left(encode(sha256(convert_to(sample_id, 'UTF8')), 'hex'), 16))::bit(64)::bigint::numeric),
+                              18446744073709551616) + 18446744073709551616, 18446744073709551616)::text AS digest
+                 FROM ins GROUP BY window_id`,
               [
                 JSON.stringify(
                   kept.map((r) => ({
                     s: r.sample.sampleId,
                     g: r.sample.gpuId,
                     n: r.sample.nodeId,
-                    t: r.sample.sampledAt,
                     a: r.contribution.attributedAtMs,
                     b: r.contribution.busyMs,
                     e: r.contribution.energyMj,
-                    w: windowOf(r.key),
+                    w: r.windowId,
                   })),
                 ),
                 source,
               ],
             );
-      const fresh = new Set(inserted.map((row) => row.sample_id));
       const deltas = new Map<number, WindowDelta>();
+      let accepted = 0;
       let unattributed = 0;
-      for (const row of kept) {
-        if (!fresh.has(row.sample.sampleId)) continue;
-        const windowId = windowOf(row.key);
-        if (windowId === null) {
-          unattributed += 1;
+      for (const row of added) {
+        accepted += row.n;
+        if (row.window_id === null) {
+          unattributed += row.n;
           continue;
         }
-        addDelta(deltas, windowId, {
-          busyMs: row.contribution.busyMs,
-          energyMj: row.contribution.energyMj,
-          sampleCount: 1,
-          digest: sampleIdDigestTerm(row.sample.sampleId),
+        deltas.set(Number(row.window_id), {
+          busyMs: Number(row.busy),
+          energyMj: Number(row.energy),
+          sampleCount: row.n,
+          digest: BigInt(row.digest),
         });
       }
       await applyWindowDeltas(tx, deltas);
       return {
-        accepted: fresh.size,
-        duplicates: batch.length - fresh.size - beyondRetention.length,
+        accepted,
+        duplicates: batch.length - accepted - beyondRetention.length,
         unattributed,
         beyondRetention,
       };
@@ -171,6 +198,30 @@ export class SampleIngestor {
     this.windowCacheFromMs = closedBeforeMs;
     for (const key of this.windowIdCache.keys())
       if (hourOfCacheKey(key) < closedBeforeMs) this.windowIdCache.delete(key);
+  }
+}
+
+interface SampleRow {
+  index: number;
+  sample: TelemetrySample;
+  contribution: SampleContribution;
+  day: string;
+  windowId: number | null;
+}
+
+/** `sampleDayOf` without a Date per sample: a batch spans a day or two. */
+class DayMemo {
+  private readonly days = new Map<number, string>();
+
+  of(epochMs: number): string {
+    const dayNumber = Math.floor(epochMs / DAY_MS);
+    let day = this.days.get(dayNumber);
+    if (day === undefined) this.days.set(dayNumber, (day = sampleDayOf(epochMs)));
+    return day;
+  }
+
+  seen(): Iterable<string> {
+    return this.days.values();
   }
 }
 

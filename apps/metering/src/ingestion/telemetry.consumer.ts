@@ -8,12 +8,13 @@ import { Counter, Histogram } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { METERING_ENV, MeteringEnv } from '../metering.config';
 import { SampleIngestor } from './sample-ingestor';
-import { parseSampleRecord } from './sample-parsing';
+import { parseTelemetryRecord } from './sample-parsing';
 
 export const TELEMETRY_CONSUMER = 'metering-telemetry';
 
 /**
- * The high-volume path: raw samples from `metering.telemetry.v1` (keyed by node), a whole Kafka
+ * The high-volume path: raw samples from `metering.telemetry.v1` (keyed by node; one sample or a
+ * node report per record), a whole Kafka
  * batch per Postgres transaction. Malformed records go to `<topic>.dlq` with the reason (and to
  * metering.dead_letters), then the valid ones are stored, then the offset is committed, so a crash
  * anywhere redelivers the batch and the sample-id key makes the redelivery change nothing.
@@ -97,19 +98,13 @@ export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationS
     const sampleMessages: KafkaMessage[] = [];
     const letters: DeadLetter[] = [];
     for (const message of batch.messages) {
-      const parsed = parseSampleRecord(message.value);
-      if (parsed.ok) {
-        samples.push(parsed.sample);
+      const parsed = parseTelemetryRecord(message.value);
+      for (const sample of parsed.samples) {
+        samples.push(sample);
         sampleMessages.push(message);
-      } else {
-        letters.push({
-          topic: batch.topic,
-          partition: batch.partition,
-          message,
-          reason: parsed.reason,
-          detail: parsed.detail,
-        });
       }
+      if (parsed.problem)
+        letters.push({ topic: batch.topic, partition: batch.partition, message, ...parsed.problem });
     }
     await this.deadLetter(batch.topic, batch.partition, letters);
     if (samples.length > 0) {
@@ -117,13 +112,16 @@ export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationS
       await this.deadLetter(
         batch.topic,
         batch.partition,
-        result.beyondRetention.map((index) => ({
-          topic: batch.topic,
-          partition: batch.partition,
-          message: sampleMessages[index],
-          reason: 'beyond-retention',
-          detail: `the day of ${samples[index].sampledAt} is archived: the sample cannot be deduplicated against it`,
-        })),
+        // One letter per record (a node report may hold several refused samples).
+        [...new Map(result.beyondRetention.map((index) => [sampleMessages[index], index]))].map(
+          ([message, index]) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            message,
+            reason: 'beyond-retention',
+            detail: `the day of ${samples[index].sampledAt} is archived: the sample cannot be deduplicated against it`,
+          }),
+        ),
       );
       const now = Date.now();
       const lags = sampleMessages.map((m) => now - Number(m.timestamp));

@@ -4,7 +4,8 @@
  *   node -r @swc-node/register apps/metering/src/simulator/simulate.command.ts --rate 5000 --duration 60
  *
  * Options: --rate <samples/s> --duration <s> --seed <n> --nodes <n> (default: enough GPUs for the
- * rate at one sample per GPU per 10 s) --place (first publish demo placements of the fleet to the
+ * rate at one sample per GPU per 10 s) --per-sample (one record per sample; default one node report,
+ * the JSON array of a node's samples, per record) --place (first publish demo placements of the fleet to the
  * allocation topic, so samples are attributed to leases) --leases <n> --share <0..1>.
  * Reads KAFKA_BROKERS (default 127.0.0.1:9092) and KAFKA_TOPIC_PREFIX. Prints one JSON line a second.
  */
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     .option('--place', 'publish demo placements for the fleet first', false)
     .option('--leases <n>', 'leases the demo placements are spread over', '20')
     .option('--share <x>', 'share of each class placed', '0.9')
+    .option('--per-sample', 'one record per sample instead of one node report per record', false)
     .parse()
     .opts<{
       rate: string;
@@ -33,6 +35,7 @@ async function main(): Promise<void> {
       place: boolean;
       leases: string;
       share: string;
+      perSample: boolean;
     }>();
   const rate = Number(options.rate);
   const seed = Number(options.seed);
@@ -67,6 +70,7 @@ async function main(): Promise<void> {
       rate,
       durationMs: Number(options.duration) * 1000,
       isStopped: () => stopped,
+      encoding: options.perSample ? 'sample' : 'node-report',
       onProgress: (p) => process.stdout.write(`${JSON.stringify(p)}\n`),
     });
     process.stdout.write(`${JSON.stringify({ done: true, ...result, gpus: simulator.gpuCount })}\n`);

@@ -28,7 +28,8 @@ export type GpuClass = z.infer<typeof gpuClassSchema>;
 /**
  * One telemetry sample from a node agent. NOT an event envelope: samples arrive raw (JSON) on
  * `Topics.meteringTelemetry`, keyed by `nodeId` so one node's samples stay ordered in a partition,
- * or in a batch on the HTTP ingestion endpoint. `sampleId` is unique forever (deduplication key).
+ * one per record or a node report per record (see below), or in a batch on the HTTP ingestion
+ * endpoint. `sampleId` is unique forever (deduplication key).
  *
  * Each sample covers the nominal reporting period (`SAMPLE_PERIOD_SECONDS`) ending at `sampledAt`.
  */
@@ -43,6 +44,16 @@ export const telemetrySampleSchema = z.object({
   powerW: z.number().min(0).max(10_000),
 });
 export type TelemetrySample = z.infer<typeof telemetrySampleSchema>;
+
+/**
+ * A node report: the samples of one node's GPUs in ONE telemetry record, as a JSON array (what a
+ * node agent reads from all its GPUs at once). A record on `Topics.meteringTelemetry` is either one
+ * sample object or a node report of 1..`NODE_REPORT_MAX_SAMPLES` samples; each sample in it is
+ * validated, deduplicated and counted on its own. A report with invalid items is dead-lettered
+ * whole (with the reason) and its valid items are still taken in (replaying it later changes
+ * nothing for those: they are deduplicated by sample id).
+ */
+export const NODE_REPORT_MAX_SAMPLES = 1000;
 
 /** A batch as posted to the HTTP ingestion endpoint. */
 export const telemetryBatchSchema = z.object({ samples: z.array(z.unknown()).min(1).max(50_000) });
