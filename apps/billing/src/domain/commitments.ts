@@ -94,3 +94,31 @@ export function splitByCommitment(hours: readonly HourOfUsage[], committedMilli:
     return { withinMilli, overageMilli: milliGpuSeconds - withinMilli };
   });
 }
+
+/**
+ * The same rule as `splitByCommitment`, in doubles, for the common case where every figure is a safe integer
+ * (a month of one lease's class is far below 2^53 thousandths): no bigint per hour. The caller checks
+ * `fitsInDoubles` first; the results are then exactly those of the bigint version.
+ */
+export function splitByCommitmentInDoubles(
+  hoursMilli: readonly number[],
+  committedMilli: number,
+): { withinMilli: number; overageMilli: number }[] {
+  let remaining = committedMilli;
+  return hoursMilli.map((milli) => {
+    const withinMilli = milli <= 0 ? milli : milli < remaining ? milli : remaining > 0 ? remaining : 0;
+    remaining -= withinMilli;
+    return { withinMilli, overageMilli: milli - withinMilli };
+  });
+}
+
+/** True when the commitment and the absolute sum of the hours are safe integers (then every partial sum is). */
+export function fitsInDoubles(hoursMilli: readonly number[], committedMilli: bigint): boolean {
+  if (committedMilli > BigInt(Number.MAX_SAFE_INTEGER)) return false;
+  let absolute = Number(committedMilli);
+  for (const milli of hoursMilli) {
+    if (!Number.isSafeInteger(milli)) return false;
+    absolute += Math.abs(milli);
+  }
+  return absolute <= Number.MAX_SAFE_INTEGER;
+}

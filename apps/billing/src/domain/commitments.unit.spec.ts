@@ -1,8 +1,10 @@
 import {
   committedMilliGpuSeconds,
+  fitsInDoubles,
   proratedMinimumMinor,
   shortfallMinor,
   splitByCommitment,
+  splitByCommitmentInDoubles,
 } from './commitments';
 
 const at = (iso: string) => Date.parse(iso);
@@ -111,5 +113,30 @@ describe('commitments: take-or-pay with proration by seconds', () => {
       committed,
     );
     expect(split.map((part) => [part.withinMilli, part.overageMilli])).toEqual(expected);
+  });
+});
+
+describe('the commitment split in doubles is the bigint split', () => {
+  it('agrees hour by hour on a month of varied hours, corrections included', () => {
+    let seed = 7;
+    const next = () => (seed = (seed * 48271) % 2147483647);
+    const hours = Array.from({ length: 720 }, (_, hour) => ({
+      hourStartMs: hour * 3_600_000,
+      milliGpuSeconds: BigInt((next() % 60_000_000) - (hour % 50 === 0 ? 70_000_000 : 0)),
+    }));
+    const committed = 8n * 2_592_000n * 1000n;
+    const asDoubles = hours.map((hour) => Number(hour.milliGpuSeconds));
+    expect(fitsInDoubles(asDoubles, committed)).toBe(true);
+    expect(
+      splitByCommitmentInDoubles(asDoubles, Number(committed)).map((split) => [
+        BigInt(split.withinMilli),
+        BigInt(split.overageMilli),
+      ]),
+    ).toEqual(splitByCommitment(hours, committed).map((split) => [split.withinMilli, split.overageMilli]));
+  });
+
+  it('does not claim doubles are exact past 2^53', () => {
+    expect(fitsInDoubles([Number.MAX_SAFE_INTEGER], 1n)).toBe(false);
+    expect(fitsInDoubles([1], 2n ** 60n)).toBe(false);
   });
 });

@@ -2,12 +2,14 @@ import type { billing } from '@fleetledger/contracts';
 import { ClassOutage } from './availability';
 import {
   committedMilliGpuSecondsOverSegments,
+  fitsInDoubles,
   proratedMinimumOverSegmentsMinor,
   shortfallMinor,
   splitByCommitment,
+  splitByCommitmentInDoubles,
 } from './commitments';
 import { CommitmentSegment, commitmentSegments, LeaseTerms } from './leases';
-import { energyAmountMinor, gpuTimeAmountMinor, parseInteger } from './money';
+import { energyAmountMinor, gpuTimeAmountMinor, IntegerSum, parseInteger } from './money';
 import { overlapSeconds, periodBounds } from './periods';
 import { planInEffect, RatePlanVersion } from './rate-plans';
 import { ChargeRated } from './rating';
@@ -203,9 +205,20 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
 
 interface LineAccumulator {
   line: Omit<InvoiceLine, 'quantity' | 'amountMinor' | 'sourceEventIds'>;
-  milli: bigint;
+  milli: IntegerSum;
   unitPrice: bigint;
   sourceEventIds: Set<string>;
+}
+
+interface HourOfCharges {
+  hourStartMs: number;
+  /** Thousandths; exact while `safe` (see below), else `milliBig` holds the exact value. */
+  milli: number;
+  milliBig: IntegerSum;
+  price: string;
+  overagePrice: string;
+  ids: string[];
+  prior: boolean;
 }
 
 function usageLinesFor(
@@ -217,10 +230,11 @@ function usageLinesFor(
   outsideCommitment: boolean,
 ): { usageLines: InvoiceLine[]; inCommitmentMinor: bigint } {
   // Net each hour first (a correction and its original share an hour and a price), then fill the commitment.
-  const hours = new Map<
-    string,
-    { hourStartMs: number; milli: bigint; price: string; overagePrice: string; ids: string[]; prior: boolean }
-  >();
+  // Hours are summed in doubles while every quantity is short enough to be exact (the usual case: a bigint per
+  // charge was most of the cost of a month), and the split falls back to bigint if any figure could be inexact.
+  const hours = new Map<string, HourOfCharges>();
+  let safe = true;
+  let absoluteMilli = 0; // while this stays a safe integer, every partial sum in doubles is exact
   for (const charge of charges) {
     const overagePrice = charge.overageUnitPriceMicroMinor ?? charge.unitPriceMicroMinor;
     // Keyed by hour; a second price in the same hour (a plan re-published retroactively) gets its own bucket.
@@ -233,30 +247,49 @@ function usageLinesFor(
     if (!hour) {
       const hourStartMs = Date.parse(charge.usageHourStart);
       const prior = hourStartMs < bounds.startMs || hourStartMs >= bounds.endMs;
-      hour = { hourStartMs, milli: 0n, price: charge.unitPriceMicroMinor, overagePrice, ids: [], prior };
+      hour = {
+        hourStartMs,
+        milli: 0,
+        milliBig: new IntegerSum(),
+        price: charge.unitPriceMicroMinor,
+        overagePrice,
+        ids: [],
+        prior,
+      };
       hours.set(key, hour);
     }
-    hour.milli += BigInt(charge.quantity);
+    const milli = Number(charge.quantity);
+    absoluteMilli += Math.abs(milli);
+    if (charge.quantity.length > 15 || absoluteMilli > Number.MAX_SAFE_INTEGER) safe = false;
+    hour.milli += milli;
+    hour.milliBig.add(charge.quantity);
     for (const id of charge.sourceEventIds) hour.ids.push(id);
   }
   const ordered = [...hours.entries()]
     .sort(([a, x], [b, y]) => x.hourStartMs - y.hourStartMs || (a < b ? -1 : a > b ? 1 : 0))
     .map(([, hour]) => hour);
   const inPeriod = ordered.filter((hour) => !hour.prior);
-  const splits = splitByCommitment(
-    inPeriod.map((hour) => ({ hourStartMs: hour.hourStartMs, milliGpuSeconds: hour.milli })),
-    committed,
-  );
+  const hoursMilli = inPeriod.map((hour) => hour.milli);
+  const inDoubles = safe && fitsInDoubles(hoursMilli, committed);
+  const splits: { within: number | bigint; overage: number | bigint }[] = inDoubles
+    ? splitByCommitmentInDoubles(hoursMilli, Number(committed)).map((split) => ({
+        within: split.withinMilli,
+        overage: split.overageMilli,
+      }))
+    : splitByCommitment(
+        inPeriod.map((hour) => ({ hourStartMs: hour.hourStartMs, milliGpuSeconds: hour.milliBig.total() })),
+        committed,
+      ).map((split) => ({ within: split.withinMilli, overage: split.overageMilli }));
 
   const accumulators = new Map<string, LineAccumulator>();
   const add = (
     kind: 'gpu-usage' | 'gpu-overage',
     suffix: string,
     price: string,
-    milli: bigint,
+    milli: number | bigint | IntegerSum,
     ids: string[],
   ) => {
-    if (milli === 0n) return;
+    if (milli === 0 || milli === 0n) return;
     const lineId = `${leaseId}:${kind}:${gpuClass}:${price}${suffix}`;
     let accumulator = accumulators.get(lineId);
     if (!accumulator) {
@@ -269,34 +302,38 @@ function usageLinesFor(
           quantityUnit: 'milli-gpu-second',
           unitPriceMicroMinor: price,
         },
-        milli: 0n,
+        milli: new IntegerSum(),
         unitPrice: BigInt(price),
         sourceEventIds: new Set(),
       };
       accumulators.set(lineId, accumulator);
     }
-    accumulator.milli += milli;
+    if (milli instanceof IntegerSum) accumulator.milli.addSum(milli);
+    else accumulator.milli.add(String(milli));
     for (const id of ids) accumulator.sourceEventIds.add(id);
   };
   inPeriod.forEach((hour, index) => {
-    if (outsideCommitment) return add('gpu-usage', ':outside-commitment', hour.price, hour.milli, hour.ids);
-    add('gpu-usage', '', hour.price, splits[index].withinMilli, hour.ids);
-    add('gpu-overage', '', hour.overagePrice, splits[index].overageMilli, hour.ids);
+    if (outsideCommitment)
+      return add('gpu-usage', ':outside-commitment', hour.price, hour.milliBig, hour.ids);
+    add('gpu-usage', '', hour.price, splits[index].within, hour.ids);
+    add('gpu-overage', '', hour.overagePrice, splits[index].overage, hour.ids);
   });
   for (const hour of ordered.filter((candidate) => candidate.prior))
-    add('gpu-usage', ':prior-period', hour.price, hour.milli, hour.ids);
+    add('gpu-usage', ':prior-period', hour.price, hour.milliBig, hour.ids);
 
   let inCommitmentMinor = 0n;
-  const usageLines = [...accumulators.values()].map((accumulator) => {
-    const amount = gpuTimeAmountMinor(accumulator.milli, accumulator.unitPrice);
+  const usageLines: InvoiceLine[] = [];
+  for (const accumulator of accumulators.values()) {
+    const milli = accumulator.milli.total();
+    const amount = gpuTimeAmountMinor(milli, accumulator.unitPrice);
     if (
       accumulator.line.kind === 'gpu-usage' &&
       !accumulator.line.lineId.endsWith(':prior-period') &&
       !outsideCommitment
     )
       inCommitmentMinor += amount;
-    return toLine(accumulator, amount);
-  });
+    usageLines.push(toLine(accumulator, milli, amount));
+  }
   return { usageLines, inCommitmentMinor };
 }
 
@@ -314,24 +351,27 @@ function energyLinesFor(leaseId: string, charges: readonly ChargeRated[]): Invoi
           quantityUnit: 'milli-watt-hour',
           unitPriceMicroMinor: charge.unitPriceMicroMinor,
         },
-        milli: 0n,
+        milli: new IntegerSum(),
         unitPrice: BigInt(charge.unitPriceMicroMinor),
         sourceEventIds: new Set(),
       };
       accumulators.set(lineId, accumulator);
     }
-    accumulator.milli += BigInt(charge.quantity);
+    accumulator.milli.add(charge.quantity);
     for (const id of charge.sourceEventIds) accumulator.sourceEventIds.add(id);
   }
-  return [...accumulators.values()]
-    .filter((accumulator) => accumulator.milli !== 0n)
-    .map((accumulator) => toLine(accumulator, energyAmountMinor(accumulator.milli, accumulator.unitPrice)));
+  const lines: InvoiceLine[] = [];
+  for (const accumulator of accumulators.values()) {
+    const milli = accumulator.milli.total();
+    if (milli !== 0n) lines.push(toLine(accumulator, milli, energyAmountMinor(milli, accumulator.unitPrice)));
+  }
+  return lines;
 }
 
-function toLine(accumulator: LineAccumulator, amountMinor: bigint): InvoiceLine {
+function toLine(accumulator: LineAccumulator, milli: bigint, amountMinor: bigint): InvoiceLine {
   return {
     ...accumulator.line,
-    quantity: accumulator.milli.toString(),
+    quantity: milli.toString(),
     amountMinor: amountMinor.toString(),
     sourceEventIds: [...accumulator.sourceEventIds],
   };

@@ -53,6 +53,53 @@ export function parseMilliDecimal(value: string): bigint {
   return BigInt(value.replace('.', ''));
 }
 
+/**
+ * The same thousandths as a canonical integer string ("0.500" -> "500", "-3600.000" -> "-3600000", "0.000" ->
+ * "0"), without going through bigint: charges carry quantities as strings, and rating makes millions of them.
+ */
+export function milliDecimalToIntegerString(value: string): string {
+  if (!/^-?\d+\.\d{3}$/.test(value)) throw new Error(`not a 3-decimal quantity: ${value}`);
+  const negative = value.charCodeAt(0) === 45; // '-'
+  const digits = (negative ? value.slice(1) : value).replace('.', '');
+  let first = 0;
+  while (first < digits.length - 1 && digits.charCodeAt(first) === 48) first += 1; // leading '0'
+  const magnitude = digits.slice(first);
+  return negative && magnitude !== '0' ? `-${magnitude}` : magnitude;
+}
+
+/**
+ * Exact sum of integer strings, adding small values as doubles (exact below 2^53) and moving them into a bigint
+ * before they could lose a unit. Summing millions of quantities this way avoids a bigint per addend.
+ */
+export class IntegerSum {
+  private small = 0;
+  private big = 0n;
+
+  add(integer: string): void {
+    if (integer.length <= 15) {
+      this.small += Number(integer);
+      if (this.small > 2 ** 52 || this.small < -(2 ** 52)) {
+        this.big += BigInt(this.small);
+        this.small = 0;
+      }
+    } else {
+      this.big += BigInt(integer);
+    }
+  }
+
+  addSum(other: IntegerSum): void {
+    this.big += other.total();
+  }
+
+  total(): bigint {
+    return this.big + BigInt(this.small);
+  }
+
+  isZero(): boolean {
+    return this.total() === 0n;
+  }
+}
+
 /** For people: 123456n in USD (exponent 2) -> "1234.56"; in JPY (exponent 0) -> "123456". */
 export function formatMinor(amountMinor: bigint, minorUnitExponent: number): string {
   const negative = amountMinor < 0n;

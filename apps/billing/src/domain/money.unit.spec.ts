@@ -3,6 +3,8 @@ import {
   energyAmountMinor,
   formatMinor,
   gpuTimeAmountMinor,
+  IntegerSum,
+  milliDecimalToIntegerString,
   parseMilliDecimal,
 } from './money';
 
@@ -54,5 +56,28 @@ describe('money: one rounding rule, half to even', () => {
     expect(parseMilliDecimal('3600.000')).toBe(3_600_000n);
     expect(parseMilliDecimal('-0.500')).toBe(-500n);
     expect(() => parseMilliDecimal('3600.5')).toThrow();
+  });
+});
+
+describe('quantities without bigint churn', () => {
+  it.each([
+    ['3600.000', '3600000'],
+    ['0.500', '500'],
+    ['0.000', '0'],
+    ['-0.000', '0'],
+    ['-3600.250', '-3600250'],
+    ['007.001', '7001'],
+  ])('%s -> %s thousandths', (value, expected) => {
+    expect(milliDecimalToIntegerString(value)).toBe(expected);
+    expect(BigInt(milliDecimalToIntegerString(value))).toBe(parseMilliDecimal(value));
+  });
+
+  it('sums exactly past 2^53 and with huge addends', () => {
+    const sum = new IntegerSum();
+    const addend = '999999999999999'; // 15 digits: added as a double
+    for (let i = 0; i < 10_000; i++) sum.add(addend);
+    sum.add('-1');
+    sum.add('123456789012345678901234567890'); // too long for a double
+    expect(sum.total()).toBe(999999999999999n * 10_000n - 1n + 123456789012345678901234567890n);
   });
 });

@@ -14,7 +14,7 @@ export function planInEffect(
   let chosen: RatePlanVersion | undefined;
   let chosenFromMs = -Infinity;
   for (const version of versions) {
-    const fromMs = Date.parse(version.effectiveFrom);
+    const fromMs = effectiveFromMs(version);
     if (fromMs > atMs) continue;
     if (fromMs > chosenFromMs || (fromMs === chosenFromMs && chosen && version.version > chosen.version)) {
       chosen = version;
@@ -64,4 +64,15 @@ export function decidePublish(
     };
   }
   return next;
+}
+
+// A version never changes (RatePlanPublished is never edited), so its parsed start is cached with it.
+const effectiveFromCache = new WeakMap<RatePlanVersion, number>();
+function effectiveFromMs(version: RatePlanVersion): number {
+  let ms = effectiveFromCache.get(version);
+  if (ms === undefined) {
+    ms = Date.parse(version.effectiveFrom);
+    effectiveFromCache.set(version, ms);
+  }
+  return ms;
 }
