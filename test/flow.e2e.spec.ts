@@ -450,6 +450,7 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
   const needed: Record<string, (type: string) => boolean> = {
     'allocation-inventory': (type) => type.startsWith('inventory.'),
     'billing-fleet-health': (type) => type.startsWith('inventory.'),
+    'metering-fleet': (type) => type.startsWith('inventory.'),
     'metering-placements': (type) => /^allocation\.Workload(Placed|Released|Preempted|Evicted)$/.test(type),
     'billing-usage': (type) =>
       /^allocation\.Lease(Signed|Amended|Terminated)$|^metering\.Usage(Recorded|Corrected)$/.test(type),
@@ -471,7 +472,7 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
   it('audit verify: every hash chain is whole, and every event a consumer needs is in its inbox exactly once', async () => {
     let report = await auditReport();
     const caughtUp = () =>
-      report.deliveries.length >= 5 &&
+      report.deliveries.length >= 6 &&
       report.deliveries.every(
         (d) => d.unknown.length === 0 && !d.missingTypes.some((t) => needed[d.consumer]?.(t) ?? true),
       );
@@ -504,6 +505,7 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
       { consumer: 'billing-fleet-health', topic: 'inventory.events.v1', unknown: [], neededButMissing: [] },
       { consumer: 'billing-usage', topic: 'allocation.events.v1', unknown: [], neededButMissing: [] },
       { consumer: 'billing-usage', topic: 'metering.events.v1', unknown: [], neededButMissing: [] },
+      { consumer: 'metering-fleet', topic: 'inventory.events.v1', unknown: [], neededButMissing: [] },
       { consumer: 'metering-placements', topic: 'allocation.events.v1', unknown: [], neededButMissing: [] },
     ]);
   });
