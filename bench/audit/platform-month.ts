@@ -142,6 +142,7 @@ function partitionOf(key: string, partitions: number): number {
 /** Buffers one service's events and appends them in big batches; mirrors them into subscribed inboxes. */
 class LogWriter {
   private buffer: { streamId: string; event: NewEvent }[] = [];
+  private inFlight: Promise<void> = Promise.resolve();
   private readonly checkedTypes = new Set<string>();
   readonly counts = new Map<string, number>();
   readonly store: EventStore;
@@ -175,10 +176,26 @@ class LogWriter {
     this.checkedTypes.add(event.type);
   }
 
+  /**
+   * Starts appending the buffer and returns once the PREVIOUS append of this log is done, so the next
+   * batch is generated while Postgres stores this one (appends of one log stay in order).
+   */
   async flush(): Promise<void> {
+    await this.inFlight;
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
     this.buffer = [];
+    this.inFlight = this.append(batch);
+    this.inFlight.catch(() => undefined); // awaited (and thrown) by the next flush or finish
+  }
+
+  /** Appends what is left and waits for it. */
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.inFlight;
+  }
+
+  private async append(batch: { streamId: string; event: NewEvent }[]): Promise<void> {
     const envelopes = await runInTransaction(this.dataSource, (tx) =>
       this.store.appendToStreams(
         tx,
@@ -872,7 +889,7 @@ export async function seedPlatformMonth(
       },
     });
   }
-  for (const w of [alloc, meter, bill]) await w.flush();
+  for (const w of [alloc, meter, bill]) await w.finish();
   say(`allocation, metering, billing appended in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
   const eventsByService = new Map<string, Map<string, number>>([

@@ -4,13 +4,13 @@
 // projection and in total against the target (>= 20,000 events/s: 10 M events in under 10 minutes).
 //
 //   node -r @swc-node/register bench/audit/replay.bench.ts [--events 1000000] [--batch-size 2000]
-//        [--inventory-scale 1] [--no-read-baseline] [--example-events 100000]
+//        [--inventory-scale 1] [--read-baseline] [--example-events 100000] [--keep-db]
 //
 // --events         events to generate across the four logs (the number of leases follows from it)
 // --batch-size     events per rebuild transaction (default: rebuildProjection's, 2000)
-// --no-read-baseline  skip reading each projection source once without applying (separates the cost of
-//                  reading and parsing the log from the cost of the projection's SQL)
+// --read-baseline also reads each projection source once without applying anything (read + parse only)
 // --example-events also replays the worked-example projection over that many events (framework floor)
+// --keep-db        keeps the seeded database (and the replayed schemas) for inspection
 import 'reflect-metadata';
 import { loadavg } from 'node:os';
 import { newEvent } from '@fleetledger/contracts';
@@ -30,7 +30,7 @@ import {
   exampleService,
   TestDatabase,
 } from '@fleetledger/testing';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { ReplayResult, replayServices } from '../../apps/audit/src/replay';
 import { auditedServices } from '../../apps/audit/src/services';
 import { seedPlatformMonth } from './platform-month';
@@ -47,7 +47,8 @@ const EVENTS = option('events', 1_000_000);
 const BATCH_SIZE = option('batch-size', 0) || undefined;
 const INVENTORY_SCALE = option('inventory-scale', 1);
 const EXAMPLE_EVENTS = option('example-events', 0);
-const READ_BASELINE = !process.argv.includes('--no-read-baseline');
+const READ_BASELINE = process.argv.includes('--read-baseline');
+const KEEP_DB = process.argv.includes('--keep-db');
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const load = () =>
@@ -92,6 +93,12 @@ async function readOnly(dataSource: DataSource, service: ServiceOptions, project
   return { events, seconds: (Date.now() - started) / 1000 };
 }
 
+interface Timing {
+  applyMs: number;
+  sqlMs: number;
+  statements: number;
+}
+
 function sourceOf(projection: Projection): string {
   return projection.source.kind === 'log' ? 'log' : `inbox:${projection.source.consumer}`;
 }
@@ -101,7 +108,7 @@ async function platformReplay(): Promise<void> {
   let dataSource: DataSource | undefined;
   try {
     await migrateAll(db.url, auditedServices);
-    dataSource = await db.dataSource([], 4);
+    dataSource = await db.dataSource([], 8);
     out(`load average before seeding: ${load()}`);
     const seed = await seedPlatformMonth(dataSource, auditedServices, {
       events: EVENTS,
@@ -148,9 +155,50 @@ async function platformReplay(): Promise<void> {
     out(
       `replayServices(dataSource, auditedServices${BATCH_SIZE ? `, { batchSize: ${BATCH_SIZE} }` : ''}): rebuild batch ${batch} events per transaction; load average ${load()}`,
     );
+    // The same services and projections, each apply/applyBatch timed; the SQL statements sent while a
+    // projection applies are counted and timed (transaction queries go through the EntityManager).
+    const timings = new Map<Projection, Timing>();
+    let applying: Timing | undefined;
+    const query = EntityManager.prototype.query;
+    EntityManager.prototype.query = async function (this: EntityManager, ...args: Parameters<typeof query>) {
+      const timing = applying;
+      if (!timing) return query.apply(this, args);
+      const t = performance.now();
+      try {
+        return await query.apply(this, args);
+      } finally {
+        timing.statements += 1;
+        timing.sqlMs += performance.now() - t;
+      }
+    } as typeof query;
+    const timed = auditedServices.map((service) => ({
+      ...service,
+      projections: (service.projections ?? []).map((projection) => {
+        const timing: Timing = { applyMs: 0, sqlMs: 0, statements: 0 };
+        const run = async (work: () => Promise<void>) => {
+          const t = performance.now();
+          applying = timing;
+          try {
+            await work();
+          } finally {
+            applying = undefined;
+            timing.applyMs += performance.now() - t;
+          }
+        };
+        const wrapped: Projection = {
+          ...projection,
+          apply: (tx, event, schema) => run(() => projection.apply(tx, event, schema)),
+          applyBatch: projection.applyBatch
+            ? (tx, events, schema) => run(() => projection.applyBatch!(tx, events, schema))
+            : undefined,
+        };
+        timings.set(projection, timing);
+        return wrapped;
+      }),
+    }));
     const started = Date.now();
     let lastReport = Date.now();
-    const results: ReplayResult[] = await replayServices(dataSource, auditedServices, {
+    const results: ReplayResult[] = await replayServices(dataSource, timed, {
       batchSize: BATCH_SIZE,
       onProgress: (service, p) => {
         if (Date.now() - lastReport < 10_000) return;
@@ -161,24 +209,34 @@ async function platformReplay(): Promise<void> {
       },
     });
     const seconds = (Date.now() - started) / 1000;
+    EntityManager.prototype.query = query;
     const projections = new Map(
       auditedServices.flatMap((s) =>
         (s.projections ?? []).map((p) => [`${s.service}/${p.name}`, p] as const),
       ),
     );
     out(
-      `  ${'service'.padEnd(11)}${'projection'.padEnd(24)}${'source'.padEnd(28)}${'batch'.padEnd(7)}${pad('events', 11)}${pad('seconds', 9)}${pad('events/s', 10)}  vs 20k/s`,
+      `  ${'service'.padEnd(11)}${'projection'.padEnd(24)}${'source'.padEnd(28)}${'applyBatch'.padEnd(11)}${pad('events', 10)}` +
+        `${pad('seconds', 8)}${pad('events/s', 9)}  ${'vs 20k/s'.padEnd(13)}${pad('read s', 7)}${pad('apply s', 8)}${pad('SQL s', 7)}${pad('SQL/event', 10)}`,
     );
     for (const r of results) {
       const projection = projections.get(`${r.service}/${r.projection}`);
+      const timing = projection ? timings.get(projection) : undefined;
       const s = r.durationMs / 1000;
       const perSecond = rate(r.eventsApplied, s);
+      const applyS = (timing?.applyMs ?? 0) / 1000;
       out(
         `  ${r.service.padEnd(11)}${r.projection.padEnd(24)}${(projection ? sourceOf(projection) : '?').padEnd(28)}` +
-          `${(projection?.applyBatch ? 'yes' : 'no').padEnd(7)}${pad(fmt(r.eventsApplied), 11)}${pad(s.toFixed(1), 9)}${pad(fmt(perSecond), 10)}  ` +
-          `${perSecond >= TARGET_EVENTS_PER_S ? 'ok' : `BELOW (${(perSecond / TARGET_EVENTS_PER_S).toFixed(2)}x)`}`,
+          `${(projection?.applyBatch ? 'yes' : 'no').padEnd(11)}${pad(fmt(r.eventsApplied), 10)}${pad(s.toFixed(1), 8)}${pad(fmt(perSecond), 9)}  ` +
+          `${(perSecond >= TARGET_EVENTS_PER_S ? 'ok' : `BELOW ${(perSecond / TARGET_EVENTS_PER_S).toFixed(2)}x`).padEnd(13)}` +
+          `${pad(Math.max(0, s - applyS).toFixed(1), 7)}${pad(applyS.toFixed(1), 8)}${pad(((timing?.sqlMs ?? 0) / 1000).toFixed(1), 7)}` +
+          `${pad(((timing?.statements ?? 0) / Math.max(r.eventsApplied, 1)).toFixed(2), 10)}`,
       );
     }
+    out(
+      `  (apply s: inside the projection's apply/applyBatch; SQL s / SQL/event: its statements' round trips and count per event; ` +
+        `read s: the rest = reading + parsing the source, checkpoints, commits)`,
+    );
     const applied = results.reduce((n, r) => n + r.eventsApplied, 0);
     const logEvents = seed.totalEvents;
     const logRate = rate(logEvents, seconds);
@@ -194,7 +252,8 @@ async function platformReplay(): Promise<void> {
     );
   } finally {
     await dataSource?.destroy();
-    await db.drop();
+    if (KEEP_DB) out(`database kept for inspection: ${db.url} (DROP DATABASE ${db.name} when done)`);
+    else await db.drop();
   }
 }
 
