@@ -7,7 +7,6 @@ import { UsageConsumer } from './api/usage.consumer';
 import { UsageHoldsController } from './api/usage-holds.controller';
 import { billingService } from './billing.options';
 import { BillingStore } from './handlers/billing-store';
-import { FleetHealthRecorder } from './handlers/fleet-health.recorder';
 import { InvoiceHandler } from './handlers/invoice.handler';
 import { RatePlanHandler } from './handlers/rate-plan.handler';
 import { UsageRater } from './handlers/usage-rater';
@@ -22,7 +21,6 @@ import { InvoiceQueries } from './queries/invoice.queries';
     RatePlanHandler,
     UsageRater,
     UsageConsumer,
-    FleetHealthRecorder,
     FleetHealthConsumer,
     InvoiceQueries,
   ],

@@ -1,6 +1,7 @@
 import { allocation, billing, EventRegistry, inventory, metering, Topics } from '@fleetledger/contracts';
 import type { ServiceOptions } from '@fleetledger/platform';
 import { billingMigrations } from './migrations';
+import { fleetHealthProjection } from './projections/fleet-health.projection';
 import { invoicesProjection } from './projections/invoices.projection';
 
 /**
@@ -20,7 +21,7 @@ export const billingService: ServiceOptions = {
   ]),
   eventsTopic: Topics.billingEvents,
   consumedTopics: [Topics.meteringEvents, Topics.allocationEvents, Topics.inventoryEvents],
-  projections: [invoicesProjection],
+  projections: [invoicesProjection, fleetHealthProjection],
   openApi: {
     title: 'FleetLedger billing',
     description: 'Rating, invoices, commitments and SLA credits of FleetLedger.',

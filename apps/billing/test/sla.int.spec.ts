@@ -1,10 +1,12 @@
 import request from 'supertest';
 import { allocation, EventEnvelope, inventory, metering, Topics, topicName } from '@fleetledger/contracts';
+import { compareProjection, EventStore, rebuildProjection } from '@fleetledger/eventstore';
 import { startTestService, TestService, testKafka, TopicCollector, waitUntil } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { BillingModule } from '../src/billing.module';
 import { billingService } from '../src/billing.options';
+import { fleetHealthProjection } from '../src/projections/fleet-health.projection';
 import { envelope, publish } from './envelopes';
 import { usageRecorded, usdPlan } from './fixtures';
 
@@ -216,5 +218,23 @@ describe('SLA credits from inventory health against real Kafka and PostgreSQL', 
       'the marker consumed',
     );
     expect(await count()).toBe(before);
+  });
+
+  it('rebuilds the fleet-health read model from its inbox to the same rows', async () => {
+    const dataSource = service.app.get(DataSource);
+    const rebuilt = await rebuildProjection(dataSource, service.app.get(EventStore), fleetHealthProjection);
+    const comparison = await compareProjection(
+      dataSource,
+      fleetHealthProjection,
+      'billing',
+      rebuilt.targetSchema,
+    );
+    expect(comparison.map((table) => [table.table, table.equal])).toEqual([
+      ['fleet_gpus', true],
+      ['gpu_availability_changes', true],
+    ]);
+    expect(comparison.find((table) => table.table === 'gpu_availability_changes')).toMatchObject({
+      liveRows: 23,
+    });
   });
 });

@@ -246,13 +246,13 @@ export class BillingStore {
     const initial = await tx.query<Row[]>(
       `SELECT DISTINCT ON (gpu_id) gpu_id, rack_id, hall_id, available, event_id, at
          FROM billing.gpu_availability_changes WHERE ${scope} AND at <= $4
-        ORDER BY gpu_id, at DESC, seq DESC`,
+        ORDER BY gpu_id, at DESC, position DESC`,
       [gpuClass, racks, halls ?? [], start],
     );
     const changes = await tx.query<Row[]>(
       `SELECT gpu_id, rack_id, hall_id, available, event_id, at
          FROM billing.gpu_availability_changes WHERE ${scope} AND at > $4 AND at < $5
-        ORDER BY at, seq`,
+        ORDER BY at, position`,
       [gpuClass, racks, halls ?? [], start, end],
     );
     const gpu = (row: Row) => ({

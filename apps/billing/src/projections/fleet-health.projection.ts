@@ -1,22 +1,28 @@
-import { Injectable } from '@nestjs/common';
 import { EventEnvelope, inventory } from '@fleetledger/contracts';
-import { Queryable } from '@fleetledger/eventstore';
+import { ident, Projection, Queryable } from '@fleetledger/eventstore';
 import { gpuHealthFacts } from '../domain/fleet-events';
 
+export const FLEET_HEALTH_CONSUMER = 'billing-fleet-health';
+
 /**
- * Keeps billing's view of GPU availability from inventory's events, inside the consumer's inbox transaction:
- * each GPU's current availability, and a dated row each time it flips (the time is the event's occurredAt).
- * Changes between healthy and degraded, or a repeated state, write no change row.
+ * Billing's view of GPU availability, from inventory's events as the billing-fleet-health consumer took them in
+ * (so a replay of its inbox rebuilds it exactly): each GPU's current availability (`fleet_gpus`), and a row
+ * each time a GPU becomes available or unavailable (`gpu_availability_changes`), dated by the event's
+ * occurredAt and ordered by its position in inventory's log. Changes between healthy and degraded, or a
+ * repeated state, write no change row. No clock.
  */
-@Injectable()
-export class FleetHealthRecorder {
-  async handle(event: EventEnvelope, tx: Queryable): Promise<void> {
+export const fleetHealthProjection: Projection = {
+  name: 'billing-fleet-health',
+  source: { kind: 'inbox', consumer: FLEET_HEALTH_CONSUMER },
+  tables: ['fleet_gpus', 'gpu_availability_changes'],
+  async apply(tx: Queryable, event: EventEnvelope, schema: string) {
     const facts = gpuHealthFacts({ type: event.type, payload: event.payload } as inventory.InventoryEvent);
     if (facts.length === 0) return;
+    const s = ident(schema);
     const current = new Map(
       (
         await tx.query<{ gpu_id: string; available: boolean }[]>(
-          `SELECT gpu_id, available FROM billing.fleet_gpus WHERE gpu_id = ANY($1::text[])`,
+          `SELECT gpu_id, available FROM ${s}.fleet_gpus WHERE gpu_id = ANY($1::text[])`,
           [facts.map((fact) => fact.gpuId)],
         )
       ).map((row) => [row.gpu_id, row.available]),
@@ -27,13 +33,14 @@ export class FleetHealthRecorder {
     const rows = [...flips.values()];
     const column = <K extends keyof (typeof rows)[number]>(key: K) => rows.map((row) => row[key]);
     await tx.query(
-      `INSERT INTO billing.gpu_availability_changes (gpu_id, event_id, at, rack_id, hall_id, gpu_class, available)
-       SELECT g, $2, $3, r, h, c, a FROM unnest($1::text[], $4::text[], $5::text[], $6::text[], $7::boolean[]) AS t(g, r, h, c, a)
+      `INSERT INTO ${s}.gpu_availability_changes (gpu_id, event_id, at, position, rack_id, hall_id, gpu_class, available)
+       SELECT g, $2, $3, $4, r, h, c, a FROM unnest($1::text[], $5::text[], $6::text[], $7::text[], $8::boolean[]) AS t(g, r, h, c, a)
        ON CONFLICT (gpu_id, event_id) DO NOTHING`,
       [
         column('gpuId'),
         event.eventId,
         event.occurredAt,
+        event.globalPosition,
         column('rackId'),
         column('hallId'),
         column('gpuClass'),
@@ -41,7 +48,7 @@ export class FleetHealthRecorder {
       ],
     );
     await tx.query(
-      `INSERT INTO billing.fleet_gpus (gpu_id, rack_id, hall_id, gpu_class, available, event_id)
+      `INSERT INTO ${s}.fleet_gpus (gpu_id, rack_id, hall_id, gpu_class, available, event_id)
        SELECT g, r, h, c, a, $2 FROM unnest($1::text[], $3::text[], $4::text[], $5::text[], $6::boolean[]) AS t(g, r, h, c, a)
        ON CONFLICT (gpu_id) DO UPDATE SET available = EXCLUDED.available, event_id = EXCLUDED.event_id`,
       [
@@ -53,5 +60,5 @@ export class FleetHealthRecorder {
         column('available'),
       ],
     );
-  }
-}
+  },
+};
