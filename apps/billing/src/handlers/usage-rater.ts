@@ -149,6 +149,7 @@ export class UsageRater {
       : rateUsage({ eventId: event.eventId, payload: usage as metering.UsageRecordedPayload }, plans, lease);
     if (!Array.isArray(charges)) return this.hold(tx, event, 'pending', charges.reason, charges.detail);
     if (charges.length === 0) return;
+    if (corrected) await this.followOriginalInvoice(tx, charges);
     const meta: AppendMeta = {
       correlationId: event.correlationId,
       causationId: event.eventId,
@@ -174,6 +175,25 @@ export class UsageRater {
         'correction-absorbed',
         'the correction changes no amount: absorbed by the take-or-pay minimum',
       );
+    }
+  }
+
+  /**
+   * A correction is settled against the invoice its original charge is on, even if the lease changed since
+   * (an amendment that moved the term end decides where new usage goes, not where old usage was billed).
+   */
+  private async followOriginalInvoice(tx: Queryable, charges: ChargeRated[]): Promise<void> {
+    const originals = new Map(
+      (
+        await tx.query<{ charge_id: string; invoice_id: string }[]>(
+          `SELECT charge_id, invoice_id FROM billing.charges WHERE charge_id = ANY($1::text[])`,
+          [charges.map((charge) => charge.adjustsChargeId).filter(Boolean)],
+        )
+      ).map((row) => [row.charge_id, row.invoice_id]),
+    );
+    for (const [index, charge] of charges.entries()) {
+      const invoiceId = charge.adjustsChargeId && originals.get(charge.adjustsChargeId);
+      if (invoiceId && invoiceId !== charge.invoiceId) charges[index] = { ...charge, invoiceId };
     }
   }
 
