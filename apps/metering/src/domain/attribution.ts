@@ -184,9 +184,12 @@ export class AttributionIndex {
   holderAt(gpuId: string, atMs: number): PlacementInterval | undefined {
     const list = this.byGpu.get(gpuId);
     if (!list) return undefined;
-    return list.find(
-      (i) => i.startMs !== undefined && i.startMs <= atMs && atMs < (i.endMs ?? Number.POSITIVE_INFINITY),
-    );
+    // A plain loop: this runs once per sample on the ingestion path.
+    for (let k = 0; k < list.length; k++) {
+      const i = list[k];
+      if (i.startMs !== undefined && i.startMs <= atMs && (i.endMs === undefined || atMs < i.endMs)) return i;
+    }
+    return undefined;
   }
 
   /** Forgets one placement's interval. */

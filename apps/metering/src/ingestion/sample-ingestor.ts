@@ -33,7 +33,7 @@ export interface IngestResult {
 
 /**
  * Stores a batch of valid samples in ONE transaction: the permanent dedup (primary key
- * (sample_id, sample_day) of the day-partitioned samples table), the attribution to a usage window,
+ * (attributed_at, sample_id, sample_day) of the day-partitioned samples table), the attribution to a usage window,
  * and the window's running sums. Redelivering a batch changes nothing. The caller commits its Kafka
  * offsets only after this returns.
  */
@@ -130,7 +130,7 @@ export class SampleIngestor {
                  SELECT s, date '1970-01-01' + (a / 86400000)::int, g, n, to_timestamp((a + ${SAMPLE_PERIOD_MS / 2}) / 1000.0),
                         to_timestamp(a / 1000.0), b, e, w, $2
                    FROM json_to_recordset($1::json) AS x(s text, g text, n text, a bigint, b int, e bigint, w bigint)
-                 ON CONFLICT (sample_id, sample_day) DO NOTHING
+                 ON CONFLICT (attributed_at, sample_id, sample_day) DO NOTHING
                  RETURNING window_id, busy_ms, energy_mj, sample_id)
                SELECT window_id, count(*)::int AS n, sum(busy_ms)::text AS busy, sum(energy_mj)::text AS energy,
                       mod(mod(sum(('x' || left(encode(sha256(convert_to(sample_id, 'UTF8')), 'hex'), 16))::bit(64)::bigint::numeric),

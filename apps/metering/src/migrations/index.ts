@@ -3,6 +3,7 @@ import { MeteringTables1764000000100 } from './1764000000100-metering-tables';
 import { PlacementGpus1764000000200 } from './1764000000200-placement-gpus';
 import { PartitionSamples1764000000300 } from './1764000000300-partition-samples';
 import { FleetCapacity1764000000400 } from './1764000000400-fleet-capacity';
+import { SampleIndexLocality1764000000500 } from './1764000000500-sample-index-locality';
 
 /** Every migration of the metering schema, oldest first. Never edit one that has shipped: add a new one. */
 export const meteringMigrations = [
@@ -11,4 +12,5 @@ export const meteringMigrations = [
   PlacementGpus1764000000200,
   PartitionSamples1764000000300,
   FleetCapacity1764000000400,
+  SampleIndexLocality1764000000500,
 ];

@@ -96,6 +96,8 @@ export class PlacementsHandler {
       {
         sample_id: string;
         sample_day: string;
+        /** attributed_at exactly as stored (part of the primary key). */
+        attributed_key: string;
         gpu_id: string;
         attributed_at: Date;
         busy_ms: number;
@@ -103,9 +105,11 @@ export class PlacementsHandler {
         window_id: string | null;
       }[]
     >(
-      `SELECT sample_id, sample_day::text AS sample_day, gpu_id, attributed_at, busy_ms, energy_mj, window_id
+      `SELECT sample_id, sample_day::text AS sample_day, gpu_id, attributed_at, attributed_at::text AS attributed_key,
+              busy_ms, energy_mj, window_id
          FROM metering.samples
-        WHERE gpu_id = ANY($1::text[]) AND attributed_at >= $2 AND attributed_at < $3
+        WHERE hashtext(gpu_id) = ANY(ARRAY(SELECT hashtext(g) FROM unnest($1::text[]) AS g)) AND gpu_id = ANY($1::text[])
+          AND attributed_at >= $2 AND attributed_at < $3
           AND sample_day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
           AND sample_day <= ($3::timestamptz AT TIME ZONE 'UTC')::date`,
       [gpuIds, timestamp(range.fromMs), timestamp(range.toMs)],
@@ -134,7 +138,8 @@ export class PlacementsHandler {
       targets.flatMap((t) => (t.key ? [t.key] : [])),
     );
     const deltas = new Map<number, WindowDelta>();
-    const moves: { sampleId: string; sampleDay: string; windowId: number | null }[] = [];
+    const moves: { sampleId: string; sampleDay: string; attributedKey: string; windowId: number | null }[] =
+      [];
     for (const { sample, key } of targets) {
       const from = sample.window_id === null ? null : Number(sample.window_id);
       const to = key ? ids.get(windowCacheKey(key))! : null;
@@ -150,14 +155,24 @@ export class PlacementsHandler {
         });
       if (to !== null)
         addDelta(deltas, to, { busyMs: sample.busy_ms, energyMj, sampleCount: 1, digest: term });
-      moves.push({ sampleId: sample.sample_id, sampleDay: sample.sample_day, windowId: to });
+      moves.push({
+        sampleId: sample.sample_id,
+        sampleDay: sample.sample_day,
+        attributedKey: sample.attributed_key,
+        windowId: to,
+      });
     }
     if (moves.length === 0) return;
     await tx.query(
       `UPDATE metering.samples s SET window_id = m.window_id
-         FROM unnest($1::text[], $2::date[], $3::bigint[]) AS m(sample_id, sample_day, window_id)
-        WHERE s.sample_id = m.sample_id AND s.sample_day = m.sample_day`,
-      [moves.map((m) => m.sampleId), moves.map((m) => m.sampleDay), moves.map((m) => m.windowId)],
+         FROM unnest($1::text[], $2::date[], $3::timestamptz[], $4::bigint[]) AS m(sample_id, sample_day, attributed_at, window_id)
+        WHERE s.attributed_at = m.attributed_at AND s.sample_id = m.sample_id AND s.sample_day = m.sample_day`,
+      [
+        moves.map((m) => m.sampleId),
+        moves.map((m) => m.sampleDay),
+        moves.map((m) => m.attributedKey),
+        moves.map((m) => m.windowId),
+      ],
     );
     await applyWindowDeltas(tx, deltas);
   }
