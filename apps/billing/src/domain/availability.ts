@@ -50,8 +50,10 @@ export interface PoolDefinition {
   window: Interval;
   inPool: (gpu: { rackId: string; hallId: string }, atMs: number) => boolean;
   demandGpus: (atMs: number) => number;
-  /** Instants inside the window where `inPool` or `demandGpus` may change. */
+  /** Instants inside the window where `demandGpus` may change. */
   breakpoints: readonly number[];
+  /** Instants inside the window where `inPool` may change (the pool is recounted there). */
+  poolChanges?: readonly number[];
 }
 
 const AVAILABLE = new Set(['healthy', 'degraded']);
@@ -74,10 +76,11 @@ export function poolShortfall(fleet: ClassFleet, pool: PoolDefinition): Shortfal
     next += 1;
   }
   const times = new Set<number>([startMs]);
-  for (const at of pool.breakpoints) if (at > startMs && at < endMs) times.add(at);
+  for (const at of [...pool.breakpoints, ...(pool.poolChanges ?? [])])
+    if (at > startMs && at < endMs) times.add(at);
   for (let i = next; i < changes.length && changes[i].atMs < endMs; i++) times.add(changes[i].atMs);
   const points = [...times].sort((a, b) => a - b);
-  const breakpoints = new Set(pool.breakpoints);
+  const recountAt = new Set(pool.poolChanges ?? []);
 
   let available = 0;
   const unavailable = new Set<string>();
@@ -99,7 +102,7 @@ export function poolShortfall(fleet: ClassFleet, pool: PoolDefinition): Shortfal
         const change = changes[next++];
         const before = states.get(change.gpuId);
         states.set(change.gpuId, change);
-        if (breakpoints.has(atMs) || !pool.inPool(change, atMs)) continue;
+        if (recountAt.has(atMs) || !pool.inPool(change, atMs)) continue;
         if (before && pool.inPool(before, atMs)) {
           if (before.available) available -= 1;
           else unavailable.delete(before.gpuId);
@@ -107,7 +110,7 @@ export function poolShortfall(fleet: ClassFleet, pool: PoolDefinition): Shortfal
         if (change.available) available += 1;
         else unavailable.add(change.gpuId);
       }
-      if (breakpoints.has(atMs)) recount(atMs);
+      if (recountAt.has(atMs)) recount(atMs);
     }
     const demand = pool.demandGpus(atMs);
     // Capacity that never was (GPUs not commissioned yet, a pool sold beyond its size) is not an outage: only
@@ -127,21 +130,59 @@ export function poolShortfall(fleet: ClassFleet, pool: PoolDefinition): Shortfal
 }
 
 /**
- * The GPU-seconds a lease lacked: in each short segment, its share (its GPUs / the pool's demand) of the
- * shortfall. Rounded UP to whole GPU-seconds, like availability is rounded down: rounding favours the tenant.
+ * The GPU-seconds a lease lacked within `window`: in each short segment, its share (its GPUs / the pool's
+ * demand) of the shortfall. The pool's GPU-milliseconds are summed per (lease GPUs, demand) pair, exactly (a
+ * month of a 220,000-GPU pool is far below 2^53 GPU-ms), then the lease's share of each sum is taken once and
+ * rounded UP to whole GPU-seconds, like availability is rounded down: rounding favours the tenant.
  */
 export function leaseUnavailableGpuSeconds(
   segments: readonly ShortfallSegment[],
   leaseGpus: (atMs: number) => number,
+  window: Interval = { startMs: -Infinity, endMs: Infinity },
 ): bigint {
-  let gpuMs = 0n;
-  for (const segment of segments) {
-    const share = BigInt(leaseGpus(segment.startMs));
-    if (share === 0n || segment.demandGpus <= 0) continue;
-    const numerator = BigInt(segment.shortfallGpus) * share * BigInt(segment.endMs - segment.startMs);
-    gpuMs += ceilDiv(numerator, BigInt(segment.demandGpus));
+  const sums = new Map<string, { share: number; demand: number; gpuMs: number }>();
+  for (let i = firstEndingAfter(segments, window.startMs); i < segments.length; i++) {
+    const segment = segments[i];
+    if (segment.startMs >= window.endMs) break;
+    const startMs = Math.max(segment.startMs, window.startMs);
+    const endMs = Math.min(segment.endMs, window.endMs);
+    const share = leaseGpus(startMs);
+    if (share === 0 || segment.demandGpus <= 0 || endMs <= startMs) continue;
+    const key = `${share}/${segment.demandGpus}`;
+    let sum = sums.get(key);
+    if (!sum) {
+      sum = { share, demand: segment.demandGpus, gpuMs: 0 };
+      sums.set(key, sum);
+    }
+    sum.gpuMs += segment.shortfallGpus * (endMs - startMs);
+    if (!Number.isSafeInteger(sum.gpuMs)) throw new Error(`shortfall GPU-ms beyond 2^53: ${sum.gpuMs}`);
   }
+  let gpuMs = 0n;
+  for (const { share, demand, gpuMs: poolGpuMs } of sums.values())
+    gpuMs += ceilDiv(BigInt(poolGpuMs) * BigInt(share), BigInt(demand));
   return ceilDiv(gpuMs, 1000n);
+}
+
+/** Index of the first segment (ordered, disjoint) that ends after `atMs`. */
+function firstEndingAfter(segments: readonly Interval[], atMs: number): number {
+  let low = 0;
+  let high = segments.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (segments[middle].endMs <= atMs) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** The events behind the short segments within a window. */
+function causesWithin(segments: readonly ShortfallSegment[], window: Interval): string[] {
+  const ids = new Set<string>();
+  for (let i = firstEndingAfter(segments, window.startMs); i < segments.length; i++) {
+    if (segments[i].startMs >= window.endMs) break;
+    for (const id of segments[i].causeEventIds) ids.add(id);
+  }
+  return [...ids].sort();
 }
 
 function ceilDiv(numerator: bigint, denominator: bigint): bigint {
@@ -169,6 +210,8 @@ export function leaseOutages(input: OutageInput): ClassOutage[] {
   const bounds = periodBounds(input.period);
   const outages: ClassOutage[] = [];
   const sharedPools = new Map<string, ShortfallSegment[]>();
+  // shared leases of one window share the pool's causes: gathered once per window
+  const sharedCauses = new Map<string, string[]>();
   for (const lease of [...input.leases].sort((a, b) => (a.leaseId < b.leaseId ? -1 : 1))) {
     const segments = commitmentSegments(lease, bounds);
     if (segments.length === 0) continue;
@@ -183,9 +226,16 @@ export function leaseOutages(input: OutageInput): ClassOutage[] {
         const racks = new Set(lease.scope?.rackIds ?? []);
         const halls = new Set(lease.scope?.hallIds ?? []);
         const wholeCluster = racks.size === 0 && halls.size === 0;
-        shortfall = poolShortfall(input.fleet(gpuClass), {
+        const inScope = (gpu: { rackId: string; hallId: string }) =>
+          wholeCluster || racks.has(gpu.rackId) || halls.has(gpu.hallId);
+        const fleet = input.fleet(gpuClass);
+        // the scope never changes within the sweep: sweep only its GPUs
+        const scoped = wholeCluster
+          ? fleet
+          : { initial: fleet.initial.filter(inScope), changes: fleet.changes.filter(inScope) };
+        shortfall = poolShortfall(scoped, {
           window,
-          inPool: (gpu) => wholeCluster || racks.has(gpu.rackId) || halls.has(gpu.hallId),
+          inPool: inScope,
           demandGpus: leaseGpus,
           breakpoints: segments.map((segment) => segment.startMs),
         });
@@ -195,20 +245,21 @@ export function leaseOutages(input: OutageInput): ClassOutage[] {
           pool = poolShortfall(input.fleet(gpuClass), sharedPool(input.allLeases, gpuClass, bounds));
           sharedPools.set(gpuClass, pool);
         }
-        shortfall = pool.filter((s) => s.endMs > window.startMs && s.startMs < window.endMs);
-        shortfall = shortfall.map((s) => ({
-          ...s,
-          startMs: Math.max(s.startMs, window.startMs),
-          endMs: Math.min(s.endMs, window.endMs),
-        }));
+        shortfall = pool;
       }
-      const unavailableGpuSeconds = leaseUnavailableGpuSeconds(shortfall, leaseGpus);
+      const unavailableGpuSeconds = leaseUnavailableGpuSeconds(shortfall, leaseGpus, window);
       if (unavailableGpuSeconds === 0n) continue;
+      const causesKey = `${lease.exclusivity === 'exclusive' ? lease.leaseId : 'shared'}|${gpuClass}|${window.startMs}|${window.endMs}`;
+      let sourceEventIds = sharedCauses.get(causesKey);
+      if (!sourceEventIds) {
+        sourceEventIds = causesWithin(shortfall, window);
+        sharedCauses.set(causesKey, sourceEventIds);
+      }
       outages.push({
         leaseId: lease.leaseId,
         gpuClass,
         unavailableGpuSeconds,
-        sourceEventIds: [...new Set(shortfall.flatMap((s) => s.causeEventIds))].sort(),
+        sourceEventIds: [...sourceEventIds],
       });
     }
   }
@@ -228,20 +279,49 @@ function sharedPool(allLeases: readonly LeaseTerms[], gpuClass: string, bounds: 
       halls: new Set(lease.scope?.hallIds ?? []),
     }))
     .filter((fence) => fence.racks.size > 0 || fence.halls.size > 0);
+  // which terms fence each rack and hall off, so a GPU is checked against its own rack and hall only
+  const fencesByRack = new Map<string, Interval[]>();
+  const fencesByHall = new Map<string, Interval[]>();
+  const addFence = (index: Map<string, Interval[]>, id: string, term: Interval) => {
+    const terms = index.get(id);
+    if (terms) terms.push(term);
+    else index.set(id, [term]);
+  };
+  for (const fence of fences) {
+    for (const rackId of fence.racks) addFence(fencesByRack, rackId, fence.term);
+    for (const hallId of fence.halls) addFence(fencesByHall, hallId, fence.term);
+  }
   const breakpoints = new Set<number>();
   for (const segments of shared) for (const s of segments) breakpoints.add(s.startMs).add(s.endMs);
-  for (const fence of fences) breakpoints.add(fence.term.startMs).add(fence.term.endMs);
+  const poolChanges = new Set<number>();
+  for (const fence of fences) poolChanges.add(fence.term.startMs).add(fence.term.endMs);
+  // Shared demand as a step function (sum of commitments between consecutive boundaries), looked up by binary
+  // search: the sweep asks at every health change, and there are thousands of shared leases.
+  const steps = [...breakpoints, bounds.startMs].sort((a, b) => a - b);
+  const demands = steps.map((atMs) =>
+    shared.reduce((sum, segments) => sum + gpusAt(segments, gpuClass)(atMs), 0),
+  );
+  const demandAt = (atMs: number) => {
+    let low = 0;
+    let high = steps.length - 1;
+    if (atMs < steps[0]) return 0;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (steps[middle] <= atMs) low = middle;
+      else high = middle - 1;
+    }
+    return demands[low];
+  };
   return {
     window: bounds,
-    inPool: (gpu, atMs) =>
-      !fences.some(
-        (fence) =>
-          fence.term.startMs <= atMs &&
-          atMs < fence.term.endMs &&
-          (fence.racks.has(gpu.rackId) || fence.halls.has(gpu.hallId)),
-      ),
-    demandGpus: (atMs) => shared.reduce((sum, segments) => sum + gpusAt(segments, gpuClass)(atMs), 0),
+    inPool: (gpu, atMs) => {
+      const fenced = (terms: Interval[] | undefined) =>
+        terms?.some((term) => term.startMs <= atMs && atMs < term.endMs) ?? false;
+      return !fenced(fencesByRack.get(gpu.rackId)) && !fenced(fencesByHall.get(gpu.hallId));
+    },
+    demandGpus: demandAt,
     breakpoints: [...breakpoints],
+    poolChanges: [...poolChanges],
   };
 }
 

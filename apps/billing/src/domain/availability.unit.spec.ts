@@ -233,6 +233,27 @@ describe('SLA credit on the invoice from an outage', () => {
   });
 });
 
+describe('shared leases with different windows', () => {
+  it('a shared lease that starts mid-outage carries its share from its start only, and names the failure before it', () => {
+    // pool of 8; A (6, all month) and B (2, from Nov 5 12:00); 2 GPUs down Nov 5 00:00 -> Nov 6 00:00
+    const late = { ...shared('B', 2), term: { startMs: at('2026-11-05T12:00:00Z'), endMs: NOV.endMs } };
+    const fleet: ClassFleet = {
+      initial: r1,
+      changes: [
+        change(r1[0], '2026-11-05T00:00:00Z', false, 'f0'),
+        change(r1[1], '2026-11-05T00:00:00Z', false, 'f1'),
+        change(r1[0], '2026-11-06T00:00:00Z', true, 'ok0'),
+        change(r1[1], '2026-11-06T00:00:00Z', true, 'ok1'),
+      ],
+    };
+    // 00:00-12:00: demand 6, 6 available -> not short; 12:00-24:00: demand 8, short 2, A carries 1.5, B 0.5
+    expect(outages([shared('A', 6), late], fleet)).toEqual([
+      ['A', 64_800n, ['f0', 'f1']],
+      ['B', 21_600n, ['f0', 'f1']],
+    ]);
+  });
+});
+
 describe('what is not an outage', () => {
   it('GPUs billing has never seen (commissioned later, or no inventory yet) credit nothing', () => {
     expect(outages([exclusive('L', 8, { rackIds: ['r1'] })], { initial: [], changes: [] })).toEqual([]);
