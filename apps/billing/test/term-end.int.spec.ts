@@ -161,4 +161,78 @@ describe('term-end invoices against real Kafka and PostgreSQL', () => {
     ).body;
     expect(finalized).toMatchObject({ status: 'finalized', invoiceNumber: 1, totalMinor: '66667' });
   });
+
+  it('a correction of late usage that was billed on a later month follows it there, instead of crediting the final month', async () => {
+    const tenantU = { 'x-tenant-id': 'tenant-u' };
+    const allocationTopic = topicName(Topics.allocationEvents, service.topicPrefix);
+    const meteringTopic = topicName(Topics.meteringEvents, service.topicPrefix);
+    const dataSource = service.app.get(DataSource);
+    const invoiceOf = async (invoiceId: string) => {
+      const response = await request(service.url).get(`/invoices/${invoiceId}`).set(tenantU);
+      return response.status === 200 ? response.body : undefined;
+    };
+    const record = (hourStart: string) =>
+      usageRecorded({
+        leaseId: 'U',
+        tenantId: 'tenant-u',
+        gpuClass: 'H100',
+        hourStart,
+        gpuSeconds: '3600.000',
+      });
+    await publish(producer, allocationTopic, [
+      envelope(
+        allocation.LeaseSigned.type,
+        'lease-book',
+        {
+          leaseId: 'U',
+          tenantId: 'tenant-u',
+          term,
+          committedGpus: {},
+          exclusivity: 'shared',
+          scope: { hallIds: [], rackIds: [] },
+          ratePlanId: 'usd-standard',
+          signedAt: '2026-10-01T00:00:00.000Z',
+          author: 'sales',
+        },
+        '2026-10-01T00:00:00.000Z',
+      ),
+    ]);
+    await waitUntil(
+      async () => (await dataSource.query(`SELECT 1 FROM billing.leases WHERE lease_id = 'U'`)).length === 1,
+      30_000,
+      'the lease',
+    );
+    await publish(producer, meteringTopic, [usageEnvelope(record('2026-11-03T00:00:00.000Z'))]);
+    await waitUntil(async () => (await invoiceOf('tenant-u.2026-11')) !== undefined, 30_000, 'November');
+    await request(service.url)
+      .post('/invoices/tenant-u.2026-11/finalize')
+      .set(tenantU)
+      .send({ finalizedAt: '2026-12-01T00:00:00.000Z' })
+      .expect(200);
+
+    // November 4 arrives on December 2: November is final, so it is billed on December (prior-period line)
+    const late = record('2026-11-04T00:00:00.000Z');
+    late.payload.closedAt = '2026-12-02T00:00:00.000Z';
+    await publish(producer, meteringTopic, [usageEnvelope(late)]);
+    await waitUntil(async () => (await invoiceOf('tenant-u.2026-12')) !== undefined, 30_000, 'December');
+    expect((await invoiceOf('tenant-u.2026-12')).totalMinor).toBe('250');
+
+    // ...and its correction to zero goes to December too: no credit note on November
+    const correction = usageCorrected(late, { gpuSeconds: '-3600.000' });
+    await publish(producer, meteringTopic, [
+      envelope(
+        metering.UsageCorrected.type,
+        `usage-record-${late.payload.usageRecordId}`,
+        correction.payload,
+        correction.payload.correctedAt,
+      ),
+    ]);
+    await waitUntil(
+      async () => (await invoiceOf('tenant-u.2026-12')).totalMinor === '0',
+      30_000,
+      'the correction on December',
+    );
+    const november = await invoiceOf('tenant-u.2026-11');
+    expect(november).toMatchObject({ status: 'finalized', totalMinor: '300', creditNotes: [] });
+  });
 });
