@@ -7,7 +7,12 @@ import { runInTransaction, tableChecksum } from '@fleetledger/eventstore';
 import { waitUntil } from '@fleetledger/testing';
 import { explainInvoice } from '../apps/audit/src/explain';
 import { writeReport } from '../apps/audit/src/report';
-import { invoiceTotals, reconcileServices, replayServices } from '../apps/audit/src/replay';
+import {
+  diffInvoiceTotals,
+  invoiceTotals,
+  reconcileServices,
+  replayServices,
+} from '../apps/audit/src/replay';
 import { auditedServices } from '../apps/audit/src/services';
 import { verifyAll } from '../apps/audit/src/verify';
 import { FLEET_GPUS, flowFleet, nodeOfGpu } from './e2e/fleet';
@@ -516,15 +521,18 @@ describe('audit over a generated month: leases, quota doubling, placements, rack
       [INVOICE.acme]: ['finalized', finalTotals[INVOICE.acme]],
       [INVOICE.borealis]: ['finalized', finalTotals[INVOICE.borealis]],
     });
+    expect(diffInvoiceTotals(await invoiceTotals(db, 'billing', MONTH), replayed)).toEqual([]);
   });
 
-  it('audit replay --as-of reproduces the drafts billing showed at that moment', async () => {
+  it('audit replay --as-of reproduces the drafts and the totals billing showed at that moment', async () => {
     const db = services.dataSource();
     await replayServices(db, auditedServices, { asOf: visibleBefore.at });
     const replayed = await invoiceTotals(db, 'billing_replay', MONTH);
-    expect(Object.fromEntries(replayed.map((i) => [i.invoiceId, [i.status, i.invoiceNumber]]))).toEqual({
-      [INVOICE.acme]: ['draft', null],
-      [INVOICE.borealis]: ['draft', null],
+    expect(
+      Object.fromEntries(replayed.map((i) => [i.invoiceId, [i.status, i.invoiceNumber, i.totalMinor]])),
+    ).toEqual({
+      [INVOICE.acme]: ['draft', null, visibleBefore.totals[INVOICE.acme]],
+      [INVOICE.borealis]: ['draft', null, visibleBefore.totals[INVOICE.borealis]],
     });
     // Exactly the charges billing held then: none of the late samples' corrections, no credit note.
     expect(await tableChecksum(db, 'billing_replay', 'charges')).toEqual(visibleBefore.charges);

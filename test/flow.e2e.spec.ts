@@ -593,9 +593,16 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
     const db = services.dataSource();
     const billingOnly = auditedServices.filter((s) => s.service === 'billing');
     await replayServices(db, billingOnly, { asOf: draftSeen.at });
-    // The invoice was still a draft then (no number, no stored total), with exactly the charges billing held at that moment.
+    // The invoice was still a draft then (no number), with exactly the charges billing held at that moment, and
+    // the replay reprints the total its preview showed then.
     expect(await invoiceTotals(db, 'billing_replay', '2026-03')).toEqual([
-      expect.objectContaining({ invoiceId: INVOICE, status: 'draft', invoiceNumber: null, totalMinor: null }),
+      expect.objectContaining({
+        invoiceId: INVOICE,
+        status: 'draft',
+        invoiceNumber: null,
+        totalMinor: '17602',
+        totalKind: 'preview',
+      }),
     ]);
     expect(await tableChecksum(db, 'billing_replay', 'charges')).toEqual(draftSeen.charges);
     expect(draftSeen.charges.rows).toBeGreaterThan(0);

@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { DataSource } from 'typeorm';
 import { auditedServices } from './services';
-import { invoiceTotals, reconcileServices, replayServices } from './replay';
+import { diffInvoiceTotals, invoiceTotals, reconcileServices, replayServices } from './replay';
 import { explainInvoice, formatExplanation } from './explain';
 import { writeReport } from './report';
 import { verifyAll } from './verify';
@@ -119,11 +119,13 @@ program
   .option('--service <name>', 'only this service')
   .option('--period <YYYY-MM>', 'reprint the invoice totals of this month from the replay')
   .action(async (options: { service?: string; period?: string }) => {
-    const [results, replayedInvoices] = await withDatabase(
+    const checkInvoices = !options.service || options.service === 'billing';
+    const [results, liveInvoices, replayedInvoices] = await withDatabase(
       async (db) =>
         [
           await reconcileServices(db, servicesFor(options.service)),
-          await invoiceTotals(db, 'billing_replay', options.period),
+          checkInvoices ? await invoiceTotals(db, 'billing', options.period) : [],
+          checkInvoices ? await invoiceTotals(db, 'billing_replay', options.period) : [],
         ] as const,
     );
     let equal = true;
@@ -137,12 +139,21 @@ program
       for (const d of r.differences)
         print(`     ${d.side} ${r.service}.${d.table}: ${JSON.stringify(d.row)}`);
     }
+    // Every invoice total reprinted from the replay (a draft's as its preview), next to the live one.
+    const invoiceDifferences = diffInvoiceTotals(liveInvoices, replayedInvoices);
+    const differing = new Set(invoiceDifferences.map((d) => d.invoiceId));
+    equal &&= invoiceDifferences.length === 0;
     for (const invoice of replayedInvoices) {
+      const live = liveInvoices.find((l) => l.invoiceId === invoice.invoiceId);
       print(
-        `invoice ${invoice.invoiceNumber ?? '(draft)'} ${invoice.invoiceId} ${invoice.tenantId} ${invoice.period} ${invoice.status}: ${invoice.totalMinor ?? '-'} minor units (replayed)`,
+        `${differing.has(invoice.invoiceId) ? 'DIFF' : 'ok  '} invoice ${invoice.invoiceNumber ?? '(draft)'} ${invoice.invoiceId} ${invoice.tenantId} ${invoice.period} ${invoice.status}: ` +
+          `${invoice.totalMinor} minor units replayed (${invoice.totalKind}), live ${live?.totalMinor ?? 'missing'}`,
       );
     }
-    if (program.opts().json) print(JSON.stringify({ results, replayedInvoices }, null, 2));
+    for (const d of invoiceDifferences.filter((d) => !d.replayed))
+      print(`DIFF invoice ${d.invoiceId}: live ${d.live?.totalMinor}, missing from the replay`);
+    if (program.opts().json)
+      print(JSON.stringify({ results, replayedInvoices, invoiceDifferences }, null, 2));
     process.exitCode = equal ? 0 : 1;
   });
 

@@ -8,6 +8,7 @@ import {
   TableComparison,
 } from '@fleetledger/eventstore';
 import type { ServiceOptions } from '@fleetledger/platform';
+import { BillingContextReader } from '../../billing/src/queries/billing-context';
 
 export interface ReplayOptions {
   asOf?: string;
@@ -108,10 +109,16 @@ export interface InvoiceTotal {
   tenantId: string;
   period: string;
   status: string;
+  /** A final invoice's stored total, or a draft's preview: what finalizing it then would have billed. */
   totalMinor: string | null;
+  totalKind: 'final' | 'preview';
 }
 
-/** Invoice totals as a billing schema (live or replayed) has them, optionally for one period. */
+/**
+ * Invoice totals as a billing schema (live or replayed) has them, optionally for one period. A draft has no
+ * stored total: its preview is composed from that schema's charges, leases, plans and fleet health with
+ * billing's own code, exactly as the service's API shows a draft.
+ */
 export async function invoiceTotals(
   dataSource: DataSource,
   schema: string,
@@ -127,12 +134,46 @@ export async function invoiceTotals(
        FROM ${ident(schema)}.invoices WHERE ($1::text IS NULL OR period = $1) ORDER BY invoice_id`,
     [period ?? null],
   );
-  return rows.map((r: Record<string, unknown>) => ({
-    invoiceId: String(r.invoice_id),
-    invoiceNumber: r.invoice_number === null ? null : Number(r.invoice_number),
-    tenantId: String(r.tenant_id),
-    period: String(r.period),
-    status: String(r.status),
-    totalMinor: (r.total as string | null) ?? null,
-  }));
+  const reader = new BillingContextReader(schema);
+  const totals: InvoiceTotal[] = [];
+  for (const r of rows as Record<string, unknown>[]) {
+    const invoice = {
+      invoiceId: String(r.invoice_id),
+      invoiceNumber: r.invoice_number === null ? null : Number(r.invoice_number),
+      tenantId: String(r.tenant_id),
+      period: String(r.period),
+      status: String(r.status),
+    };
+    if (r.total !== null) {
+      totals.push({ ...invoice, totalMinor: String(r.total), totalKind: 'final' });
+      continue;
+    }
+    const lines = await reader.draftPreview(dataSource, invoice);
+    const total = lines.reduce((sum, line) => sum + BigInt(line.amountMinor), 0n);
+    totals.push({ ...invoice, totalMinor: total.toString(), totalKind: 'preview' });
+  }
+  return totals;
+}
+
+export interface InvoiceTotalDifference {
+  invoiceId: string;
+  live: InvoiceTotal | null;
+  replayed: InvoiceTotal | null;
+}
+
+/** Invoices whose status, number or total differ between two billing schemas (live and replayed). */
+export function diffInvoiceTotals(
+  live: readonly InvoiceTotal[],
+  replayed: readonly InvoiceTotal[],
+): InvoiceTotalDifference[] {
+  const key = (t: InvoiceTotal) => `${t.status}|${t.invoiceNumber}|${t.totalMinor}`;
+  const byId = new Map(replayed.map((t) => [t.invoiceId, t]));
+  const differences: InvoiceTotalDifference[] = [];
+  for (const l of live) {
+    const r = byId.get(l.invoiceId) ?? null;
+    byId.delete(l.invoiceId);
+    if (!r || key(l) !== key(r)) differences.push({ invoiceId: l.invoiceId, live: l, replayed: r });
+  }
+  for (const r of byId.values()) differences.push({ invoiceId: r.invoiceId, live: null, replayed: r });
+  return differences;
 }

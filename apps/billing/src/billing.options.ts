@@ -3,6 +3,7 @@ import type { ServiceOptions } from '@fleetledger/platform';
 import { billingMigrations } from './migrations';
 import { fleetHealthProjection } from './projections/fleet-health.projection';
 import { invoicesProjection } from './projections/invoices.projection';
+import { leasesProjection } from './projections/leases.projection';
 
 /**
  * How the platform runs the billing service: its schema, migrations, events and topics. The registry knows
@@ -21,7 +22,7 @@ export const billingService: ServiceOptions = {
   ]),
   eventsTopic: Topics.billingEvents,
   consumedTopics: [Topics.meteringEvents, Topics.allocationEvents, Topics.inventoryEvents],
-  projections: [invoicesProjection, fleetHealthProjection],
+  projections: [invoicesProjection, fleetHealthProjection, leasesProjection],
   openApi: {
     title: 'FleetLedger billing',
     description: 'Rating, invoices, commitments and SLA credits of FleetLedger.',

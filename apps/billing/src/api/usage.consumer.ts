@@ -2,8 +2,9 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Topics } from '@fleetledger/contracts';
 import { Messaging } from '@fleetledger/platform';
 import { LEASE_EVENT_TYPES, USAGE_EVENT_TYPES, UsageRater } from '../handlers/usage-rater';
+import { USAGE_CONSUMER } from '../projections/leases.projection';
 
-export const USAGE_CONSUMER = 'billing-usage';
+export { USAGE_CONSUMER };
 
 /** Consumes metering's usage and allocation's lease events; every effect commits with its inbox row. */
 @Injectable()

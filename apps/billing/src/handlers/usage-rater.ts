@@ -1,18 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { allocation, EventEnvelope, metering } from '@fleetledger/contracts';
+import { EventEnvelope, metering } from '@fleetledger/contracts';
 import { Queryable } from '@fleetledger/eventstore';
 import { ServiceError } from '@fleetledger/platform';
-import { evolveLeaseTerms, LeaseEvent, LeaseTerms, ratePlanIdAt } from '../domain/leases';
+import { LeaseTerms, ratePlanIdAt } from '../domain/leases';
 import { RatePlanVersion } from '../domain/rate-plans';
 import { ChargeRated, rateCorrection, rateUsage } from '../domain/rating';
+import { applyLeaseEvent, LEASE_EVENT_TYPES } from '../projections/leases.projection';
 import { AppendMeta, BillingStore } from './billing-store';
 import { InvoiceHandler } from './invoice.handler';
 
-export const LEASE_EVENT_TYPES = new Set<string>([
-  allocation.LeaseSigned.type,
-  allocation.LeaseAmended.type,
-  allocation.LeaseTerminated.type,
-]);
+export { LEASE_EVENT_TYPES };
 export const USAGE_EVENT_TYPES = new Set<string>([metering.UsageRecorded.type, metering.UsageCorrected.type]);
 
 /**
@@ -111,18 +108,13 @@ export class UsageRater {
   }
 
   private async applyLeaseEvent(event: EventEnvelope, tx: Queryable): Promise<void> {
-    const leaseEvent = { type: event.type, eventId: event.eventId, payload: event.payload } as LeaseEvent;
-    const existing = await this.billing.lease(tx, leaseEvent.payload.leaseId);
-    const terms = evolveLeaseTerms(existing, leaseEvent);
+    const terms = await applyLeaseEvent(tx, event, this.billing.store.schema);
     if (!terms) {
-      this.logger.warn(`${event.type} for unknown lease ${leaseEvent.payload.leaseId}: ignored`);
+      this.logger.warn(
+        `${event.type} for unknown lease ${(event.payload as { leaseId: string }).leaseId}: ignored`,
+      );
       return;
     }
-    await tx.query(
-      `INSERT INTO billing.leases (lease_id, tenant_id, terms) VALUES ($1, $2, $3)
-       ON CONFLICT (lease_id) DO UPDATE SET terms = EXCLUDED.terms`,
-      [terms.leaseId, terms.tenantId, JSON.stringify(terms)],
-    );
     await this.retryHeld(tx, { leaseId: terms.leaseId });
   }
 

@@ -2,8 +2,6 @@ import { Injectable } from '@nestjs/common';
 import type { billing } from '@fleetledger/contracts';
 import { DataSource } from 'typeorm';
 import { billingError } from '../billing-errors';
-import { composeInvoiceLines } from '../domain/invoice-lines';
-import { termEndLeaseOf } from '../domain/rating';
 import { BillingStore } from '../handlers/billing-store';
 import { FLEET_HEALTH_CONSUMER } from '../api/fleet-health.consumer';
 import { USAGE_CONSUMER } from '../api/usage.consumer';
@@ -147,21 +145,11 @@ export class InvoiceQueries {
   }
 
   /** A draft's lines are a preview, computed the way finalizing will compute them. */
-  private async draftLines(row: InvoiceRow): Promise<billing.InvoiceLine[]> {
-    const charges = await this.dataSource.query<{ charge: billing.ChargeRatedPayload }[]>(
-      `SELECT charge FROM billing.charges WHERE invoice_id = $1`,
-      [row.invoice_id],
-    );
-    const context = await this.billing.context(this.dataSource, row.tenant_id, {
+  private draftLines(row: InvoiceRow): Promise<billing.InvoiceLine[]> {
+    return this.billing.reader.draftPreview(this.dataSource, {
       invoiceId: row.invoice_id,
+      tenantId: row.tenant_id,
       period: row.period,
     });
-    const composition = composeInvoiceLines({
-      period: row.period,
-      charges: charges.map((c) => c.charge),
-      ...context,
-      invoiceLeaseId: termEndLeaseOf(row.invoice_id, row.tenant_id, row.period),
-    });
-    return composition.kind === 'composed' ? composition.lines : [];
   }
 }
