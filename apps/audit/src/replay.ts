@@ -3,7 +3,8 @@ import {
   compareProjection,
   EventStore,
   ident,
-  rebuildProjection,
+  Projection,
+  rebuildProjections,
   ReplayProgress,
   TableComparison,
 } from '@fleetledger/eventstore';
@@ -30,7 +31,10 @@ export function replaySchema(service: ServiceOptions): string {
   return `${service.schema}_replay`;
 }
 
-/** Rebuilds every projection of the given services from position 0 (or as of a time) into `<schema>_replay`. */
+/**
+ * Rebuilds every projection of the given services from position 0 (or as of a time) into `<schema>_replay`.
+ * Projections that read the same source (the service's log, or one consumer's inbox) are rebuilt in one pass.
+ */
 export async function replayServices(
   dataSource: DataSource,
   services: ServiceOptions[],
@@ -39,9 +43,14 @@ export async function replayServices(
   const results: ReplayResult[] = [];
   for (const service of services) {
     const store = new EventStore(service.schema, service.registry);
+    const bySource = new Map<string, Projection[]>();
     for (const projection of service.projections ?? []) {
+      const key = JSON.stringify(projection.source);
+      bySource.set(key, [...(bySource.get(key) ?? []), projection]);
+    }
+    for (const projections of bySource.values()) {
       const started = Date.now();
-      const result = await rebuildProjection(dataSource, store, projection, {
+      const result = await rebuildProjections(dataSource, store, projections, {
         targetSchema: replaySchema(service),
         recordedUntil: options.asOf,
         resume: options.resume,
@@ -50,7 +59,7 @@ export async function replayServices(
       });
       results.push({
         service: service.service,
-        projection: projection.name,
+        projection: projections.map((p) => p.name).join('+'),
         targetSchema: result.targetSchema,
         eventsApplied: result.eventsApplied,
         durationMs: Date.now() - started,

@@ -15,6 +15,11 @@ export interface Projection {
   readonly source: { kind: 'log' } | { kind: 'inbox'; consumer: string };
   /** Tables it owns, created by the service's migrations in the live schema. */
   readonly tables: readonly string[];
+  /**
+   * Optional: the only event types it changes anything for. An inbox-sourced rebuild then reads just those
+   * rows (a consumer's inbox holds every event of its topics; billing's leases are a few among millions).
+   */
+  readonly eventTypes?: ReadonlySet<string>;
   apply(tx: Queryable, event: EventEnvelope, schema: string): Promise<void>;
   /**
    * Optional: applies consecutive events at once (replay speed). Must leave the tables exactly as
@@ -79,13 +84,17 @@ export async function readProjectionSource(
     return events.map((event) => ({ position: event.globalPosition, event }));
   }
   const params: unknown[] = [projection.source.consumer, afterPosition, limit];
-  let until = '';
+  let filter = '';
   if (recordedUntil) {
     params.push(recordedUntil);
-    until = `AND (envelope->>'recordedAt')::timestamptz <= $4`;
+    filter += ` AND (envelope->>'recordedAt')::timestamptz <= $${params.length}`;
+  }
+  if (projection.eventTypes) {
+    params.push([...projection.eventTypes]);
+    filter += ` AND envelope->>'type' = ANY($${params.length}::text[])`;
   }
   const rows = await db.query<{ seq: string; envelope: EventEnvelope }[]>(
-    `SELECT seq, envelope FROM ${ident(store.schema)}.inbox WHERE consumer = $1 AND seq > $2 ${until} ORDER BY seq LIMIT $3`,
+    `SELECT seq, envelope FROM ${ident(store.schema)}.inbox WHERE consumer = $1 AND seq > $2 ${filter} ORDER BY seq LIMIT $3`,
     params,
   );
   return rows.map((row) => ({
@@ -110,8 +119,14 @@ async function countSource(
         )
       : await db.query(
           `SELECT count(*)::bigint AS n FROM ${s}.inbox WHERE consumer = $1 AND seq > $2
-             ${until ? `AND (envelope->>'recordedAt')::timestamptz <= $3` : ''}`,
-          until ? [projection.source.consumer, after, until] : [projection.source.consumer, after],
+             AND ($3::timestamptz IS NULL OR (envelope->>'recordedAt')::timestamptz <= $3)
+             AND ($4::text[] IS NULL OR envelope->>'type' = ANY($4::text[]))`,
+          [
+            projection.source.consumer,
+            after,
+            until ?? null,
+            projection.eventTypes ? [...projection.eventTypes] : null,
+          ],
         );
   return Number(row.n);
 }
@@ -179,75 +194,96 @@ export class ProjectionRunner {
  * Rebuilds a projection from position 0 into a fresh schema (tables copied from the live ones'
  * definitions), with progress reports; `resume` continues an interrupted rebuild from its checkpoint.
  */
-export async function rebuildProjection(
+export function rebuildProjection(
   dataSource: DataSource,
   store: EventStore,
   projection: Projection,
   options: RebuildOptions = {},
 ): Promise<{ targetSchema: string; eventsApplied: number; position: number }> {
+  return rebuildProjections(dataSource, store, [projection], options);
+}
+
+/**
+ * Rebuilds several projections of ONE source (the service's log, or one consumer's inbox) in one pass: each
+ * batch is read once and applied to every projection in the same transaction, with each projection's own
+ * checkpoint, so a resumed rebuild re-applies nothing. The source is read once instead of once per projection.
+ */
+export async function rebuildProjections(
+  dataSource: DataSource,
+  store: EventStore,
+  projections: readonly Projection[],
+  options: RebuildOptions = {},
+): Promise<{ targetSchema: string; eventsApplied: number; position: number }> {
+  const sourceKey = (p: Projection) => JSON.stringify(p.source);
+  if (projections.length === 0) throw new Error('nothing to rebuild');
+  if (projections.some((p) => sourceKey(p) !== sourceKey(projections[0])))
+    throw new Error(`projections rebuilt together must share a source: ${projections.map((p) => p.name)}`);
   const live = ident(store.schema);
   const targetSchema = options.targetSchema ?? `${store.schema}_rebuild`;
   const target = ident(targetSchema);
   const batchSize = options.batchSize ?? 2000;
+  const names = projections.map((p) => p.name);
+  // What the pass reads: every event of the source, unless every projection names the types it needs.
+  const reader: Projection = projections.every((p) => p.eventTypes)
+    ? { ...projections[0], eventTypes: new Set(projections.flatMap((p) => [...p.eventTypes!])) }
+    : { ...projections[0], eventTypes: undefined };
 
   await runInTransaction(dataSource, async (tx) => {
     await tx.query(`CREATE SCHEMA IF NOT EXISTS ${target}`);
     await tx.query(
       `CREATE TABLE IF NOT EXISTS ${target}.rebuild_checkpoints (projection text PRIMARY KEY, position bigint NOT NULL)`,
     );
-    const [existing] = await tx.query(
-      `SELECT position FROM ${target}.rebuild_checkpoints WHERE projection = $1`,
-      [projection.name],
-    );
-    if (existing && options.resume) return;
-    for (const table of projection.tables) {
-      await tx.query(`DROP TABLE IF EXISTS ${target}.${ident(table)}`);
-      await tx.query(`CREATE TABLE ${target}.${ident(table)} (LIKE ${live}.${ident(table)} INCLUDING ALL)`);
+    for (const projection of projections) {
+      const [existing] = await tx.query(
+        `SELECT position FROM ${target}.rebuild_checkpoints WHERE projection = $1`,
+        [projection.name],
+      );
+      if (existing && options.resume) continue;
+      for (const table of projection.tables) {
+        await tx.query(`DROP TABLE IF EXISTS ${target}.${ident(table)}`);
+        await tx.query(`CREATE TABLE ${target}.${ident(table)} (LIKE ${live}.${ident(table)} INCLUDING ALL)`);
+      }
+      await tx.query(
+        `INSERT INTO ${target}.rebuild_checkpoints (projection, position) VALUES ($1, 0)
+         ON CONFLICT (projection) DO UPDATE SET position = 0`,
+        [projection.name],
+      );
     }
-    await tx.query(
-      `INSERT INTO ${target}.rebuild_checkpoints (projection, position) VALUES ($1, 0)
-       ON CONFLICT (projection) DO UPDATE SET position = 0`,
-      [projection.name],
-    );
   });
 
-  const [{ position: startPosition }] = await dataSource.query(
-    `SELECT position FROM ${target}.rebuild_checkpoints WHERE projection = $1`,
-    [projection.name],
+  const checkpoints = new Map<string, number>(
+    (
+      await dataSource.query<{ projection: string; position: string }[]>(
+        `SELECT projection, position FROM ${target}.rebuild_checkpoints WHERE projection = ANY($1::text[])`,
+        [names],
+      )
+    ).map((row) => [row.projection, Number(row.position)]),
   );
-  let position = Number(startPosition);
-  const totalEvents = await countSource(dataSource, store, projection, 0, options.recordedUntil);
+  let position = Math.min(...names.map((name) => checkpoints.get(name) ?? 0));
+  const totalEvents = await countSource(dataSource, store, reader, 0, options.recordedUntil);
   let eventsApplied =
-    totalEvents - (await countSource(dataSource, store, projection, position, options.recordedUntil));
+    totalEvents - (await countSource(dataSource, store, reader, position, options.recordedUntil));
 
   for (;;) {
-    const applied = await runInTransaction(dataSource, async (tx) => {
-      const items = await readProjectionSource(
-        tx,
-        store,
-        projection,
-        position,
-        batchSize,
-        options.recordedUntil,
-      );
-      await applyAll(
-        tx,
-        projection,
-        items.map((i) => i.event),
-        targetSchema,
-      );
-      if (items.length > 0) {
-        position = items[items.length - 1].position;
-        await tx.query(`UPDATE ${target}.rebuild_checkpoints SET position = $2 WHERE projection = $1`, [
-          projection.name,
-          position,
-        ]);
+    const read = await runInTransaction(dataSource, async (tx) => {
+      const items = await readProjectionSource(tx, store, reader, position, batchSize, options.recordedUntil);
+      if (items.length === 0) return 0;
+      for (const projection of projections) {
+        const after = checkpoints.get(projection.name) ?? 0;
+        const events = items.filter((item) => item.position > after).map((item) => item.event);
+        await applyAll(tx, projection, events, targetSchema);
       }
+      position = items[items.length - 1].position;
+      await tx.query(
+        `UPDATE ${target}.rebuild_checkpoints SET position = $2 WHERE projection = ANY($1::text[])`,
+        [names, position],
+      );
       return items.length;
     });
-    eventsApplied += applied;
-    options.onProgress?.({ projection: projection.name, position, eventsApplied, totalEvents });
-    if (applied < batchSize) break;
+    for (const name of names) checkpoints.set(name, Math.max(checkpoints.get(name) ?? 0, position));
+    eventsApplied += read;
+    options.onProgress?.({ projection: names.join('+'), position, eventsApplied, totalEvents });
+    if (read < batchSize) break;
   }
   return { targetSchema, eventsApplied, position };
 }

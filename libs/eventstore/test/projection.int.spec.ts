@@ -3,8 +3,10 @@ import { newEvent } from '@fleetledger/contracts';
 import {
   compareProjection,
   EventStore,
+  Projection,
   ProjectionRunner,
   rebuildProjection,
+  rebuildProjections,
   runInTransaction,
 } from '@fleetledger/eventstore';
 import { TestDatabase } from '@fleetledger/testing';
@@ -108,6 +110,58 @@ describe('projections: checkpointed runner, rebuild from zero, comparison', () =
     expect(resumed.eventsApplied).toBe(120);
     const [comparison] = await compareProjection(dataSource, balancesProjection, SCHEMA, target);
     expect(comparison.equal).toBe(true);
+  });
+
+  it('projections of one source rebuild in one pass, each as if alone; a resumed pass applies nothing twice', async () => {
+    await dataSource.query(
+      `CREATE TABLE ledger.deposit_counts (account_id text PRIMARY KEY, deposits int NOT NULL)`,
+    );
+    const depositCounts: Projection = {
+      name: 'deposit-counts',
+      source: { kind: 'log' },
+      tables: ['deposit_counts'],
+      async apply(tx, event, schema) {
+        if (event.type !== 'DepositMade') return;
+        await tx.query(
+          `INSERT INTO "${schema}".deposit_counts VALUES ($1, 1)
+           ON CONFLICT (account_id) DO UPDATE SET deposits = deposit_counts.deposits + 1`,
+          [(event.payload as { accountId: string }).accountId],
+        );
+      },
+    };
+    // Balances alone, interrupted at position 60; then both together, resumed: balances goes on from 60,
+    // deposit counts (new to this target) from 0.
+    let calls = 0;
+    await expect(
+      rebuildProjection(dataSource, store, balancesProjection, {
+        targetSchema: 'ledger_group',
+        batchSize: 30,
+        onProgress: () => {
+          if (++calls === 2) throw new Error('interrupted');
+        },
+      }),
+    ).rejects.toThrow('interrupted');
+    const together = await rebuildProjections(dataSource, store, [balancesProjection, depositCounts], {
+      targetSchema: 'ledger_group',
+      batchSize: 45,
+      resume: true,
+    });
+    expect(together.position).toBe(120);
+    const [balances] = await compareProjection(dataSource, balancesProjection, SCHEMA, 'ledger_group');
+    expect(balances).toMatchObject({ rebuiltRows: 20, equal: true });
+    await rebuildProjection(dataSource, store, depositCounts, { targetSchema: 'ledger_alone' });
+    const [counts] = await compareProjection(dataSource, depositCounts, 'ledger_alone', 'ledger_group');
+    expect(counts).toMatchObject({ liveRows: 20, rebuiltRows: 20, equal: true });
+    const [{ total }] = await dataSource.query(
+      `SELECT sum(deposits)::int AS total FROM ledger_group.deposit_counts`,
+    );
+    expect(total).toBe(100);
+    await expect(
+      rebuildProjections(dataSource, store, [
+        balancesProjection,
+        { ...depositCounts, source: { kind: 'inbox', consumer: 'someone' } },
+      ]),
+    ).rejects.toThrow('must share a source');
   });
 
   it('an as-of rebuild sees only events recorded up to that instant', async () => {
