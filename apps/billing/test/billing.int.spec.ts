@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { allocation, EventEnvelope, metering, Topics, topicName } from '@fleetledger/contracts';
-import { compareProjection, EventStore, rebuildProjection } from '@fleetledger/eventstore';
+import { compareProjection, EventStore, Projection, rebuildProjection } from '@fleetledger/eventstore';
 import { startTestService, TestService, testKafka, TopicCollector, waitUntil } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
@@ -418,16 +418,25 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     expect(finalized.map((response) => response.body.totalMinor)).toEqual(['300', '300']);
   });
 
-  it('rebuilds the invoice read model from the log to the same rows', async () => {
+  it('rebuilds the invoice read model from the log to the same rows, event by event and in batches', async () => {
     const dataSource = service.app.get(DataSource);
-    const rebuilt = await rebuildProjection(dataSource, service.app.get(EventStore), invoicesProjection);
-    const comparison = await compareProjection(
-      dataSource,
-      invoicesProjection,
-      'billing',
-      rebuilt.targetSchema,
-    );
-    expect(comparison.every((table) => table.equal)).toBe(true);
+    const store = service.app.get(EventStore);
+    const applyOnly: Projection = { ...invoicesProjection, applyBatch: undefined };
+    const rebuilds: [string, Projection, number | undefined][] = [
+      ['billing_rebuild_inv_apply', applyOnly, undefined],
+      ['billing_rebuild_inv_1', invoicesProjection, 1],
+      ['billing_rebuild_inv_7', invoicesProjection, 7],
+      ['billing_rebuild_inv_default', invoicesProjection, undefined],
+    ];
+    for (const [targetSchema, projection, batchSize] of rebuilds) {
+      await rebuildProjection(dataSource, store, projection, { targetSchema, batchSize });
+      const comparison = await compareProjection(dataSource, projection, 'billing', targetSchema);
+      expect([targetSchema, comparison.filter((table) => !table.equal)]).toEqual([targetSchema, []]);
+      // charges and the finalized invoices' lines are there to compare
+      for (const table of ['invoices', 'charges', 'invoice_lines']) {
+        expect(comparison.find((t) => t.table === table)?.liveRows).toBeGreaterThan(0);
+      }
+    }
   });
 
   it('serves its OpenAPI document', async () => {

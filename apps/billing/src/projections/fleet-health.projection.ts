@@ -1,8 +1,94 @@
 import { EventEnvelope, inventory } from '@fleetledger/contracts';
 import { ident, Projection, Queryable } from '@fleetledger/eventstore';
-import { gpuHealthFacts } from '../domain/fleet-events';
+import { GpuHealthFact, gpuHealthFacts } from '../domain/fleet-events';
 
 export const FLEET_HEALTH_CONSUMER = 'billing-fleet-health';
+
+const factsOf = (event: EventEnvelope) =>
+  gpuHealthFacts({ type: event.type, payload: event.payload } as inventory.InventoryEvent);
+
+/** A change row as both `apply` and `applyBatch` write it. */
+interface ChangeRow {
+  gpuId: string;
+  eventId: string;
+  at: string;
+  position: number;
+  rackId: string;
+  hallId: string;
+  gpuClass: string;
+  available: boolean;
+}
+
+/** A `fleet_gpus` upsert: rack, hall and class count only when the GPU is new (the upsert keeps a row's own). */
+interface GpuRow {
+  gpuId: string;
+  rackId: string;
+  hallId: string;
+  gpuClass: string;
+  available: boolean;
+  eventId: string;
+}
+
+async function currentAvailability(
+  tx: Queryable,
+  s: string,
+  gpuIds: readonly string[],
+): Promise<Map<string, boolean>> {
+  const rows = await tx.query<{ gpu_id: string; available: boolean }[]>(
+    `SELECT gpu_id, available FROM ${s}.fleet_gpus WHERE gpu_id = ANY($1::text[])`,
+    [gpuIds],
+  );
+  return new Map(rows.map((row) => [row.gpu_id, row.available]));
+}
+
+/**
+ * The GPUs whose availability one event flips, against `state` (each GPU's availability before the event), as
+ * `apply` decides it: a fact equal to the state is no flip; of one event's facts for the same GPU the last
+ * flipping one counts.
+ */
+function flipsOf(facts: readonly GpuHealthFact[], state: ReadonlyMap<string, boolean>): GpuHealthFact[] {
+  const flips = new Map<string, GpuHealthFact>();
+  for (const fact of facts) if (state.get(fact.gpuId) !== fact.available) flips.set(fact.gpuId, fact);
+  return [...flips.values()];
+}
+
+const changeRow = (event: EventEnvelope, fact: GpuHealthFact): ChangeRow => ({
+  gpuId: fact.gpuId,
+  eventId: event.eventId,
+  at: event.occurredAt,
+  position: event.globalPosition,
+  rackId: fact.rackId,
+  hallId: fact.hallId,
+  gpuClass: fact.gpuClass,
+  available: fact.available,
+});
+
+/**
+ * Writes change rows and GPU upserts, each set as one JSON document (node-postgres would escape every element
+ * of an array parameter into an array literal). `gpus` holds one row per GPU.
+ */
+async function write(tx: Queryable, s: string, changes: readonly ChangeRow[], gpus: readonly GpuRow[]) {
+  if (changes.length > 0) {
+    await tx.query(
+      `INSERT INTO ${s}.gpu_availability_changes (gpu_id, event_id, at, position, rack_id, hall_id, gpu_class, available)
+       SELECT "gpuId", "eventId", at, position, "rackId", "hallId", "gpuClass", available
+         FROM json_to_recordset($1::json) AS t("gpuId" text, "eventId" text, at timestamptz, position bigint,
+              "rackId" text, "hallId" text, "gpuClass" text, available boolean)
+       ON CONFLICT (gpu_id, event_id) DO NOTHING`,
+      [JSON.stringify(changes)],
+    );
+  }
+  if (gpus.length > 0) {
+    await tx.query(
+      `INSERT INTO ${s}.fleet_gpus (gpu_id, rack_id, hall_id, gpu_class, available, event_id)
+       SELECT "gpuId", "rackId", "hallId", "gpuClass", available, "eventId"
+         FROM json_to_recordset($1::json) AS t("gpuId" text, "rackId" text, "hallId" text, "gpuClass" text,
+              available boolean, "eventId" text)
+       ON CONFLICT (gpu_id) DO UPDATE SET available = EXCLUDED.available, event_id = EXCLUDED.event_id`,
+      [JSON.stringify(gpus)],
+    );
+  }
+}
 
 /**
  * Billing's view of GPU availability, from inventory's events as the billing-fleet-health consumer took them in
@@ -16,49 +102,59 @@ export const fleetHealthProjection: Projection = {
   source: { kind: 'inbox', consumer: FLEET_HEALTH_CONSUMER },
   tables: ['fleet_gpus', 'gpu_availability_changes'],
   async apply(tx: Queryable, event: EventEnvelope, schema: string) {
-    const facts = gpuHealthFacts({ type: event.type, payload: event.payload } as inventory.InventoryEvent);
+    const facts = factsOf(event);
     if (facts.length === 0) return;
     const s = ident(schema);
-    const current = new Map(
-      (
-        await tx.query<{ gpu_id: string; available: boolean }[]>(
-          `SELECT gpu_id, available FROM ${s}.fleet_gpus WHERE gpu_id = ANY($1::text[])`,
-          [facts.map((fact) => fact.gpuId)],
-        )
-      ).map((row) => [row.gpu_id, row.available]),
+    const current = await currentAvailability(
+      tx,
+      s,
+      facts.map((fact) => fact.gpuId),
     );
-    const flips = new Map<string, (typeof facts)[number]>();
-    for (const fact of facts) if (current.get(fact.gpuId) !== fact.available) flips.set(fact.gpuId, fact);
-    if (flips.size === 0) return;
-    const rows = [...flips.values()];
-    const column = <K extends keyof (typeof rows)[number]>(key: K) => rows.map((row) => row[key]);
-    await tx.query(
-      `INSERT INTO ${s}.gpu_availability_changes (gpu_id, event_id, at, position, rack_id, hall_id, gpu_class, available)
-       SELECT g, $2, $3, $4, r, h, c, a FROM unnest($1::text[], $5::text[], $6::text[], $7::text[], $8::boolean[]) AS t(g, r, h, c, a)
-       ON CONFLICT (gpu_id, event_id) DO NOTHING`,
-      [
-        column('gpuId'),
-        event.eventId,
-        event.occurredAt,
-        event.globalPosition,
-        column('rackId'),
-        column('hallId'),
-        column('gpuClass'),
-        column('available'),
-      ],
+    const flips = flipsOf(facts, current);
+    await write(
+      tx,
+      s,
+      flips.map((fact) => changeRow(event, fact)),
+      flips.map((fact) => ({ ...fact, eventId: event.eventId })),
     );
-    await tx.query(
-      `INSERT INTO ${s}.fleet_gpus (gpu_id, rack_id, hall_id, gpu_class, available, event_id)
-       SELECT g, r, h, c, a, $2 FROM unnest($1::text[], $3::text[], $4::text[], $5::text[], $6::boolean[]) AS t(g, r, h, c, a)
-       ON CONFLICT (gpu_id) DO UPDATE SET available = EXCLUDED.available, event_id = EXCLUDED.event_id`,
-      [
-        column('gpuId'),
-        event.eventId,
-        column('rackId'),
-        column('hallId'),
-        column('gpuClass'),
-        column('available'),
-      ],
-    );
+  },
+
+  /**
+   * The same rows as `apply` event by event, in three statements per batch: the batch's GPUs' availability is
+   * read once and folded through the events in order (a GPU may flip several times in one batch: a change row
+   * for each flip, with its own event), then the change rows and the final state of each flipped GPU are
+   * written. A GPU new in the batch keeps the rack, hall and class of its first flip, as the upsert would.
+   */
+  async applyBatch(tx: Queryable, events: readonly EventEnvelope[], schema: string) {
+    const withFacts = events
+      .map((event) => ({ event, facts: factsOf(event) }))
+      .filter((item) => item.facts.length > 0);
+    if (withFacts.length === 0) return;
+    const s = ident(schema);
+    const state = await currentAvailability(tx, s, [
+      ...new Set(withFacts.flatMap((item) => item.facts.map((fact) => fact.gpuId))),
+    ]);
+    const changes: ChangeRow[] = [];
+    const written = new Set<string>();
+    const gpus = new Map<string, GpuRow>();
+    for (const { event, facts } of withFacts) {
+      for (const fact of flipsOf(facts, state)) {
+        // (gpu, event) is the change table's key: a redelivered event id writes no second row.
+        const key = `${fact.gpuId}\u0000${event.eventId}`;
+        if (!written.has(key)) {
+          written.add(key);
+          changes.push(changeRow(event, fact));
+        }
+        state.set(fact.gpuId, fact.available);
+        const first = gpus.get(fact.gpuId);
+        gpus.set(
+          fact.gpuId,
+          first
+            ? { ...first, available: fact.available, eventId: event.eventId }
+            : { ...fact, eventId: event.eventId },
+        );
+      }
+    }
+    await write(tx, s, changes, [...gpus.values()]);
   },
 };

@@ -85,33 +85,34 @@ async function insertLines(
   lines: readonly Line[],
 ): Promise<void> {
   if (lines.length === 0) return;
-  const columns = lines.map((line, index) => [
-    documentId,
-    invoiceId,
-    line.lineId,
-    index + 1,
-    line.leaseId,
-    line.kind,
-    line.gpuClass ?? null,
-    line.quantity,
-    line.quantityUnit,
-    line.unitPriceMicroMinor ?? null,
-    line.amountMinor,
-    JSON.stringify(line.sourceEventIds),
-  ]);
-  const unnest = columns[0].map((_, column) => columns.map((row) => row[column]));
+  // One JSON document, not one array parameter per column: node-postgres escapes every element of an array
+  // parameter (each jsonb one included) into an array literal, which costs more than PostgreSQL's JSON parsing.
+  const rows = lines.map((line, index) => ({
+    n: index + 1,
+    l: line.lineId,
+    lease: line.leaseId,
+    k: line.kind,
+    g: line.gpuClass ?? null,
+    q: line.quantity,
+    u: line.quantityUnit,
+    p: line.unitPriceMicroMinor ?? null,
+    a: line.amountMinor,
+    src: line.sourceEventIds,
+  }));
   await tx.query(
     `INSERT INTO ${s}.invoice_lines (document_id, invoice_id, line_id, line_no, lease_id, kind, gpu_class, quantity, quantity_unit,
        unit_price_micro_minor, amount_minor, source_event_ids)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[],
-       $10::bigint[], $11::bigint[], $12::jsonb[])`,
-    unnest,
+     SELECT $1, $2, r->>'l', (r->>'n')::int, r->>'lease', r->>'k', r->>'g', (r->>'q')::bigint, r->>'u',
+            (r->>'p')::bigint, (r->>'a')::bigint, r->'src'
+       FROM jsonb_array_elements($3::jsonb) AS r`,
+    [documentId, invoiceId, JSON.stringify(rows)],
   );
 }
 
 /**
  * Applies events in order, like `apply` one by one, but inserts runs of ChargeRated with one statement: a
- * month of a big tenant is tens of thousands of charges. Same rows as `apply` (rebuilds use `apply`).
+ * month of a big tenant is tens of thousands of charges. Same rows as `apply` one by one; the handlers use it
+ * for what they append, and rebuilds and replays for the whole log (the projection's `applyBatch`).
  */
 export async function applyInvoiceEvents(
   tx: Queryable,
@@ -122,15 +123,16 @@ export async function applyInvoiceEvents(
   let run: EventEnvelope[] = [];
   const flush = async () => {
     if (run.length === 0) return;
-    const charges = run.map((event) => event.payload as billing.ChargeRatedPayload);
+    // One JSON document (jsonb_array_elements), not a jsonb[] parameter: node-postgres escapes every charge's
+    // JSON into an array literal, which took ~115-130 ms per 2,000 charges against ~25-35 ms this way.
+    const rows = run.map((event) => {
+      const charge = event.payload as billing.ChargeRatedPayload;
+      return { i: charge.chargeId, v: charge.invoiceId, e: event.eventId, c: charge };
+    });
     await tx.query(
-      `INSERT INTO ${s}.charges SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])`,
-      [
-        charges.map((charge) => charge.chargeId),
-        charges.map((charge) => charge.invoiceId),
-        run.map((event) => event.eventId),
-        charges.map((charge) => JSON.stringify(charge)),
-      ],
+      `INSERT INTO ${s}.charges (charge_id, invoice_id, event_id, charge)
+       SELECT r->>'i', r->>'v', r->>'e', r->'c' FROM jsonb_array_elements($1::jsonb) AS r`,
+      [JSON.stringify(rows)],
     );
     run = [];
   };
