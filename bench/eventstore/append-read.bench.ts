@@ -12,15 +12,36 @@ const Sampled = defineEvent({
   type: 'BenchSampled',
   schema: z.object({ gpuId: z.string(), utilization: z.number(), powerW: z.number().int() }),
 });
-const store = new EventStore('bench', new EventRegistry([Sampled]));
+// A larger payload with the characters that cost most to escape (quotes, backslashes, non-ASCII).
+const Noted = defineEvent({
+  type: 'BenchNoted',
+  schema: z.object({
+    gpuId: z.string(),
+    note: z.string(),
+    tags: z.array(z.array(z.string())),
+    readings: z.array(z.object({ at: z.string(), value: z.number(), unit: z.string() })),
+  }),
+});
+const store = new EventStore('bench', new EventRegistry([Sampled, Noted]));
 const argEvents = process.argv.indexOf('--events');
 const N = argEvents > 0 ? Number(process.argv[argEvents + 1]) : 10_000;
 const at = '2026-11-01T00:00:00Z';
 const event = (i: number) => newEvent(Sampled, { gpuId: `gpu-${i}`, utilization: 0.5, powerW: 700 }, at);
+const noted = (i: number) =>
+  newEvent(
+    Noted,
+    {
+      gpuId: `gpu-${i}`,
+      note: `operator said "rack C:\\fans\\${i}" — température élevée, 温度 ✓ `.repeat(4),
+      tags: [['zone', 'eu-west'], ['pool', `p-${i % 7}`], []],
+      readings: Array.from({ length: 6 }, (_, k) => ({ at, value: k * 0.25 + i, unit: 'W' })),
+    },
+    at,
+  );
 
 function report(name: string, count: number, ms: number) {
   process.stdout.write(
-    `${name.padEnd(48)} ${String(count).padStart(8)} events  ${(count / (ms / 1000)).toFixed(0).padStart(8)} /s\n`,
+    `${name.padEnd(58)} ${String(count).padStart(8)} events  ${(count / (ms / 1000)).toFixed(0).padStart(8)} /s\n`,
   );
 }
 
@@ -68,6 +89,23 @@ async function main() {
       );
     }
     report(`append, batches of ${batch} events over 100 streams`, N, Date.now() - t);
+
+    t = Date.now();
+    const large = 2000;
+    for (let done = 0; done < N; done += large) {
+      await runInTransaction(dataSource, (tx) =>
+        store.appendToStreams(
+          tx,
+          Array.from({ length: large / 20 }, (_, s) => ({
+            streamId: `noted-${done}-${s}`,
+            expectedVersion: 0,
+            events: Array.from({ length: 20 }, (_, k) => noted(done + s * 20 + k)),
+          })),
+          ctx,
+        ),
+      );
+    }
+    report(`append, batches of ${large} ~1 KiB events (quotes, unicode)`, N, Date.now() - t);
 
     const total = await store.headPosition(dataSource);
     t = Date.now();

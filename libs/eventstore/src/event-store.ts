@@ -159,36 +159,54 @@ export class EventStore {
       versions.set(append.streamId, version);
     }
 
+    // Rows go to Postgres as ONE JSON document per statement, expanded with jsonb_array_elements:
+    // node-postgres would otherwise escape every payload into an array literal (`$n::jsonb[]`), which
+    // costs several times more than the insert itself on large batches. `r->'payload'` keeps a JSON
+    // null as jsonb null (jsonb_to_recordset would turn it into SQL NULL), so what is stored equals,
+    // as jsonb, what the hash above was computed over.
     await tx.query(
       `INSERT INTO ${this.s}.events (${EVENT_COLUMNS}, prev_hash, hash)
-       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::int[], $7::jsonb[],
-                            $8::jsonb[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[])`,
+       SELECT (r->>'globalPosition')::bigint, (r->>'eventId')::uuid, r->>'streamId', (r->>'streamVersion')::int,
+              r->>'type', (r->>'schemaVersion')::int, r->'payload', r->'metadata',
+              (r->>'occurredAt')::timestamptz, (r->>'recordedAt')::timestamptz, r->>'prevHash', r->>'hash'
+         FROM jsonb_array_elements($1::jsonb) AS r`,
       [
-        envelopes.map((e) => e.globalPosition),
-        envelopes.map((e) => e.eventId),
-        envelopes.map((e) => e.streamId),
-        envelopes.map((e) => e.streamVersion),
-        envelopes.map((e) => e.type),
-        envelopes.map((e) => e.schemaVersion),
-        envelopes.map((e) => JSON.stringify(e.payload)),
-        metadatas.map((metadata) => JSON.stringify(metadata)),
-        envelopes.map((e) => e.occurredAt),
-        envelopes.map((e) => e.recordedAt),
-        hashes.map((h) => h.prev),
-        hashes.map((h) => h.hash),
+        JSON.stringify(
+          envelopes.map((e, i) => ({
+            globalPosition: e.globalPosition,
+            eventId: e.eventId,
+            streamId: e.streamId,
+            streamVersion: e.streamVersion,
+            type: e.type,
+            schemaVersion: e.schemaVersion,
+            payload: e.payload,
+            metadata: metadatas[i],
+            occurredAt: e.occurredAt,
+            recordedAt: e.recordedAt,
+            prevHash: hashes[i].prev,
+            hash: hashes[i].hash,
+          })),
+        ),
       ],
     );
 
     if (context.topic) {
+      // Outbox ids (bigserial) are the publish order: assign them in array (= log) order.
       await tx.query(
         `INSERT INTO ${this.s}.outbox (global_position, topic, message_key, message, headers)
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[])`,
+         SELECT (r->>'globalPosition')::bigint, $2::text, r->>'key', r->'message', r->'headers'
+           FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(r, n)
+          ORDER BY n`,
         [
-          envelopes.map((e) => e.globalPosition),
-          envelopes.map(() => context.topic),
-          envelopes.map((e) => e.streamId),
-          envelopes.map((e) => JSON.stringify(e)),
-          envelopes.map((e) => JSON.stringify(headersFor(e))),
+          JSON.stringify(
+            envelopes.map((e) => ({
+              globalPosition: e.globalPosition,
+              key: e.streamId,
+              message: e,
+              headers: headersFor(e),
+            })),
+          ),
+          context.topic,
         ],
       );
     }
