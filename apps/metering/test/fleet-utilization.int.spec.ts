@@ -185,12 +185,87 @@ describe('utilization against the fleet: allocated / healthy GPUs by class and h
     ]);
   });
 
-  it('rebuilds the fleet projection from the inbox to exactly the live rows', async () => {
-    const rebuilt = await rebuildProjection(db, service.app.get(EventStore), fleetProjection);
-    const comparisons = await compareProjection(db, fleetProjection, 'metering', rebuilt.targetSchema);
-    expect(comparisons.map((c) => [c.table, c.equal, c.liveRows])).toEqual([
-      ['fleet_gpus', true, 16],
-      ['fleet_class_changes', true, 4],
+  it('counts a batch of events as one at a time would: same instant, out of order, no-op, redelivery', async () => {
+    const h200 = { rackId: RACK, hallId: 'col1-h01', gpuClass: 'H200' };
+    const h200Gpus = Array.from({ length: 4 }, (_, g) => `${node(3)}-g${g}`);
+    const health = (gpuId: string, from: string, to: string, when: string) =>
+      inventoryEvent(
+        inventory.GpuHealthChanged.type,
+        { ...h200, gpuId, nodeId: node(3), from, to, health: to, reason: 'test' },
+        at(when),
+      );
+    const commissionedH200 = inventoryEvent(
+      inventory.NodesCommissioned.type,
+      {
+        ...h200,
+        siteId: 'col1',
+        rackDrawW: 20400,
+        nodes: [
+          {
+            nodeId: node(3),
+            nominalPowerW: 10200,
+            gpus: h200Gpus.map((gpuId) => ({
+              gpuId,
+              memoryGb: 141,
+              nvlinkDomain: `${node(3)}-nvl`,
+              health: 'healthy',
+            })),
+          },
+        ],
+      },
+      at('02:00'),
+    );
+    const batch = [
+      commissionedH200,
+      // Fails and recovers at one instant: a row of zeros, as two single applies leave it.
+      health(h200Gpus[0], 'healthy', 'failed', '02:10'),
+      health(h200Gpus[0], 'failed', 'healthy', '02:10'),
+      // Stamped earlier than the events before it.
+      health(h200Gpus[1], 'healthy', 'degraded', '01:50'),
+      // Already healthy: moves no count, writes no row.
+      health(h200Gpus[2], 'healthy', 'healthy', '02:30'),
+    ];
+    // The whole batch redelivered (a Kafka retry): the inbox takes each event once.
+    await send(Topics.inventoryEvents, [...batch, ...batch]);
+    await waitUntil(
+      async () =>
+        (await db.query(`SELECT 1 FROM metering.inbox WHERE consumer = 'metering-fleet'`)).length === 11,
+      30_000,
+      'H200 events taken in',
+    );
+    const changes = await db.query(
+      `SELECT to_char(at AT TIME ZONE 'UTC', 'HH24:MI') AS at, healthy_delta::int AS healthy, in_service_delta::int AS in_service
+         FROM metering.fleet_class_changes WHERE gpu_class = 'H200' ORDER BY at`,
+    );
+    expect(changes).toEqual([
+      { at: '01:50', healthy: -1, in_service: 0 },
+      { at: '02:00', healthy: 4, in_service: 4 },
+      { at: '02:10', healthy: 0, in_service: 0 },
+    ]);
+    const gpus = await db.query(
+      `SELECT gpu_id, gpu_class, health FROM metering.fleet_gpus WHERE gpu_id = ANY($1) ORDER BY gpu_id`,
+      [h200Gpus],
+    );
+    expect(gpus.map((g: { health: string }) => g.health)).toEqual([
+      'healthy',
+      'degraded',
+      'healthy',
+      'healthy',
     ]);
   });
+
+  it.each([1, 2, 3, 5000])(
+    'rebuilds the fleet projection from the inbox, %i events per batch, to exactly the live rows',
+    async (batchSize) => {
+      const rebuilt = await rebuildProjection(db, service.app.get(EventStore), fleetProjection, {
+        targetSchema: `metering_rebuild_fleet_${batchSize}`,
+        batchSize,
+      });
+      const comparisons = await compareProjection(db, fleetProjection, 'metering', rebuilt.targetSchema);
+      expect(comparisons.map((c) => [c.table, c.equal, c.liveRows])).toEqual([
+        ['fleet_gpus', true, 20],
+        ['fleet_class_changes', true, 7],
+      ]);
+    },
+  );
 });

@@ -271,15 +271,21 @@ describe('metering against real Kafka and PostgreSQL', () => {
     ]);
   });
 
-  it('rebuilds the usage projection from the log to exactly the live rows', async () => {
-    const db = service.app.get(DataSource);
-    const rebuilt = await rebuildProjection(db, service.app.get(EventStore), usageProjection);
-    const comparisons = await compareProjection(db, usageProjection, 'metering', rebuilt.targetSchema);
-    expect(comparisons.map((c) => [c.table, c.equal, c.liveRows])).toEqual([
-      ['usage_by_record', true, 4],
-      ['cluster_utilization_hourly', true, 4],
-    ]);
-  });
+  it.each([1, 2, 5000])(
+    'rebuilds the usage projection from the log, %i events per batch, to exactly the live rows',
+    async (batchSize) => {
+      const db = service.app.get(DataSource);
+      const rebuilt = await rebuildProjection(db, service.app.get(EventStore), usageProjection, {
+        targetSchema: `metering_rebuild_usage_${batchSize}`,
+        batchSize,
+      });
+      const comparisons = await compareProjection(db, usageProjection, 'metering', rebuilt.targetSchema);
+      expect(comparisons.map((c) => [c.table, c.equal, c.liveRows])).toEqual([
+        ['usage_by_record', true, 4],
+        ['cluster_utilization_hourly', true, 4],
+      ]);
+    },
+  );
   it('concurrent batches opening the same new window count every sample (no window id leaks before commit)', async () => {
     const gpus = Array.from({ length: 8 }, (_, i) => `gC${i}`);
     const placement = placed('pC', 'lease-c', 'tenant-c', 'GB200', gpus, at('05:00:00'));

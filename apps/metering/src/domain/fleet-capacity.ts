@@ -82,8 +82,15 @@ export function fleetDelta(
   previous: ReadonlyMap<string, GpuHealth>,
   changes: readonly GpuHealthChange[],
 ): FleetDelta {
+  return applyHealthChanges(new Map(previous), changes);
+}
+
+/** fleetDelta on a map it updates in place (so a fold over many events copies nothing). */
+function applyHealthChanges(
+  current: Map<string, GpuHealth>,
+  changes: readonly GpuHealthChange[],
+): FleetDelta {
   const delta = { healthy: 0, inService: 0 };
-  const current = new Map(previous);
   for (const { gpuId, health } of changes) {
     const before = counts(current.get(gpuId));
     const after = counts(health);
@@ -92,6 +99,56 @@ export function fleetDelta(
     current.set(gpuId, health);
   }
   return delta;
+}
+
+/** One inventory event's health changes, at the event's occurredAt. */
+export interface FleetHealthEvent {
+  gpuClass: GpuClass;
+  at: string;
+  changes: readonly GpuHealthChange[];
+}
+
+export interface FleetFold {
+  /**
+   * Every GPU the events named, with its last health; `gpuClass` is the class of the first event
+   * that named it (what a GPU new to the fleet is recorded with; a known GPU keeps its class).
+   */
+  gpus: Map<string, { gpuClass: GpuClass; health: GpuHealth }>;
+  /**
+   * Summed count changes per (class, at) key, for the keys where at least one event moved a count
+   * (an event that moves nothing writes no row; two that cancel out at one instant leave a 0 row).
+   */
+  classChanges: Map<string, { gpuClass: GpuClass; at: string; healthy: number; inService: number }>;
+}
+
+/**
+ * Many events in order, as applying them one at a time would: each event's delta against the health
+ * its predecessors left (`previous`: the known GPUs' health before the first event).
+ */
+export function foldFleetEvents(
+  previous: ReadonlyMap<string, GpuHealth>,
+  events: readonly FleetHealthEvent[],
+): FleetFold {
+  const current = new Map(previous);
+  const fold: FleetFold = { gpus: new Map(), classChanges: new Map() };
+  for (const event of events) {
+    const delta = applyHealthChanges(current, event.changes);
+    for (const { gpuId, health } of event.changes) {
+      const gpu = fold.gpus.get(gpuId);
+      if (gpu) gpu.health = health;
+      else fold.gpus.set(gpuId, { gpuClass: event.gpuClass, health });
+    }
+    if (delta.healthy === 0 && delta.inService === 0) continue;
+    const key = `${event.gpuClass}|${event.at}`;
+    const change = fold.classChanges.get(key);
+    if (change) {
+      change.healthy += delta.healthy;
+      change.inService += delta.inService;
+    } else {
+      fold.classChanges.set(key, { gpuClass: event.gpuClass, at: event.at, ...delta });
+    }
+  }
+  return fold;
 }
 
 /**

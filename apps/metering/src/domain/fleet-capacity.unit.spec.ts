@@ -1,6 +1,8 @@
 import {
   allocatedShareOfHealthy,
   fleetDelta,
+  FleetHealthEvent,
+  foldFleetEvents,
   GpuHealth,
   gpuMsPerHour,
   healthChangesOf,
@@ -116,5 +118,85 @@ describe('fleet capacity', () => {
     ['no fleet known', 10, 0, null],
   ])('allocated share of healthy: %s', (_name, allocated, healthy, share) => {
     expect(allocatedShareOfHealthy(allocated, healthy)).toBe(share);
+  });
+  describe("folding many events at once (the projection's batch path)", () => {
+    const ev = (gpuClass: 'H100' | 'H200', at: string, changes: [string, GpuHealth][]): FleetHealthEvent => ({
+      gpuClass,
+      at,
+      changes: changes.map(([gpuId, health]) => ({ gpuId, health })),
+    });
+
+    it('each event counts against the health its predecessors left, and ends with the last health', () => {
+      const fold = foldFleetEvents(new Map([['a', 'healthy']]), [
+        ev('H100', '00:10', [['a', 'failed']]),
+        ev('H100', '00:20', [['a', 'healthy']]),
+        ev('H100', '00:20', [['b', 'healthy']]),
+        // Out of order in time: the fold keeps log order, the key is the event's instant.
+        ev('H100', '00:05', [['a', 'draining']]),
+      ]);
+      expect([...fold.classChanges.values()]).toEqual([
+        { gpuClass: 'H100', at: '00:10', healthy: -1, inService: 0 },
+        { gpuClass: 'H100', at: '00:20', healthy: 2, inService: 1 },
+        { gpuClass: 'H100', at: '00:05', healthy: -1, inService: 0 },
+      ]);
+      expect(fold.gpus).toEqual(
+        new Map([
+          ['a', { gpuClass: 'H100', health: 'draining' }],
+          ['b', { gpuClass: 'H100', health: 'healthy' }],
+        ]),
+      );
+    });
+
+    it('an event that moves nothing writes no row; two that cancel at one instant leave a 0 row', () => {
+      const fold = foldFleetEvents(new Map([['a', 'draining']]), [
+        ev('H100', '00:10', [['a', 'draining']]),
+        ev('H200', '00:30', [['c', 'healthy']]),
+        ev('H200', '00:30', [['c', 'decommissioned']]),
+      ]);
+      expect([...fold.classChanges.values()]).toEqual([
+        { gpuClass: 'H200', at: '00:30', healthy: 0, inService: 0 },
+      ]);
+    });
+
+    it('a GPU new to the fleet gets the class of the first event naming it', () => {
+      const fold = foldFleetEvents(new Map(), [
+        ev('H200', '00:10', [['x', 'healthy']]),
+        ev('H100', '00:20', [['x', 'failed']]),
+      ]);
+      expect(fold.gpus.get('x')).toEqual({ gpuClass: 'H200', health: 'failed' });
+    });
+
+    it('folding in one go equals folding event by event', () => {
+      const events = [
+        ev('H100', '00:00', [
+          ['a', 'healthy'],
+          ['b', 'healthy'],
+          ['a', 'degraded'],
+        ]),
+        ev('H100', '00:00', [['b', 'draining']]),
+        ev('H100', '01:00', [
+          ['b', 'healthy'],
+          ['a', 'decommissioned'],
+        ]),
+      ];
+      const whole = foldFleetEvents(new Map(), events);
+      const state = new Map<string, GpuHealth>();
+      const sums = new Map<string, { healthy: number; inService: number }>();
+      for (const event of events) {
+        const one = foldFleetEvents(state, [event]);
+        for (const [gpuId, gpu] of one.gpus) state.set(gpuId, gpu.health);
+        for (const [key, c] of one.classChanges) {
+          const sum = sums.get(key) ?? { healthy: 0, inService: 0 };
+          sums.set(key, { healthy: sum.healthy + c.healthy, inService: sum.inService + c.inService });
+        }
+      }
+      expect(
+        [...whole.classChanges].map(([key, c]) => [key, { healthy: c.healthy, inService: c.inService }]),
+      ).toEqual([...sums]);
+      expect([...whole.classChanges.values()].map((c) => [c.at, c.healthy, c.inService])).toEqual([
+        ['00:00', 0, 2],
+        ['01:00', 1, -1],
+      ]);
+    });
   });
 });

@@ -6,7 +6,7 @@ import {
   UsageRecorded,
   usageRecordStreamId,
 } from '@fleetledger/contracts/metering';
-import { EventStore, Queryable, runInTransaction, StreamAppend } from '@fleetledger/eventstore';
+import { applyAll, EventStore, Queryable, runInTransaction, StreamAppend } from '@fleetledger/eventstore';
 import { Messaging, Metrics } from '@fleetledger/platform';
 import { DataSource } from 'typeorm';
 import { v5 as uuidv5 } from 'uuid';
@@ -181,10 +181,8 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
         correlationId,
         topic: this.messaging.eventsTopic,
       });
-      for (const event of appended) {
-        await usageProjection.apply(tx, event, this.store.schema);
-        this.metrics.eventsAppended.inc({ type: event.type });
-      }
+      await applyAll(tx, usageProjection, appended, this.store.schema);
+      for (const event of appended) this.metrics.eventsAppended.inc({ type: event.type });
       if (updates.length > 0) {
         await tx.query(
           `UPDATE metering.usage_windows w SET status = 'closed', dirty = false, published = u.published, corrections = u.corrections
