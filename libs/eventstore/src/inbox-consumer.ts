@@ -227,16 +227,22 @@ export class InboxConsumer {
       const entries = [...firsts.values()];
       const inserted = await tx.query<{ event_id: string }[]>(
         `INSERT INTO ${this.s}.inbox (consumer, event_id, topic, partition, kafka_offset, envelope)
-         SELECT $1, e, $2, $3, o, v FROM unnest($4::uuid[], $5::bigint[], $6::jsonb[]) WITH ORDINALITY AS t(e, o, v, n)
+         SELECT $1, (r->>'eventId')::uuid, $2, $3, (r->>'offset')::bigint, r->'envelope'
+           FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS t(r, n)
           ORDER BY n
          ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id::text AS event_id`,
+        // One JSON document, not a jsonb[] parameter: node-postgres would escape every envelope into an array literal.
         [
           this.options.name,
           topic,
           partition,
-          entries.map((entry) => entry.envelope.eventId),
-          entries.map((entry) => entry.message.offset),
-          entries.map((entry) => JSON.stringify(entry.envelope)),
+          JSON.stringify(
+            entries.map((entry) => ({
+              eventId: entry.envelope.eventId,
+              offset: entry.message.offset,
+              envelope: entry.envelope,
+            })),
+          ),
         ],
       );
       const fresh = new Set(inserted.map((row) => row.event_id.toLowerCase()));
