@@ -11,7 +11,8 @@ export const FLEET_CONSUMER = 'metering-fleet';
  *
  * One code path for one event and for many (`applyFleetEvents`): the current health of every GPU the
  * events name is read once, the events are folded in memory in order (`foldFleetEvents`: each event's
- * delta against what its predecessors left), then written with two statements.
+ * delta against what its predecessors left), then written with three statements at most (insert the
+ * new GPUs, update the known ones whose health changed, add the count changes).
  */
 export const fleetProjection: Projection = {
   name: 'metering-fleet',
@@ -35,24 +36,44 @@ export async function applyFleetEvents(
   if (healthEvents.length === 0) return;
   const s = `"${schema}"`;
   const gpuIds = [...new Set(healthEvents.flatMap((e) => e.changes.map((c) => c.gpuId)))];
-  // One JSON parameter (a text[] parameter would be escaped element by element by node-postgres).
+  // Parameters are JSON arrays of strings: cheap for Postgres to parse, and a text[] parameter would be
+  // escaped element by element by node-postgres.
   const known = await tx.query<{ gpu_id: string; health: GpuHealth }[]>(
-    `SELECT gpu_id, health FROM ${s}.fleet_gpus
-      WHERE gpu_id = ANY (ARRAY(SELECT json_array_elements_text($1::json)))`,
+    `SELECT f.gpu_id, f.health FROM ${s}.fleet_gpus f
+       JOIN json_array_elements_text($1::json) AS i(gpu_id) ON f.gpu_id = i.gpu_id`,
     [JSON.stringify(gpuIds)],
   );
-  const fold = foldFleetEvents(new Map(known.map((r) => [r.gpu_id, r.health])), healthEvents);
+  const previous = new Map(known.map((r) => [r.gpu_id, r.health]));
+  const fold = foldFleetEvents(previous, healthEvents);
 
-  await tx.query(
-    `INSERT INTO ${s}.fleet_gpus (gpu_id, gpu_class, health)
-     SELECT gpu_id, gpu_class, health FROM json_to_recordset($1::json) AS t(gpu_id text, gpu_class text, health text)
-     ON CONFLICT (gpu_id) DO UPDATE SET health = EXCLUDED.health`,
-    [
-      JSON.stringify(
-        [...fold.gpus].map(([gpuId, g]) => ({ gpu_id: gpuId, gpu_class: g.gpuClass, health: g.health })),
-      ),
-    ],
+  // GPUs new to the table are inserted (with the class of the first event naming them); known ones
+  // keep their class and take their last health where it changed. A plain insert, not an upsert: a
+  // GPU another transaction inserted meanwhile fails this one (retried) rather than miscounting.
+  const added = [...fold.gpus].filter(([gpuId]) => !previous.has(gpuId));
+  const changed = [...fold.gpus].filter(
+    ([gpuId, gpu]) => previous.has(gpuId) && previous.get(gpuId) !== gpu.health,
   );
+  if (added.length > 0) {
+    await tx.query(
+      `INSERT INTO ${s}.fleet_gpus (gpu_id, gpu_class, health)
+       SELECT gpu_id, gpu_class, health
+         FROM ROWS FROM (json_array_elements_text($1::json), json_array_elements_text($2::json),
+                         json_array_elements_text($3::json)) AS t(gpu_id, gpu_class, health)`,
+      [
+        JSON.stringify(added.map(([gpuId]) => gpuId)),
+        JSON.stringify(added.map(([, gpu]) => gpu.gpuClass)),
+        JSON.stringify(added.map(([, gpu]) => gpu.health)),
+      ],
+    );
+  }
+  if (changed.length > 0) {
+    await tx.query(
+      `UPDATE ${s}.fleet_gpus f SET health = t.health
+         FROM ROWS FROM (json_array_elements_text($1::json), json_array_elements_text($2::json)) AS t(gpu_id, health)
+        WHERE f.gpu_id = t.gpu_id`,
+      [JSON.stringify(changed.map(([gpuId]) => gpuId)), JSON.stringify(changed.map(([, gpu]) => gpu.health))],
+    );
+  }
   if (fold.classChanges.size === 0) return;
   // Grouped again by instant: two spellings of one instant are one key of the table.
   await tx.query(
