@@ -183,24 +183,33 @@ export const fleetHealthProjection: Projection = {
     ]);
     const stored = new Set(state.keys());
     const changes: ChangeRow[] = [];
-    const written = new Set<string>();
     const gpus = new Map<string, GpuRow>();
+    // (gpu, event) is the change table's key: an event id met twice (never, from a log or an inbox) writes
+    // its first row only, as `apply`'s ON CONFLICT DO NOTHING would.
+    const eventIds = new Set<string>();
+    let written: Set<string> | undefined;
+    const firstRow = (gpuId: string, eventId: string) => {
+      if (!written) return true;
+      const key = `${gpuId}\u0000${eventId}`;
+      if (written.has(key)) return false;
+      written.add(key);
+      return true;
+    };
     for (const { event, facts } of withFacts) {
+      if (eventIds.has(event.eventId) && !written) {
+        written = new Set(changes.map((c) => `${c.gpuId}\u0000${c.eventId}`));
+      }
+      eventIds.add(event.eventId);
       for (const fact of flipsOf(facts, state)) {
-        // (gpu, event) is the change table's key: a redelivered event id writes no second row.
-        const key = `${fact.gpuId}\u0000${event.eventId}`;
-        if (!written.has(key)) {
-          written.add(key);
-          changes.push(changeRow(event, fact));
-        }
+        if (firstRow(fact.gpuId, event.eventId)) changes.push(changeRow(event, fact));
         state.set(fact.gpuId, fact.available);
-        const first = gpus.get(fact.gpuId);
-        gpus.set(
-          fact.gpuId,
-          first
-            ? { ...first, available: fact.available, eventId: event.eventId }
-            : { ...fact, eventId: event.eventId },
-        );
+        const gpu = gpus.get(fact.gpuId);
+        if (gpu) {
+          gpu.available = fact.available;
+          gpu.eventId = event.eventId;
+        } else {
+          gpus.set(fact.gpuId, { ...fact, eventId: event.eventId });
+        }
       }
     }
     const flipped = [...gpus.values()];
