@@ -35,13 +35,14 @@ export async function applyFleetEvents(
   }
   if (healthEvents.length === 0) return;
   const s = `"${schema}"`;
-  const gpuIds = [...new Set(healthEvents.flatMap((e) => e.changes.map((c) => c.gpuId)))];
+  const gpuIds = new Set<string>();
+  for (const event of healthEvents) for (const change of event.changes) gpuIds.add(change.gpuId);
   // Parameters are JSON arrays of strings: cheap for Postgres to parse, and a text[] parameter would be
   // escaped element by element by node-postgres.
   const known = await tx.query<{ gpu_id: string; health: GpuHealth }[]>(
     `SELECT f.gpu_id, f.health FROM ${s}.fleet_gpus f
        JOIN json_array_elements_text($1::json) AS i(gpu_id) ON f.gpu_id = i.gpu_id`,
-    [JSON.stringify(gpuIds)],
+    [JSON.stringify([...gpuIds])],
   );
   const previous = new Map(known.map((r) => [r.gpu_id, r.health]));
   const fold = foldFleetEvents(previous, healthEvents);
@@ -49,29 +50,34 @@ export async function applyFleetEvents(
   // GPUs new to the table are inserted (with the class of the first event naming them); known ones
   // keep their class and take their last health where it changed. A plain insert, not an upsert: a
   // GPU another transaction inserted meanwhile fails this one (retried) rather than miscounting.
-  const added = [...fold.gpus].filter(([gpuId]) => !previous.has(gpuId));
-  const changed = [...fold.gpus].filter(
-    ([gpuId, gpu]) => previous.has(gpuId) && previous.get(gpuId) !== gpu.health,
-  );
-  if (added.length > 0) {
+  const added = { ids: [] as string[], classes: [] as string[], healths: [] as string[] };
+  const changed = { ids: [] as string[], healths: [] as string[] };
+  for (const [gpuId, gpu] of fold.gpus) {
+    const before = previous.get(gpuId);
+    if (before === undefined) {
+      added.ids.push(gpuId);
+      added.classes.push(gpu.gpuClass);
+      added.healths.push(gpu.health);
+    } else if (before !== gpu.health) {
+      changed.ids.push(gpuId);
+      changed.healths.push(gpu.health);
+    }
+  }
+  if (added.ids.length > 0) {
     await tx.query(
       `INSERT INTO ${s}.fleet_gpus (gpu_id, gpu_class, health)
        SELECT gpu_id, gpu_class, health
          FROM ROWS FROM (json_array_elements_text($1::json), json_array_elements_text($2::json),
                          json_array_elements_text($3::json)) AS t(gpu_id, gpu_class, health)`,
-      [
-        JSON.stringify(added.map(([gpuId]) => gpuId)),
-        JSON.stringify(added.map(([, gpu]) => gpu.gpuClass)),
-        JSON.stringify(added.map(([, gpu]) => gpu.health)),
-      ],
+      [JSON.stringify(added.ids), JSON.stringify(added.classes), JSON.stringify(added.healths)],
     );
   }
-  if (changed.length > 0) {
+  if (changed.ids.length > 0) {
     await tx.query(
       `UPDATE ${s}.fleet_gpus f SET health = t.health
          FROM ROWS FROM (json_array_elements_text($1::json), json_array_elements_text($2::json)) AS t(gpu_id, health)
         WHERE f.gpu_id = t.gpu_id`,
-      [JSON.stringify(changed.map(([gpuId]) => gpuId)), JSON.stringify(changed.map(([, gpu]) => gpu.health))],
+      [JSON.stringify(changed.ids), JSON.stringify(changed.healths)],
     );
   }
   if (fold.classChanges.size === 0) return;
