@@ -124,7 +124,7 @@ export async function applyInvoiceEvents(
   const flush = async () => {
     if (run.length === 0) return;
     // One JSON document (jsonb_array_elements), not a jsonb[] parameter: node-postgres escapes every charge's
-    // JSON into an array literal, which took ~115-130 ms per 2,000 charges against ~25-35 ms this way.
+    // JSON into an array literal (micro-test: 115-132 ms per 2,000 charges that way, 22-33 ms as one document).
     const rows = run.map((event) => {
       const charge = event.payload as billing.ChargeRatedPayload;
       return { i: charge.chargeId, v: charge.invoiceId, e: event.eventId, c: charge };
