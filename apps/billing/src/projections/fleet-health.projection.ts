@@ -35,8 +35,8 @@ async function currentAvailability(
   gpuIds: readonly string[],
 ): Promise<Map<string, boolean>> {
   const rows = await tx.query<{ gpu_id: string; available: boolean }[]>(
-    `SELECT gpu_id, available FROM ${s}.fleet_gpus WHERE gpu_id = ANY($1::text[])`,
-    [gpuIds],
+    `SELECT f.gpu_id, f.available FROM jsonb_array_elements_text($1::jsonb) AS g(id) JOIN ${s}.fleet_gpus f ON f.gpu_id = g.id`,
+    [JSON.stringify(gpuIds)],
   );
   return new Map(rows.map((row) => [row.gpu_id, row.available]));
 }
@@ -63,32 +63,36 @@ const changeRow = (event: EventEnvelope, fact: GpuHealthFact): ChangeRow => ({
   available: fact.available,
 });
 
-// Rows go to PostgreSQL as one jsonb document of flat arrays, read by position: node-postgres would escape every
-// element of an array parameter into an array literal. Measured on 236,000 change rows (load ~3): ~0.5 s with
-// `jsonb_array_elements` and `->>` by position, ~0.7 s with json_to_recordset (keys looked up per row), ~1.1 s
-// with `json_array_elements` (type json re-parses a row's text for each `->>`).
+// Rows (and the ids read) go to PostgreSQL as one jsonb document of arrays read by position: node-postgres would
+// escape every element of an array parameter into an array literal. Measured on 236,000 change rows (load ~3):
+// ~0.5 s with `jsonb_array_elements` and `->>` by position, ~0.7 s with json_to_recordset (keys looked up per
+// row), ~1.1 s with `json_array_elements` (type json re-parses a row's text for each `->>`).
 
 async function insertChanges(tx: Queryable, s: string, changes: readonly ChangeRow[]) {
   if (changes.length === 0) return;
+  // Consecutive rows of one event and rack, hall and class share them: [event, at, position, rack, hall, class,
+  // [[gpu, available], ...]] (a commissioning's GPUs are one group: a document several times smaller).
+  const groups: [string, string, number, string, string, string, [string, boolean][]][] = [];
+  let last: (typeof groups)[number] | undefined;
+  for (const c of changes) {
+    if (
+      !last ||
+      last[0] !== c.eventId ||
+      last[3] !== c.rackId ||
+      last[4] !== c.hallId ||
+      last[5] !== c.gpuClass
+    ) {
+      last = [c.eventId, c.at, c.position, c.rackId, c.hallId, c.gpuClass, []];
+      groups.push(last);
+    }
+    last[6].push([c.gpuId, c.available]);
+  }
   await tx.query(
     `INSERT INTO ${s}.gpu_availability_changes (gpu_id, event_id, at, position, rack_id, hall_id, gpu_class, available)
-     SELECT r->>0, r->>1, (r->>2)::timestamptz, (r->>3)::bigint, r->>4, r->>5, r->>6, (r->>7)::boolean
-       FROM jsonb_array_elements($1::jsonb) AS r
+     SELECT g->>0, e->>0, (e->>1)::timestamptz, (e->>2)::bigint, e->>3, e->>4, e->>5, (g->>1)::boolean
+       FROM jsonb_array_elements($1::jsonb) AS e, jsonb_array_elements(e->6) AS g
      ON CONFLICT (gpu_id, event_id) DO NOTHING`,
-    [
-      JSON.stringify(
-        changes.map((c) => [
-          c.gpuId,
-          c.eventId,
-          c.at,
-          c.position,
-          c.rackId,
-          c.hallId,
-          c.gpuClass,
-          c.available,
-        ]),
-      ),
-    ],
+    [JSON.stringify(groups)],
   );
 }
 
@@ -117,10 +121,27 @@ async function insertAndUpdateGpus(
   known: readonly GpuRow[],
 ) {
   if (added.length > 0) {
+    // Grouped like the change rows: [rack, hall, class, event, [[gpu, available], ...]].
+    const groups: [string, string, string, string, [string, boolean][]][] = [];
+    let last: (typeof groups)[number] | undefined;
+    for (const g of added) {
+      if (
+        !last ||
+        last[0] !== g.rackId ||
+        last[1] !== g.hallId ||
+        last[2] !== g.gpuClass ||
+        last[3] !== g.eventId
+      ) {
+        last = [g.rackId, g.hallId, g.gpuClass, g.eventId, []];
+        groups.push(last);
+      }
+      last[4].push([g.gpuId, g.available]);
+    }
     await tx.query(
       `INSERT INTO ${s}.fleet_gpus (gpu_id, rack_id, hall_id, gpu_class, available, event_id)
-       SELECT r->>0, r->>1, r->>2, r->>3, (r->>4)::boolean, r->>5 FROM jsonb_array_elements($1::jsonb) AS r`,
-      [gpuJson(added)],
+       SELECT g->>0, e->>0, e->>1, e->>2, (g->>1)::boolean, e->>3
+         FROM jsonb_array_elements($1::jsonb) AS e, jsonb_array_elements(e->4) AS g`,
+      [JSON.stringify(groups)],
     );
   }
   if (known.length > 0) {
