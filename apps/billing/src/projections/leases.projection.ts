@@ -44,6 +44,7 @@ export const leasesProjection: Projection = {
   name: 'billing-leases',
   source: { kind: 'inbox', consumer: USAGE_CONSUMER },
   tables: ['leases'],
+  eventTypes: LEASE_EVENT_TYPES,
   async apply(tx, event, schema) {
     await applyLeaseEvent(tx, event, schema);
   },
