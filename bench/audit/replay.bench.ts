@@ -221,14 +221,31 @@ async function platformReplay(): Promise<void> {
         `${pad('seconds', 8)}${pad('events/s', 9)}  ${'vs 20k/s'.padEnd(13)}${pad('read s', 7)}${pad('apply s', 8)}${pad('SQL s', 7)}${pad('SQL/event', 10)}`,
     );
     for (const r of results) {
-      const projection = projections.get(`${r.service}/${r.projection}`);
-      const timing = projection ? timings.get(projection) : undefined;
+      // Projections of one source are rebuilt in one pass: their result names them all, joined by '+'.
+      const group = r.projection
+        .split('+')
+        .map((name) => projections.get(`${r.service}/${name}`))
+        .filter((p): p is Projection => p !== undefined);
+      const projection = group[0];
+      const timing = group
+        .map((p) => timings.get(p))
+        .reduce<Timing>(
+          (sum, t) => ({
+            applyMs: sum.applyMs + (t?.applyMs ?? 0),
+            sqlMs: sum.sqlMs + (t?.sqlMs ?? 0),
+            statements: sum.statements + (t?.statements ?? 0),
+          }),
+          { applyMs: 0, sqlMs: 0, statements: 0 },
+        );
       const s = r.durationMs / 1000;
       const perSecond = rate(r.eventsApplied, s);
       const applyS = (timing?.applyMs ?? 0) / 1000;
       out(
         `  ${r.service.padEnd(11)}${r.projection.padEnd(24)}${(projection ? sourceOf(projection) : '?').padEnd(28)}` +
-          `${(projection?.applyBatch ? 'yes' : 'no').padEnd(11)}${pad(fmt(r.eventsApplied), 10)}${pad(s.toFixed(1), 8)}${pad(fmt(perSecond), 9)}  ` +
+          `${group
+            .map((p) => (p.applyBatch ? 'yes' : 'no'))
+            .join('+')
+            .padEnd(11)}${pad(fmt(r.eventsApplied), 10)}${pad(s.toFixed(1), 8)}${pad(fmt(perSecond), 9)}  ` +
           `${(perSecond >= TARGET_EVENTS_PER_S ? 'ok' : `BELOW ${(perSecond / TARGET_EVENTS_PER_S).toFixed(2)}x`).padEnd(13)}` +
           `${pad(Math.max(0, s - applyS).toFixed(1), 7)}${pad(applyS.toFixed(1), 8)}${pad(((timing?.sqlMs ?? 0) / 1000).toFixed(1), 7)}` +
           `${pad(((timing?.statements ?? 0) / Math.max(r.eventsApplied, 1)).toFixed(2), 10)}`,
