@@ -241,7 +241,7 @@ async function platformReplay(): Promise<void> {
       const perSecond = rate(r.eventsApplied, s);
       const applyS = (timing?.applyMs ?? 0) / 1000;
       out(
-        `  ${r.service.padEnd(11)}${r.projection.padEnd(24)}${(projection ? sourceOf(projection) : '?').padEnd(28)}` +
+        `  ${r.service.padEnd(11)}${`${r.projection} `.padEnd(24)}${(projection ? sourceOf(projection) : '?').padEnd(28)}` +
           `${group
             .map((p) => (p.applyBatch ? 'yes' : 'no'))
             .join('+')
@@ -272,7 +272,7 @@ async function platformReplay(): Promise<void> {
     const logEvents = seed.totalEvents;
     const logRate = rate(logEvents, seconds);
     out(
-      `  total: ${fmt(applied)} projection-events (a log is read once per projection on it) in ${seconds.toFixed(1)} s = ${fmt(rate(applied, seconds))} projection-events/s`,
+      `  total: ${fmt(applied)} projection-events (events times the projections that took them; each log or inbox is read once) in ${seconds.toFixed(1)} s = ${fmt(rate(applied, seconds))} projection-events/s`,
     );
     out(
       `  whole platform: ${fmt(logEvents)} logged events replayed through every projection in ${seconds.toFixed(1)} s = ${fmt(logRate)} events/s ` +
