@@ -272,7 +272,7 @@ async function platformReplay(): Promise<void> {
     const logEvents = seed.totalEvents;
     const logRate = rate(logEvents, seconds);
     out(
-      `  total: ${fmt(applied)} projection-events (events times the projections that took them; each log or inbox is read once) in ${seconds.toFixed(1)} s = ${fmt(rate(applied, seconds))} projection-events/s`,
+      `  total: ${fmt(applied)} source events read (one pass per log or inbox; inventory events are read by three inboxes) in ${seconds.toFixed(1)} s = ${fmt(rate(applied, seconds))} projection-events/s`,
     );
     out(
       `  whole platform: ${fmt(logEvents)} logged events replayed through every projection in ${seconds.toFixed(1)} s = ${fmt(logRate)} events/s ` +
