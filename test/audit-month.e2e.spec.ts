@@ -1,6 +1,5 @@
 import request from 'supertest';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runInTransaction, tableChecksum } from '@fleetledger/eventstore';
@@ -15,6 +14,7 @@ import {
 } from '../apps/audit/src/replay';
 import { auditedServices } from '../apps/audit/src/services';
 import { verifyAll } from '../apps/audit/src/verify';
+import { openInChromium } from './e2e/chromium';
 import { FLEET_GPUS, flowFleet, nodeOfGpu } from './e2e/fleet';
 import { FlowServices, startFlowServices } from './e2e/flow-services';
 import {
@@ -569,34 +569,10 @@ describe('audit over a generated month: leases, quota doubling, placements, rack
     await writeReport(services.dataSource(), MONTH, out, '2026-04-03T00:00:00.000Z');
     const csv = readFileSync(path.join(out, 'invoices.csv'), 'utf8').trim().split('\n');
     expect(csv).toHaveLength(3);
-    const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-    if (!existsSync(chromium)) throw new Error(`headless Chromium is needed at ${chromium}`);
-    const flags = [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--user-data-dir=${mkdtempSync(path.join(tmpdir(), 'fl-chromium-'))}`,
-    ];
-    const page = `file://${path.join(out, 'index.html')}`;
-    const dom = spawnSync(chromium, [...flags, '--dump-dom', page], { encoding: 'utf8', timeout: 60_000 });
-    expect(dom.status).toBe(0);
-    expect((dom.stdout.match(/<svg [^>]*class="chart"/g) ?? []).length).toBe(3);
-    const screenshot = path.join(out, 'report.png');
-    const shot = spawnSync(
-      chromium,
-      [...flags, '--window-size=1000,1600', `--screenshot=${screenshot}`, page],
-      {
-        encoding: 'utf8',
-        timeout: 60_000,
-      },
-    );
-    expect(shot.status).toBe(0);
-    expect(readFileSync(screenshot).subarray(1, 4).toString()).toBe('PNG');
+    const { dom, png } = openInChromium(path.join(out, 'index.html'), path.join(out, 'report.png'));
+    expect((dom.match(/<svg [^>]*class="chart"/g) ?? []).length).toBe(3);
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(png.length).toBeGreaterThan(20_000);
   });
 
   it('audit verify fails once one stored event is altered, and names the first broken link', async () => {

@@ -2,14 +2,14 @@ import request from 'supertest';
 import { tableChecksum } from '@fleetledger/eventstore';
 import { waitUntil } from '@fleetledger/testing';
 import { auditedServices } from '../apps/audit/src/services';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { explainInvoice, formatExplanation } from '../apps/audit/src/explain';
 import { writeReport } from '../apps/audit/src/report';
 import { invoiceTotals, reconcileServices, replayServices } from '../apps/audit/src/replay';
 import { verifyAll } from '../apps/audit/src/verify';
+import { openInChromium } from './e2e/chromium';
 import { FLEET_GPUS, flowFleet, nodeOfGpu, SITE_ID } from './e2e/fleet';
 import { FlowServices, startFlowServices } from './e2e/flow-services';
 
@@ -556,35 +556,9 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
     );
     expect(readFileSync(path.join(out, 'revenue-by-class.csv'), 'utf8')).toContain('GB200,USD,96.00');
 
-    const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-    if (!existsSync(chromium))
-      throw new Error(
-        `headless Chromium is needed at ${chromium} (apt-get install chromium, or set CHROMIUM_PATH)`,
-      );
-    const flags = [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--user-data-dir=${mkdtempSync(path.join(tmpdir(), 'fl-chromium-'))}`,
-    ];
-    const page = `file://${path.join(out, 'index.html')}`;
-    const dom = spawnSync(chromium, [...flags, '--dump-dom', page], { encoding: 'utf8', timeout: 60_000 });
-    expect(dom.status).toBe(0);
-    expect((dom.stdout.match(/<svg [^>]*class="chart"/g) ?? []).length).toBe(3);
-    expect(dom.stdout).toContain('GPU-hours allocated by class');
-    const screenshot = path.join(out, 'report.png');
-    const shot = spawnSync(
-      chromium,
-      [...flags, '--window-size=1000,1600', `--screenshot=${screenshot}`, page],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
-    expect(shot.status).toBe(0);
-    const png = readFileSync(screenshot);
+    const { dom, png } = openInChromium(path.join(out, 'index.html'), path.join(out, 'report.png'));
+    expect((dom.match(/<svg [^>]*class="chart"/g) ?? []).length).toBe(3);
+    expect(dom).toContain('GPU-hours allocated by class');
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     expect(png.length).toBeGreaterThan(20_000);
   });
