@@ -30,30 +30,7 @@ export class InvoiceHandler {
     charges: readonly ChargeRated[],
     meta: AppendMeta,
   ): Promise<InvoiceRejection | EventEnvelope[]> {
-    const { state, version } = await this.billing.loadInvoiceForCharges(
-      tx,
-      invoiceId,
-      charges.map((charge) => charge.chargeId),
-    );
-    const first = charges[0];
-    const decision = decideInvoice(state, {
-      kind: 'rate-charges',
-      invoiceId,
-      tenantId: first.tenantId,
-      period: first.period,
-      charges,
-    });
-    if (!Array.isArray(decision)) return decision;
-    const events = decision.map((event) => ({
-      type: event.type,
-      payload: event.payload,
-      occurredAt: event.type === 'billing.ChargeRated' ? event.payload.usageHourStart : first.usageHourStart,
-    }));
-    return this.billing.append(
-      tx,
-      [{ streamId: invoiceStreamId(invoiceId), expectedVersion: version, events }],
-      meta,
-    );
+    return this.rateChargesBatch(tx, invoiceId, [{ charges, meta }]);
   }
 
   /**
