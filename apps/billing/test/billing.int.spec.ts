@@ -1,14 +1,13 @@
 import request from 'supertest';
 import { allocation, EventEnvelope, metering, Topics, topicName } from '@fleetledger/contracts';
 import { compareProjection, EventStore, Projection, rebuildProjection } from '@fleetledger/eventstore';
-import { startTestService, TestService, testKafka, TopicCollector, waitUntil } from '@fleetledger/testing';
+import { TestService, TopicCollector, waitUntil } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
-import { BillingModule } from '../src/billing.module';
-import { billingService } from '../src/billing.options';
 import { invoicesProjection } from '../src/projections/invoices.projection';
 import { envelope, publish } from './envelopes';
-import { usageCorrected, usageRecorded, usdPlan } from './fixtures';
+import { usageCorrected, usageRecorded } from './fixtures';
+import { BillingWorld, startBillingWorld } from './billing-world';
 
 /**
  * The hand-computed November example of the domain tests, end to end on real Kafka and PostgreSQL:
@@ -20,6 +19,7 @@ import { usageCorrected, usageRecorded, usdPlan } from './fixtures';
  *   total 12,017.04 USD = 1201704 cents.
  */
 describe('billing service against real Kafka and PostgreSQL', () => {
+  let world: BillingWorld;
   let service: TestService;
   let producer: Producer;
   let collector: TopicCollector;
@@ -85,24 +85,15 @@ describe('billing service against real Kafka and PostgreSQL', () => {
   const l2Envelope = usageEnvelope(l2Usage);
 
   beforeAll(async () => {
-    service = await startTestService(BillingModule, billingService);
+    world = await startBillingWorld({ collectBillingEvents: true });
+    ({ service, producer } = world);
+    collector = world.collector!;
     allocationTopic = topicName(Topics.allocationEvents, service.topicPrefix);
     meteringTopic = topicName(Topics.meteringEvents, service.topicPrefix);
-    producer = testKafka().producer();
-    await producer.connect();
-    collector = await new TopicCollector(testKafka()).start([
-      topicName(Topics.billingEvents, service.topicPrefix),
-    ]);
-    await request(service.url)
-      .post('/rate-plans')
-      .send({ plan: usdPlan(), publishedAt: '2026-10-01T00:00:00.000Z' })
-      .expect(201);
   });
 
   afterAll(async () => {
-    await producer?.disconnect();
-    await collector?.stop();
-    await service?.stop();
+    await world?.stop();
   });
 
   it('rates usage into charges and drafts whose totals match the hand-computed example (usage may arrive before its lease)', async () => {

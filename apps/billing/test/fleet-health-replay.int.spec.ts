@@ -1,12 +1,11 @@
 import { inventory, Topics, topicName } from '@fleetledger/contracts';
 import { compareProjection, EventStore, Projection, rebuildProjection } from '@fleetledger/eventstore';
-import { startTestService, TestService, testKafka, waitUntil } from '@fleetledger/testing';
+import { TestService, waitUntil } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
-import { BillingModule } from '../src/billing.module';
-import { billingService } from '../src/billing.options';
 import { fleetHealthProjection } from '../src/projections/fleet-health.projection';
 import { envelope, publish } from './envelopes';
+import { BillingWorld, startBillingWorld } from './billing-world';
 
 /**
  * The fleet-health projection's batched replay (`applyBatch`) against what the live consumer wrote event by
@@ -29,6 +28,7 @@ import { envelope, publish } from './envelopes';
  * (1000: g0 flips four times inside one batch), each must equal the live tables row for row.
  */
 describe('fleet-health replay in batches against real Kafka and PostgreSQL', () => {
+  let world: BillingWorld;
   let service: TestService;
   let producer: Producer;
   const rackId = 'q1';
@@ -107,9 +107,8 @@ describe('fleet-health replay in batches against real Kafka and PostgreSQL', () 
   ];
 
   beforeAll(async () => {
-    service = await startTestService(BillingModule, billingService);
-    producer = testKafka().producer();
-    await producer.connect();
+    world = await startBillingWorld({ publishUsdPlan: false });
+    ({ service, producer } = world);
     await publish(producer, topicName(Topics.inventoryEvents, service.topicPrefix), events);
     const dataSource = service.app.get(DataSource);
     const last = events[events.length - 1].eventId;
@@ -122,8 +121,7 @@ describe('fleet-health replay in batches against real Kafka and PostgreSQL', () 
   });
 
   afterAll(async () => {
-    await producer?.disconnect();
-    await service?.stop();
+    await world?.stop();
   });
 
   it('the live consumer wrote a change row per flip, in event order', async () => {

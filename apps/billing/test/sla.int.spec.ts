@@ -1,14 +1,13 @@
 import request from 'supertest';
 import { allocation, EventEnvelope, inventory, metering, Topics, topicName } from '@fleetledger/contracts';
 import { compareProjection, EventStore, rebuildProjection } from '@fleetledger/eventstore';
-import { startTestService, TestService, testKafka, TopicCollector, waitUntil } from '@fleetledger/testing';
+import { TestService, TopicCollector, waitUntil } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
-import { BillingModule } from '../src/billing.module';
-import { billingService } from '../src/billing.options';
 import { fleetHealthProjection } from '../src/projections/fleet-health.projection';
 import { envelope, publish } from './envelopes';
-import { usageRecorded, usdPlan } from './fixtures';
+import { usageRecorded } from './fixtures';
+import { BillingWorld, startBillingWorld } from './billing-world';
 
 /**
  * SLA credits end to end on real Kafka and PostgreSQL: inventory's GPU health events and allocation's lease
@@ -21,6 +20,7 @@ import { usageRecorded, usdPlan } from './fixtures';
  *   Committed charges: 8 GPU-h used x 2.50 = 20.00, + shortfall 7,980.00 = minimum 8,000.00; credit 2,000.00.
  */
 describe('SLA credits from inventory health against real Kafka and PostgreSQL', () => {
+  let world: BillingWorld;
   let service: TestService;
   let producer: Producer;
   let collector: TopicCollector;
@@ -98,22 +98,13 @@ describe('SLA credits from inventory health against real Kafka and PostgreSQL', 
   });
 
   beforeAll(async () => {
-    service = await startTestService(BillingModule, billingService);
-    producer = testKafka().producer();
-    await producer.connect();
-    collector = await new TopicCollector(testKafka()).start([
-      topicName(Topics.billingEvents, service.topicPrefix),
-    ]);
-    await request(service.url)
-      .post('/rate-plans')
-      .send({ plan: usdPlan(), publishedAt: '2026-10-01T00:00:00.000Z' })
-      .expect(201);
+    world = await startBillingWorld({ collectBillingEvents: true });
+    ({ service, producer } = world);
+    collector = world.collector!;
   });
 
   afterAll(async () => {
-    await producer?.disconnect();
-    await collector?.stop();
-    await service?.stop();
+    await world?.stop();
   });
 
   it('GPU failures in a leased rack take availability below a tier: a credit line on the invoice and CreditIssued', async () => {

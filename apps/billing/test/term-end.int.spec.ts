@@ -1,12 +1,11 @@
 import request from 'supertest';
 import { allocation, metering, Topics, topicName } from '@fleetledger/contracts';
-import { startTestService, TestService, testKafka, waitUntil } from '@fleetledger/testing';
+import { TestService, waitUntil } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
-import { BillingModule } from '../src/billing.module';
-import { billingService } from '../src/billing.options';
 import { envelope, publish } from './envelopes';
-import { usageCorrected, usageRecorded, usdPlan } from './fixtures';
+import { usageCorrected, usageRecorded } from './fixtures';
+import { BillingWorld, startBillingWorld } from './billing-world';
 
 /**
  * A term-end invoice on real Kafka and PostgreSQL, when an amendment moves the term end into the current month
@@ -19,6 +18,7 @@ import { usageCorrected, usageRecorded, usdPlan } from './fixtures';
  * The monthly invoice bills T's 1 remaining GPU-h at the base price, outside the commitment: 2.50.
  */
 describe('term-end invoices against real Kafka and PostgreSQL', () => {
+  let world: BillingWorld;
   let service: TestService;
   let producer: Producer;
   const tenant = { 'x-tenant-id': 'tenant-t' };
@@ -51,18 +51,12 @@ describe('term-end invoices against real Kafka and PostgreSQL', () => {
   };
 
   beforeAll(async () => {
-    service = await startTestService(BillingModule, billingService);
-    producer = testKafka().producer();
-    await producer.connect();
-    await request(service.url)
-      .post('/rate-plans')
-      .send({ plan: usdPlan(), publishedAt: '2026-10-01T00:00:00.000Z' })
-      .expect(201);
+    world = await startBillingWorld();
+    ({ service, producer } = world);
   });
 
   afterAll(async () => {
-    await producer?.disconnect();
-    await service?.stop();
+    await world?.stop();
   });
 
   it('bills the commitment once, on the term-end invoice; a correction follows its original to the monthly invoice', async () => {
