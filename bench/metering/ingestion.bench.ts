@@ -1,8 +1,9 @@
 /**
  * Sustained telemetry ingestion through the real broker into Postgres usage windows.
  *
- *   node -r @swc-node/register bench/metering/ingestion.bench.ts               # 60 s at 50,000 samples/s
- *   node -r @swc-node/register bench/metering/ingestion.bench.ts --minutes 10  # the 10-minute run
+ *   npm run bench:metering                      # 60 s at 50,000 samples/s
+ *   npm run bench:metering -- --minutes 10      # the 10-minute run
+ * (`node --max-semi-space-size=32`, as the metering Deployment runs: see apps/metering/README.md)
  *   options: --seconds <n> --rate <samples/s> --concurrency <partitions at once> --keep (keep the database)
  *
  * The metering service runs in this process (as main.ts wires it, on a fresh database and its own
@@ -120,6 +121,7 @@ async function main() {
   const child = spawn(
     process.execPath,
     [
+      '--max-semi-space-size=32',
       '-r',
       '@swc-node/register',
       'apps/metering/src/simulator/simulate.command.ts',

@@ -68,7 +68,14 @@ export class PlatformModule {
             migrationsTableName: `${options.schema}_migrations`,
             migrationsTransactionMode: 'each' as const,
             synchronize: false,
-            extra: { max: env.DATABASE_POOL_SIZE, application_name: `fleetledger-${options.service}` },
+            extra: {
+              max: env.DATABASE_POOL_SIZE,
+              application_name: `fleetledger-${options.service}`,
+              // The services run short statements whose plans Postgres may cost above jit_above_cost
+              // (a JSON batch of thousands of rows): compiling them with LLVM on every execution cost
+              // metering's ingestion ~12% of its throughput (bench/metering/ingest-path.bench.ts). Off.
+              options: '-c jit=off',
+            },
           }),
         }),
         TerminusModule,

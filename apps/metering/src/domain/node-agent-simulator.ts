@@ -67,7 +67,11 @@ export interface SimulatorOptions {
  */
 export class NodeAgentSimulator {
   private readonly random: () => number;
-  private readonly utilization = new Map<string, number>();
+  /** Each GPU's current utilization, GPUs numbered in fleet order (`firstGpu` of its node + its place). */
+  private readonly utilization: Float64Array;
+  private readonly firstGpu = new Map<SimulatedNode, number>();
+  /** Every id can be written into JSON text as it is (no quote, backslash or control character). */
+  private readonly plainIds: boolean;
   private tick = 0;
   private readonly periodMs: number;
 
@@ -77,11 +81,19 @@ export class NodeAgentSimulator {
   ) {
     this.random = seededRandom(options.seed ^ 0x9e3779b9);
     this.periodMs = options.periodMs ?? SAMPLE_PERIOD_SECONDS * 1000;
-    for (const node of fleet) for (const gpuId of node.gpuIds) this.utilization.set(gpuId, this.random());
+    let gpus = 0;
+    for (const node of fleet) {
+      this.firstGpu.set(node, gpus);
+      gpus += node.gpuIds.length;
+    }
+    this.utilization = new Float64Array(gpus);
+    for (let i = 0; i < gpus; i++) this.utilization[i] = this.random();
+    const plain = (id: string) => JSON.stringify(id) === `"${id}"`;
+    this.plainIds = fleet.every((n) => plain(n.nodeId) && n.gpuIds.every(plain));
   }
 
   get gpuCount(): number {
-    return this.utilization.size;
+    return this.utilization.length;
   }
 
   /** The samples of every GPU for the next reporting instant, grouped by node (the Kafka key). */
@@ -96,26 +108,58 @@ export class NodeAgentSimulator {
 
   /** One node's report at an instant (a live runner paces nodes over the period with this). */
   samplesOf(node: SimulatedNode, sampledAtMs: number): TelemetrySample[] {
-    const profile = POWER_PROFILE[node.gpuClass];
     const sampledAt = new Date(sampledAtMs).toISOString();
-    return node.gpuIds.map((gpuId) => {
-      const previous = this.utilization.get(gpuId) ?? 0;
-      const next = Math.min(1, Math.max(0, previous + (this.random() - 0.5) * 0.2));
-      this.utilization.set(gpuId, next);
-      const noiseW = (this.random() - 0.5) * 20;
-      const powerW = Math.max(
-        0,
-        Math.round((profile.idleW + (profile.maxW - profile.idleW) * next + noiseW) * 10) / 10,
-      );
+    const first = this.gpuOf(node);
+    return node.gpuIds.map((gpuId, g) => {
+      const { utilization, powerW } = this.nextReading(node.gpuClass, first + g);
       return {
         sampleId: `${gpuId}@${sampledAtMs}`,
         gpuId,
         nodeId: node.nodeId,
         sampledAt,
-        utilization: Math.round(next * 10_000) / 10_000,
+        utilization,
         powerW,
       };
     });
+  }
+
+  /**
+   * The same report as `samplesOf`, as the JSON text `JSON.stringify(samplesOf(node, sampledAtMs))`
+   * (same readings, same bytes), written without sample objects: the publisher's hot path, so that a
+   * benchmark's load generator leaves the CPU to what it measures. `sampledAt` is the ISO form of
+   * `sampledAtMs` (the caller formats it once per instant).
+   */
+  reportJson(node: SimulatedNode, sampledAtMs: number, sampledAt: string): string {
+    if (!this.plainIds) return JSON.stringify(this.samplesOf(node, sampledAtMs));
+    const first = this.gpuOf(node);
+    let json = '[';
+    for (let g = 0; g < node.gpuIds.length; g++) {
+      const gpuId = node.gpuIds[g];
+      const { utilization, powerW } = this.nextReading(node.gpuClass, first + g);
+      json +=
+        `${g === 0 ? '' : ','}{"sampleId":"${gpuId}@${sampledAtMs}","gpuId":"${gpuId}","nodeId":"${node.nodeId}",` +
+        `"sampledAt":"${sampledAt}","utilization":${utilization},"powerW":${powerW}}`;
+    }
+    return `${json}]`;
+  }
+
+  private gpuOf(node: SimulatedNode): number {
+    const first = this.firstGpu.get(node);
+    if (first === undefined) throw new Error(`node ${node.nodeId} is not in the simulated fleet`);
+    return first;
+  }
+
+  /** The next reading of one GPU: a bounded random walk of utilization, power tracking it. */
+  private nextReading(gpuClass: GpuClass, gpu: number): { utilization: number; powerW: number } {
+    const profile = POWER_PROFILE[gpuClass];
+    const next = Math.min(1, Math.max(0, this.utilization[gpu] + (this.random() - 0.5) * 0.2));
+    this.utilization[gpu] = next;
+    const noiseW = (this.random() - 0.5) * 20;
+    const powerW = Math.max(
+      0,
+      Math.round((profile.idleW + (profile.maxW - profile.idleW) * next + noiseW) * 10) / 10,
+    );
+    return { utilization: Math.round(next * 10_000) / 10_000, powerW };
   }
 }
 

@@ -28,6 +28,30 @@ describe('node-agent simulator', () => {
     expect(second.sampledAtMs - first.sampledAtMs).toBe(10_000);
   });
 
+  it('reportJson is the JSON text of samplesOf: same readings, same bytes, over several instants', () => {
+    const fleet = generateFleet({ seed: 5, nodes: 30 });
+    const objects = new NodeAgentSimulator(fleet, { seed: 5, startMs: START });
+    const text = new NodeAgentSimulator(fleet, { seed: 5, startMs: START });
+    for (const atMs of [START, START + 10_000, START + 20_000]) {
+      const iso = new Date(atMs).toISOString();
+      for (const node of fleet)
+        expect(text.reportJson(node, atMs, iso)).toBe(JSON.stringify(objects.samplesOf(node, atMs)));
+    }
+    // The readings move on (a random walk), so the same instant twice is not the same report.
+    expect(text.reportJson(fleet[0], START, new Date(START).toISOString())).not.toBe(
+      JSON.stringify(new NodeAgentSimulator(fleet, { seed: 5, startMs: START }).samplesOf(fleet[0], START)),
+    );
+  });
+
+  it('reportJson escapes ids that JSON must escape (the same text as JSON.stringify)', () => {
+    const fleet = [{ nodeId: 'rack "7"', gpuClass: 'H100' as const, gpuIds: ['gpu\\0', 'gpu"1'] }];
+    const text = new NodeAgentSimulator(fleet, { seed: 1, startMs: START });
+    const objects = new NodeAgentSimulator(fleet, { seed: 1, startMs: START });
+    const json = text.reportJson(fleet[0], START, new Date(START).toISOString());
+    expect(json).toBe(JSON.stringify(objects.samplesOf(fleet[0], START)));
+    expect((JSON.parse(json) as { gpuId: string }[]).map((s) => s.gpuId)).toEqual(['gpu\\0', 'gpu"1']);
+  });
+
   it('honours the class mix', () => {
     const fleet = generateFleet({ seed: 4, nodes: 50, classMix: { GB200: 1 } });
     expect(new Set(fleet.map((n) => n.gpuClass))).toEqual(new Set(['GB200']));

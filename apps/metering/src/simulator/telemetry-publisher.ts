@@ -38,6 +38,7 @@ export async function publishTelemetry(
   let sent = 0;
   let nodeIndex = 0;
   let passInstant = started;
+  let passInstantIso = new Date(passInstant).toISOString();
   let lastProgress = started;
   const inFlight: Promise<unknown>[] = [];
   for (;;) {
@@ -53,15 +54,20 @@ export async function publishTelemetry(
     let count = 0;
     while (count < due) {
       const node: SimulatedNode = fleet[nodeIndex];
-      const samples = options.simulator.samplesOf(node, passInstant);
       if (options.encoding === 'sample')
-        for (const sample of samples) messages.push({ key: node.nodeId, value: JSON.stringify(sample) });
-      else messages.push({ key: node.nodeId, value: JSON.stringify(samples) });
-      count += samples.length;
+        for (const sample of options.simulator.samplesOf(node, passInstant))
+          messages.push({ key: node.nodeId, value: JSON.stringify(sample) });
+      else
+        messages.push({
+          key: node.nodeId,
+          value: options.simulator.reportJson(node, passInstant, passInstantIso),
+        });
+      count += node.gpuIds.length;
       nodeIndex += 1;
       if (nodeIndex === fleet.length) {
         nodeIndex = 0;
         passInstant = Math.max(passInstant + 1, Date.now());
+        passInstantIso = new Date(passInstant).toISOString();
       }
     }
     // A few sends in flight at once: the broker round trip, not the CPU, bounds one send at a time.
