@@ -372,4 +372,45 @@ describe('metering against real Kafka and PostgreSQL', () => {
     expect(after.accepted - before.accepted).toBe(3);
     expect(after.unattributed - before.unattributed).toBe(3);
   });
+
+  it('samples that arrive before their placement is known are attributed to it when it arrives; an idle GPU stays unattributed', async () => {
+    const before = await queries.pending();
+    const early = await request(service.url)
+      .post('/metering/samples')
+      .send({
+        samples: [
+          sample('p5-1', 'gP1', at('05:10:00')),
+          sample('p5-2', 'gP2', at('05:10:00')),
+          sample('p5-3', 'gP2', at('05:10:10')),
+          sample('p5-idle', 'gP9', at('05:10:00')),
+        ],
+      })
+      .expect(200);
+    expect(early.body).toMatchObject({ accepted: 4, unattributed: 4 });
+
+    const placement = placed('pP', 'lease-p', 'tenant-p', 'H100', ['gP1', 'gP2'], at('05:00:00'));
+    await producer.send({
+      topic: topicName(Topics.allocationEvents, service.topicPrefix),
+      acks: -1,
+      messages: [{ key: placement.streamId, value: JSON.stringify(placement) }],
+    });
+    await waitUntil(
+      async () => (await queries.pending()).unattributed - before.unattributed === 1,
+      30_000,
+      'samples re-attributed to the placement',
+    );
+    const after = await queries.pending();
+    expect(after.awaitingClose - before.awaitingClose).toBe(3);
+    const [window] = await service.app
+      .get(DataSource)
+      .query(
+        `SELECT sample_count, busy_ms FROM metering.usage_windows WHERE lease_id = 'lease-p' AND hour_start = $1`,
+        [at('05:00:00')],
+      );
+    // Three samples at utilization 0.5 over 10 s each: 15 busy seconds.
+    expect({ count: Number(window.sample_count), busyMs: Number(window.busy_ms) }).toEqual({
+      count: 3,
+      busyMs: 15_000,
+    });
+  });
 });

@@ -4,6 +4,7 @@ import { PlacementGpus1764000000200 } from './1764000000200-placement-gpus';
 import { PartitionSamples1764000000300 } from './1764000000300-partition-samples';
 import { FleetCapacity1764000000400 } from './1764000000400-fleet-capacity';
 import { SampleIndexLocality1764000000500 } from './1764000000500-sample-index-locality';
+import { AppendOnlySampleIndexes1764000000600 } from './1764000000600-append-only-sample-indexes';
 
 /** Every migration of the metering schema, oldest first. Never edit one that has shipped: add a new one. */
 export const meteringMigrations = [
@@ -13,4 +14,5 @@ export const meteringMigrations = [
   PartitionSamples1764000000300,
   FleetCapacity1764000000400,
   SampleIndexLocality1764000000500,
+  AppendOnlySampleIndexes1764000000600,
 ];

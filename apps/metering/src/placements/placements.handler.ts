@@ -105,14 +105,33 @@ export class PlacementsHandler {
         window_id: string | null;
       }[]
     >(
-      `SELECT sample_id, sample_day::text AS sample_day, gpu_id, attributed_at, attributed_at::text AS attributed_key,
+      // The samples of these GPUs in the range are the unattributed ones (per-GPU partial index) and
+      // those in windows of a lease that holds, or held, a placement on one of them (window index):
+      // a sample is only ever attributed to its holder's lease. See migration 1764000000600.
+      `WITH leases AS (
+         SELECT DISTINCT p.lease_id, p.gpu_class FROM metering.placement_gpus g
+           JOIN metering.placements p ON p.placement_id = g.placement_id
+          WHERE g.gpu_id = ANY($1::text[])),
+       windows AS (
+         SELECT w.window_id FROM metering.usage_windows w JOIN leases l ON l.lease_id = w.lease_id AND l.gpu_class = w.gpu_class
+          WHERE w.hour_start >= $4::timestamptz AND w.hour_start < $3::timestamptz)
+       SELECT sample_id, sample_day::text AS sample_day, gpu_id, attributed_at, attributed_at::text AS attributed_key,
               busy_ms, energy_mj, window_id
          FROM metering.samples
-        WHERE hashtext(gpu_id) = ANY(ARRAY(SELECT hashtext(g) FROM unnest($1::text[]) AS g)) AND gpu_id = ANY($1::text[])
+        WHERE window_id IS NULL
+          AND hashtext(gpu_id) = ANY(ARRAY(SELECT hashtext(g) FROM unnest($1::text[]) AS g)) AND gpu_id = ANY($1::text[])
+          AND attributed_at >= $2 AND attributed_at < $3
+          AND sample_day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
+          AND sample_day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
+       UNION ALL
+       SELECT sample_id, sample_day::text AS sample_day, gpu_id, attributed_at, attributed_at::text AS attributed_key,
+              busy_ms, energy_mj, window_id
+         FROM metering.samples
+        WHERE window_id = ANY(ARRAY(SELECT window_id FROM windows)) AND gpu_id = ANY($1::text[])
           AND attributed_at >= $2 AND attributed_at < $3
           AND sample_day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
           AND sample_day <= ($3::timestamptz AT TIME ZONE 'UTC')::date`,
-      [gpuIds, timestamp(range.fromMs), timestamp(range.toMs)],
+      [gpuIds, timestamp(range.fromMs), timestamp(range.toMs), timestamp(hourStartOf(range.fromMs))],
     );
     if (samples.length === 0) return;
     const placements = await tx.query<PlacementRow[]>(
