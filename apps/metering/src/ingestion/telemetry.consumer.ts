@@ -65,8 +65,8 @@ export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationS
     this.consumer = this.kafka.consumer({
       groupId: `${this.env.KAFKA_TOPIC_PREFIX}${TELEMETRY_CONSUMER}`,
       allowAutoTopicCreation: false,
-      maxBytesPerPartition: 4 * 1024 * 1024,
-      maxBytes: 16 * 1024 * 1024,
+      maxBytesPerPartition: 10 * 1024 * 1024,
+      maxBytes: 40 * 1024 * 1024,
       maxWaitTimeInMs: 100,
       sessionTimeout: 30_000,
     });
