@@ -413,4 +413,47 @@ describe('metering against real Kafka and PostgreSQL', () => {
       busyMs: 15_000,
     });
   });
+
+  it('stores ids with tabs, newlines, backslashes or a literal \\N exactly as sent, deduplicates them, and digests them as the contract says', async () => {
+    const gpus = ['gS\t1', 'gS\n2', 'gS\\3'];
+    const placement = placed('pS', 'lease-s', 'tenant-s', 'H200', gpus, at('06:00:00'));
+    await producer.send({
+      topic: topicName(Topics.allocationEvents, service.topicPrefix),
+      acks: -1,
+      messages: [{ key: placement.streamId, value: JSON.stringify(placement) }],
+    });
+    const db = service.app.get(DataSource);
+    await waitUntil(
+      async () =>
+        (await db.query(`SELECT 1 FROM metering.placements WHERE placement_id = 'pS'`)).length === 1,
+      30_000,
+      'placement pS known',
+    );
+    const samples = [
+      sample('s\t0610\r', gpus[0], at('06:10:00')),
+      sample('s\n0610', gpus[1], at('06:10:00')),
+      sample('\\N', gpus[2], at('06:10:00')),
+    ];
+    const first = await request(service.url).post('/metering/samples').send({ samples }).expect(200);
+    expect(first.body).toMatchObject({ accepted: 3, duplicates: 0, unattributed: 0 });
+    const again = await request(service.url).post('/metering/samples').send({ samples }).expect(200);
+    expect(again.body).toMatchObject({ accepted: 0, duplicates: 3 });
+
+    const stored = await db.query<{ sample_id: string; gpu_id: string }[]>(
+      `SELECT s.sample_id, s.gpu_id FROM metering.samples s JOIN metering.usage_windows w ON w.window_id = s.window_id
+        WHERE w.lease_id = 'lease-s' ORDER BY s.gpu_id`,
+    );
+    expect(stored).toEqual(
+      samples
+        .map((x) => ({ sample_id: x.sampleId, gpu_id: x.gpuId }))
+        .sort((a, b) => (a.gpu_id < b.gpu_id ? -1 : 1)),
+    );
+    const [window] = await db.query<{ digest: string; sample_count: number }[]>(
+      `SELECT digest::text AS digest, sample_count FROM metering.usage_windows WHERE lease_id = 'lease-s'`,
+    );
+    expect(BigInt(window.digest).toString(16).padStart(16, '0')).toBe(
+      sampleIdDigest(samples.map((x) => x.sampleId)),
+    );
+    expect(Number(window.sample_count)).toBe(3);
+  });
 });

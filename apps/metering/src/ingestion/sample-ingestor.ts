@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { runInTransaction } from '@fleetledger/eventstore';
 import { TelemetrySample } from '@fleetledger/contracts/metering';
-import { DataSource } from 'typeorm';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { DataSource, EntityManager } from 'typeorm';
 import { PlacementInterval } from '../domain/attribution';
 import {
   contributionOf,
@@ -14,6 +18,7 @@ import {
 } from '../domain/quantities';
 import { WindowKey } from '../domain/usage-record';
 import { AttributionCache } from './attribution-cache';
+import { copyInteger, copyText } from './copy-text';
 import { SamplePartitions } from './sample-partitions';
 import { applyWindowDeltas, windowCacheKey, WindowDelta, windowIds } from './window-store';
 
@@ -115,42 +120,33 @@ export class SampleIngestor {
       const idOfKey = new Map(keys.map((key) => [key, ids.get(windowCacheKey(key))!]));
       kept.forEach((row, i) => (row.windowId = rowKeys[i] ? idOfKey.get(rowKeys[i]!)! : null));
 
-      // One JSON parameter instead of arrays (node-postgres escapes array elements one by one; JSON is
-      // native on both sides). Postgres returns only what the NEW rows add to each window: counts,
-      // sums and the sample-id digest (same rule as sampleIdDigestTerm: first 8 bytes of sha256,
-      // summed modulo 2^64), so duplicates add nothing and no per-sample row comes back.
+      // The batch is streamed with COPY into a session temp table (COPY's text format is the cheapest
+      // input Postgres parses: 2-3 times cheaper per row than a JSON parameter), then ONE statement
+      // inserts it and returns only what the NEW rows add to each window: counts, sums and the
+      // sample-id digest (same rule as sampleIdDigestTerm: first 8 bytes of sha256, summed modulo
+      // 2^64), so duplicates add nothing and no per-sample row comes back.
       const added =
         kept.length === 0
           ? []
-          : await tx.query<
-              { window_id: string | null; n: number; busy: string; energy: string; digest: string }[]
-            >(
-              `WITH ins AS (
-                 INSERT INTO metering.samples (sample_id, sample_day, gpu_id, node_id, sampled_at, attributed_at, busy_ms, energy_mj, window_id, source)
-                 SELECT s, date '1970-01-01' + (a / 86400000)::int, g, n, to_timestamp((a + ${SAMPLE_PERIOD_MS / 2}) / 1000.0),
-                        to_timestamp(a / 1000.0), b, e, w, $2
-                   FROM json_to_recordset($1::json) AS x(s text, g text, n text, a bigint, b int, e bigint, w bigint)
-                 ON CONFLICT (attributed_at, sample_id, sample_day) DO NOTHING
-                 RETURNING window_id, busy_ms, energy_mj, sample_id)
-               SELECT window_id, count(*)::int AS n, sum(busy_ms)::text AS busy, sum(energy_mj)::text AS energy,
-                      mod(mod(sum(('x' || left(encode(sha256(convert_to(sample_id, 'UTF8')), 'hex'), 16))::bit(64)::bigint::numeric),
-                              18446744073709551616) + 18446744073709551616, 18446744073709551616)::text AS digest
-                 FROM ins GROUP BY window_id`,
-              [
-                JSON.stringify(
-                  kept.map((r) => ({
-                    s: r.sample.sampleId,
-                    g: r.sample.gpuId,
-                    n: r.sample.nodeId,
-                    a: r.contribution.attributedAtMs,
-                    b: r.contribution.busyMs,
-                    e: r.contribution.energyMj,
-                    w: r.windowId,
-                  })),
-                ),
-                source,
-              ],
-            );
+          : await (async () => {
+              await copyIncoming(tx, kept);
+              return tx.query<
+                { window_id: string | null; n: number; busy: string; energy: string; digest: string }[]
+              >(
+                `WITH ins AS (
+                   INSERT INTO metering.samples (sample_id, sample_day, gpu_id, node_id, sampled_at, attributed_at, busy_ms, energy_mj, window_id, source)
+                   SELECT s, date '1970-01-01' + (a / 86400000)::int, g, n, to_timestamp((a + ${SAMPLE_PERIOD_MS / 2}) / 1000.0),
+                          to_timestamp(a / 1000.0), b, e, w, $1
+                     FROM pg_temp.${INCOMING}
+                   ON CONFLICT (attributed_at, sample_id, sample_day) DO NOTHING
+                   RETURNING window_id, busy_ms, energy_mj, sample_id)
+                 SELECT window_id, count(*)::int AS n, sum(busy_ms)::text AS busy, sum(energy_mj)::text AS energy,
+                        mod(mod(sum(('x' || left(encode(sha256(convert_to(sample_id, 'UTF8')), 'hex'), 16))::bit(64)::bigint::numeric),
+                                18446744073709551616) + 18446744073709551616, 18446744073709551616)::text AS digest
+                   FROM ins GROUP BY window_id`,
+                [source],
+              );
+            })();
       const deltas = new Map<number, WindowDelta>();
       let accepted = 0;
       let unattributed = 0;
@@ -199,6 +195,26 @@ export class SampleIngestor {
     for (const key of this.windowIdCache.keys())
       if (hourOfCacheKey(key) < closedBeforeMs) this.windowIdCache.delete(key);
   }
+}
+
+/** The session temp table a batch is copied into; emptied at every commit (and rollback). */
+const INCOMING = 'metering_incoming_samples';
+/** Pooled connections that have created it (a temp table lives as long as its session). */
+const sessionsWithIncoming = new WeakSet<object>();
+
+/** Streams the rows into the transaction's `INCOMING` table with COPY (text format). */
+async function copyIncoming(tx: EntityManager, rows: readonly SampleRow[]): Promise<void> {
+  const client = (await tx.queryRunner!.connect()) as PoolClient;
+  if (!sessionsWithIncoming.has(client)) {
+    await tx.query(
+      `CREATE TEMP TABLE IF NOT EXISTS ${INCOMING} (s text, g text, n text, a bigint, b int, e bigint, w bigint) ON COMMIT DELETE ROWS`,
+    );
+    sessionsWithIncoming.add(client);
+  }
+  let text = '';
+  for (const r of rows)
+    text += `${copyText(r.sample.sampleId)}\t${copyText(r.sample.gpuId)}\t${copyText(r.sample.nodeId)}\t${copyInteger(r.contribution.attributedAtMs)}\t${copyInteger(r.contribution.busyMs)}\t${copyInteger(r.contribution.energyMj)}\t${copyInteger(r.windowId)}\n`;
+  await pipeline(Readable.from([text]), client.query(copyFrom(`COPY pg_temp.${INCOMING} FROM STDIN`)));
 }
 
 interface SampleRow {
