@@ -127,7 +127,7 @@ export class PlacementsHandler {
        SELECT sample_id, sample_day::text AS sample_day, gpu_id, attributed_at, attributed_at::text AS attributed_key,
               busy_ms, energy_mj, window_id
          FROM metering.samples
-        WHERE window_id = ANY(ARRAY(SELECT window_id FROM windows)) AND gpu_id = ANY($1::text[])
+        WHERE window_id IS NOT NULL AND window_id = ANY(ARRAY(SELECT window_id FROM windows)) AND gpu_id = ANY($1::text[])
           AND attributed_at >= $2 AND attributed_at < $3
           AND sample_day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
           AND sample_day <= ($3::timestamptz AT TIME ZONE 'UTC')::date`,
