@@ -199,18 +199,18 @@ export class SampleIngestor {
 
 /** The session temp table a batch is copied into; emptied at every commit (and rollback). */
 const INCOMING = 'metering_incoming_samples';
-/** Pooled connections that have created it (a temp table lives as long as its session). */
-const sessionsWithIncoming = new WeakSet<object>();
 
-/** Streams the rows into the transaction's `INCOMING` table with COPY (text format). */
+/**
+ * Streams the rows into the transaction's `INCOMING` table with COPY (text format). The table is
+ * created if this session has none: asked in every transaction (a catalog lookup when it exists),
+ * not remembered per pooled client, so that it also holds behind a transaction-mode pooler
+ * (PgBouncer), where consecutive transactions may run on different server sessions.
+ */
 async function copyIncoming(tx: EntityManager, rows: readonly SampleRow[]): Promise<void> {
+  await tx.query(
+    `CREATE TEMP TABLE IF NOT EXISTS ${INCOMING} (s text, g text, n text, a bigint, b int, e bigint, w bigint) ON COMMIT DELETE ROWS`,
+  );
   const client = (await tx.queryRunner!.connect()) as PoolClient;
-  if (!sessionsWithIncoming.has(client)) {
-    await tx.query(
-      `CREATE TEMP TABLE IF NOT EXISTS ${INCOMING} (s text, g text, n text, a bigint, b int, e bigint, w bigint) ON COMMIT DELETE ROWS`,
-    );
-    sessionsWithIncoming.add(client);
-  }
   let text = '';
   for (const r of rows)
     text += `${copyText(r.sample.sampleId)}\t${copyText(r.sample.gpuId)}\t${copyText(r.sample.nodeId)}\t${copyInteger(r.contribution.attributedAtMs)}\t${copyInteger(r.contribution.busyMs)}\t${copyInteger(r.contribution.energyMj)}\t${copyInteger(r.windowId)}\n`;

@@ -26,8 +26,8 @@ export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationS
   private readonly deadLetters: DeadLetterPublisher;
   private readonly samplesTotal: Counter<'outcome'>;
   private readonly lagSeconds: Histogram;
-  /** Set by benchmarks: wall-clock ms from produce to commit, per sample. */
-  onCommitted?: (lagsMs: number[]) => void;
+  /** Set by benchmarks: per sample, wall-clock ms from produce to commit, and the samples committed. */
+  onCommitted?: (lagsMs: number[], samples: readonly TelemetrySample[]) => void;
 
   constructor(
     @Inject(KAFKA) private readonly kafka: Kafka,
@@ -126,7 +126,7 @@ export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationS
       const now = Date.now();
       const lags = sampleMessages.map((m) => now - Number(m.timestamp));
       for (const lag of lags) this.lagSeconds.observe(lag / 1000);
-      this.onCommitted?.(lags);
+      this.onCommitted?.(lags, samples);
       this.samplesTotal.inc({ outcome: 'accepted' }, result.accepted);
       this.samplesTotal.inc({ outcome: 'duplicate' }, result.duplicates);
       this.samplesTotal.inc({ outcome: 'unattributed' }, result.unattributed);
