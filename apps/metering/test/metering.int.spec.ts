@@ -33,6 +33,28 @@ describe('metering against real Kafka and PostgreSQL', () => {
       messages: samples.map((s) => ({ key: 'node-1', value: typeof s === 'string' ? s : JSON.stringify(s) })),
     });
 
+  const sendAllocationEvents = (...events: { streamId: string }[]) =>
+    producer.send({
+      topic: topicName(Topics.allocationEvents, service.topicPrefix),
+      acks: -1,
+      messages: events.map((e) => ({ key: e.streamId, value: JSON.stringify(e) })),
+    });
+  /** Publishes a placement and waits until metering has applied it. */
+  const place = async (placement: ReturnType<typeof placed>) => {
+    await sendAllocationEvents(placement);
+    const placementId = (placement.payload as { placementId: string }).placementId;
+    await waitUntil(
+      async () =>
+        (
+          await service.app
+            .get(DataSource)
+            .query(`SELECT 1 FROM metering.placements WHERE placement_id = $1`, [placementId])
+        ).length === 1,
+      30_000,
+      `placement ${placementId} applied`,
+    );
+  };
+
   beforeAll(async () => {
     service = await startTestService(MeteringModule, meteringService, {
       env: { METERING_CLOSE_INTERVAL_MS: '0', METERING_LATENESS_MS: String(5 * 60_000) },
@@ -219,11 +241,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
     );
     // Then allocation's release at 01:30 arrives, late.
     const release = released('pB', 'lease-b', 'tenant-b', 'H200', ['gB1'], at('01:30:00'));
-    await producer.send({
-      topic: topicName(Topics.allocationEvents, service.topicPrefix),
-      acks: -1,
-      messages: [{ key: release.streamId, value: JSON.stringify(release) }],
-    });
+    await sendAllocationEvents(release);
     await waitUntil(
       async () => (await queries.pending()).unattributed === 2,
       30_000,
@@ -289,18 +307,8 @@ describe('metering against real Kafka and PostgreSQL', () => {
   it('concurrent batches opening the same new window count every sample (no window id leaks before commit)', async () => {
     const gpus = Array.from({ length: 8 }, (_, i) => `gC${i}`);
     const placement = placed('pC', 'lease-c', 'tenant-c', 'GB200', gpus, at('05:00:00'));
-    await producer.send({
-      topic: topicName(Topics.allocationEvents, service.topicPrefix),
-      acks: -1,
-      messages: [{ key: placement.streamId, value: JSON.stringify(placement) }],
-    });
+    await place(placement);
     const db = service.app.get(DataSource);
-    await waitUntil(
-      async () =>
-        (await db.query(`SELECT 1 FROM metering.placements WHERE placement_id = 'pC'`)).length === 1,
-      30_000,
-      'pC applied',
-    );
     const before = await queries.pending();
     const batches = Array.from({ length: 8 }, (_, b) =>
       gpus.map((gpuId) =>
@@ -389,11 +397,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
     expect(early.body).toMatchObject({ accepted: 4, unattributed: 4 });
 
     const placement = placed('pP', 'lease-p', 'tenant-p', 'H100', ['gP1', 'gP2'], at('05:00:00'));
-    await producer.send({
-      topic: topicName(Topics.allocationEvents, service.topicPrefix),
-      acks: -1,
-      messages: [{ key: placement.streamId, value: JSON.stringify(placement) }],
-    });
+    await sendAllocationEvents(placement);
     await waitUntil(
       async () => (await queries.pending()).unattributed - before.unattributed === 1,
       30_000,
@@ -417,18 +421,8 @@ describe('metering against real Kafka and PostgreSQL', () => {
   it('stores ids with tabs, newlines, backslashes or a literal \\N exactly as sent, deduplicates them, and digests them as the contract says', async () => {
     const gpus = ['gS\t1', 'gS\n2', 'gS\\3'];
     const placement = placed('pS', 'lease-s', 'tenant-s', 'H200', gpus, at('06:00:00'));
-    await producer.send({
-      topic: topicName(Topics.allocationEvents, service.topicPrefix),
-      acks: -1,
-      messages: [{ key: placement.streamId, value: JSON.stringify(placement) }],
-    });
+    await place(placement);
     const db = service.app.get(DataSource);
-    await waitUntil(
-      async () =>
-        (await db.query(`SELECT 1 FROM metering.placements WHERE placement_id = 'pS'`)).length === 1,
-      30_000,
-      'placement pS known',
-    );
     const samples = [
       sample('s\t0610\r', gpus[0], at('06:10:00')),
       sample('s\n0610', gpus[1], at('06:10:00')),
