@@ -105,8 +105,8 @@ export class PlacementsHandler {
         window_id: string | null;
       }[]
     >(
-      // The samples of these GPUs in the range are the unattributed ones (per-GPU partial index) and
-      // those in windows of a lease that holds, or held, a placement on one of them (window index):
+      // The samples of these GPUs in the range are among the unattributed ones (partial index on time)
+      // and those in windows of a lease that holds, or held, a placement on one of them (window index):
       // a sample is only ever attributed to its holder's lease. See migration 1764000000600.
       `WITH leases AS (
          SELECT DISTINCT p.lease_id, p.gpu_class FROM metering.placement_gpus g
@@ -118,8 +118,7 @@ export class PlacementsHandler {
        SELECT sample_id, sample_day::text AS sample_day, gpu_id, attributed_at, attributed_at::text AS attributed_key,
               busy_ms, energy_mj, window_id
          FROM metering.samples
-        WHERE window_id IS NULL
-          AND hashtext(gpu_id) = ANY(ARRAY(SELECT hashtext(g) FROM unnest($1::text[]) AS g)) AND gpu_id = ANY($1::text[])
+        WHERE window_id IS NULL AND gpu_id = ANY($1::text[])
           AND attributed_at >= $2 AND attributed_at < $3
           AND sample_day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
           AND sample_day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
