@@ -5,7 +5,7 @@
  *   npm run bench:metering -- --minutes 10      # the 10-minute run
  * (`node --max-semi-space-size=32`, as the metering Deployment runs: see apps/metering/README.md)
  * The run's database and topics are deleted at the end, unless --keep.
- *   options: --seconds <n> --rate <samples/s> --concurrency <partitions at once> --keep (keep the database)
+ *   options: --seconds <n> --rate <samples/s> --concurrency <partitions at once> --keep (keep the database and the topics)
  *
  * The metering service runs in this process (as main.ts wires it, on a fresh database and its own
  * topic prefix); the node-agent simulator runs as a child process and first publishes demo
@@ -30,7 +30,7 @@ const options = new Command()
   .option('--minutes <n>', 'overrides --seconds')
   .option('--rate <n>', 'target samples per second', '50000')
   .option('--concurrency <n>', 'telemetry partitions processed at once', '3')
-  .option('--keep', 'keep the database afterwards', false)
+  .option('--keep', 'keep the database and the topics afterwards', false)
   .parse()
   .opts<{ seconds: string; minutes?: string; rate: string; concurrency: string; keep: boolean }>();
 

@@ -16,7 +16,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * - the existing samples_unattributed_idx (attributed_at) WHERE window_id IS NULL for the others.
  * Re-attribution then reads all samples of the range in those two sets and keeps its GPUs' (cheap
  * for changes learned seconds late; see the metering README's known limits).
- * On a large existing table this builds both indexes (run it in a maintenance window).
+ * On a large existing table this builds the window index (run it in a maintenance window).
  */
 export class AppendOnlySampleIndexes1764000000600 implements MigrationInterface {
   name = 'AppendOnlySampleIndexes1764000000600';
