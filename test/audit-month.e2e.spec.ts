@@ -1,9 +1,8 @@
-import request from 'supertest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runInTransaction, tableChecksum } from '@fleetledger/eventstore';
-import { waitUntil } from '@fleetledger/testing';
+import { api, waitUntil } from '@fleetledger/testing';
 import { explainInvoice } from '../apps/audit/src/explain';
 import { writeReport } from '../apps/audit/src/report';
 import {
@@ -108,10 +107,10 @@ describe('audit over a generated month: leases, quota doubling, placements, rack
   };
   let finalTotals: Record<string, string>;
 
-  const inventory = () => request(services.inventory.url);
-  const allocation = () => request(services.allocation.url);
-  const metering = () => request(services.metering.url);
-  const billing = () => request(services.billing.url);
+  const inventory = () => api(services.inventory.url);
+  const allocation = () => api(services.allocation.url);
+  const metering = () => api(services.metering.url);
+  const billing = () => api(services.billing.url);
   const invoice = async (tenant: 'acme' | 'borealis') =>
     (await billing().get(`/invoices/${INVOICE[tenant]}`).set({ 'x-tenant-id': tenant }).expect(200)).body as {
       status: string;

@@ -1,6 +1,5 @@
-import request from 'supertest';
 import { tableChecksum } from '@fleetledger/eventstore';
-import { waitUntil } from '@fleetledger/testing';
+import { api, waitUntil } from '@fleetledger/testing';
 import { auditedServices } from '../apps/audit/src/services';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -84,10 +83,10 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
   /** The draft invoice's charges as billing held them, and when: for the as-of replay at the end. */
   let draftSeen: { at: string; charges: { rows: number; checksum: string } };
 
-  const inventory = () => request(services.inventory.url);
-  const allocation = () => request(services.allocation.url);
-  const metering = () => request(services.metering.url);
-  const billing = () => request(services.billing.url);
+  const inventory = () => api(services.inventory.url);
+  const allocation = () => api(services.allocation.url);
+  const metering = () => api(services.metering.url);
+  const billing = () => api(services.billing.url);
   const sql = async <T>(query: string, params: unknown[] = []): Promise<T[]> =>
     services.dataSource().query(query, params);
   const livePlacements = async (): Promise<Placement[]> =>

@@ -10,7 +10,7 @@
  * Uses DATABASE_URL (default the local server) and drops its database afterwards.
  */
 import 'reflect-metadata';
-import { allocation, EventRegistry, inventory } from '@fleetledger/contracts';
+import { allocation, EventRegistry, inventory, servicePrincipal } from '@fleetledger/contracts';
 import { EventStore, Projection, rebuildProjection } from '@fleetledger/eventstore';
 import { TestDatabase } from '@fleetledger/testing';
 import { v7 as uuidv7 } from 'uuid';
@@ -79,6 +79,9 @@ async function main() {
     const store = new EventStore(
       'allocation',
       new EventRegistry([...allocation.allAllocationEvents, ...inventory.allInventoryEvents]),
+      {
+        principal: () => servicePrincipal('bench'),
+      },
     );
     const engine = new AllocationEngine(dataSource, store, 'bench.allocation.events.v1');
     let t = performance.now();

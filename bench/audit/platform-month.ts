@@ -25,6 +25,7 @@ import {
   NewEvent,
   topicName,
   Topics,
+  servicePrincipal,
 } from '@fleetledger/contracts';
 import { EventStore, ident, runInTransaction } from '@fleetledger/eventstore';
 import type { ServiceOptions } from '@fleetledger/platform';
@@ -149,7 +150,9 @@ class LogWriter {
     private readonly batch: number,
     readonly inboxes: InboxWriter[],
   ) {
-    this.store = new EventStore(service.schema, service.registry);
+    this.store = new EventStore(service.schema, service.registry, {
+      principal: () => servicePrincipal('bench'),
+    });
   }
 
   async push(streamId: string, event: NewEvent): Promise<void> {
@@ -286,7 +289,9 @@ export async function seedPlatformMonth(
 
   // ---- inventory: the fleet import, then the month's health, drains and power changes (real handler)
   const inventoryService = service('inventory');
-  const inventoryStore = new EventStore(inventoryService.schema, inventoryService.registry);
+  const inventoryStore = new EventStore(inventoryService.schema, inventoryService.registry, {
+    principal: () => servicePrincipal('bench'),
+  });
   const handler = new InventoryCommandHandler(
     dataSource,
     inventoryStore,

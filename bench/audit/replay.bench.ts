@@ -13,7 +13,7 @@
 // --keep-db        keeps the seeded database (and the replayed schemas) for inspection
 import 'reflect-metadata';
 import { loadavg } from 'node:os';
-import { newEvent } from '@fleetledger/contracts';
+import { newEvent, servicePrincipal } from '@fleetledger/contracts';
 import {
   EventStore,
   ident,
@@ -80,7 +80,9 @@ async function migrateAll(url: string, services: ServiceOptions[]): Promise<void
 
 /** Reads a projection's whole source in rebuild-sized batches without applying anything. */
 async function readOnly(dataSource: DataSource, service: ServiceOptions, projection: Projection) {
-  const store = new EventStore(service.schema, service.registry);
+  const store = new EventStore(service.schema, service.registry, {
+    principal: () => servicePrincipal('bench'),
+  });
   const batch = BATCH_SIZE ?? DEFAULT_REBUILD_BATCH;
   const started = Date.now();
   let position = 0;
@@ -292,7 +294,9 @@ async function platformReplay(): Promise<void> {
 async function exampleReplay(events: number): Promise<void> {
   const db = await TestDatabase.create('fl_bench_replay');
   const dataSource = await db.dataSource(exampleService.migrations, 4);
-  const store = new EventStore('example', exampleRegistry);
+  const store = new EventStore('example', exampleRegistry, {
+    principal: () => servicePrincipal('bench'),
+  });
   try {
     const accounts = 1000;
     await runInTransaction(dataSource, (tx) =>

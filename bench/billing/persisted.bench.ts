@@ -5,7 +5,7 @@
 // (DATABASE_URL, default the local server) in a throw-away database. Prints figures; asserts nothing.
 //   node -r @swc-node/register bench/billing/persisted.bench.ts [--leases 20] [--leases-per-tenant 10] [--batch 500]
 import 'reflect-metadata';
-import { EventEnvelope, metering } from '@fleetledger/contracts';
+import { EventEnvelope, metering, servicePrincipal } from '@fleetledger/contracts';
 import { EventStore, runInTransaction } from '@fleetledger/eventstore';
 import type { Messaging, Metrics } from '@fleetledger/platform';
 import { TestDatabase } from '@fleetledger/testing';
@@ -57,7 +57,9 @@ async function main() {
     process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const db = await TestDatabase.create('fl_billing_bench');
   const dataSource = await db.dataSource(billingService.migrations, 4);
-  const store = new EventStore('billing', billingService.registry);
+  const store = new EventStore('billing', billingService.registry, {
+    principal: () => servicePrincipal('bench'),
+  });
   const messaging = { eventsTopic: 'bench.billing.events.v1' } as Messaging;
   const metrics = { eventsAppended: { inc: () => undefined } } as unknown as Metrics;
   const billing = new BillingStore(store, messaging, metrics);

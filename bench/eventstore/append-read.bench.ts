@@ -3,7 +3,7 @@
 //   npm run bench:eventstore [-- --events 20000]
 import 'reflect-metadata';
 import { z } from 'zod';
-import { defineEvent, EventRegistry, newEvent } from '@fleetledger/contracts';
+import { defineEvent, EventRegistry, newEvent, servicePrincipal } from '@fleetledger/contracts';
 import { EventStore, runInTransaction } from '@fleetledger/eventstore';
 import { TestDatabase } from '@fleetledger/testing';
 import { createEventStoreMigration } from '@fleetledger/eventstore';
@@ -22,7 +22,9 @@ const Noted = defineEvent({
     readings: z.array(z.object({ at: z.string(), value: z.number(), unit: z.string() })),
   }),
 });
-const store = new EventStore('bench', new EventRegistry([Sampled, Noted]));
+const store = new EventStore('bench', new EventRegistry([Sampled, Noted]), {
+  principal: () => servicePrincipal('bench'),
+});
 const argEvents = process.argv.indexOf('--events');
 const N = argEvents > 0 ? Number(process.argv[argEvents + 1]) : 10_000;
 const at = '2026-11-01T00:00:00Z';

@@ -6,7 +6,7 @@
 // Prints figures; asserts nothing.
 //   node -r @swc-node/register bench/inventory/import.bench.ts [--scale 1] [--batch-size 250] [--queries 1000]
 import 'reflect-metadata';
-import { Topics, topicName } from '@fleetledger/contracts';
+import { Topics, topicName, servicePrincipal } from '@fleetledger/contracts';
 import {
   createIdempotentProducer,
   createKafka,
@@ -49,7 +49,9 @@ async function main() {
   const topic = topicName(Topics.inventoryEvents, prefix);
   const handler = new InventoryCommandHandler(
     dataSource,
-    new EventStore(inventoryService.schema, inventoryService.registry),
+    new EventStore(inventoryService.schema, inventoryService.registry, {
+      principal: () => servicePrincipal('bench'),
+    }),
     topic,
   );
   const context = { correlationId: 'bench', occurredAt: '2026-11-01T00:00:00Z' };

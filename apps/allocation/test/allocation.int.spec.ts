@@ -1,12 +1,14 @@
-import request from 'supertest';
 import { allocation, EventEnvelope, inventory, topicName, Topics } from '@fleetledger/contracts';
 import { compareProjection, EventStore, rebuildProjection } from '@fleetledger/eventstore';
 import { Messaging } from '@fleetledger/platform';
 import {
+  api,
   startTestService,
-  TestService,
   testKafka,
+  TestService,
+  testCallerToken,
   TopicCollector,
+  testToken,
   uniqueTopicPrefix,
   waitUntil,
 } from '@fleetledger/testing';
@@ -59,7 +61,7 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
       messages: events.map((e) => ({ key: 'inventory-test', value: JSON.stringify(envelope(e, ++sent)) })),
     });
   };
-  const post = (path: string, body: object) => request(service.url).post(path).send(body);
+  const post = (path: string, body: object) => api(service.url).post(path).send(body);
 
   beforeAll(async () => {
     service = await startTestService(AllocationModule, allocationService, { topicPrefix: prefix });
@@ -72,7 +74,7 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     );
     await waitUntil(
       async () => {
-        const res = await request(service.url).get('/utilization');
+        const res = await api(service.url).get('/utilization');
         return res.body.length === 2;
       },
       60_000,
@@ -148,10 +150,10 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     expect(doubled.body).toMatchObject({ nominal: 32, previous: { nominal: 16 } });
     // A release retries the queue: train-2 now fits the doubled quota.
     await post('/workloads/train-1/release', { requestedAt: '2026-03-01T01:00:00.000Z' }).expect(200);
-    const queue = await request(service.url).get('/queue').expect(200);
+    const queue = await api(service.url).get('/queue').expect(200);
     expect(queue.body).toEqual([]);
 
-    const history = await request(service.url).get('/quotas/acme/history').expect(200);
+    const history = await api(service.url).get('/quotas/acme/history').expect(200);
     expect(history.body.map((h: { reason: string }) => h.reason)).toEqual([
       'initial',
       'Claude Code limits x2',
@@ -181,7 +183,7 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
   });
 
   it('a failed GPU evicts its placement and places it again; the events reach the topic', async () => {
-    const [placement] = (await request(service.url).get('/placements?tenantId=acme').expect(200)).body;
+    const [placement] = (await api(service.url).get('/placements?tenantId=acme').expect(200)).body;
     const failed = placement.gpuIds[0];
     await publishInventory([
       {
@@ -201,13 +203,13 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     ]);
     await waitUntil(
       async () =>
-        (await request(service.url).get('/placements?tenantId=acme')).body[0]?.placementId === 'train-2#2',
+        (await api(service.url).get('/placements?tenantId=acme')).body[0]?.placementId === 'train-2#2',
       30_000,
       'the re-placement',
     );
-    const [again] = (await request(service.url).get('/placements?tenantId=acme')).body;
+    const [again] = (await api(service.url).get('/placements?tenantId=acme')).body;
     expect(again.gpuIds).not.toContain(failed);
-    const utilization = (await request(service.url).get('/utilization')).body.find(
+    const utilization = (await api(service.url).get('/utilization')).body.find(
       (u: { gpuClass: string }) => u.gpuClass === 'H100',
     );
     expect(utilization).toMatchObject({ allocated: 16, healthy: 63 });
@@ -264,7 +266,12 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     await admin.connect();
     const collectors = new Map<string, TopicCollector>();
     /** Sends one request the way a Nest Kafka client does and returns the reply's body. */
-    const call = async (pattern: string, payload: object, correlationId: string): Promise<unknown> => {
+    const call = async (
+      pattern: string,
+      payload: object,
+      correlationId: string,
+      token: string | null = testCallerToken(),
+    ): Promise<unknown> => {
       const replyTopic = `${prefix}${pattern}.reply`;
       let replies = collectors.get(replyTopic);
       if (!replies) {
@@ -281,6 +288,7 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
               kafka_correlationId: correlationId,
               kafka_replyTopic: replyTopic,
               kafka_replyPartition: '0',
+              ...(token ? { authorization: `Bearer ${token}` } : {}),
             },
           },
         ],
@@ -289,11 +297,18 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
         (m) => m.some((x) => x.headers.kafka_correlationId === correlationId),
         60_000,
       );
-      const body = messages.find((m) => m.headers.kafka_correlationId === correlationId)!.value as {
-        response?: unknown;
-      };
+      const reply = messages.find((m) => m.headers.kafka_correlationId === correlationId)!;
+      // Nest sends a refusal (or any error) as JSON in the `kafka_nest-err` header.
+      if (reply.headers['kafka_nest-err']) return { err: JSON.parse(reply.headers['kafka_nest-err']) };
+      const body = reply.value as { response?: unknown };
       return body.response ?? body;
     };
+    const placementsOf = async (workloadId: string) =>
+      (
+        await service.app
+          .get(DataSource)
+          .query(`SELECT 1 FROM allocation.placements WHERE workload_id = $1`, [workloadId])
+      ).length;
     const inference36 = (workloadId: string) => ({
       workloadId,
       tenantId: 'acme',
@@ -310,6 +325,15 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
         author: 'cap',
         at: AT,
       }).expect(201);
+      // Who may ask: a request without a token, or from a tenant, is refused and nothing is placed.
+      expect(await call('allocation.place', inference36('rpc-0'), 'c-anon', null)).toMatchObject({
+        err: { error: { statusCode: 401, error: 'unauthorized', details: { reason: 'missing-token' } } },
+      });
+      const tenantToken = await testToken({ roles: ['tenant'], tenant: 'acme' });
+      expect(await call('allocation.place', inference36('rpc-0'), 'c-tenant', tenantToken)).toMatchObject({
+        err: { error: { statusCode: 403, error: 'role-required' } },
+      });
+      expect(await placementsOf('rpc-0')).toBe(0);
       expect(await call('allocation.place', inference36('rpc-1'), 'c-1')).toMatchObject({
         outcome: 'placed',
         gpuClass: 'GB200',
@@ -353,7 +377,7 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
       const urls = [service.url, replica.url];
       const replies = await Promise.all(
         Array.from({ length: 16 }, (_, i) =>
-          request(urls[i % 2])
+          api(urls[i % 2])
             .post('/workloads')
             .send({
               workloadId: `race-${i}`,
@@ -395,7 +419,7 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     const END = '2026-06-01T00:00:00.000Z';
     const AFTER = '2026-06-01T00:01:00.000Z';
     const H200_RACK = 's2-h01-r001';
-    const get = (path: string) => request(service.url).get(path);
+    const get = (path: string) => api(service.url).get(path);
     const submit = (workloadId: string, tenantId: string, gpuCount: number, requestedAt: string) =>
       post('/workloads', {
         workloadId,

@@ -1,6 +1,5 @@
-import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { Topics, topicName } from '@fleetledger/contracts';
+import { Topics, topicName, servicePrincipal } from '@fleetledger/contracts';
 import {
   compareProjection,
   createEventStoreMigration,
@@ -11,6 +10,7 @@ import {
 } from '@fleetledger/eventstore';
 import { Messaging, ServiceOptions, PRODUCER, KAFKA } from '@fleetledger/platform';
 import {
+  api,
   ExampleModule,
   exampleRegistry,
   exampleService,
@@ -54,11 +54,11 @@ describe('audit: verify, replay, reconcile', () => {
     });
     await subscriber.start();
     for (const id of ['a1', 'a2', 'a3']) {
-      await request(service.url)
+      await api(service.url)
         .post('/accounts')
         .send({ accountId: id, owner: `lab-${id}` })
         .expect(201);
-      await request(service.url)
+      await api(service.url)
         .post(`/accounts/${id}/deposits`)
         .send({ amountMinor: 1000, at: '2026-11-03T00:00:00Z' })
         .expect(201);
@@ -114,7 +114,9 @@ describe('audit: verify, replay, reconcile', () => {
   });
 
   it('replay is deterministic: two replays of the same log give identical tables', async () => {
-    const store = new EventStore('example', exampleRegistry);
+    const store = new EventStore('example', exampleRegistry, {
+      principal: () => servicePrincipal('test'),
+    });
     const [projection] = exampleService.projections!;
     await rebuildProjection(db, store, projection, { targetSchema: 'example_replay_a', batchSize: 2 });
     await rebuildProjection(db, store, projection, { targetSchema: 'example_replay_b', batchSize: 5000 });

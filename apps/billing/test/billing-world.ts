@@ -1,6 +1,5 @@
-import request from 'supertest';
 import { Topics, topicName } from '@fleetledger/contracts';
-import { startTestService, TestService, testKafka, TopicCollector } from '@fleetledger/testing';
+import { api, startTestService, testKafka, TestService, TopicCollector } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { BillingModule } from '../src/billing.module';
 import { billingService } from '../src/billing.options';
@@ -29,7 +28,7 @@ export async function startBillingWorld(
     ? await new TopicCollector(testKafka()).start([topicName(Topics.billingEvents, service.topicPrefix)])
     : undefined;
   if (options.publishUsdPlan ?? true)
-    await request(service.url)
+    await api(service.url)
       .post('/rate-plans')
       .send({ plan: usdPlan(), publishedAt: '2026-10-01T00:00:00.000Z' })
       .expect(201);

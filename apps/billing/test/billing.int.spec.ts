@@ -1,7 +1,6 @@
-import request from 'supertest';
 import { allocation, EventEnvelope, metering, Topics, topicName } from '@fleetledger/contracts';
 import { compareProjection, EventStore, Projection, rebuildProjection } from '@fleetledger/eventstore';
-import { TestService, TopicCollector, waitUntil } from '@fleetledger/testing';
+import { api, TestService, TopicCollector, waitUntil } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { invoicesProjection } from '../src/projections/invoices.projection';
@@ -78,7 +77,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
   const charges = async () =>
     Number((await service.app.get(DataSource).query(`SELECT count(*)::int AS n FROM billing.charges`))[0].n);
   const invoice = async (id = invoiceId) =>
-    (await request(service.url).get(`/invoices/${id}`).set(tenantA).expect(200)).body;
+    (await api(service.url).get(`/invoices/${id}`).set(tenantA).expect(200)).body;
 
   // Event ids are fixed up front so the test can name them (the source events of invoice lines).
   const l1Envelopes = l1Usage.map(usageEnvelope);
@@ -100,11 +99,11 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     // L2's usage comes before its lease: it is held visibly, then rated when the lease arrives.
     await publish(producer, meteringTopic, [l2Envelope]);
     await waitUntil(
-      async () => (await request(service.url).get('/usage-holds').set(tenantA)).body.length === 1,
+      async () => (await api(service.url).get('/usage-holds').set(tenantA)).body.length === 1,
       30_000,
       'a held usage',
     );
-    expect((await request(service.url).get('/usage-holds').set(tenantA).expect(200)).body).toEqual([
+    expect((await api(service.url).get('/usage-holds').set(tenantA).expect(200)).body).toEqual([
       expect.objectContaining({ eventId: l2Envelope.eventId, status: 'pending', reason: 'unknown-lease' }),
     ]);
     await publish(producer, allocationTopic, [
@@ -139,7 +138,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
       'L2:gpu-usage:H200:300000000': '2400',
       'L2:commitment-shortfall:H200': '1197600',
     });
-    expect((await request(service.url).get('/usage-holds').set(tenantA).expect(200)).body).toEqual([]);
+    expect((await api(service.url).get('/usage-holds').set(tenantA).expect(200)).body).toEqual([]);
   });
 
   it('a redelivered usage event is billed once', async () => {
@@ -172,20 +171,20 @@ describe('billing service against real Kafka and PostgreSQL', () => {
   });
 
   it("tenant B can never read tenant A's invoice", async () => {
-    const response = await request(service.url)
+    const response = await api(service.url)
       .get(`/invoices/${invoiceId}`)
       .set({ 'x-tenant-id': 'tenant-b' })
       .expect(404);
     expect(response.body.error).toBe('invoice-not-found');
     expect(
-      (await request(service.url).get('/invoices').set({ 'x-tenant-id': 'tenant-b' }).expect(200)).body,
+      (await api(service.url).get('/invoices').set({ 'x-tenant-id': 'tenant-b' }).expect(200)).body,
     ).toEqual([]);
-    await request(service.url).get(`/invoices/${invoiceId}`).expect(400);
+    await api(service.url).get(`/invoices/${invoiceId}`).expect(400);
   });
 
   it('finalizes the term-end invoice at term end (number 1), then the monthly one (number 2); lines name their source events', async () => {
     const termEnd = (
-      await request(service.url)
+      await api(service.url)
         .post(`/invoices/${l1InvoiceId}/finalize`)
         .set(tenantA)
         .send({ finalizedAt: '2026-11-01T03:00:00.000Z' })
@@ -193,7 +192,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     ).body;
     expect(termEnd).toMatchObject({ status: 'finalized', invoiceNumber: 1, totalMinor: '1704' });
     const finalized = (
-      await request(service.url)
+      await api(service.url)
         .post(`/invoices/${invoiceId}/finalize`)
         .set(tenantA)
         .send({ finalizedAt: '2026-12-01T00:00:00.000Z' })
@@ -218,7 +217,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     ]);
 
     const sources = (
-      await request(service.url)
+      await api(service.url)
         .get(`/invoices/${l1InvoiceId}/lines/L1:gpu-overage:H100:300000000/source-events`)
         .set(tenantA)
         .expect(200)
@@ -234,13 +233,13 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     const dataSource = service.app.get(DataSource);
     const store = service.app.get(EventStore);
     const before = await store.headPosition(dataSource);
-    const again = await request(service.url)
+    const again = await api(service.url)
       .post(`/invoices/${invoiceId}/finalize`)
       .set(tenantA)
       .send({ finalizedAt: '2026-12-02T00:00:00.000Z' })
       .expect(409);
     expect(again.body).toMatchObject({ error: 'invoice-finalized' });
-    const tooMuch = await request(service.url)
+    const tooMuch = await api(service.url)
       .post(`/invoices/${invoiceId}/credit-notes`)
       .set(tenantA)
       .send({ amountMinor: '1200001', reason: 'goodwill', issuedAt: '2026-12-02T00:00:00.000Z' })
@@ -279,7 +278,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     });
     // A credit granted by hand takes the next number in the credit-note series.
     const granted = (
-      await request(service.url)
+      await api(service.url)
         .post(`/invoices/${l1InvoiceId}/credit-notes`)
         .set(tenantA)
         .send({
@@ -315,12 +314,11 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     );
     await publish(producer, meteringTopic, [lateEnvelope]);
     await waitUntil(
-      async () => (await request(service.url).get('/invoices/tenant-a.2026-12').set(tenantA)).status === 200,
+      async () => (await api(service.url).get('/invoices/tenant-a.2026-12').set(tenantA)).status === 200,
       30_000,
       'the December draft',
     );
-    const december = (await request(service.url).get('/invoices/tenant-a.2026-12').set(tenantA).expect(200))
-      .body;
+    const december = (await api(service.url).get('/invoices/tenant-a.2026-12').set(tenantA).expect(200)).body;
     // one GPU-hour of November at the base price, on its own prior-period line; L1's term ended in November
     expect(december.lines).toEqual([
       expect.objectContaining({
@@ -333,7 +331,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
   });
 
   it('usage that no open invoice can take is held visibly, and the consumer goes on', async () => {
-    await request(service.url)
+    await api(service.url)
       .post('/invoices/tenant-a.2026-12/finalize')
       .set(tenantA)
       .send({ finalizedAt: '2026-12-31T00:00:00.000Z' })
@@ -347,11 +345,11 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     );
     await publish(producer, meteringTopic, [raised]);
     await waitUntil(
-      async () => (await request(service.url).get('/usage-holds').set(tenantA)).body.length === 1,
+      async () => (await api(service.url).get('/usage-holds').set(tenantA)).body.length === 1,
       30_000,
       'the held correction',
     );
-    expect((await request(service.url).get('/usage-holds').set(tenantA)).body).toEqual([
+    expect((await api(service.url).get('/usage-holds').set(tenantA)).body).toEqual([
       expect.objectContaining({ eventId: raised.eventId, status: 'pending', reason: 'invoice-finalized' }),
     ]);
   });
@@ -389,7 +387,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     for (const tenantId of tenants) {
       await waitUntil(
         async () =>
-          (await request(service.url).get(`/invoices/${tenantId}.2026-11`).set({ 'x-tenant-id': tenantId }))
+          (await api(service.url).get(`/invoices/${tenantId}.2026-11`).set({ 'x-tenant-id': tenantId }))
             .status === 200,
         30_000,
         'drafts',
@@ -397,7 +395,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     }
     const finalized = await Promise.all(
       tenants.map((tenantId) =>
-        request(service.url)
+        api(service.url)
           .post(`/invoices/${tenantId}.2026-11/finalize`)
           .set({ 'x-tenant-id': tenantId })
           .send({ finalizedAt: '2026-12-01T00:00:00.000Z' }),
@@ -431,7 +429,7 @@ describe('billing service against real Kafka and PostgreSQL', () => {
   });
 
   it('serves its OpenAPI document', async () => {
-    const doc = await request(service.url).get('/docs/openapi.json').expect(200);
+    const doc = await api(service.url).get('/docs/openapi.json').expect(200);
     expect(Object.keys(doc.body.paths)).toEqual(
       expect.arrayContaining([
         '/invoices',

@@ -1,7 +1,6 @@
-import request from 'supertest';
 import { allocation, EventEnvelope, inventory, metering, Topics, topicName } from '@fleetledger/contracts';
 import { compareProjection, EventStore, rebuildProjection } from '@fleetledger/eventstore';
-import { TestService, TopicCollector, waitUntil } from '@fleetledger/testing';
+import { api, TestService, TopicCollector, waitUntil } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { fleetHealthProjection } from '../src/projections/fleet-health.projection';
@@ -130,17 +129,17 @@ describe('SLA credits from inventory health against real Kafka and PostgreSQL', 
       'the health events recorded',
     );
     await waitUntil(
-      async () => (await request(service.url).get(`/invoices/${invoiceId}`).set(tenant)).status === 200,
+      async () => (await api(service.url).get(`/invoices/${invoiceId}`).set(tenant)).status === 200,
       30_000,
       'the draft',
     );
 
     // The draft already previews the credit.
-    const draft = (await request(service.url).get(`/invoices/${invoiceId}`).set(tenant).expect(200)).body;
+    const draft = (await api(service.url).get(`/invoices/${invoiceId}`).set(tenant).expect(200)).body;
     expect(draft.totalMinor).toBe('600000');
 
     const finalized = (
-      await request(service.url)
+      await api(service.url)
         .post(`/invoices/${invoiceId}/finalize`)
         .set(tenant)
         .send({ finalizedAt: '2026-12-01T00:00:00.000Z' })
@@ -181,7 +180,7 @@ describe('SLA credits from inventory health against real Kafka and PostgreSQL', 
 
     // A line's source events are served back, inventory's included.
     const sources = (
-      await request(service.url)
+      await api(service.url)
         .get(`/invoices/${invoiceId}/lines/X:sla-credit:H100/source-events`)
         .set(tenant)
         .expect(200)

@@ -1,6 +1,5 @@
-import request from 'supertest';
 import { allocation, metering, Topics, topicName } from '@fleetledger/contracts';
-import { TestService, waitUntil } from '@fleetledger/testing';
+import { api, TestService, waitUntil } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { envelope, publish } from './envelopes';
@@ -37,7 +36,7 @@ describe('term-end invoices against real Kafka and PostgreSQL', () => {
       record.payload.hourStart,
     );
   const lines = async (invoiceId: string) => {
-    const response = await request(service.url).get(`/invoices/${invoiceId}`).set(tenant);
+    const response = await api(service.url).get(`/invoices/${invoiceId}`).set(tenant);
     if (response.status !== 200) return undefined;
     return {
       totalMinor: response.body.totalMinor as string,
@@ -147,7 +146,7 @@ describe('term-end invoices against real Kafka and PostgreSQL', () => {
 
     // The term-end invoice is finalized at term end, under the next gap-free number.
     const finalized = (
-      await request(service.url)
+      await api(service.url)
         .post('/invoices/tenant-t.2026-11.T/finalize')
         .set(tenant)
         .send({ finalizedAt: amendedTerm.end })
@@ -162,7 +161,7 @@ describe('term-end invoices against real Kafka and PostgreSQL', () => {
     const meteringTopic = topicName(Topics.meteringEvents, service.topicPrefix);
     const dataSource = service.app.get(DataSource);
     const invoiceOf = async (invoiceId: string) => {
-      const response = await request(service.url).get(`/invoices/${invoiceId}`).set(tenantU);
+      const response = await api(service.url).get(`/invoices/${invoiceId}`).set(tenantU);
       return response.status === 200 ? response.body : undefined;
     };
     const record = (hourStart: string) =>
@@ -198,7 +197,7 @@ describe('term-end invoices against real Kafka and PostgreSQL', () => {
     );
     await publish(producer, meteringTopic, [usageEnvelope(record('2026-11-03T00:00:00.000Z'))]);
     await waitUntil(async () => (await invoiceOf('tenant-u.2026-11')) !== undefined, 30_000, 'November');
-    await request(service.url)
+    await api(service.url)
       .post('/invoices/tenant-u.2026-11/finalize')
       .set(tenantU)
       .send({ finalizedAt: '2026-12-01T00:00:00.000Z' })

@@ -1,8 +1,7 @@
-import request from 'supertest';
 import { Topics, topicName } from '@fleetledger/contracts';
 import { compareProjection, EventStore, rebuildProjection } from '@fleetledger/eventstore';
 import { Messaging } from '@fleetledger/platform';
-import { startTestService, TestService, testKafka, TopicCollector } from '@fleetledger/testing';
+import { api, startTestService, testKafka, TestService, TopicCollector } from '@fleetledger/testing';
 import { DataSource } from 'typeorm';
 import { generateColossusFleet } from '../src/domain/colossus-generator';
 import { toFleetFile } from '../src/domain/fleet-description';
@@ -23,7 +22,7 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
   let store: EventStore;
 
   const capacity = async () => {
-    const response = await request(service.url).get('/capacity').expect(200);
+    const response = await api(service.url).get('/capacity').expect(200);
     return Object.fromEntries(response.body.map((c: { gpuClass: string }) => [c.gpuClass, c]));
   };
   const published = (type: string) => collector.messages.filter((m) => m.headers['event-type'] === type);
@@ -43,7 +42,7 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
   });
 
   it('imports a fleet description: projections count every GPU and events reach the topic keyed by stream', async () => {
-    const imported = await request(service.url).post('/fleet/import').send(toFleetFile(fleet)).expect(200);
+    const imported = await api(service.url).post('/fleet/import').send(toFleetFile(fleet)).expect(200);
     expect(imported.body).toMatchObject({
       imported: true,
       gpusInFile: 576,
@@ -73,19 +72,19 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
 
   it('a second import of the same file appends nothing', async () => {
     const before = await store.headPosition(dataSource);
-    const again = await request(service.url).post('/fleet/import').send(toFleetFile(fleet)).expect(200);
+    const again = await api(service.url).post('/fleet/import').send(toFleetFile(fleet)).expect(200);
     expect(again.body).toMatchObject({ eventsAppended: 0, rejected: 0 });
     expect(await store.headPosition(dataSource)).toBe(before);
   });
 
   it('a failed GPU leaves available capacity and is published with its place in the fleet', async () => {
-    const response = await request(service.url)
+    const response = await api(service.url)
       .post(`/gpus/${failingGpu}/health`)
       .send({ health: 'failed', reason: 'xid 79: fell off the bus' })
       .expect(200);
     expect(response.body.events).toHaveLength(1);
     expect((await capacity()).H100).toMatchObject({ total: 160, available: 159, failed: 1 });
-    const gpu = await request(service.url).get(`/gpus/${failingGpu}`).expect(200);
+    const gpu = await api(service.url).get(`/gpus/${failingGpu}`).expect(200);
     expect(gpu.body).toMatchObject({ health: 'failed', rackId: h100Rack.rackId, gpuClass: 'H100' });
 
     await service.app.get(Messaging).flushOutbox();
@@ -105,12 +104,12 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
   });
 
   it('draining a rack takes all its GPUs out of available capacity, and undraining restores them', async () => {
-    await request(service.url)
+    await api(service.url)
       .post(`/racks/${gb200Rack.rackId}/drain`)
       .send({ reason: 'liquid cooling maintenance' })
       .expect(200);
     expect((await capacity()).GB200).toMatchObject({ available: 216, draining: 72 });
-    const racks = await request(service.url).get(`/fleet/halls/${gb200Rack.hallId}/racks`).expect(200);
+    const racks = await api(service.url).get(`/fleet/halls/${gb200Rack.hallId}/racks`).expect(200);
     expect(racks.body.find((r: { rackId: string }) => r.rackId === gb200Rack.rackId)).toMatchObject({
       draining: 72,
       healthy: 0,
@@ -122,10 +121,7 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
       (published('inventory.RackDrainStarted')[0].value as { payload: { gpuIds: string[] } }).payload.gpuIds,
     ).toHaveLength(72);
 
-    await request(service.url)
-      .post(`/racks/${gb200Rack.rackId}/undrain`)
-      .send({ reason: 'done' })
-      .expect(200);
+    await api(service.url).post(`/racks/${gb200Rack.rackId}/undrain`).send({ reason: 'done' }).expect(200);
     expect((await capacity()).GB200).toMatchObject({ available: 288, draining: 0 });
   });
 
@@ -191,7 +187,7 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
   ])('refuses %s with a reason, and writes nothing', async (_name, make, status, error) => {
     const { url, body } = make();
     const before = await store.headPosition(dataSource);
-    const response = await request(service.url).post(url).send(body).expect(status);
+    const response = await api(service.url).post(url).send(body).expect(status);
     expect(response.body.error).toBe(error);
     expect(typeof response.body.message).toBe('string');
     expect(await store.headPosition(dataSource)).toBe(before);
@@ -199,19 +195,19 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
 
   it('refuses commissioning beyond a hall power cap', async () => {
     const hall = fleet.halls.find((h) => h.hallId === h100Rack.hallId)!;
-    await request(service.url)
+    await api(service.url)
       .post('/power-budgets')
       .send({ scope: 'rack', scopeId: h100Rack.rackId, budgetW: 100_000, reason: 'busbar upgrade' })
       .expect(200);
-    const draw = (await request(service.url).get('/power/halls').expect(200)).body.find(
+    const draw = (await api(service.url).get('/power/halls').expect(200)).body.find(
       (h: { id: string }) => h.id === hall.hallId,
     );
-    await request(service.url)
+    await api(service.url)
       .post('/power-budgets')
       .send({ scope: 'hall', scopeId: hall.hallId, budgetW: draw.drawW + 5_000, reason: 'feed derated' })
       .expect(200);
     const nodeId = `${h100Rack.rackId}-n09`;
-    const response = await request(service.url)
+    const response = await api(service.url)
       .post(`/racks/${h100Rack.rackId}/nodes`)
       .send({
         nodes: [
@@ -224,7 +220,7 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
       })
       .expect(422);
     expect(response.body.error).toBe('hall-power-cap-exceeded');
-    const halls = (await request(service.url).get('/power/halls').expect(200)).body;
+    const halls = (await api(service.url).get('/power/halls').expect(200)).body;
     expect(halls.find((h: { id: string }) => h.id === hall.hallId)).toMatchObject({ headroomW: 5_000 });
   });
 
@@ -232,22 +228,22 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
     const [rackA, rackB] = fleet.racks.filter((r) => r.gpuClass === 'H200');
     expect(rackA.hallId).toBe(rackB.hallId);
     for (const rack of [rackA, rackB]) {
-      await request(service.url)
+      await api(service.url)
         .post('/power-budgets')
         .send({ scope: 'rack', scopeId: rack.rackId, budgetW: 100_000, reason: 'upgrade' })
         .expect(200);
     }
-    const hallDraw = (await request(service.url).get('/power/halls').expect(200)).body.find(
+    const hallDraw = (await api(service.url).get('/power/halls').expect(200)).body.find(
       (h: { id: string }) => h.id === rackA.hallId,
     ).drawW;
     // Room for one more 10.2 kW node in the hall, not two.
-    await request(service.url)
+    await api(service.url)
       .post('/power-budgets')
       .send({ scope: 'hall', scopeId: rackA.hallId, budgetW: hallDraw + 15_000, reason: 'derated' })
       .expect(200);
     const commission = (rackId: string) => {
       const nodeId = `${rackId}-n09`;
-      return request(service.url)
+      return api(service.url)
         .post(`/racks/${rackId}/nodes`)
         .send({
           nodes: [
@@ -262,7 +258,7 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
     const responses = await Promise.all([commission(rackA.rackId), commission(rackB.rackId)]);
     expect(responses.map((r) => r.status).sort()).toEqual([200, 422]);
     expect(responses.find((r) => r.status === 422)?.body.error).toBe('hall-power-cap-exceeded');
-    const hall = (await request(service.url).get('/power/halls').expect(200)).body.find(
+    const hall = (await api(service.url).get('/power/halls').expect(200)).body.find(
       (h: { id: string }) => h.id === rackA.hallId,
     );
     expect(hall).toMatchObject({ drawW: hallDraw + 10_200, headroomW: 15_000 - 10_200 });
@@ -270,10 +266,10 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
 
   it('drains, decommissions and releases a node’s power', async () => {
     const node = h100Rack.nodes[1];
-    const before = (await request(service.url).get('/power/sites').expect(200)).body[0];
-    await request(service.url).post(`/nodes/${node.nodeId}/drain`).send({ reason: 'eol' }).expect(200);
-    await request(service.url).post(`/nodes/${node.nodeId}/decommission`).send({ reason: 'eol' }).expect(200);
-    const after = (await request(service.url).get('/power/sites').expect(200)).body[0];
+    const before = (await api(service.url).get('/power/sites').expect(200)).body[0];
+    await api(service.url).post(`/nodes/${node.nodeId}/drain`).send({ reason: 'eol' }).expect(200);
+    await api(service.url).post(`/nodes/${node.nodeId}/decommission`).send({ reason: 'eol' }).expect(200);
+    const after = (await api(service.url).get('/power/sites').expect(200)).body[0];
     expect(before.drawW - after.drawW).toBe(node.nominalPowerW);
     expect((await capacity()).H100).toMatchObject({ total: 160, decommissioned: 8, available: 151 });
   });
@@ -292,7 +288,7 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
   });
 
   it('documents its commands and queries in OpenAPI', async () => {
-    const doc = await request(service.url).get('/docs/openapi.json').expect(200);
+    const doc = await api(service.url).get('/docs/openapi.json').expect(200);
     expect(Object.keys(doc.body.paths)).toEqual(
       expect.arrayContaining([
         '/sites',

@@ -1,7 +1,6 @@
-import request from 'supertest';
 import { EventEnvelope, inventory, Topics, topicName } from '@fleetledger/contracts';
 import { compareProjection, EventStore, rebuildProjection } from '@fleetledger/eventstore';
-import { startTestService, TestService, testKafka, waitUntil } from '@fleetledger/testing';
+import { api, startTestService, testKafka, TestService, waitUntil } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 import { DataSource } from 'typeorm';
@@ -159,11 +158,11 @@ describe('utilization against the fleet: allocated / healthy GPUs by class and h
       30_000,
       'placement applied',
     );
-    await request(service.url)
+    await api(service.url)
       .post('/metering/windows/close')
       .send({ asOf: at('02:05') })
       .expect(200);
-    const utilization = await request(service.url)
+    const utilization = await api(service.url)
       .get('/metering/utilization')
       .query({ gpuClass: 'H100', from: at('00:00'), to: at('03:00') })
       .expect(200);

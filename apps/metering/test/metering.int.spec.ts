@@ -1,9 +1,15 @@
-import request from 'supertest';
 import { DeadLetterHeaders, deadLetterTopic, Topics, topicName } from '@fleetledger/contracts';
 import { metering } from '@fleetledger/contracts';
 import { compareProjection, EventStore, rebuildProjection } from '@fleetledger/eventstore';
 import { Messaging } from '@fleetledger/platform';
-import { startTestService, TestService, testKafka, TopicCollector, waitUntil } from '@fleetledger/testing';
+import {
+  api,
+  startTestService,
+  testKafka,
+  TestService,
+  TopicCollector,
+  waitUntil,
+} from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { UsageQueries } from '../src/queries/usage.queries';
@@ -108,7 +114,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
     ]);
 
     // The same sample again over HTTP: a duplicate, not a new count.
-    const http = await request(service.url)
+    const http = await api(service.url)
       .post('/metering/samples')
       .send({ samples: [sample('s-0010', 'gA1', at('00:10:00')), { sampleId: 'x' }] })
       .expect(200);
@@ -134,7 +140,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
   });
 
   it('does not close a window before its lateness has passed', async () => {
-    const result = await request(service.url)
+    const result = await api(service.url)
       .post('/metering/windows/close')
       .send({ asOf: at('01:04:59') })
       .expect(200);
@@ -142,7 +148,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
   });
 
   it('records each lease x class x hour: release mid-hour splits, a GPU without samples still meters allocated time', async () => {
-    const result = await request(service.url)
+    const result = await api(service.url)
       .post('/metering/windows/close')
       .send({ asOf: at('02:05:00') })
       .expect(200);
@@ -168,10 +174,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
       .map((e) => e.payload as metering.UsageRecordedPayload)
       .find((p) => p.leaseId === 'lease-a' && p.hourStart === at('00:00:00'))!;
     expect(leaseA00.sources.sampleDigest).toBe(sampleIdDigest(['s-0010', 's-0020']));
-    const usage = await request(service.url)
-      .get('/metering/usage')
-      .query({ tenantId: 'tenant-a' })
-      .expect(200);
+    const usage = await api(service.url).get('/metering/usage').query({ tenantId: 'tenant-a' }).expect(200);
     expect(usage.body.totals).toEqual({
       gpuSecondsAllocated: '21600.000',
       gpuSecondsBusy: '10.000',
@@ -192,7 +195,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
       pending.rated + pending.awaitingClose + pending.awaitingCorrection + pending.unattributed,
     );
 
-    const result = await request(service.url)
+    const result = await api(service.url)
       .post('/metering/windows/close')
       .send({ asOf: at('02:06:00') })
       .expect(200);
@@ -224,7 +227,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
       unattributed: 1,
     });
 
-    const again = await request(service.url)
+    const again = await api(service.url)
       .post('/metering/windows/close')
       .send({ asOf: at('02:07:00') })
       .expect(200);
@@ -248,7 +251,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
       'sample moved out of lease-b',
     );
 
-    const result = await request(service.url)
+    const result = await api(service.url)
       .post('/metering/windows/close')
       .send({ asOf: at('02:08:00') })
       .expect(200);
@@ -277,7 +280,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
   });
 
   it('serves cluster utilization by class and hour', async () => {
-    const utilization = await request(service.url)
+    const utilization = await api(service.url)
       .get('/metering/utilization')
       .query({ gpuClass: 'H100' })
       .expect(200);
@@ -316,9 +319,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
       ),
     );
     await Promise.all(
-      batches.map((batch) =>
-        request(service.url).post('/metering/samples').send({ samples: batch }).expect(200),
-      ),
+      batches.map((batch) => api(service.url).post('/metering/samples').send({ samples: batch }).expect(200)),
     );
     const [window] = await db.query(
       `SELECT sample_count::int AS n FROM metering.usage_windows WHERE lease_id = 'lease-c'`,
@@ -383,7 +384,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
 
   it('samples that arrive before their placement is known are attributed to it when it arrives; an idle GPU stays unattributed', async () => {
     const before = await queries.pending();
-    const early = await request(service.url)
+    const early = await api(service.url)
       .post('/metering/samples')
       .send({
         samples: [
@@ -428,9 +429,9 @@ describe('metering against real Kafka and PostgreSQL', () => {
       sample('s\n0610', gpus[1], at('06:10:00')),
       sample('\\N', gpus[2], at('06:10:00')),
     ];
-    const first = await request(service.url).post('/metering/samples').send({ samples }).expect(200);
+    const first = await api(service.url).post('/metering/samples').send({ samples }).expect(200);
     expect(first.body).toMatchObject({ accepted: 3, duplicates: 0, unattributed: 0 });
-    const again = await request(service.url).post('/metering/samples').send({ samples }).expect(200);
+    const again = await api(service.url).post('/metering/samples').send({ samples }).expect(200);
     expect(again.body).toMatchObject({ accepted: 0, duplicates: 3 });
 
     const stored = await db.query<{ sample_id: string; gpu_id: string }[]>(

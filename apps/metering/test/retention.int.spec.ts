@@ -1,7 +1,13 @@
-import request from 'supertest';
 import { DeadLetterHeaders, deadLetterTopic, metering, Topics, topicName } from '@fleetledger/contracts';
 import { Messaging } from '@fleetledger/platform';
-import { startTestService, TestService, testKafka, TopicCollector, waitUntil } from '@fleetledger/testing';
+import {
+  api,
+  startTestService,
+  testKafka,
+  TestService,
+  TopicCollector,
+  waitUntil,
+} from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { AttributionCache } from '../src/ingestion/attribution-cache';
@@ -23,14 +29,14 @@ describe('metering retention: pruned memory and archived days keep every sample 
   const day2 = (hhmm: string) => `2026-03-02T${hhmm}:00.000Z`;
 
   const post = async (samples: unknown[]) =>
-    (await request(service.url).post('/metering/samples').send({ samples }).expect(200)).body as {
+    (await api(service.url).post('/metering/samples').send({ samples }).expect(200)).body as {
       accepted: number;
       duplicates: number;
       unattributed: number;
       rejected: { index: number; reason: string }[];
     };
   const close = async (asOf: string) =>
-    (await request(service.url).post('/metering/windows/close').send({ asOf }).expect(200)).body as {
+    (await api(service.url).post('/metering/windows/close').send({ asOf }).expect(200)).body as {
       recorded: number;
       corrected: number;
     };
@@ -139,7 +145,7 @@ describe('metering retention: pruned memory and archived days keep every sample 
   });
 
   it('archives a closed day: its partition is detached, its samples stay counted, and samples for it are refused', async () => {
-    const refusedEarly = await request(service.url)
+    const refusedEarly = await api(service.url)
       .post('/metering/samples/archive')
       .send({ before: '2026-03-02' })
       .expect(409);
@@ -148,7 +154,7 @@ describe('metering retention: pruned memory and archived days keep every sample 
     await close(day2('00:06'));
     expect(await post([sample('r3@d2-0010', 'r3', day2('00:10'))])).toMatchObject({ accepted: 1 });
     const before = await queries.pending();
-    const archived = await request(service.url)
+    const archived = await api(service.url)
       .post('/metering/samples/archive')
       .send({ before: '2026-03-02' })
       .expect(200);

@@ -1,8 +1,14 @@
-import request from 'supertest';
 import { Topics, topicName } from '@fleetledger/contracts';
 import { metering } from '@fleetledger/contracts';
 import { Messaging } from '@fleetledger/platform';
-import { startTestService, TestService, testKafka, TopicCollector, waitUntil } from '@fleetledger/testing';
+import {
+  api,
+  startTestService,
+  testKafka,
+  TestService,
+  TopicCollector,
+  waitUntil,
+} from '@fleetledger/testing';
 import { DataSource } from 'typeorm';
 import { placementFactFrom } from '../src/domain/attribution';
 import { MeteringLedger } from '../src/domain/metering-ledger';
@@ -102,14 +108,14 @@ describe('the service agrees with the in-memory reference ledger (seeded random 
     const queries = service.app.get(UsageQueries);
     const ingest = async (batch: typeof samples) => {
       for (let i = 0; i < batch.length; i += 100) {
-        await request(service.url)
+        await api(service.url)
           .post('/metering/samples')
           .send({ samples: batch.slice(i, i + 100) })
           .expect(200);
       }
     };
     const close = async (asOf: string) => {
-      await request(service.url).post('/metering/windows/close').send({ asOf }).expect(200);
+      await api(service.url).post('/metering/windows/close').send({ asOf }).expect(200);
       return ledger.close(Date.parse(asOf));
     };
 

@@ -1,4 +1,4 @@
-import { metering, newEvent } from '@fleetledger/contracts';
+import { metering, newEvent, servicePrincipal } from '@fleetledger/contracts';
 import { compareProjection, EventStore, rebuildProjection, runInTransaction } from '@fleetledger/eventstore';
 import { TestDatabase } from '@fleetledger/testing';
 import { DataSource } from 'typeorm';
@@ -76,7 +76,9 @@ describe('usage projection: a batch leaves the tables exactly as one event at a 
   beforeAll(async () => {
     db = await TestDatabase.create('fl_metering_usage_proj');
     dataSource = await db.dataSource(meteringService.migrations, 4);
-    store = new EventStore(meteringService.schema, meteringService.registry);
+    store = new EventStore(meteringService.schema, meteringService.registry, {
+      principal: () => servicePrincipal('test'),
+    });
     // The live tables: one event per transaction, in log order.
     const versions = new Map<string, number>();
     for (const [stream, event] of log) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Principal, principalSchema } from './principal';
 
 /**
  * The envelope every event travels in, on the wire (Kafka, JSON) and in every event store.
@@ -16,6 +17,8 @@ export const eventEnvelopeSchema = z.object({
   tenantId: z.string().min(1).optional(),
   correlationId: z.string().min(1),
   causationId: z.string().min(1).optional(),
+  /** Who caused it (absent only on events recorded before principals were). */
+  principal: principalSchema.optional(),
   payload: z.unknown(),
 });
 
@@ -33,6 +36,7 @@ export interface EventEnvelope<TType extends string = string, TPayload = unknown
   tenantId?: string;
   correlationId: string;
   causationId?: string;
+  principal?: Principal;
   payload: TPayload;
 }
 

@@ -1,5 +1,6 @@
 export * from './envelope';
 export * from './event-definition';
+export * from './principal';
 export * from './registry';
 export * from './topics';
 export * as inventory from './inventory';

@@ -38,3 +38,15 @@ export class PoisonMessageError extends Error {
     this.name = 'PoisonMessageError';
   }
 }
+
+/**
+ * An append that does not say who caused it: a bug in the calling code (every event records its
+ * principal, DESIGN.md section 5a). Nothing was written.
+ */
+export class MissingPrincipalError extends Error {
+  readonly code = 'missing-principal';
+  constructor(readonly streamId: string) {
+    super(`refusing to append to ${streamId}: no principal (who caused it) in the append context`);
+    this.name = 'MissingPrincipalError';
+  }
+}

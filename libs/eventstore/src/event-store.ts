@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
-import { EventEnvelope, EventHeaders, EventRegistry, NewEvent } from '@fleetledger/contracts';
+import { EventEnvelope, EventHeaders, EventRegistry, NewEvent, Principal } from '@fleetledger/contracts';
 import { jsonRoundTrip } from './canonical-json';
-import { InvalidEventError, WrongExpectedVersionError } from './errors';
+import { InvalidEventError, MissingPrincipalError, WrongExpectedVersionError } from './errors';
 import { ChainVerification, chainHash, GENESIS_HASH } from './hash-chain';
 import { ident, Queryable } from './sql';
 
@@ -12,6 +12,11 @@ export interface AppendContext {
   correlationId: string;
   causationId?: string;
   tenantId?: string;
+  /**
+   * Who caused these events. Falls back to the store's `principal` option (a service wires the
+   * authenticated caller of the current request there); an append with neither is refused.
+   */
+  principal?: Principal;
   /** When set, every appended event is also written to the outbox for this Kafka topic. */
   topic?: string;
   metadata?: Record<string, unknown>;
@@ -22,7 +27,16 @@ export interface StreamAppend {
   expectedVersion: ExpectedVersion;
   events: readonly NewEvent[];
   /** Per-append causal metadata, for batches that commit several callers' commands at once. */
-  context?: Pick<AppendContext, 'correlationId' | 'causationId' | 'tenantId'>;
+  context?: Pick<AppendContext, 'correlationId' | 'causationId' | 'tenantId' | 'principal'>;
+}
+
+export interface EventStoreOptions {
+  now?: () => Date;
+  /**
+   * The principal of an append whose context names none: in a service, the authenticated caller of
+   * the request (or the service itself in a consumer or a schedule) from the request context.
+   */
+  principal?: () => Principal | undefined;
 }
 
 interface EventRow {
@@ -33,7 +47,12 @@ interface EventRow {
   type: string;
   schema_version: number;
   payload: unknown;
-  metadata: { correlationId: string; causationId?: string; tenantId?: string } & Record<string, unknown>;
+  metadata: {
+    correlationId: string;
+    causationId?: string;
+    tenantId?: string;
+    principal?: Principal;
+  } & Record<string, unknown>;
   occurred_at: Date;
   recorded_at: Date;
   prev_hash?: string;
@@ -54,13 +73,17 @@ const EVENT_COLUMNS =
  */
 export class EventStore {
   private readonly s: string;
+  private readonly now: () => Date;
+  private readonly ambientPrincipal: () => Principal | undefined;
 
   constructor(
     readonly schema: string,
     readonly registry: EventRegistry,
-    private readonly now: () => Date = () => new Date(),
+    options: EventStoreOptions = {},
   ) {
     this.s = ident(schema);
+    this.now = options.now ?? (() => new Date());
+    this.ambientPrincipal = options.principal ?? (() => undefined);
   }
 
   /** Appends to one stream inside the caller's transaction. */
@@ -120,13 +143,17 @@ export class EventStore {
     const metadatas: unknown[] = [];
     const hashes: { prev: string; hash: string }[] = [];
 
+    const ambient = context.principal ?? this.ambientPrincipal();
     for (const append of validated) {
       const causal = { ...context, ...append.context };
+      const principal = append.context?.principal ?? ambient;
+      if (!principal) throw new MissingPrincipalError(append.streamId);
       const metadata = jsonRoundTrip({
         ...(context.metadata ?? {}),
         correlationId: causal.correlationId,
         causationId: causal.causationId,
         tenantId: causal.tenantId,
+        principal,
       });
       const actual = versions.get(append.streamId) ?? 0;
       if (append.expectedVersion !== 'any' && append.expectedVersion !== actual) {
@@ -148,6 +175,7 @@ export class EventStore {
           correlationId: causal.correlationId,
           ...(causal.causationId ? { causationId: causal.causationId } : {}),
           ...(causal.tenantId ? { tenantId: causal.tenantId } : {}),
+          principal,
           payload: event.payload,
         };
         const hash = chainHash(prevHash, { ...envelope, metadata });
@@ -370,6 +398,7 @@ export class EventStore {
       correlationId: row.metadata.correlationId,
       ...(row.metadata.causationId ? { causationId: row.metadata.causationId } : {}),
       ...(row.metadata.tenantId ? { tenantId: row.metadata.tenantId } : {}),
+      ...(row.metadata.principal ? { principal: row.metadata.principal } : {}),
       payload: parsed.value.payload,
     };
   }

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { DataSource } from 'typeorm';
-import { defineEvent, EventEnvelope, EventRegistry, newEvent } from '@fleetledger/contracts';
+import {
+  defineEvent,
+  EventEnvelope,
+  EventRegistry,
+  newEvent,
+  servicePrincipal,
+} from '@fleetledger/contracts';
 import { EventStore, headersFor, runInTransaction } from '@fleetledger/eventstore';
 import { TestDatabase } from '@fleetledger/testing';
 import { migrations, SCHEMA } from './fixtures';
@@ -38,7 +44,9 @@ const awkward: unknown[] = [
 describe('EventStore append keeps awkward payloads exactly', () => {
   let db: TestDatabase;
   let dataSource: DataSource;
-  const store = new EventStore(SCHEMA, registry);
+  const store = new EventStore(SCHEMA, registry, {
+    principal: () => servicePrincipal('test'),
+  });
 
   beforeAll(async () => {
     db = await TestDatabase.create();
@@ -103,6 +111,7 @@ describe('EventStore append keeps awkward payloads exactly', () => {
             correlationId: e.correlationId,
             causationId: e.causationId,
             tenantId: 'tenant 😀',
+            principal: e.principal,
           }),
         ),
         appended.map((e) => e.streamId),

@@ -1,6 +1,6 @@
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
-import { newEvent } from '@fleetledger/contracts';
+import { newEvent, servicePrincipal } from '@fleetledger/contracts';
 import { EventStore, InboxConsumer, OutboxRelay, runInTransaction } from '@fleetledger/eventstore';
 import { waitUntil } from '@fleetledger/testing';
 import {
@@ -22,7 +22,9 @@ describe('a consumer stopped mid-stream and restarted', () => {
   let kafka: Kafka;
   let producer: Producer;
   let topic: string;
-  const store = new EventStore(SCHEMA, registry);
+  const store = new EventStore(SCHEMA, registry, {
+    principal: () => servicePrincipal('test'),
+  });
   const deposits = 400;
 
   beforeAll(async () => {

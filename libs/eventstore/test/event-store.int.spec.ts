@@ -1,8 +1,9 @@
 import { DataSource } from 'typeorm';
-import { EventRegistry, newEvent } from '@fleetledger/contracts';
+import { EventRegistry, newEvent, servicePrincipal } from '@fleetledger/contracts';
 import {
   EventStore,
   InvalidEventError,
+  MissingPrincipalError,
   runInTransaction,
   WrongExpectedVersionError,
 } from '@fleetledger/eventstore';
@@ -20,7 +21,9 @@ describe('EventStore on PostgreSQL', () => {
   beforeAll(async () => {
     db = await TestDatabase.create();
     dataSource = await db.dataSource(migrations, 30);
-    store = new EventStore(SCHEMA, registry);
+    store = new EventStore(SCHEMA, registry, {
+      principal: () => servicePrincipal('test'),
+    });
   });
 
   afterAll(async () => {
@@ -81,6 +84,59 @@ describe('EventStore on PostgreSQL', () => {
     expect((await store.verifyChain(dataSource)).ok).toBe(true);
   });
 
+  it('records who caused each event: the append context, per command in a batch, else the ambient principal', async () => {
+    const finance = {
+      subject: 'alice',
+      issuer: 'https://idp.example',
+      roles: ['finance' as const],
+      tenantId: 'acme',
+    };
+    const [own, ambient] = await runInTransaction(dataSource, (tx) =>
+      store.appendToStreams(
+        tx,
+        [
+          {
+            streamId: 'account-p1',
+            expectedVersion: 0,
+            events: [newEvent(AccountOpened, { accountId: 'p1', owner: 'x' }, at)],
+            context: { correlationId: 'caller-1', principal: finance },
+          },
+          {
+            streamId: 'account-p2',
+            expectedVersion: 0,
+            events: [newEvent(AccountOpened, { accountId: 'p2', owner: 'y' }, at)],
+          },
+        ],
+        { correlationId: 'batch' },
+      ),
+    );
+    expect(own.principal).toEqual(finance);
+    expect(ambient.principal).toEqual(servicePrincipal('test'));
+    const [stored] = await store.readStream(dataSource, 'account-p1');
+    expect(stored.principal).toEqual(finance);
+    const [row] = await dataSource.query(`SELECT metadata FROM ledger.events WHERE event_id = $1`, [
+      own.eventId,
+    ]);
+    expect(row.metadata.principal).toEqual(finance);
+  });
+
+  it('refuses an append that names no principal and writes nothing', async () => {
+    const anonymous = new EventStore(SCHEMA, registry);
+    const before = await store.headPosition(dataSource);
+    await expect(
+      runInTransaction(dataSource, (tx) =>
+        anonymous.append(
+          tx,
+          'account-anon',
+          0,
+          [newEvent(AccountOpened, { accountId: 'anon', owner: 'x' }, at)],
+          ctx,
+        ),
+      ),
+    ).rejects.toBeInstanceOf(MissingPrincipalError);
+    expect(await store.headPosition(dataSource)).toBe(before);
+  });
+
   it('lets exactly one of two concurrent appends at the same expected version win', async () => {
     await runInTransaction(dataSource, (tx) =>
       store.append(
@@ -134,7 +190,9 @@ describe('EventStore on PostgreSQL', () => {
   });
 
   it('upcasts events stored under an older schema version when reading them', async () => {
-    const oldStore = new EventStore(SCHEMA, new EventRegistry([AccountOpened, DepositMadeV1]));
+    const oldStore = new EventStore(SCHEMA, new EventRegistry([AccountOpened, DepositMadeV1]), {
+      principal: () => servicePrincipal('test'),
+    });
     await runInTransaction(dataSource, (tx) =>
       oldStore.append(
         tx,
@@ -246,5 +304,35 @@ describe('EventStore on PostgreSQL', () => {
     expect(broken.ok).toBe(false);
     expect(broken.firstBreak).toMatchObject({ kind: 'hash-mismatch', globalPosition: 2 });
     expect(broken.eventsChecked).toBe(1);
+  });
+});
+
+describe('EventStore principals under the hash chain', () => {
+  it('detects a rewritten principal (the chain covers who caused each event)', async () => {
+    const db = await TestDatabase.create();
+    const dataSource = await db.dataSource(migrations, 5);
+    try {
+      const store = new EventStore(SCHEMA, registry, { principal: () => servicePrincipal('test') });
+      await runInTransaction(dataSource, (tx) =>
+        store.append(tx, 'account-f', 0, [newEvent(AccountOpened, { accountId: 'f', owner: 'x' }, at)], {
+          correlationId: 'c',
+          principal: { subject: 'mallory', issuer: 'https://idp.example', roles: ['operator'] },
+        }),
+      );
+      expect((await store.verifyChain(dataSource)).ok).toBe(true);
+      await runInTransaction(dataSource, async (tx) => {
+        await tx.query(`SET LOCAL fleetledger.allow_event_rewrite = 'on'`);
+        await tx.query(
+          `UPDATE ledger.events SET metadata = jsonb_set(metadata, '{principal,subject}', '"alice"') WHERE global_position = 1`,
+        );
+      });
+      expect((await store.verifyChain(dataSource)).firstBreak).toMatchObject({
+        kind: 'hash-mismatch',
+        globalPosition: 1,
+      });
+    } finally {
+      await dataSource.destroy();
+      await db.drop();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { newEvent } from '@fleetledger/contracts';
+import { newEvent, servicePrincipal } from '@fleetledger/contracts';
 import {
   EventStore,
   InboxConsumer,
@@ -31,7 +31,9 @@ describe('inbox consumer with a batch handler, on real Kafka and PostgreSQL', ()
   let producerSource: DataSource;
   let consumerSource: DataSource;
   let consumer: InboxConsumer;
-  const store = new EventStore(SCHEMA, registry);
+  const store = new EventStore(SCHEMA, registry, {
+    principal: () => servicePrincipal('test'),
+  });
   const calls = { batch: 0, single: 0 };
 
   const record = async (tx: { query: DataSource['query'] }, eventId: string, via: string) =>

@@ -1,6 +1,6 @@
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
-import { DeadLetterHeaders, deadLetterTopic, newEvent } from '@fleetledger/contracts';
+import { DeadLetterHeaders, deadLetterTopic, newEvent, servicePrincipal } from '@fleetledger/contracts';
 import {
   EventStore,
   InboxConsumer,
@@ -35,7 +35,9 @@ describe('outbox relay and inbox consumer on real Kafka and PostgreSQL', () => {
   let kafka: Kafka;
   let producer: Producer;
   let topic: string;
-  const store = new EventStore(SCHEMA, registry);
+  const store = new EventStore(SCHEMA, registry, {
+    principal: () => servicePrincipal('test'),
+  });
   const handled: string[] = [];
   let consumer: InboxConsumer;
   let collector: TopicCollector;

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { newEvent } from '@fleetledger/contracts';
+import { newEvent, servicePrincipal } from '@fleetledger/contracts';
 import {
   compareProjection,
   EventStore,
@@ -15,7 +15,9 @@ import { AccountOpened, balancesProjection, DepositMade, migrations, registry, S
 describe('projections: checkpointed runner, rebuild from zero, comparison', () => {
   let db: TestDatabase;
   let dataSource: DataSource;
-  const store = new EventStore(SCHEMA, registry);
+  const store = new EventStore(SCHEMA, registry, {
+    principal: () => servicePrincipal('test'),
+  });
 
   beforeAll(async () => {
     db = await TestDatabase.create();

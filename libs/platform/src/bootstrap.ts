@@ -15,7 +15,10 @@ export function buildOpenApiDocument(app: INestApplication, options: ServiceOpti
     .setTitle(options.openApi?.title ?? `FleetLedger ${options.service}`)
     .setDescription(options.openApi?.description ?? '')
     .setVersion('1')
-    .addApiKey({ type: 'apiKey', in: 'header', name: 'x-tenant-id' }, 'tenant')
+    // Every route but health and metrics needs a bearer JWT (DESIGN.md 5a); each operation's roles
+    // are in its description of who may call it (the x-fleetledger-roles extension).
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
+    .addSecurityRequirements('bearer')
     .build();
   return cleanupOpenApiDoc(SwaggerModule.createDocument(app, config));
 }

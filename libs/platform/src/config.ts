@@ -1,9 +1,24 @@
 import { z } from 'zod';
-import { formatZodError } from '@fleetledger/contracts';
+import { formatZodError, roleSchema } from '@fleetledger/contracts';
 
 const booleanFromString = z
   .enum(['true', 'false', '1', '0'])
   .transform((value) => value === 'true' || value === '1');
+
+/** A variable holding JSON, parsed and then checked against `schema`. */
+function jsonOf<T extends z.ZodType>(schema: T) {
+  return z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
 
 /** The environment every FleetLedger service reads, validated once at start (fail fast, clear message). */
 export const serviceEnvSchema = z.object({
@@ -48,6 +63,50 @@ export class ConfigurationError extends Error {
 
 export function parseServiceEnv(env: Record<string, string | undefined>): ServiceEnv {
   const parsed = serviceEnvSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigurationError(`invalid environment: ${formatZodError(parsed.error)}`);
+  return parsed.data;
+}
+
+/**
+ * How a serving process authenticates its callers (DESIGN.md 5a): bearer JWTs of trusted issuers,
+ * verified against their JWKS. Read when the app is created (a migration Job does not need it).
+ */
+export const authEnvSchema = z
+  .object({
+    // Caller authentication (DESIGN.md 5a): bearer JWTs of a trusted issuer, verified against its JWKS.
+    /** The issuer whose tokens this service accepts (the cluster's OIDC issuer, or the local dev issuer). */
+    AUTH_ISSUER: z.string().min(1),
+    /** Its JWKS: a URL (Kubernetes: the API server's /openid/v1/jwks) or a file (local dev keys). */
+    AUTH_JWKS_URL: z.url().optional(),
+    AUTH_JWKS_FILE: z.string().min(1).optional(),
+    /** More trusted issuers, as JSON: [{"issuer": "...", "jwksUrl": "..."}] (people's OIDC next to the cluster's). */
+    AUTH_EXTRA_ISSUERS: jsonOf(
+      z.array(
+        z.object({
+          issuer: z.string().min(1),
+          jwksUrl: z.url().optional(),
+          jwksFile: z.string().min(1).optional(),
+        }),
+      ),
+    ).default([]),
+    /** The audience a token must name to be accepted here, e.g. fleetledger-billing. */
+    AUTH_AUDIENCE: z.string().min(1),
+    AUTH_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+    /** Roles of subjects whose tokens carry no roles claim (service-account tokens), as JSON. */
+    AUTH_SUBJECT_ROLES: jsonOf(z.record(z.string(), z.array(roleSchema))).default({}),
+    /** Per-principal HTTP rate limit: at most RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW_MS. */
+    RATE_LIMIT_REQUESTS: z.coerce.number().int().min(1).default(1200),
+    RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(100).default(10_000),
+  })
+  .refine((env) => Boolean(env.AUTH_JWKS_URL) !== Boolean(env.AUTH_JWKS_FILE), {
+    message: 'set exactly one of AUTH_JWKS_URL and AUTH_JWKS_FILE',
+    path: ['AUTH_JWKS_URL'],
+  });
+
+export type AuthEnv = z.infer<typeof authEnvSchema>;
+
+export function parseAuthEnv(env: Record<string, string | undefined>): AuthEnv {
+  const parsed = authEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigurationError(`invalid environment: ${formatZodError(parsed.error)}`);
   return parsed.data;
 }

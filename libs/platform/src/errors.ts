@@ -95,6 +95,7 @@ const HTTP_ERROR_CODES: Record<number, string> = {
   409: 'conflict',
   413: 'payload-too-large',
   415: 'unsupported-media-type',
+  429: 'too-many-requests',
 };
 
 function httpErrorCode(status: number): string {

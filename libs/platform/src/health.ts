@@ -6,7 +6,9 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
+import { SkipThrottle } from '@nestjs/throttler';
 import { Kafka } from 'kafkajs';
+import { Public } from './auth/access.decorator';
 import type { ServiceEnv } from './config';
 import { Messaging } from './messaging';
 import { KAFKA, SERVICE_ENV } from './tokens';
@@ -68,6 +70,8 @@ export class ConsumerLagHealthIndicator {
 
 /** GET /health/live: the process answers. GET /health/ready: Postgres and Kafka answer too. */
 @ApiTags('health')
+@Public()
+@SkipThrottle()
 @Controller('health')
 export class HealthController {
   constructor(

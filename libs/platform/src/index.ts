@@ -8,3 +8,4 @@ export * from './metrics';
 export * from './platform.module';
 export * from './service-options';
 export * from './tokens';
+export * from './auth';

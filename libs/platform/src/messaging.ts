@@ -5,10 +5,11 @@ import {
   Logger,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import { deadLetterTopic, EventHeaders, topicName } from '@fleetledger/contracts';
+import { deadLetterTopic, EventHeaders, servicePrincipal, topicName } from '@fleetledger/contracts';
 import { ensureTopics, InboxConsumer, InboxConsumerOptions, OutboxRelay } from '@fleetledger/eventstore';
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
+import { runAs } from './auth/request-context';
 import { Metrics } from './metrics';
 import type { ServiceEnv } from './config';
 import type { ServiceOptions } from './service-options';
@@ -77,9 +78,15 @@ export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutd
       this.relay.start();
     }
     if (this.env.CONSUMERS) {
+      // A consumer acts as its service: the events it appends record the service principal (and,
+      // through the handler, the causation id of the event that caused them).
+      const principal = servicePrincipal(this.options.service);
       for (const registration of this.registrations) {
+        const { handle, handleBatch } = registration;
         const consumer = new InboxConsumer(this.kafka, this.dataSource, this.producer, {
           ...registration,
+          handle: (event, tx) => runAs(principal, () => handle(event, tx)),
+          handleBatch: handleBatch && ((events, tx) => runAs(principal, () => handleBatch(events, tx))),
           topics: registration.topics.map((t) => this.topic(t)),
           groupId: `${this.env.KAFKA_TOPIC_PREFIX}${registration.name}`,
           schema: this.options.schema,

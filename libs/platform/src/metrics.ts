@@ -1,6 +1,8 @@
 import { Controller, Get, Header, Inject, Injectable } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { SkipThrottle } from '@nestjs/throttler';
+import { Public } from './auth/access.decorator';
 import { SERVICE_OPTIONS } from './tokens';
 import type { ServiceOptions } from './service-options';
 
@@ -65,6 +67,8 @@ export class Metrics {
 }
 
 @ApiExcludeController()
+@Public()
+@SkipThrottle()
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: Metrics) {}

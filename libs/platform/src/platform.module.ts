@@ -1,19 +1,27 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { EventStore, createIdempotentProducer, createKafka } from '@fleetledger/eventstore';
 import { Kafka } from 'kafkajs';
 import { LoggerModule } from 'nestjs-pino';
 import { ZodValidationPipe } from 'nestjs-zod';
 import { v7 as uuidv7 } from 'uuid';
-import { parseServiceEnv, ServiceEnv } from './config';
+import {
+  AuthGuard,
+  currentPrincipal,
+  PrincipalThrottlerGuard,
+  RequestContextInterceptor,
+  TokenVerifier,
+} from './auth';
+import { AuthEnv, parseAuthEnv, parseServiceEnv, ServiceEnv } from './config';
 import { HttpErrorFilter } from './errors';
 import { ConsumerLagHealthIndicator, HealthController, KafkaHealthIndicator } from './health';
 import { Messaging } from './messaging';
 import { Metrics, MetricsController } from './metrics';
 import type { ServiceOptions } from './service-options';
-import { KAFKA, PRODUCER, SERVICE_ENV, SERVICE_OPTIONS } from './tokens';
+import { AUTH_ENV, KAFKA, PRODUCER, SERVICE_ENV, SERVICE_OPTIONS } from './tokens';
 
 /**
  * Everything a FleetLedger service shares: validated config, JSON logs with correlation ids,
@@ -22,8 +30,11 @@ import { KAFKA, PRODUCER, SERVICE_ENV, SERVICE_OPTIONS } from './tokens';
  */
 /** Provides the validated environment to the modules the platform configures asynchronously. */
 @Module({
-  providers: [{ provide: SERVICE_ENV, useFactory: () => parseServiceEnv(process.env) }],
-  exports: [SERVICE_ENV],
+  providers: [
+    { provide: SERVICE_ENV, useFactory: () => parseServiceEnv(process.env) },
+    { provide: AUTH_ENV, useFactory: () => parseAuthEnv(process.env) },
+  ],
+  exports: [SERVICE_ENV, AUTH_ENV],
 })
 class ServiceEnvModule {}
 
@@ -78,6 +89,13 @@ export class PlatformModule {
             },
           }),
         }),
+        ThrottlerModule.forRootAsync({
+          imports: [ServiceEnvModule],
+          inject: [AUTH_ENV],
+          useFactory: (auth: AuthEnv) => ({
+            throttlers: [{ ttl: auth.RATE_LIMIT_WINDOW_MS, limit: auth.RATE_LIMIT_REQUESTS }],
+          }),
+        }),
         TerminusModule,
       ],
       controllers: [HealthController, MetricsController],
@@ -90,7 +108,30 @@ export class PlatformModule {
             createKafka({ brokers: env.KAFKA_BROKERS, clientId: `fleetledger-${options.service}` }),
         },
         { provide: PRODUCER, inject: [KAFKA], useFactory: (kafka: Kafka) => createIdempotentProducer(kafka) },
-        { provide: EventStore, useFactory: () => new EventStore(options.schema, options.registry) },
+        {
+          provide: EventStore,
+          // Every append records who caused it: the request's verified caller, or the service itself
+          // in a consumer or a schedule (both set by the request context).
+          useFactory: () => new EventStore(options.schema, options.registry, { principal: currentPrincipal }),
+        },
+        {
+          provide: TokenVerifier,
+          inject: [AUTH_ENV],
+          useFactory: (auth: AuthEnv) =>
+            new TokenVerifier({
+              issuers: [
+                { issuer: auth.AUTH_ISSUER, jwksUrl: auth.AUTH_JWKS_URL, jwksFile: auth.AUTH_JWKS_FILE },
+                ...auth.AUTH_EXTRA_ISSUERS,
+              ],
+              audience: auth.AUTH_AUDIENCE,
+              clockSkewSeconds: auth.AUTH_CLOCK_SKEW_SECONDS,
+              subjectRoles: auth.AUTH_SUBJECT_ROLES,
+            }),
+        },
+        // Guards run in this order: who is calling and may they (401/403), then their rate (429).
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_GUARD, useClass: PrincipalThrottlerGuard },
+        { provide: APP_INTERCEPTOR, useClass: RequestContextInterceptor },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
         { provide: APP_PIPE, useClass: ZodValidationPipe },
         Metrics,

@@ -1,8 +1,7 @@
-import request from 'supertest';
 import { Topics, topicName } from '@fleetledger/contracts';
 import { EventStore, compareProjection, rebuildProjection } from '@fleetledger/eventstore';
 import { Messaging } from '@fleetledger/platform';
-import { startTestService, TestService, testKafka, TopicCollector } from '@fleetledger/testing';
+import { api, startTestService, testKafka, TestService, TopicCollector } from '@fleetledger/testing';
 import { DataSource } from 'typeorm';
 import { accountsProjection, ExampleModule, exampleService } from '@fleetledger/testing';
 
@@ -23,8 +22,8 @@ describe('a service on the platform (worked example) against real Kafka and Post
   });
 
   it('answers liveness and readiness with Postgres and Kafka up', async () => {
-    await request(service.url).get('/health/live').expect(200);
-    const ready = await request(service.url).get('/health/ready').expect(200);
+    await api(service.url).get('/health/live').expect(200);
+    const ready = await api(service.url).get('/health/ready').expect(200);
     expect(ready.body.details).toMatchObject({
       postgres: { status: 'up' },
       kafka: { status: 'up' },
@@ -33,13 +32,13 @@ describe('a service on the platform (worked example) against real Kafka and Post
   });
 
   it('turns a command into an event on the topic and a projection row, carrying the correlation id', async () => {
-    const created = await request(service.url)
+    const created = await api(service.url)
       .post('/accounts')
       .set('x-correlation-id', 'corr-123')
       .send({ accountId: 'acc-1', owner: 'lab-a' })
       .expect(201);
     expect(created.body.streamVersion).toBe(1);
-    await request(service.url)
+    await api(service.url)
       .post('/accounts/acc-1/deposits')
       .send({ amountMinor: 2500, at: '2026-11-02T10:00:00Z' })
       .expect(201);
@@ -52,7 +51,7 @@ describe('a service on the platform (worked example) against real Kafka and Post
       payload: { owner: 'lab-a' },
     });
     expect(opened?.message.key?.toString()).toBe('account-acc-1');
-    const account = await request(service.url).get('/accounts/acc-1').expect(200);
+    const account = await api(service.url).get('/accounts/acc-1').expect(200);
     expect(account.body).toEqual({ accountId: 'acc-1', owner: 'lab-a', balanceMinor: 2500 });
   });
 
@@ -60,7 +59,7 @@ describe('a service on the platform (worked example) against real Kafka and Post
     const dataSource = service.app.get(DataSource);
     const store = service.app.get(EventStore);
     const before = await store.headPosition(dataSource);
-    const response = await request(service.url)
+    const response = await api(service.url)
       .post('/accounts/acc-1/deposits')
       .send({ amountMinor: 12.5, at: 'yesterday' })
       .expect(400);
@@ -70,13 +69,13 @@ describe('a service on the platform (worked example) against real Kafka and Post
   });
 
   it('answers 400 to malformed JSON and 413 to a body over the limit, not 500', async () => {
-    const malformed = await request(service.url)
+    const malformed = await api(service.url)
       .post('/accounts')
       .set('content-type', 'application/json')
       .send('{"accountId": ')
       .expect(400);
     expect(malformed.body.error).toBe('bad-request');
-    const huge = await request(service.url)
+    const huge = await api(service.url)
       .post('/accounts')
       .send({ accountId: 'big', owner: 'x'.repeat(100_000) })
       .expect(413);
@@ -84,12 +83,12 @@ describe('a service on the platform (worked example) against real Kafka and Post
   });
 
   it('maps a domain rejection to a 4xx with its reason', async () => {
-    const again = await request(service.url)
+    const again = await api(service.url)
       .post('/accounts')
       .send({ accountId: 'acc-1', owner: 'lab-b' })
       .expect(409);
     expect(again.body).toMatchObject({ error: 'already-open' });
-    const missing = await request(service.url)
+    const missing = await api(service.url)
       .post('/accounts/nope/deposits')
       .send({ amountMinor: 1, at: '2026-11-02T10:00:00Z' })
       .expect(404);
@@ -98,7 +97,7 @@ describe('a service on the platform (worked example) against real Kafka and Post
 
   it('exposes the platform metrics series', async () => {
     await service.app.get(Messaging).flushOutbox();
-    const metrics = await request(service.url).get('/metrics').expect(200);
+    const metrics = await api(service.url).get('/metrics').expect(200);
     expect(metrics.text).toMatch(
       /fleetledger_events_appended_total\{type="AccountOpened",service="example"\} 1/,
     );
@@ -119,7 +118,7 @@ describe('a service on the platform (worked example) against real Kafka and Post
   });
 
   it('serves its OpenAPI document', async () => {
-    const doc = await request(service.url).get('/docs/openapi.json').expect(200);
+    const doc = await api(service.url).get('/docs/openapi.json').expect(200);
     expect(Object.keys(doc.body.paths)).toEqual(
       expect.arrayContaining(['/accounts', '/accounts/{accountId}/deposits', '/health/ready']),
     );

@@ -2,6 +2,7 @@ import { INestApplication, Type } from '@nestjs/common';
 import { createServiceApp, ServiceOptions, startService } from '@fleetledger/platform';
 import { TestDatabase } from './test-database';
 import { uniqueTopicPrefix } from './kafka-test';
+import { testAuthEnv } from './auth';
 
 export interface TestService {
   app: INestApplication;
@@ -27,6 +28,9 @@ export async function startTestService(
     KAFKA_TOPIC_PREFIX: topicPrefix,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     NODE_ENV: 'test',
+    ...testAuthEnv(options.service),
+    // Tests call services many times a second as one caller; the limit itself has its own test.
+    RATE_LIMIT_REQUESTS: '1000000',
     ...overrides.env,
   });
   const app = await createServiceApp(module, options);

@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { allocation, formatZodError, topicName } from '@fleetledger/contracts';
-import { ServiceError } from '@fleetledger/platform';
+import { Allow, ServiceError } from '@fleetledger/platform';
 import { v7 as uuidv7 } from 'uuid';
 import { AllocationCommands, placeReply } from '../handlers/allocation-commands';
 
@@ -9,6 +9,8 @@ import { AllocationCommands, placeReply } from '../handlers/allocation-commands'
  * Kafka request/reply: `allocation.place` and `allocation.release` (with the deployment's topic
  * prefix, read when the process starts). Thin: validate, call the use case, map the outcome.
  */
+/** Internal callers only: other services (and operators' tools) with a token in the `authorization` header. */
+@Allow('service', 'operator')
 @Controller()
 export class AllocationKafkaController {
   constructor(private readonly commands: AllocationCommands) {}

@@ -1,9 +1,15 @@
 import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { CorrelationId } from '@fleetledger/platform';
+import {
+  actingTenant,
+  Allow,
+  assertTenantAccess,
+  CallerPrincipal,
+  CorrelationId,
+} from '@fleetledger/platform';
 import { AllocationCommands } from '../handlers/allocation-commands';
 import { AllocationQueries } from '../handlers/allocation-queries';
-import { allocation } from '@fleetledger/contracts';
+import { allocation, Principal } from '@fleetledger/contracts';
 import { ActivateLeaseDto, AmendLeaseDto, ExpireDueLeasesDto, SignLeaseDto, TerminateLeaseDto } from './dto';
 
 const now = () => new Date().toISOString();
@@ -11,7 +17,9 @@ const summary = (events: { eventId: string; type: string; streamVersion: number 
   events: events.map((e) => ({ eventId: e.eventId, type: e.type, streamVersion: e.streamVersion })),
 });
 
+/** Operators sign and run leases; a tenant reads its own. */
 @ApiTags('leases')
+@Allow('operator')
 @Controller('leases')
 export class LeasesController {
   constructor(
@@ -20,8 +28,13 @@ export class LeasesController {
   ) {}
 
   @Post()
-  async sign(@Body() body: SignLeaseDto, @CorrelationId() correlationId: string) {
+  async sign(
+    @Body() body: SignLeaseDto,
+    @CorrelationId() correlationId: string,
+    @CallerPrincipal() caller: Principal,
+  ) {
     const { at, ...terms } = body;
+    actingTenant(caller, terms.tenantId);
     return summary(await this.commands.lease({ kind: 'sign', ...terms, at: at ?? now() }, correlationId));
   }
 
@@ -83,14 +96,17 @@ export class LeasesController {
   }
 
   @Get()
-  list(@Query('tenantId') tenantId?: string) {
-    return this.queries.leases(tenantId);
+  @Allow('operator', 'finance', 'tenant')
+  list(@CallerPrincipal() caller: Principal, @Query('tenantId') tenantId?: string) {
+    return this.queries.leases(actingTenant(caller, tenantId, { required: false }));
   }
 
   @Get(':leaseId')
-  async get(@Param('leaseId') leaseId: string) {
+  @Allow('operator', 'finance', 'tenant')
+  async get(@Param('leaseId') leaseId: string, @CallerPrincipal() caller: Principal) {
     const [lease] = await this.queries.leases(undefined, leaseId);
     if (!lease) throw new NotFoundException(`no lease ${leaseId}`);
+    assertTenantAccess(caller, lease.tenantId, `lease ${leaseId}`);
     return lease;
   }
 }

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Param, Post, Put } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { allocation } from '@fleetledger/contracts';
-import { CorrelationId, ServiceError } from '@fleetledger/platform';
+import { allocation, Principal } from '@fleetledger/contracts';
+import { actingTenant, Allow, CallerPrincipal, CorrelationId, ServiceError } from '@fleetledger/platform';
 import { AllocationCommands } from '../handlers/allocation-commands';
 import { AllocationQueries } from '../handlers/allocation-queries';
 import { ChangeQuotaDto, ChangeRoutesDto } from './dto';
@@ -18,13 +18,16 @@ export class QuotasController {
 
   /** Set or multiply (x2, x15) one quota; the change is an event with its reason and author. */
   @Post('quotas/:tenantId/:gpuClass/:workloadClass')
+  @Allow('operator')
   async change(
     @Param('tenantId') tenantId: string,
     @Param('gpuClass') gpuClassParam: string,
     @Param('workloadClass') workloadClassParam: string,
     @Body() body: ChangeQuotaDto,
     @CorrelationId() correlationId: string,
+    @CallerPrincipal() caller: Principal,
   ) {
+    actingTenant(caller, tenantId);
     const gpuClass = allocation.gpuClassSchema.safeParse(gpuClassParam);
     const workloadClass = allocation.workloadClassSchema.safeParse(workloadClassParam);
     if (!gpuClass.success || !workloadClass.success)
@@ -45,16 +48,19 @@ export class QuotasController {
   }
 
   @Get('quotas/:tenantId')
-  quotas(@Param('tenantId') tenantId: string) {
-    return this.queries.quotas(tenantId);
+  @Allow('operator', 'finance', 'tenant')
+  quotas(@Param('tenantId') tenantId: string, @CallerPrincipal() caller: Principal) {
+    return this.queries.quotas(actingTenant(caller, tenantId)!);
   }
 
   @Get('quotas/:tenantId/history')
-  history(@Param('tenantId') tenantId: string) {
-    return this.queries.quotaHistory(tenantId);
+  @Allow('operator', 'finance', 'tenant')
+  history(@Param('tenantId') tenantId: string, @CallerPrincipal() caller: Principal) {
+    return this.queries.quotaHistory(actingTenant(caller, tenantId)!);
   }
 
   @Put('routing-policy')
+  @Allow('operator')
   async changeRoutes(@Body() body: ChangeRoutesDto, @CorrelationId() correlationId: string) {
     const [event] = await this.commands.routing(
       { routes: body.routes, reason: body.reason, author: body.author, at: body.at ?? now() },
@@ -64,6 +70,7 @@ export class QuotasController {
   }
 
   @Get('routing-policy')
+  @Allow('operator', 'finance', 'tenant')
   routes() {
     return this.queries.routes();
   }

@@ -1,6 +1,13 @@
 import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { CorrelationId } from '@fleetledger/platform';
+import { Principal } from '@fleetledger/contracts';
+import {
+  actingTenant,
+  Allow,
+  assertTenantAccess,
+  CallerPrincipal,
+  CorrelationId,
+} from '@fleetledger/platform';
 import { AllocationCommands, placeReply } from '../handlers/allocation-commands';
 import { AllocationQueries } from '../handlers/allocation-queries';
 import { PlaceDto, ReleaseDto, WithdrawDto } from './dto';
@@ -15,8 +22,14 @@ export class WorkloadsController {
 
   /** Submit a workload: 201 with the outcome (placed, queued or rejected, with its reason). */
   @Post('workloads')
-  async submit(@Body() body: PlaceDto, @CorrelationId() correlationId: string) {
+  @Allow('tenant', 'operator')
+  async submit(
+    @Body() body: PlaceDto,
+    @CorrelationId() correlationId: string,
+    @CallerPrincipal() caller: Principal,
+  ) {
     const { requestedAt, ...request } = body;
+    actingTenant(caller, request.tenantId);
     const events = await this.commands.submit(
       request,
       requestedAt ?? new Date().toISOString(),
@@ -26,12 +39,15 @@ export class WorkloadsController {
   }
 
   @Post('workloads/:workloadId/release')
+  @Allow('tenant', 'operator')
   @HttpCode(200)
   async release(
     @Param('workloadId') workloadId: string,
     @Body() body: ReleaseDto,
     @CorrelationId() correlationId: string,
+    @CallerPrincipal() caller: Principal,
   ) {
+    await this.checkOwner(caller, workloadId);
     const events = await this.commands.release(
       workloadId,
       body.requestedAt ?? new Date().toISOString(),
@@ -47,12 +63,15 @@ export class WorkloadsController {
 
   /** Takes a queued workload off the queue (409 not-queued when it is not: a placed one is released). */
   @Post('workloads/:workloadId/withdraw')
+  @Allow('tenant', 'operator')
   @HttpCode(200)
   async withdraw(
     @Param('workloadId') workloadId: string,
     @Body() body: WithdrawDto,
     @CorrelationId() correlationId: string,
+    @CallerPrincipal() caller: Principal,
   ) {
+    await this.checkOwner(caller, workloadId);
     await this.commands.withdraw(
       workloadId,
       body.requestedAt ?? new Date().toISOString(),
@@ -63,29 +82,51 @@ export class WorkloadsController {
   }
 
   @Get('workloads/:workloadId')
-  async workload(@Param('workloadId') workloadId: string) {
+  @Allow('tenant', 'operator')
+  async workload(@Param('workloadId') workloadId: string, @CallerPrincipal() caller: Principal) {
     const found = await this.queries.workload(workloadId);
     if (!found) throw new NotFoundException(`no workload ${workloadId}`);
+    assertTenantAccess(caller, found.tenantId, `workload ${workloadId}`);
     return found;
   }
 
   @Get('queue')
+  @Allow('operator')
   queue() {
     return this.queries.queue();
   }
 
+  /** A tenant sees its own placements; operators and finance any tenant's (or all). */
   @Get('placements')
+  @Allow('tenant', 'operator', 'finance')
   placements(
+    @CallerPrincipal() caller: Principal,
     @Query('tenantId') tenantId?: string,
     @Query('gpuClass') gpuClass?: string,
     @Query('nodeId') nodeId?: string,
   ) {
-    return this.queries.placements({ tenantId, gpuClass, nodeId });
+    return this.queries.placements({
+      tenantId: actingTenant(caller, tenantId, { required: false }),
+      gpuClass,
+      nodeId,
+    });
   }
 
   /** Allocated / healthy GPUs per class (from the projections). */
   @Get('utilization')
+  @Allow('operator', 'finance')
   utilization() {
     return this.queries.utilization();
+  }
+
+  /**
+   * A tenant may release or withdraw only its own workload: refused (403) before anything is
+   * written. An unknown workload goes on to the command, which answers why it cannot act.
+   */
+  private async checkOwner(caller: Principal, workloadId: string): Promise<void> {
+    const found = await this.queries.workload(workloadId);
+    if (found) assertTenantAccess(caller, found.tenantId, `workload ${workloadId}`);
+    else if (caller.roles.every((role) => role === 'tenant'))
+      throw new NotFoundException(`no workload ${workloadId}`);
   }
 }

@@ -1,4 +1,12 @@
-import { allocation, EventEnvelope, inventory, NewEvent } from '@fleetledger/contracts';
+import {
+  allocation,
+  EventEnvelope,
+  inventory,
+  NewEvent,
+  Principal,
+  servicePrincipal,
+} from '@fleetledger/contracts';
+import { currentPrincipal } from '@fleetledger/platform';
 import {
   applyAll,
   EventStore,
@@ -30,6 +38,8 @@ export interface StreamEvents {
 
 interface PendingCommand {
   correlationId: string;
+  /** Who asked (captured when the command was queued: a group commit mixes several callers). */
+  principal: Principal | undefined;
   step: (state: AllocationState) => StreamEvents[] | Rejection;
   mutates: boolean;
   resolve: (events: EventEnvelope[]) => void;
@@ -116,11 +126,12 @@ export class AllocationEngine {
     tx: Queryable,
     streamId: string,
     events: NewEvent[],
-    correlationId: string,
+    cause: { correlationId: string; causationId: string },
   ): Promise<EventEnvelope[]> {
     if (events.length === 0) return [];
     const appended = await this.store.append(tx, streamId, this.versions.get(streamId) ?? 0, events, {
-      correlationId,
+      ...cause,
+      principal: servicePrincipal('allocation'),
       topic: this.eventsTopic,
     });
     for (const projection of ownProjections) await applyAll(tx, projection, appended, this.store.schema);
@@ -146,7 +157,7 @@ export class AllocationEngine {
           streamId,
           expectedVersion: version,
           events,
-          context: { correlationId: command.correlationId },
+          context: { correlationId: command.correlationId, principal: command.principal },
         });
         expected.set(streamId, version + events.length);
       }
@@ -202,7 +213,7 @@ export class AllocationEngine {
     mutates: boolean,
   ): Promise<EventEnvelope[]> {
     return new Promise<EventEnvelope[]>((resolve, reject) => {
-      this.pending.push({ correlationId, step, mutates, resolve, reject });
+      this.pending.push({ correlationId, principal: currentPrincipal(), step, mutates, resolve, reject });
       if (this.pending.length === 1)
         void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH), MAX_CONFLICT_RETRIES));
     });
@@ -271,7 +282,11 @@ export class AllocationEngine {
             ? [payload.gpuId]
             : [];
         const events = [...runEvictions(this.state, gpuIds, at), ...runQueue(this.state, at)];
-        await this.append(tx, allocation.AllocationStreams.placementLedger, events, envelope.correlationId);
+        // Caused by the inventory event, decided by this service on its own.
+        await this.append(tx, allocation.AllocationStreams.placementLedger, events, {
+          correlationId: envelope.correlationId,
+          causationId: envelope.eventId,
+        });
       } catch (error) {
         this.stale = true;
         throw error;

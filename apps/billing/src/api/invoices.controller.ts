@@ -1,11 +1,10 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CorrelationId } from '@fleetledger/platform';
+import { ActingTenant, Allow, CorrelationId } from '@fleetledger/platform';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { InvoiceHandler } from '../handlers/invoice.handler';
 import { InvoiceQueries } from '../queries/invoice.queries';
-import { TenantId } from './tenant';
 
 class FinalizeDto extends createZodDto(z.object({ finalizedAt: z.iso.datetime({ offset: true }) })) {}
 class CreditNoteDto extends createZodDto(
@@ -28,8 +27,9 @@ class ListQueryDto extends createZodDto(
 @ApiTags('invoices')
 @ApiHeader({
   name: 'x-tenant-id',
-  required: true,
-  description: "the calling tenant; other tenants' invoices answer 404",
+  required: false,
+  description:
+    "finance and operators: the tenant acted for. A tenant's own token names its tenant; naming another answers 403. Other tenants' invoices answer 404",
 })
 @Controller('invoices')
 export class InvoicesController {
@@ -39,21 +39,24 @@ export class InvoicesController {
   ) {}
 
   @Get()
+  @Allow('tenant', 'finance', 'operator')
   @ApiOperation({ summary: "the caller's invoices, optionally of one period (YYYY-MM)" })
-  list(@TenantId() tenantId: string, @Query() query: ListQueryDto) {
+  list(@ActingTenant() tenantId: string, @Query() query: ListQueryDto) {
     return this.queries.list(tenantId, query.period);
   }
 
   @Get(':invoiceId')
+  @Allow('tenant', 'finance', 'operator')
   @ApiOperation({ summary: 'an invoice with its lines (a preview while draft) and credit notes' })
-  get(@TenantId() tenantId: string, @Param('invoiceId') invoiceId: string) {
+  get(@ActingTenant() tenantId: string, @Param('invoiceId') invoiceId: string) {
     return this.queries.get(tenantId, invoiceId);
   }
 
   @Get(':invoiceId/lines/:lineId/source-events')
+  @Allow('tenant', 'finance', 'operator')
   @ApiOperation({ summary: 'the events an invoice line came from' })
   sourceEvents(
-    @TenantId() tenantId: string,
+    @ActingTenant() tenantId: string,
     @Param('invoiceId') invoiceId: string,
     @Param('lineId') lineId: string,
   ) {
@@ -62,9 +65,10 @@ export class InvoicesController {
 
   @Post(':invoiceId/finalize')
   @HttpCode(200)
-  @ApiOperation({ summary: 'freeze the draft under the next gap-free invoice number' })
+  @Allow('finance')
+  @ApiOperation({ summary: 'freeze the draft under the next gap-free invoice number (finance)' })
   async finalize(
-    @TenantId() tenantId: string,
+    @ActingTenant() tenantId: string,
     @Param('invoiceId') invoiceId: string,
     @Body() body: FinalizeDto,
     @CorrelationId() correlationId: string,
@@ -74,9 +78,10 @@ export class InvoicesController {
   }
 
   @Post(':invoiceId/credit-notes')
-  @ApiOperation({ summary: 'credit part of a finalized invoice (the invoice itself never changes)' })
+  @Allow('finance')
+  @ApiOperation({ summary: 'credit part of a finalized invoice (the invoice itself never changes; finance)' })
   async creditNote(
-    @TenantId() tenantId: string,
+    @ActingTenant() tenantId: string,
     @Param('invoiceId') invoiceId: string,
     @Body() body: CreditNoteDto,
     @CorrelationId() correlationId: string,

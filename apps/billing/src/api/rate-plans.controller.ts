@@ -1,7 +1,7 @@
 import { Body, Controller, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { billing } from '@fleetledger/contracts';
-import { CorrelationId } from '@fleetledger/platform';
+import { Allow, CorrelationId } from '@fleetledger/platform';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { RatePlanHandler } from '../handlers/rate-plan.handler';
@@ -17,6 +17,7 @@ export class RatePlansController {
   constructor(private readonly handler: RatePlanHandler) {}
 
   @Post()
+  @Allow('finance')
   @ApiOperation({ summary: 'publish the next version of a rate plan' })
   async publish(@Body() body: PublishRatePlanDto, @CorrelationId() correlationId: string) {
     const event = await this.handler.publish(body.plan, body.publishedAt, { correlationId });

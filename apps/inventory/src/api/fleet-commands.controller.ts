@@ -7,7 +7,7 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { EventEnvelope } from '@fleetledger/contracts';
-import { CorrelationId } from '@fleetledger/platform';
+import { Allow, CorrelationId } from '@fleetledger/platform';
 import { createZodDto, ZodValidationException } from 'nestjs-zod';
 import { z } from 'zod';
 import {
@@ -55,6 +55,8 @@ export interface CommandResponse {
   description:
     'rack-power-budget-exceeded | hall-power-cap-exceeded | site-power-cap-exceeded | budget-below-draw | invalid-node-shape | rack-full',
 })
+/** Operators change the fleet; node agents may also report GPU health. */
+@Allow('operator')
 @Controller()
 export class FleetCommandsController {
   constructor(private readonly handler: InventoryCommandHandler) {}
@@ -100,6 +102,7 @@ export class FleetCommandsController {
   }
 
   @Post('gpus/:gpuId/health')
+  @Allow('operator', 'telemetry-agent')
   @HttpCode(200)
   @ApiOperation({ summary: 'Report the health of a GPU (healthy, degraded, failed)' })
   reportHealth(

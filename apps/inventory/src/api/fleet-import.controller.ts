@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CorrelationId, ServiceError } from '@fleetledger/platform';
+import { Allow, CorrelationId, ServiceError } from '@fleetledger/platform';
 import { createZodDto } from 'nestjs-zod';
 import { fleetFileSchema, parseFleetDescription } from '../domain/fleet-description';
 import { InventoryCommandHandler } from '../handlers/inventory-command.handler';
@@ -9,6 +9,7 @@ import { importFleet } from '../import/fleet-import';
 class FleetFileDto extends createZodDto(fleetFileSchema) {}
 
 @ApiTags('fleet commands')
+@Allow('operator')
 @Controller('fleet')
 export class FleetImportController {
   constructor(private readonly handler: InventoryCommandHandler) {}

@@ -1,8 +1,11 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Allow } from '@fleetledger/platform';
 import { FleetQueries } from '../queries/fleet-queries';
 
 @ApiTags('fleet queries')
+/** The physical fleet is the operator's business (finance reads it for SLA and energy). */
+@Allow('operator', 'finance')
 @Controller()
 export class FleetQueriesController {
   constructor(private readonly queries: FleetQueries) {}

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { userInfo } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { SingleBar, Presets } from 'cli-progress';
 import { Command } from 'commander';
@@ -78,7 +79,15 @@ program
         await dataSource.runMigrations({ transaction: 'each' });
         const handler = new InventoryCommandHandler(
           dataSource,
-          new EventStore(inventoryService.schema, inventoryService.registry),
+          new EventStore(inventoryService.schema, inventoryService.registry, {
+            // The CLI writes with the inventory database role, not through the API: its events
+            // record the operating-system user who ran it.
+            principal: () => ({
+              subject: `cli:${userInfo().username}`,
+              issuer: 'fleetledger:cli',
+              roles: ['operator'],
+            }),
+          }),
           topicName(Topics.inventoryEvents, process.env.KAFKA_TOPIC_PREFIX ?? ''),
         );
         const bar = new SingleBar(

@@ -1,5 +1,7 @@
 import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { gpuClassSchema, TelemetrySample, telemetryBatchSchema } from '@fleetledger/contracts/metering';
+import { actingTenant, Allow, CallerPrincipal } from '@fleetledger/platform';
+import { Principal } from '@fleetledger/contracts';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { SampleIngestor } from '../ingestion/sample-ingestor';
@@ -43,6 +45,7 @@ export class MeteringController {
    * reason (the rest of the batch is still accepted); duplicates are reported, never counted twice.
    */
   @Post('samples')
+  @Allow('telemetry-agent')
   @HttpCode(200)
   async ingest(@Body() body: SampleBatchDto) {
     const valid: TelemetrySample[] = [];
@@ -82,6 +85,7 @@ export class MeteringController {
    * dump and drop) and refuses samples for those days from then on (`beyond-retention`).
    */
   @Post('samples/archive')
+  @Allow('operator')
   @HttpCode(200)
   async archive(@Body() body: ArchiveSamplesDto) {
     return this.archiveService.archiveBefore(body.before, Date.now());
@@ -89,6 +93,7 @@ export class MeteringController {
 
   /** Closes due windows as of an instant (operators, tests); the timer does the same on the wall clock. */
   @Post('windows/close')
+  @Allow('operator')
   @HttpCode(200)
   async close(@Body() body: CloseWindowsDto) {
     return this.closer.close(Date.parse(body.asOf));
@@ -96,16 +101,21 @@ export class MeteringController {
 
   /** Where every accepted sample stands: rated, or visibly pending and why. */
   @Get('samples/pending')
+  @Allow('operator', 'finance')
   async pending() {
     return this.queries.pending();
   }
 
+  /** A tenant sees only its own usage; operators and finance any tenant's (or all). */
   @Get('usage')
-  async usage(@Query() query: UsageQueryDto) {
-    return this.queries.usage(query);
+  @Allow('tenant', 'operator', 'finance')
+  async usage(@Query() query: UsageQueryDto, @CallerPrincipal() caller: Principal) {
+    const tenantId = actingTenant(caller, query.tenantId, { required: false });
+    return this.queries.usage({ ...query, tenantId });
   }
 
   @Get('utilization')
+  @Allow('operator', 'finance')
   async utilization(@Query() query: UtilizationQueryDto) {
     return this.queries.utilization(query);
   }

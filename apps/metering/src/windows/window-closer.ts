@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { newEvent } from '@fleetledger/contracts';
+import { newEvent, servicePrincipal } from '@fleetledger/contracts';
 import {
   GpuClass,
   UsageCorrected,
@@ -7,7 +7,7 @@ import {
   usageRecordStreamId,
 } from '@fleetledger/contracts/metering';
 import { applyAll, EventStore, Queryable, runInTransaction, StreamAppend } from '@fleetledger/eventstore';
-import { Messaging, Metrics } from '@fleetledger/platform';
+import { Messaging, Metrics, runAs } from '@fleetledger/platform';
 import { DataSource } from 'typeorm';
 import { v5 as uuidv5 } from 'uuid';
 import { allocatedGpuMs, PlacementInterval } from '../domain/attribution';
@@ -80,7 +80,9 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
     if (this.env.METERING_CLOSE_INTERVAL_MS <= 0) return;
     this.timer = setInterval(() => {
       if (this.running) return;
-      this.running = this.close(Date.now())
+      // The scheduled close acts as the metering service (an operator's POST /metering/windows/close
+      // records the operator instead).
+      this.running = runAs(servicePrincipal('metering'), () => this.close(Date.now()))
         .catch((error: Error) =>
           this.logger.error(`window close failed (retried next tick): ${error.message}`),
         )

@@ -20,6 +20,7 @@ import {
   runInTransaction,
 } from '@fleetledger/eventstore';
 import {
+  Allow,
   CorrelationId,
   Messaging,
   Metrics,
@@ -132,6 +133,8 @@ class DepositDto extends createZodDto(
   z.object({ amountMinor: z.number().int().positive(), at: z.iso.datetime() }),
 ) {}
 
+/** The example service's callers: operators (its tests call as the test caller). */
+@Allow('operator')
 @Controller('accounts')
 export class AccountsController {
   constructor(
