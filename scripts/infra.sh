@@ -20,6 +20,8 @@ case "${1:-}" in
   up)
     postgres_up
     "$repo/infra/kafka/kafka.sh" up
+    # The local token issuer the services trust (keys under .infra/auth, never committed).
+    (cd "$repo" && node -r @swc-node/register scripts/dev-issuer.ts ensure >/dev/null)
     ;;
   down) "$repo/infra/kafka/kafka.sh" down ;;
   *) echo "usage: $0 up|down" >&2; exit 2 ;;

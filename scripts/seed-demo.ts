@@ -13,7 +13,7 @@
  * reports them as duplicates.
  *
  *   node dist/scripts/seed-demo.js        (run by scripts/stack.sh once the services are ready)
- *   INVENTORY_URL=... ALLOCATION_URL=... METERING_URL=... BILLING_URL=... node dist/scripts/seed-demo.js
+ *   SEED_TOKEN=... INVENTORY_URL=... ALLOCATION_URL=... METERING_URL=... BILLING_URL=... node dist/scripts/seed-demo.js
  */
 
 const urls = {
@@ -22,6 +22,9 @@ const urls = {
   metering: process.env.METERING_URL ?? 'http://127.0.0.1:3003',
   billing: process.env.BILLING_URL ?? 'http://127.0.0.1:3004',
 };
+
+/** The seed's bearer token (operator, finance, telemetry agent), minted by scripts/stack.sh. */
+const SEED_TOKEN = process.env.SEED_TOKEN;
 
 type Service = keyof typeof urls;
 type GpuClass = 'H100' | 'H200' | 'GB200';
@@ -40,7 +43,10 @@ function log(line: string): void {
 async function call(service: Service, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Reply> {
   const response = await fetch(`${urls[service]}${path}`, {
     method,
-    headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(SEED_TOKEN ? { authorization: `Bearer ${SEED_TOKEN}` } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();

@@ -26,9 +26,13 @@ bash scripts/infra.sh up
 node scripts/ensure-database.js
 [ -f dist/apps/inventory/src/main.js ] && [ -z "${STACK_REBUILD:-}" ] || npm run build
 
+# Callers authenticate with bearer JWTs of the local dev issuer (made by infra.sh up under .infra/auth).
+export AUTH_ISSUER=fleetledger-dev AUTH_JWKS_FILE="$repo/.infra/auth/jwks.json"
+token() { node dist/scripts/dev-issuer.js mint "$@"; }
+
 port=3001
 for svc in "${services[@]}"; do
-  PORT=$port node "dist/apps/$svc/src/main.js" >"$logs/$svc.log" 2>&1 &
+  AUTH_AUDIENCE="fleetledger-$svc" PORT=$port node "dist/apps/$svc/src/main.js" >"$logs/$svc.log" 2>&1 &
   pids+=($!)
   echo "[stack] $svc on http://127.0.0.1:$port (docs /docs, logs .infra/logs/$svc.log)"
   port=$((port + 1))
@@ -44,7 +48,17 @@ for svc in "${services[@]}"; do
   port=$((port + 1))
 done
 
-if [ -f dist/scripts/seed-demo.js ]; then node dist/scripts/seed-demo.js; fi
+if [ -f dist/scripts/seed-demo.js ]; then
+  SEED_TOKEN="$(token --role operator finance telemetry-agent --subject demo-seed)" node dist/scripts/seed-demo.js
+fi
+
+cat <<EOF
+[stack] every route but /health and /metrics needs a bearer token of the local issuer; mint one per role:
+[stack]   npm run -s token -- --role operator
+[stack]   npm run -s token -- --role tenant --tenant acme
+[stack]   npm run -s token -- --role finance            (also: telemetry-agent, service; --help for more)
+[stack]   curl -H "authorization: Bearer \$(npm run -s token -- --role operator)" http://127.0.0.1:3002/leases
+EOF
 
 if [ -n "${STACK_SMOKE:-}" ]; then echo "[stack] smoke check passed"; exit 0; fi
 echo "[stack] running; Ctrl-C to stop"

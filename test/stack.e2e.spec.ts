@@ -1,9 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import request from 'supertest';
 import { Client } from 'pg';
-import { waitUntil } from '@fleetledger/testing';
+import { httpAs, waitUntil } from '@fleetledger/testing';
 
 const repo = path.resolve(__dirname, '..');
 const services = ['inventory', 'allocation', 'metering', 'billing'];
@@ -61,16 +61,27 @@ describe('npm run stack (the platform on local infrastructure)', () => {
     },
   );
 
-  it('serves the seeded demo through one business endpoint per service', async () => {
+  it('serves the seeded demo through one business endpoint per service, to callers with a token of the local issuer', async () => {
     expect(output).toContain('[seed]');
-    const capacity = await request(url(0)).get('/capacity').expect(200);
+    expect(output).toContain('npm run -s token -- --role operator');
+    // The token a user mints as the stack prints it.
+    const mint = (...args: string[]) =>
+      execFileSync('npm', ['run', '-s', 'token', '--', ...args], { cwd: repo, encoding: 'utf8' }).trim();
+    const operator = mint('--role', 'operator', 'finance');
+    const tenant = mint('--role', 'tenant', '--tenant', 'acme');
+    const as = (token: string | undefined, i: number) => httpAs(url(i), token);
+    await as(undefined, 1).get('/leases').expect(401);
+    const capacity = await as(operator, 0).get('/capacity').expect(200);
     expect(JSON.stringify(capacity.body)).toMatch(/GB200/);
-    const leases = await request(url(1)).get('/leases').expect(200);
+    const leases = await as(tenant, 1).get('/leases').expect(200);
     expect(leases.body.map((l: { leaseId: string }) => l.leaseId)).toContain('lease-acme-colossus');
-    const pending = await request(url(2)).get('/metering/samples/pending').expect(200);
+    expect(leases.body.every((l: { tenantId: string }) => l.tenantId === 'acme')).toBe(true);
+    const pending = await as(operator, 2).get('/metering/samples/pending').expect(200);
     expect(pending.body).toBeDefined();
-    await request(url(3)).get('/invoices').set('x-tenant-id', 'acme').expect(200);
-    await request(url(3)).get('/invoices').expect(400);
+    await as(tenant, 3).get('/invoices').expect(200);
+    await as(operator, 3).get('/invoices').set('x-tenant-id', 'acme').expect(200);
+    await as(operator, 3).get('/invoices').expect(400);
+    await as(tenant, 3).get('/invoices').set('x-tenant-id', 'globex').expect(403);
   });
 
   it('stops every service cleanly on SIGTERM', async () => {
