@@ -22,6 +22,7 @@ import {
 } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Job, type IJob } from 'kubernetes-models/batch/v1/Job';
 import { CronJob, type ICronJob } from 'kubernetes-models/batch/v1/CronJob';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 
 export const repoRoot = join(__dirname, '..', '..');
 export const k8sRoot = join(repoRoot, 'k8s');
@@ -54,6 +55,7 @@ const models: Record<string, ModelClass> = Object.fromEntries(
     PodDisruptionBudget,
     Job,
     CronJob,
+    ClusterRoleBinding,
   ].map((model) => [`${model.apiVersion}/${model.kind}`, model as unknown as ModelClass]),
 );
 

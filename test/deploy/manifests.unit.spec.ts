@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { serviceEnvSchema } from '@fleetledger/platform/config';
+import { authEnvSchema, serviceEnvSchema } from '@fleetledger/platform/config';
 import {
   byKind,
   deploymentProblems,
@@ -242,6 +242,35 @@ describe('k8s manifests: operational properties', () => {
       NODE_ENV: 'production',
     });
   });
+
+  it('every Deployment authenticates callers: the cluster issuer from the ConfigMap, its own audience, the CA to fetch the JWKS', () => {
+    const [config] = byKind<{ metadata: { name: string }; data: Record<string, string> }>(
+      baseObjects,
+      'ConfigMap',
+    );
+    for (const d of deployments) {
+      const name = d.metadata!.name!;
+      const container = d.spec!.template.spec!.containers[0];
+      const ownEnv = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]));
+      const auth = authEnvSchema.parse({ ...config.data, ...ownEnv });
+      expect(auth).toMatchObject({
+        AUTH_AUDIENCE: `fleetledger-${name}`,
+        AUTH_JWKS_URL: expect.stringMatching(/^https:/),
+      });
+      const caMount = container.volumeMounts?.find((m) => m.name === 'kube-ca');
+      expect(`${caMount?.mountPath}/ca.crt`).toBe(config.data.NODE_EXTRA_CA_CERTS);
+      // No default API token in the pod: only the CA and an audience-bound caller token are projected.
+      expect(d.spec!.template.spec!.automountServiceAccountToken).toBe(false);
+      const tokens = (d.spec!.template.spec!.volumes ?? []).flatMap((v) =>
+        (v.projected?.sources ?? []).flatMap((source) =>
+          source.serviceAccountToken ? [source.serviceAccountToken] : [],
+        ),
+      );
+      expect(tokens).toEqual([
+        { audience: 'fleetledger-allocation', expirationSeconds: 3600, path: 'allocation' },
+      ]);
+    }
+  });
 });
 
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
@@ -261,7 +290,8 @@ withKubectl('k8s overlay rendered by kubectl kustomize (skipped without kubectl)
   });
 
   it('puts everything in the namespace, pins the image and scales billing', () => {
-    for (const doc of rendered.filter((d) => d.content.kind !== 'Namespace')) {
+    const clusterScoped = ['Namespace', 'ClusterRoleBinding'];
+    for (const doc of rendered.filter((d) => !clusterScoped.includes(String(d.content.kind)))) {
       expect((doc.content.metadata as { namespace?: string }).namespace).toBe('fleetledger');
     }
     for (const doc of rendered) {
