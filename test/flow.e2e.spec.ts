@@ -1,5 +1,6 @@
 import { tableChecksum } from '@fleetledger/eventstore';
-import { api, waitUntil } from '@fleetledger/testing';
+import { serviceAudience } from '@fleetledger/platform';
+import { api, httpAs, testToken, waitUntil } from '@fleetledger/testing';
 import { auditedServices } from '../apps/audit/src/services';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -373,8 +374,13 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
     };
     await new Promise((resolve) => setTimeout(resolve, 20)); // the finalization is recorded strictly later
 
+    // Finalized by a named finance person: the audit's lineage must name her (below).
+    const financeAlice = httpAs(
+      services.billing.url,
+      await testToken({ roles: ['finance'], subject: 'finance-alice', audience: serviceAudience('billing') }),
+    );
     const finalized = (
-      await billing()
+      await financeAlice
         .post(`/invoices/${INVOICE}/finalize`)
         .set(asTenant)
         .send({ finalizedAt: '2026-04-01T00:00:00.000Z' })
@@ -489,6 +495,13 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
       ['metering', true],
       ['billing', true],
     ]);
+    // Who wrote each log: every event has a principal; billing's charges come from billing itself consuming
+    // metering's usage, its finalization from the finance person who finalized.
+    for (const chain of report.chains) expect(chain.principals.map((p) => p.subject)).not.toContain('(none)');
+    const subjects = (service: string) =>
+      report.chains.find((c) => c.service === service)!.principals.map((p) => p.subject);
+    expect(subjects('inventory')).toEqual(['test-caller']);
+    expect(subjects('billing')).toEqual(expect.arrayContaining(['service:billing', 'finance-alice']));
     // Per consumer and topic: no unknown inbox rows, and whatever is "missing" is only event types it does not consume.
     expect(
       report.deliveries
@@ -545,6 +558,20 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
     );
     expect(gb200.ratePlan.map((e) => e.type)).toEqual(['billing.RatePlanPublished']);
     expect(formatExplanation(explanation)).toMatch(/line \d+: gpu-usage GB200 lease lease-acme/);
+    // Who did what: the finance person who finalized it, inside the hash-chained log.
+    const finalizedBy = explanation.history.find((e) => e.type === 'billing.InvoiceFinalized');
+    expect(finalizedBy?.principal).toEqual({
+      subject: 'finance-alice',
+      issuer: 'fleetledger-dev',
+      roles: ['finance'],
+      tenantId: TENANT,
+    });
+    expect(formatExplanation(explanation)).toMatch(
+      /InvoiceFinalized: billing#\d+ .* by finance-alice \[finance\] for acme/,
+    );
+    expect(gb200.lease.find((e) => e.type === 'allocation.LeaseSigned')?.principal?.subject).toBe(
+      'test-caller',
+    );
   });
 
   it('audit report: the HTML opens in headless Chromium and shows its charts; CSV extracts are written', async () => {
@@ -558,6 +585,7 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
     const { dom, png } = openInChromium(path.join(out, 'index.html'), path.join(out, 'report.png'));
     expect((dom.match(/<svg [^>]*class="chart"/g) ?? []).length).toBe(3);
     expect(dom).toContain('GPU-hours allocated by class');
+    expect(dom).toMatch(/InvoiceFinalized<\/td><td>finance-alice<\/td>/);
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     expect(png.length).toBeGreaterThan(20_000);
   });

@@ -1,3 +1,4 @@
+import { describePrincipal, Principal } from '@fleetledger/contracts';
 import { ident, Queryable } from '@fleetledger/eventstore';
 
 /** An event found in one service's log. */
@@ -8,6 +9,8 @@ export interface LocatedEvent {
   streamId: string;
   globalPosition: number;
   recordedAt: string;
+  /** Who caused it (absent on events recorded before principals were). */
+  principal?: Principal;
   payload: Record<string, unknown>;
 }
 
@@ -37,6 +40,8 @@ export interface InvoiceExplanation {
   period: string;
   status: string;
   totalMinor: string | null;
+  /** The invoice's own events (drafted, finalized, credited), each with who caused it. */
+  history: LocatedEvent[];
   lines: ExplainedLine[];
 }
 
@@ -58,11 +63,13 @@ function toLocated(service: string, row: Record<string, unknown>): LocatedEvent 
     streamId: String(row.stream_id),
     globalPosition: Number(row.global_position),
     recordedAt: (row.recorded_at as Date).toISOString(),
+    ...(row.principal ? { principal: row.principal as Principal } : {}),
     payload: row.payload as Record<string, unknown>,
   };
 }
 
-const EVENT_COLUMNS = 'event_id, type, stream_id, global_position, recorded_at, payload';
+const EVENT_COLUMNS =
+  "event_id, type, stream_id, global_position, recorded_at, payload, metadata->'principal' AS principal";
 
 /** Finds an event by id in whichever service's log recorded it. */
 export async function locateEvent(
@@ -189,9 +196,13 @@ export async function explainInvoice(
       ratePlan,
     });
   }
+  const history = (
+    await eventsWhere(db, 'billing', schemas, 'invoiceId', invoice.invoice_id, 'billing.%')
+  ).filter((e) => /Invoice|Credit/.test(e.type));
   return {
     invoiceNumber,
     invoiceId: invoice.invoice_id,
+    history,
     tenantId: invoice.tenant_id,
     period: invoice.period,
     status: invoice.status,
@@ -203,10 +214,11 @@ export async function explainInvoice(
 export function formatExplanation(explanation: InvoiceExplanation): string {
   const out: string[] = [];
   const ev = (e: LocatedEvent) =>
-    `${e.service}#${e.globalPosition} ${e.type} ${e.eventId} (stream ${e.streamId}, recorded ${e.recordedAt})`;
+    `${e.service}#${e.globalPosition} ${e.type} ${e.eventId} (stream ${e.streamId}, recorded ${e.recordedAt}, by ${describePrincipal(e.principal)})`;
   out.push(
     `invoice ${explanation.invoiceNumber} (${explanation.invoiceId}) tenant ${explanation.tenantId} period ${explanation.period} ${explanation.status} total ${explanation.totalMinor ?? '-'} minor units`,
   );
+  for (const e of explanation.history) out.push(`  ${e.type.replace('billing.', '')}: ${ev(e)}`);
   for (const line of explanation.lines) {
     out.push(
       `  line ${line.lineNo}: ${line.kind}${line.gpuClass ? ` ${line.gpuClass}` : ''} lease ${line.leaseId}: ${line.quantity} ${line.quantityUnit} -> ${line.amountMinor} minor units`,

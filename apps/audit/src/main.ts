@@ -58,6 +58,8 @@ program
           `${v.ok ? 'ok  ' : 'FAIL'} ${chain.service}: ${v.eventsChecked} events chained, ${chain.unpublishedOutbox} waiting in outbox` +
             (v.firstBreak ? `; first broken link: ${JSON.stringify(v.firstBreak)}` : ''),
         );
+        for (const p of chain.principals)
+          print(`       by ${p.subject} [${p.roles.join(',')}]: ${p.events} events`);
       }
       for (const d of report.deliveries) {
         const ok = d.missing.length === 0 && d.unknown.length === 0;

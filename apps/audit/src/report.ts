@@ -22,6 +22,8 @@ export interface ReportFigures {
     totalMinor: string;
     exponent: number;
   }[];
+  /** Who finalized or credited each invoice of the period (from the principal each billing event records). */
+  invoiceSteps: { invoiceId: string; step: string; by: string; roles: string; recordedAt: string }[];
 }
 
 const PERIOD = /^(\d{4})-(0[1-9]|1[0-2])$/;
@@ -52,6 +54,7 @@ export async function collectFigures(db: Queryable, period: string): Promise<Rep
     utilizationByDay: [],
     revenueByClass: [],
     invoices: [],
+    invoiceSteps: [],
   };
   if (await tableExists(db, 'metering', 'usage_by_record')) {
     figures.usageByClass = (
@@ -101,6 +104,24 @@ export async function collectFigures(db: Queryable, period: string): Promise<Rep
       currency: String(r.currency_code),
       totalMinor: String(r.total),
       exponent: Number(r.currency_exponent),
+    }));
+    figures.invoiceSteps = (
+      await db.query(
+        `SELECT e.payload->>'invoiceId' AS invoice_id, e.type, e.recorded_at,
+                coalesce(e.metadata->'principal'->>'subject', '(none)') AS subject,
+                coalesce((SELECT string_agg(r, ',') FROM jsonb_array_elements_text(e.metadata->'principal'->'roles') r), '') AS roles
+           FROM billing.events e
+          WHERE e.type IN ('billing.InvoiceFinalized', 'billing.CreditNoteIssued')
+            AND e.payload->>'invoiceId' IN (SELECT invoice_id FROM billing.invoices WHERE period = $1)
+          ORDER BY e.global_position`,
+        [period],
+      )
+    ).map((r: Record<string, string | Date>) => ({
+      invoiceId: String(r.invoice_id),
+      step: String(r.type).replace('billing.', ''),
+      by: String(r.subject),
+      roles: String(r.roles),
+      recordedAt: (r.recorded_at as Date).toISOString(),
     }));
     figures.revenueByClass = (
       await db.query(
@@ -237,6 +258,11 @@ ${table(
     formatMinor(i.totalMinor, i.exponent),
     i.currency,
   ]),
+)}
+<h2>Who finalized and credited</h2>
+${table(
+  ['invoice', 'step', 'by', 'roles', 'recorded'],
+  figures.invoiceSteps.map((step) => [step.invoiceId, step.step, step.by, step.roles, step.recordedAt]),
 )}
 </body></html>
 `;

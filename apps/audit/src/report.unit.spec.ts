@@ -65,11 +65,23 @@ describe('audit report building blocks', () => {
             exponent: 2,
           },
         ],
+        invoiceSteps: [
+          {
+            invoiceId: 'acme.2026-03',
+            step: 'InvoiceFinalized',
+            by: 'finance-alice',
+            roles: 'finance',
+            recordedAt: '2026-04-01T00:00:00.000Z',
+          },
+        ],
       },
       '2026-12-01T00:00:00Z',
     );
     expect(html).not.toContain('<script>x');
     expect(html).toContain('&lt;script&gt;x&lt;/script&gt;');
+    expect(html).toMatch(
+      /<h2>Who finalized and credited<\/h2>\s*<table>.*<td>InvoiceFinalized<\/td><td>finance-alice<\/td>/s,
+    );
     expect(html).toContain('<td>1.00</td>');
   });
 });

@@ -17,7 +17,14 @@ export interface DeliveryCheck {
 
 export interface VerifyReport {
   ok: boolean;
-  chains: { service: string; schema: string; verification: ChainVerification; unpublishedOutbox: number }[];
+  chains: {
+    service: string;
+    schema: string;
+    verification: ChainVerification;
+    unpublishedOutbox: number;
+    /** Who wrote the log: events per principal (subject and roles), those without one as `(none)`. */
+    principals: { subject: string; roles: string[]; events: number }[];
+  }[];
   deliveries: DeliveryCheck[];
 }
 
@@ -49,7 +56,18 @@ export async function verifyAll(
     const [{ n }] = await db.query(
       `SELECT count(*)::int AS n FROM ${ident(service.schema)}.outbox WHERE published_at IS NULL`,
     );
-    chains.push({ service: service.service, schema: service.schema, verification, unpublishedOutbox: n });
+    const principals = await db.query(
+      `SELECT coalesce(metadata->'principal'->>'subject', '(none)') AS subject,
+              coalesce(metadata->'principal'->'roles', '[]'::jsonb) AS roles, count(*)::int AS events
+         FROM ${ident(service.schema)}.events GROUP BY 1, 2 ORDER BY 3 DESC, 1`,
+    );
+    chains.push({
+      service: service.service,
+      schema: service.schema,
+      verification,
+      unpublishedOutbox: n,
+      principals,
+    });
   }
 
   const producers = new Map<string, string>();
