@@ -1,3 +1,4 @@
+export * from './database-roles';
 export * from './infrastructure';
 export * from './kafka-test';
 export * from './test-database';

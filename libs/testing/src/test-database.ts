@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource, MigrationInterface } from 'typeorm';
+import { provisionTestDatabase, TEST_AUDIT_ROLE, testRoleUrl, testServiceRole } from './database-roles';
 
 /** A throw-away PostgreSQL database for one test file, created on the real server. */
 export class TestDatabase {
@@ -24,7 +25,24 @@ export class TestDatabase {
     }
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;
+    // Service roles own their schemas, the audit role its replay schemas (docs/deploy.md, "Database roles").
+    await provisionTestDatabase(adminUrl, url.toString());
     return new TestDatabase(name, url.toString(), adminUrl);
+  }
+
+  /**
+   * The URL a service connects with: its own role, owner of `schema` only (the superuser's `url` when the
+   * schema has no role, e.g. a library test's own schema). `url` stays the administrator's, for tests that
+   * read or tamper with tables directly.
+   */
+  serviceUrl(schema: string): string {
+    const role = testServiceRole(schema);
+    return role ? testRoleUrl(this.url, role) : this.url;
+  }
+
+  /** The URL the audit CLI connects with: reads every service schema, writes only `<schema>_replay`. */
+  get auditUrl(): string {
+    return testRoleUrl(this.url, TEST_AUDIT_ROLE);
   }
 
   async dataSource(migrations: (new () => MigrationInterface)[] = [], poolSize = 10): Promise<DataSource> {
