@@ -45,6 +45,17 @@ export class TestDatabase {
     return testRoleUrl(this.url, TEST_AUDIT_ROLE);
   }
 
+  private admin?: Promise<DataSource>;
+
+  /**
+   * A DataSource as the administrator (superuser), for what no service role may do: read across schemas,
+   * tamper with a log to prove verification catches it, rebuild projections into scratch schemas.
+   */
+  adminDataSource(): Promise<DataSource> {
+    this.admin ??= new DataSource({ type: 'postgres', url: this.url, extra: { max: 4 } }).initialize();
+    return this.admin;
+  }
+
   async dataSource(migrations: (new () => MigrationInterface)[] = [], poolSize = 10): Promise<DataSource> {
     const dataSource = new DataSource({
       type: 'postgres',
@@ -59,6 +70,7 @@ export class TestDatabase {
   }
 
   async drop(): Promise<void> {
+    if (this.admin) await (await this.admin).destroy();
     const admin = new Client({ connectionString: this.adminUrl });
     await admin.connect();
     try {
