@@ -245,3 +245,50 @@ export function roleDatabaseUrl(adminUrl: string, role: string, password?: strin
   url.password = password === undefined ? '' : encodeURIComponent(password);
   return url.toString();
 }
+
+/**
+ * The variable holding a login role's URL, for the provisioning step and the local stack:
+ * `INVENTORY_DATABASE_URL` … `BILLING_DATABASE_URL`, and `AUDIT_DATABASE_URL` for the audit CLI.
+ * Each service process still reads its own as `DATABASE_URL`.
+ */
+export function roleUrlVariable(schemaOrAudit: string): string {
+  return `${schemaOrAudit.toUpperCase()}_DATABASE_URL`;
+}
+
+/** `role=password` lines (`#` comments and blank lines ignored), as scripts/infra.sh writes them. */
+export function parsePasswordFile(text: string): Record<string, string> {
+  const passwords: Record<string, string> = {};
+  for (const line of text.split('\n').map((l) => l.trim())) {
+    if (!line || line.startsWith('#')) continue;
+    const at = line.indexOf('=');
+    if (at <= 0) throw new Error(`not a role=password line: ${line.slice(0, 40)}`);
+    passwords[line.slice(0, at)] = line.slice(at + 1);
+  }
+  return passwords;
+}
+
+/**
+ * Passwords from role URLs in the environment (in Kubernetes: the services' own Secrets, so a password lives
+ * in one place). A URL must name the role it is for.
+ */
+export function passwordsFromRoleUrls(
+  env: Readonly<Record<string, string | undefined>>,
+  plan: DatabaseRolePlan = {},
+): Record<string, string> {
+  const prefix = plan.prefix ?? DEFAULT_ROLE_PREFIX;
+  const passwords: Record<string, string> = {};
+  const owners = [
+    ...(plan.schemas ?? SERVICE_SCHEMAS).map((s) => [s, serviceRole(s, prefix)]),
+    ['audit', auditRole(prefix)],
+  ];
+  for (const [name, role] of owners) {
+    const variable = roleUrlVariable(name);
+    const value = env[variable];
+    if (!value) continue;
+    const url = new URL(value);
+    const user = decodeURIComponent(url.username);
+    if (user !== role) throw new Error(`${variable} connects as ${user || 'nobody'}, not as ${role}`);
+    if (url.password) passwords[role] = decodeURIComponent(url.password);
+  }
+  return passwords;
+}

@@ -4,7 +4,10 @@ import {
   databaseStatements,
   eventLogRole,
   loginRoles,
+  parsePasswordFile,
+  passwordsFromRoleUrls,
   roleDatabaseUrl,
+  roleUrlVariable,
   serviceRole,
 } from './database-roles';
 
@@ -79,5 +82,22 @@ describe('database roles (the provisioning SQL)', () => {
         'p@ss/w',
       ),
     ).toBe('postgres://fleetledger_billing:p%40ss%2Fw@db:5432/fleetledger?sslmode=require');
+  });
+
+  it('reads passwords from a role=password file and from role URLs that name their role', () => {
+    expect(parsePasswordFile('# local\n\nfleetledger_audit=a=b\nfleetledger_billing=x\n')).toEqual({
+      fleetledger_audit: 'a=b',
+      fleetledger_billing: 'x',
+    });
+    expect(roleUrlVariable('billing')).toBe('BILLING_DATABASE_URL');
+    expect(
+      passwordsFromRoleUrls({
+        BILLING_DATABASE_URL: 'postgres://fleetledger_billing:s%40cret@db/fleetledger',
+        AUDIT_DATABASE_URL: 'postgres://fleetledger_audit@db/fleetledger',
+      }),
+    ).toEqual({ fleetledger_billing: 's@cret' });
+    expect(() =>
+      passwordsFromRoleUrls({ INVENTORY_DATABASE_URL: 'postgres://postgres:x@db/fleetledger' }),
+    ).toThrow(/connects as postgres, not as fleetledger_inventory/);
   });
 });
