@@ -156,6 +156,22 @@ describe('database roles: each service owns its schema only, the audit reads all
     expect(await attempt(audit, 'CREATE TABLE billing_replay.scratch (id int)')).toBe('ok');
   });
 
+  it('a service role that finds no provisioned schema, or its history still in public, is told what to run', async () => {
+    await expect(prepareServiceSchema(db.serviceUrl('inventory'), 'warehouse')).rejects.toThrow(
+      /schema warehouse does not exist and this role may not create it: run the database provisioning step/,
+    );
+    const admin = await connect(db.url);
+    try {
+      await admin.query('CREATE TABLE public.inventory_stock_migrations (id int)');
+      await admin.query('CREATE SCHEMA inventory_stock AUTHORIZATION fleetledger_test_inventory');
+      await expect(prepareServiceSchema(db.serviceUrl('inventory'), 'inventory_stock')).rejects.toThrow(
+        /public.inventory_stock_migrations must move into schema inventory_stock.*run the database provisioning step/,
+      );
+    } finally {
+      await admin.end();
+    }
+  });
+
   it('the audit CLI replays and reconciles every service as the audit role', async () => {
     const dataSource = new DataSource({ type: 'postgres', url: db.auditUrl });
     await dataSource.initialize();
@@ -208,6 +224,9 @@ describe('database roles on a database migrated before roles existed', () => {
       await old.destroy();
     }
 
+    // A superuser's service (nobody provisioned the database) moves its history itself.
+    await prepareServiceSchema(adminUrl, billingService.schema);
+
     await provisionDatabase(adminUrl, TEST_ROLE_PLAN);
     await provisionDatabase(adminUrl, TEST_ROLE_PLAN); // idempotent
 
@@ -216,10 +235,12 @@ describe('database roles on a database migrated before roles existed', () => {
       const { rows } = await admin.query<{ rel: string; owner: string }>(
         `SELECT c.oid::regclass::text AS rel, pg_get_userbyid(c.relowner) AS owner FROM pg_class c
           WHERE c.oid::regclass::text IN ('inventory.events', 'inventory.gpus', 'inventory.inventory_migrations',
-                                          'public.inventory_migrations', 'billing.invoices')
+                                          'public.inventory_migrations', 'billing.invoices',
+                                          'billing.billing_migrations', 'public.billing_migrations')
           ORDER BY 1`,
       );
       expect(rows).toEqual([
+        { rel: 'billing.billing_migrations', owner: 'fleetledger_test_billing' },
         { rel: 'billing.invoices', owner: 'fleetledger_test_billing' },
         { rel: 'inventory.events', owner: 'fleetledger_test_event_log' },
         { rel: 'inventory.gpus', owner: 'fleetledger_test_inventory' },

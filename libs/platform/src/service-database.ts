@@ -38,10 +38,17 @@ export async function prepareServiceSchema(url: string, schema: string): Promise
         [schema, history],
       )
     ).rows;
+    // Replicas starting together may race here: what another one did first is fine.
+    const unlessDoneConcurrently = (codes: string[]) => (error: { code?: string }) => {
+      if (!codes.includes(error.code ?? '')) throw error;
+    };
     try {
-      if (!state.has_schema) await client.query(`CREATE SCHEMA "${schema}"`);
+      if (!state.has_schema)
+        await client.query(`CREATE SCHEMA "${schema}"`).catch(unlessDoneConcurrently(['42P06', '23505']));
       if (state.old_history && !state.new_history)
-        await client.query(`ALTER TABLE public."${history}" SET SCHEMA "${schema}"`);
+        await client
+          .query(`ALTER TABLE public."${history}" SET SCHEMA "${schema}"`)
+          .catch(unlessDoneConcurrently(['42P01', '42P07']));
     } catch (error) {
       if ((error as { code?: string }).code !== '42501') throw error;
       throw new ConfigurationError(
