@@ -163,7 +163,7 @@ BEGIN
   FOR r IN
     SELECT p.oid::regprocedure AS fn FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
      WHERE n.nspname = ${literal(schema)} AND p.proowner <> ${literal(role)}::regrole
-       AND p.proname <> 'refuse_event_change'
+       AND p.prokind IN ('f', 'p') AND p.proname <> 'refuse_event_change'
   LOOP
     EXECUTE format('ALTER ROUTINE %s OWNER TO %I', r.fn, ${literal(role)});
   END LOOP;
