@@ -120,6 +120,9 @@ describe('database roles: each service owns its schema only, the audit reads all
            AS $$ BEGIN RETURN NEW; END $$`,
       ),
     ).toBe('42501');
+    // Owning the schema would let it drop the table: an event trigger refuses (P0001: raised by the guard).
+    expect(await attempt(inventory, 'DROP TABLE inventory.events CASCADE')).toBe('P0001');
+    expect(await attempt(inventory, 'DROP SCHEMA inventory CASCADE')).toBe('P0001');
     const { rows } = await inventory.query('SELECT type FROM inventory.events');
     expect(rows).toEqual([{ type: 'Test' }]);
   });

@@ -11,7 +11,8 @@
  * - `fleetledger_event_log` (NOLOGIN, nobody is a member): owns each schema's `events` table and its
  *   append-only trigger function. Service roles get SELECT and INSERT on it only, so no service can UPDATE,
  *   DELETE or TRUNCATE its log, nor re-grant itself those rights, nor drop the trigger (the trigger stays as
- *   a second line for anyone else).
+ *   a second line for anyone else). An event trigger refuses to non-superusers the drop of a service schema
+ *   or of its log, which the schema's owner could otherwise do.
  *
  * Everything is idempotent: provisioning may run again at every deploy. Role creation is cluster-wide and
  * race-safe (a concurrent creator's `duplicate_object` / `unique_violation` is ignored); the rest is per
@@ -139,6 +140,42 @@ function sealFunctionStatements(plan: DatabaseRolePlan): string[] {
 }
 
 /**
+ * The owner of a schema may drop any table in it, so ownership alone would let a service drop its sealed log.
+ * An event trigger (only a superuser can create one) refuses, to everyone but superusers, dropping a service
+ * schema or its `events` table. Without superuser rights provisioning goes on with a warning.
+ */
+function dropGuardStatements(schemas: readonly string[]): string[] {
+  const names = `ARRAY[${schemas.map(literal).join(', ')}]::text[]`;
+  return [
+    `CREATE OR REPLACE FUNCTION ${ident(ADMIN_SCHEMA)}.refuse_event_log_drop() RETURNS event_trigger
+     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+     DECLARE
+       dropped record;
+     BEGIN
+       IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+         RETURN;
+       END IF;
+       FOR dropped IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
+         IF (dropped.object_type = 'table' AND dropped.object_name = 'events' AND dropped.schema_name = ANY (${names}))
+            OR (dropped.object_type = 'schema' AND dropped.object_name = ANY (${names})) THEN
+           RAISE EXCEPTION 'the event log is append-only: % % may not be dropped', dropped.object_type, dropped.object_identity;
+         END IF;
+       END LOOP;
+     END $fn$`,
+    `DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'fleetledger_keep_event_logs') THEN
+    CREATE EVENT TRIGGER fleetledger_keep_event_logs ON sql_drop
+      EXECUTE FUNCTION ${ident(ADMIN_SCHEMA)}.refuse_event_log_drop();
+  END IF;
+EXCEPTION
+  WHEN duplicate_object THEN NULL;
+  WHEN insufficient_privilege THEN
+    RAISE WARNING 'not a superuser: no event trigger keeps service roles from dropping their event logs';
+END $$`,
+  ];
+}
+
+/**
  * Hands objects a superuser created in the schema before roles existed (an existing database migrated as
  * the superuser) to the service role: tables, partitions, views, free-standing sequences, functions. The
  * event log and its trigger function are left to the seal.
@@ -209,7 +246,7 @@ export function databaseStatements(database: string, plan: DatabaseRolePlan = {}
       `REVOKE ALL ON SCHEMA public FROM ${ident(role)}`,
     );
   }
-  statements.push(...sealFunctionStatements(plan));
+  statements.push(...sealFunctionStatements(plan), ...dropGuardStatements(schemas));
   for (const schema of schemas) {
     const role = serviceRole(schema, prefix);
     const replay = replaySchemaOf(schema);

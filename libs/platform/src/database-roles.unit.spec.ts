@@ -69,6 +69,14 @@ describe('database roles (the provisioning SQL)', () => {
     expect(database).toContain('REVOKE ALL ON FUNCTION "fleetledger_admin".seal_event_log(text) FROM PUBLIC');
   });
 
+  it('keeps non-superusers from dropping a service schema or its events table', () => {
+    const guard = database.find((s) => s.includes('refuse_event_log_drop() RETURNS event_trigger'))!;
+    expect(guard).toContain(`ARRAY['inventory', 'allocation', 'metering', 'billing']::text[]`);
+    expect(database.find((s) => s.includes('CREATE EVENT TRIGGER'))).toMatch(
+      /ON sql_drop[\s\S]*WHEN insufficient_privilege THEN\s+RAISE WARNING/,
+    );
+  });
+
   it('refuses names that are not plain identifiers', () => {
     expect(() => databaseStatements('fleet"; DROP DATABASE x; --')).toThrow(/identifier/);
     expect(() => clusterRoleStatements({ prefix: 'Robert' })).toThrow(/identifier/);
