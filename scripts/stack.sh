@@ -6,6 +6,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+# The administrator's URL: it creates the database and provisions the roles; no service connects with it.
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/fleetledger}"
 export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:9092}"
 logs="$repo/.infra/logs"; mkdir -p "$logs"
@@ -24,7 +25,15 @@ started_infra=""
 if ! bash infra/kafka/kafka.sh status; then started_infra=1; fi
 bash scripts/infra.sh up
 node scripts/ensure-database.js
-[ -f dist/apps/inventory/src/main.js ] && [ -z "${STACK_REBUILD:-}" ] || npm run build
+[ -f dist/apps/inventory/src/main.js ] && [ -f dist/scripts/db-provision.js ] && [ -z "${STACK_REBUILD:-}" ] || npm run build
+
+# Least privilege (docs/deploy.md, "Database roles"): each service connects and migrates as its own role.
+# Passwords are generated once into .infra/db-passwords.env (gitignored); the roles' URLs, the audit's
+# included, are written to .infra/database-urls.env for `source` (e.g. DATABASE_URL=$AUDIT_DATABASE_URL).
+(umask 077; DATABASE_ADMIN_URL="$DATABASE_URL" FLEETLEDGER_DB_PASSWORDS="$repo/.infra/db-passwords.env" \
+  node dist/scripts/db-provision.js --generate-missing --print-env >"$repo/.infra/database-urls.env")
+# shellcheck source=/dev/null
+source "$repo/.infra/database-urls.env"
 
 # Callers authenticate with bearer JWTs of the local dev issuer (made by infra.sh up under .infra/auth).
 export AUTH_ISSUER=fleetledger-dev AUTH_JWKS_FILE="$repo/.infra/auth/jwks.json"
@@ -32,7 +41,8 @@ token() { node dist/scripts/dev-issuer.js mint "$@"; }
 
 port=3001
 for svc in "${services[@]}"; do
-  AUTH_AUDIENCE="fleetledger-$svc" PORT=$port node "dist/apps/$svc/src/main.js" >"$logs/$svc.log" 2>&1 &
+  url_var="${svc^^}_DATABASE_URL"
+  AUTH_AUDIENCE="fleetledger-$svc" DATABASE_URL="${!url_var}" PORT=$port node "dist/apps/$svc/src/main.js" >"$logs/$svc.log" 2>&1 &
   pids+=($!)
   echo "[stack] $svc on http://127.0.0.1:$port (docs /docs, logs .infra/logs/$svc.log)"
   port=$((port + 1))

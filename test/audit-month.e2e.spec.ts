@@ -580,7 +580,8 @@ describe('audit over a generated month: leases, quota doubling, placements, rack
       `SELECT global_position FROM allocation.events WHERE type = 'allocation.QuotaChanged' AND payload->>'reason' = 'limits doubled'`,
     );
     expect(doubling).toBeDefined();
-    await runInTransaction(db, async (tx) => {
+    // Only the administrator can alter a log: no service role may UPDATE its events, the audit role neither.
+    await runInTransaction(await services.db.adminDataSource(), async (tx) => {
       await tx.query(`SET LOCAL fleetledger.allow_event_rewrite = 'on'`);
       await tx.query(
         `UPDATE allocation.events SET payload = jsonb_set(payload, '{reason}', '"limits x15"') WHERE global_position = $1`,

@@ -84,6 +84,23 @@ describe('npm run stack (the platform on local infrastructure)', () => {
     await as(tenant, 3).get('/invoices').set('x-tenant-id', 'globex').expect(403);
   });
 
+  it('connects each service to PostgreSQL as its own role, never as the administrator', async () => {
+    const admin = new Client({ connectionString: adminUrl });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query(
+        `SELECT DISTINCT application_name AS app, usename AS role FROM pg_stat_activity
+          WHERE datname = $1 AND application_name LIKE 'fleetledger-%' ORDER BY 1`,
+        [database],
+      );
+      expect(rows).toEqual(
+        [...services].sort().map((name) => ({ app: `fleetledger-${name}`, role: `fleetledger_${name}` })),
+      );
+    } finally {
+      await admin.end();
+    }
+  });
+
   it('stops every service cleanly on SIGTERM', async () => {
     stack.kill('SIGTERM');
     await waitUntil(() => exitCode !== undefined, 60_000, 'the stack to stop');

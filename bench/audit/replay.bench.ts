@@ -22,7 +22,7 @@ import {
   rebuildProjection,
   runInTransaction,
 } from '@fleetledger/eventstore';
-import type { ServiceOptions } from '@fleetledger/platform';
+import { prepareServiceSchema, serviceMigrationOptions, ServiceOptions } from '@fleetledger/platform';
 import {
   AccountOpened,
   accountsProjection,
@@ -66,9 +66,9 @@ async function migrateAll(url: string, services: ServiceOptions[]): Promise<void
     const migrator = new DataSource({
       type: 'postgres',
       url,
-      migrations: service.migrations,
-      migrationsTableName: `${service.schema}_migrations`,
+      ...serviceMigrationOptions(service),
     });
+    await prepareServiceSchema(url, service.schema);
     await migrator.initialize();
     try {
       await migrator.runMigrations({ transaction: 'each' });

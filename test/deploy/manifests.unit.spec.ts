@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { authEnvSchema, serviceEnvSchema } from '@fleetledger/platform/config';
+import { roleUrlVariable } from '@fleetledger/platform/database-roles';
 import {
   byKind,
   deploymentProblems,
@@ -207,6 +208,27 @@ describe('k8s manifests: operational properties', () => {
       `fleetledger-${name}-db`,
     );
     expect(job?.spec?.template.spec?.restartPolicy).toBe('Never');
+  });
+
+  it("provisions the database roles in one Job: the admin URL, and each role's password from its own Secret", () => {
+    const job = byKind<IJob>(baseObjects, 'Job').find((j) => j.metadata?.name === 'db-provision');
+    const container = job?.spec?.template.spec?.containers[0];
+    expect(container?.args).toEqual(['node', 'dist/scripts/db-provision.js']);
+    const secretOf = (name: string) => container?.env?.find((v) => v.name === name)?.valueFrom?.secretKeyRef;
+    expect(secretOf('DATABASE_ADMIN_URL')).toEqual({
+      name: 'fleetledger-db-admin',
+      key: 'DATABASE_ADMIN_URL',
+    });
+    for (const name of [...services, 'audit'])
+      expect(secretOf(roleUrlVariable(name))).toEqual({
+        name: `fleetledger-${name}-db`,
+        key: 'DATABASE_URL',
+      });
+    // Only this Job sees the administrator's URL: services, migrations and the audit run as their roles.
+    const adminReaders = baseObjects
+      .filter((doc) => JSON.stringify(doc.content).includes('fleetledger-db-admin'))
+      .map((doc) => doc.content.metadata?.name);
+    expect(adminReaders).toEqual(['db-provision']);
   });
 
   it('the audit replay is a suspended CronJob (a template run on demand) calling the audit CLI', () => {

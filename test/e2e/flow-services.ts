@@ -8,7 +8,10 @@ export interface FlowServices {
   allocation: TestService;
   metering: TestService;
   billing: TestService;
-  /** A DataSource on the shared database, for the audit (it reads every service's schema). */
+  /**
+   * A DataSource on the shared database as the audit role, for the audit CLI's work and the tests' reads:
+   * it reads every service's schema and writes only the `<schema>_replay` schemas.
+   */
   dataSource(): DataSource;
   stop(): Promise<void>;
 }
@@ -49,6 +52,11 @@ export async function startFlowServices(): Promise<FlowServices> {
     const billing = await startTestService(BillingModule, billingService, overrides);
     started.push(billing);
 
+    const audit = await new DataSource({
+      type: 'postgres',
+      url: db.auditUrl,
+      extra: { max: 4 },
+    }).initialize();
     return {
       db,
       topicPrefix,
@@ -56,8 +64,11 @@ export async function startFlowServices(): Promise<FlowServices> {
       allocation,
       metering,
       billing,
-      dataSource: () => inventory.app.get(DataSource),
-      stop: () => stopAll(started, db),
+      dataSource: () => audit,
+      stop: async () => {
+        await audit.destroy();
+        await stopAll(started, db);
+      },
     };
   } catch (error) {
     await stopAll(started, db);

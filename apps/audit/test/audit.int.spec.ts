@@ -40,8 +40,8 @@ describe('audit: verify, replay, reconcile', () => {
 
   beforeAll(async () => {
     service = await startTestService(ExampleModule, exampleService);
-    db = service.app.get(DataSource);
-    await db.runMigrations();
+    // The administrator's connection: it adds a second service's schema (subscriber) and tampers with logs.
+    db = await service.db.adminDataSource();
     for (const migration of subscriberOptions.migrations)
       await runInTransaction(db, (tx) => new migration().up(tx.queryRunner!));
     subscriber = new InboxConsumer(service.app.get(KAFKA), db, service.app.get(PRODUCER), {

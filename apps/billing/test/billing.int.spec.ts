@@ -408,7 +408,8 @@ describe('billing service against real Kafka and PostgreSQL', () => {
   });
 
   it('rebuilds the invoice read model from the log to the same rows, event by event and in batches', async () => {
-    const dataSource = service.app.get(DataSource);
+    // Scratch schemas for the rebuilds: only the administrator may create schemas.
+    const dataSource = await service.db.adminDataSource();
     const store = service.app.get(EventStore);
     const applyOnly: Projection = { ...invoicesProjection, applyBatch: undefined };
     const rebuilds: [string, Projection, number | undefined][] = [

@@ -171,7 +171,8 @@ describe('fleet-health replay in batches against real Kafka and PostgreSQL', () 
     ['applyBatch, all events in one batch', fleetHealthProjection, 1000],
   ];
   it.each(rebuilds)('a rebuild with %s equals the live tables', async (_how, projection, batchSize) => {
-    const dataSource = service.app.get(DataSource);
+    // Scratch schemas for the rebuilds: only the administrator may create schemas.
+    const dataSource = await service.db.adminDataSource();
     const targetSchema = `billing_rebuild_fh_${batchSize}_${projection.applyBatch ? 'batch' : 'apply'}`;
     const rebuilt = await rebuildProjection(dataSource, service.app.get(EventStore), projection, {
       targetSchema,
@@ -187,7 +188,8 @@ describe('fleet-health replay in batches against real Kafka and PostgreSQL', () 
 
   it('a batch over GPUs already in the tables folds from their stored state', async () => {
     // Rebuild the first 5 events, then the rest in one batch (resumed): g0 starts available from the table.
-    const dataSource = service.app.get(DataSource);
+    // Scratch schemas for the rebuilds: only the administrator may create schemas.
+    const dataSource = await service.db.adminDataSource();
     const store = service.app.get(EventStore);
     const targetSchema = 'billing_rebuild_fh_resume';
     const [{ recorded }] = await dataSource.query(

@@ -211,7 +211,8 @@ describe('SLA credits from inventory health against real Kafka and PostgreSQL', 
   });
 
   it('rebuilds the fleet-health read model from its inbox to the same rows', async () => {
-    const dataSource = service.app.get(DataSource);
+    // Scratch schemas for the rebuilds: only the administrator may create schemas.
+    const dataSource = await service.db.adminDataSource();
     const rebuilt = await rebuildProjection(dataSource, service.app.get(EventStore), fleetHealthProjection);
     const comparison = await compareProjection(
       dataSource,

@@ -275,13 +275,10 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
   });
 
   it('rebuilds the fleet projection from the log to exactly the live rows', async () => {
-    const rebuilt = await rebuildProjection(dataSource, store, fleetProjection);
-    const comparison = await compareProjection(
-      dataSource,
-      fleetProjection,
-      'inventory',
-      rebuilt.targetSchema,
-    );
+    // Into a scratch schema, which only the administrator may create.
+    const admin = await service.db.adminDataSource();
+    const rebuilt = await rebuildProjection(admin, store, fleetProjection);
+    const comparison = await compareProjection(admin, fleetProjection, 'inventory', rebuilt.targetSchema);
     expect(comparison.map((c) => [c.table, c.equal])).toEqual(fleetProjection.tables.map((t) => [t, true]));
     expect(comparison.find((c) => c.table === 'gpus')?.liveRows).toBe(576 + 8);
     expect((await store.verifyChain(dataSource)).ok).toBe(true);

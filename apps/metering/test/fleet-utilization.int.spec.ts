@@ -256,11 +256,13 @@ describe('utilization against the fleet: allocated / healthy GPUs by class and h
   it.each([1, 2, 3, 5000])(
     'rebuilds the fleet projection from the inbox, %i events per batch, to exactly the live rows',
     async (batchSize) => {
-      const rebuilt = await rebuildProjection(db, service.app.get(EventStore), fleetProjection, {
+      // Scratch schemas for the rebuilds: only the administrator may create schemas.
+      const admin = await service.db.adminDataSource();
+      const rebuilt = await rebuildProjection(admin, service.app.get(EventStore), fleetProjection, {
         targetSchema: `metering_rebuild_fleet_${batchSize}`,
         batchSize,
       });
-      const comparisons = await compareProjection(db, fleetProjection, 'metering', rebuilt.targetSchema);
+      const comparisons = await compareProjection(admin, fleetProjection, 'metering', rebuilt.targetSchema);
       expect(comparisons.map((c) => [c.table, c.equal, c.liveRows])).toEqual([
         ['fleet_gpus', true, 20],
         ['fleet_class_changes', true, 7],

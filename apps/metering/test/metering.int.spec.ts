@@ -295,7 +295,8 @@ describe('metering against real Kafka and PostgreSQL', () => {
   it.each([1, 2, 5000])(
     'rebuilds the usage projection from the log, %i events per batch, to exactly the live rows',
     async (batchSize) => {
-      const db = service.app.get(DataSource);
+      // Scratch schemas for the rebuilds: only the administrator may create schemas.
+      const db = await service.db.adminDataSource();
       const rebuilt = await rebuildProjection(db, service.app.get(EventStore), usageProjection, {
         targetSchema: `metering_rebuild_usage_${batchSize}`,
         batchSize,

@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { EventEnvelope, EventRegistry } from '@fleetledger/contracts';
 import { EventStore } from './event-store';
-import { ident, Queryable } from './sql';
+import { createSchemaIfMissingSql, ident, Queryable } from './sql';
 import { runInTransaction } from './transaction';
 
 /**
@@ -229,7 +229,8 @@ export async function rebuildProjections(
     : { ...projections[0], eventTypes: undefined };
 
   await runInTransaction(dataSource, async (tx) => {
-    await tx.query(`CREATE SCHEMA IF NOT EXISTS ${target}`);
+    // Provisioned for the audit role (it may not create schemas); created here on an unprovisioned database.
+    await tx.query(createSchemaIfMissingSql(targetSchema));
     await tx.query(
       `CREATE TABLE IF NOT EXISTS ${target}.rebuild_checkpoints (projection text PRIMARY KEY, position bigint NOT NULL)`,
     );

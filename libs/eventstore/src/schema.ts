@@ -1,5 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { ident } from './sql';
+import { createSchemaIfMissingSql, ident } from './sql';
 
 /**
  * The event-store tables every service owns in its own schema:
@@ -13,7 +13,7 @@ import { ident } from './sql';
 export function eventStoreDdl(schema: string): string[] {
   const s = ident(schema);
   return [
-    `CREATE SCHEMA IF NOT EXISTS ${s}`,
+    createSchemaIfMissingSql(schema),
     `CREATE TABLE ${s}.events (
        global_position bigint PRIMARY KEY,
        event_id uuid NOT NULL UNIQUE,
@@ -110,6 +110,34 @@ export function createEventStoreMigration(schema: string, timestamp: number): ne
         await queryRunner.query(`DROP TABLE IF EXISTS ${s}.${table}`);
       }
       await queryRunner.query(`DROP FUNCTION IF EXISTS ${s}.refuse_event_change()`);
+    }
+  };
+  Object.defineProperty(migration, 'name', { value: name });
+  return migration;
+}
+
+/**
+ * A TypeORM migration that seals the event log right after the service created it: the provisioning step's
+ * `fleetledger_admin.seal_event_log` hands `<schema>.events` to the event-log role, which leaves the service
+ * role SELECT and INSERT only (libs/platform/src/database-roles.ts). On a database nobody provisioned the
+ * function does not exist and this does nothing; provisioning seals existing logs itself when it runs.
+ * Each service lists it after its event-store migration.
+ */
+export function createEventLogSealMigration(schema: string, timestamp: number): new () => MigrationInterface {
+  const name = `SealEventLog${schema.replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase())}${timestamp}`;
+  ident(schema);
+  const migration = class implements MigrationInterface {
+    name = name;
+    async up(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`DO $$ BEGIN
+        IF EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                    WHERE n.nspname = 'fleetledger_admin' AND p.proname = 'seal_event_log') THEN
+          PERFORM fleetledger_admin.seal_event_log('${schema}');
+        END IF;
+      END $$`);
+    }
+    async down(): Promise<void> {
+      // Unsealing is an administrator's decision, not a rollback step.
     }
   };
   Object.defineProperty(migration, 'name', { value: name });

@@ -10,3 +10,15 @@ export function ident(name: string): string {
 export interface Queryable {
   query<T = any>(sql: string, parameters?: unknown[]): Promise<T>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
+
+/**
+ * `CREATE SCHEMA` only when the schema is missing. `CREATE SCHEMA IF NOT EXISTS` checks the CREATE right on
+ * the database before it looks, so it fails for a role that owns a provisioned schema but may not create
+ * schemas (docs/deploy.md, "Database roles").
+ */
+export function createSchemaIfMissingSql(schema: string): string {
+  const s = ident(schema);
+  return `DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '${schema}') THEN CREATE SCHEMA ${s}; END IF;
+END $$`;
+}

@@ -7,6 +7,7 @@ import { Logger } from 'nestjs-pino';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { DataSource } from 'typeorm';
 import { parseServiceEnv, ServiceEnv } from './config';
+import { prepareServiceSchema, serviceMigrationOptions } from './service-database';
 import type { ServiceOptions } from './service-options';
 import { SERVICE_ENV } from './tokens';
 
@@ -70,9 +71,9 @@ export async function runMigrationsOnly(options: ServiceOptions): Promise<void> 
   const dataSource = new DataSource({
     type: 'postgres',
     url: env.DATABASE_URL,
-    migrations: options.migrations,
-    migrationsTableName: `${options.schema}_migrations`,
+    ...serviceMigrationOptions(options),
   });
+  await prepareServiceSchema(env.DATABASE_URL, options.schema);
   await dataSource.initialize();
   try {
     const applied = await dataSource.runMigrations({ transaction: 'each' });

@@ -20,6 +20,7 @@ import { HttpErrorFilter } from './errors';
 import { ConsumerLagHealthIndicator, HealthController, KafkaHealthIndicator } from './health';
 import { Messaging } from './messaging';
 import { Metrics, MetricsController } from './metrics';
+import { serviceMigrationSetup } from './service-database';
 import type { ServiceOptions } from './service-options';
 import { AUTH_ENV, KAFKA, PRODUCER, SERVICE_ENV, SERVICE_OPTIONS } from './tokens';
 
@@ -71,12 +72,11 @@ export class PlatformModule {
         TypeOrmModule.forRootAsync({
           imports: [ServiceEnvModule],
           inject: [SERVICE_ENV],
-          useFactory: (env: ServiceEnv) => ({
+          useFactory: async (env: ServiceEnv) => ({
             type: 'postgres' as const,
             url: env.DATABASE_URL,
-            migrations: options.migrations,
-            migrationsRun: env.MIGRATIONS_RUN,
-            migrationsTableName: `${options.schema}_migrations`,
+            // Migrations, their history table in the service's own schema, and whether to run them at start.
+            ...(await serviceMigrationSetup(env, options)),
             migrationsTransactionMode: 'each' as const,
             synchronize: false,
             extra: {

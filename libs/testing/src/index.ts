@@ -1,4 +1,5 @@
 export * from './auth';
+export * from './database-roles';
 export * from './infrastructure';
 export * from './kafka-test';
 export * from './test-database';

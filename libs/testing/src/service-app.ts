@@ -24,7 +24,8 @@ export async function startTestService(
   const db = overrides.db ?? (await TestDatabase.create(`fl_${options.service}`));
   const topicPrefix = overrides.topicPrefix ?? uniqueTopicPrefix();
   Object.assign(process.env, {
-    DATABASE_URL: db.url,
+    // The service connects, and migrates, as its own role.
+    DATABASE_URL: db.serviceUrl(options.schema),
     KAFKA_TOPIC_PREFIX: topicPrefix,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     NODE_ENV: 'test',

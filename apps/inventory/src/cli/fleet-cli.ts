@@ -7,6 +7,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { stringify as toYaml } from 'yaml';
 import { Topics, topicName } from '@fleetledger/contracts';
 import { EventStore } from '@fleetledger/eventstore';
+import { prepareServiceSchema, serviceMigrationOptions } from '@fleetledger/platform';
 import { DataSource } from 'typeorm';
 import { generateColossusFleet } from '../domain/colossus-generator';
 import {
@@ -71,9 +72,9 @@ program
       const dataSource = new DataSource({
         type: 'postgres',
         url: required('DATABASE_URL'),
-        migrations: inventoryService.migrations,
-        migrationsTableName: `${inventoryService.schema}_migrations`,
+        ...serviceMigrationOptions(inventoryService),
       });
+      await prepareServiceSchema(required('DATABASE_URL'), inventoryService.schema);
       await dataSource.initialize();
       try {
         await dataSource.runMigrations({ transaction: 'each' });

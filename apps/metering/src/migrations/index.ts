@@ -5,6 +5,7 @@ import { PartitionSamples1764000000300 } from './1764000000300-partition-samples
 import { FleetCapacity1764000000400 } from './1764000000400-fleet-capacity';
 import { SampleIndexLocality1764000000500 } from './1764000000500-sample-index-locality';
 import { AppendOnlySampleIndexes1764000000600 } from './1764000000600-append-only-sample-indexes';
+import { SealEventLogMetering1765000000000 } from './1765000000000-seal-event-log';
 
 /** Every migration of the metering schema, oldest first. Never edit one that has shipped: add a new one. */
 export const meteringMigrations = [
@@ -15,4 +16,5 @@ export const meteringMigrations = [
   FleetCapacity1764000000400,
   SampleIndexLocality1764000000500,
   AppendOnlySampleIndexes1764000000600,
+  SealEventLogMetering1765000000000,
 ];
