@@ -1,8 +1,11 @@
-import { Kafka, logLevel, Producer } from 'kafkajs';
+import { Kafka, logLevel, Producer, SASLOptions } from 'kafkajs';
+import { kafkaSaslFromEnv } from './kafka-security';
 
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
+  /** SASL credentials; absent only against an unauthenticated broker (docs/deploy.md, "Kafka security"). */
+  sasl?: SASLOptions;
 }
 
 const LOG_LEVELS: Record<string, logLevel> = {
@@ -13,15 +16,31 @@ const LOG_LEVELS: Record<string, logLevel> = {
   debug: logLevel.DEBUG,
 };
 
-export function createKafka({ brokers, clientId }: KafkaSettings): Kafka {
+export function createKafka({ brokers, clientId, sasl }: KafkaSettings): Kafka {
   // kafkajs 2 warns once about its default partitioner change; we rely on the default (murmur2, as Java).
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   return new Kafka({
     clientId,
     brokers,
+    ...(sasl ? { sasl } : {}),
     logLevel: LOG_LEVELS[process.env.KAFKAJS_LOG_LEVEL ?? 'warn'] ?? logLevel.WARN,
     retry: { initialRetryTime: 200, retries: 8 },
   });
+}
+
+/**
+ * For command-line tools (scripts, benchmarks, the telemetry simulator): brokers from KAFKA_BROKERS
+ * (default the local 127.0.0.1:9092) and credentials from KAFKA_SASL_* (all three or none).
+ */
+export function kafkaSettingsFromEnv(
+  clientId: string,
+  env: Record<string, string | undefined> = process.env,
+): KafkaSettings {
+  const brokers = (env.KAFKA_BROKERS ?? '127.0.0.1:9092')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  return { brokers, clientId, sasl: kafkaSaslFromEnv(env) };
 }
 
 /**

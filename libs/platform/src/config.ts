@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatZodError } from '@fleetledger/contracts';
+import { KAFKA_SASL_MECHANISMS, kafkaSaslFromEnv } from '@fleetledger/eventstore/kafka-security';
 
 const booleanFromString = z
   .enum(['true', 'false', '1', '0'])
@@ -24,6 +25,10 @@ export const serviceEnvSchema = z.object({
     .string()
     .regex(/^[a-zA-Z0-9._-]*$/)
     .default(''),
+  /** Kafka SASL credentials of this service (all three or none; docs/deploy.md, "Kafka security"). */
+  KAFKA_SASL_MECHANISM: z.enum(KAFKA_SASL_MECHANISMS).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
   /** Largest JSON body accepted (telemetry batches and fleet imports are large); bigger answers 413. */
   HTTP_BODY_LIMIT: z
     .string()
@@ -49,5 +54,10 @@ export class ConfigurationError extends Error {
 export function parseServiceEnv(env: Record<string, string | undefined>): ServiceEnv {
   const parsed = serviceEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigurationError(`invalid environment: ${formatZodError(parsed.error)}`);
+  try {
+    kafkaSaslFromEnv(parsed.data);
+  } catch (error) {
+    throw new ConfigurationError(`invalid environment: ${(error as Error).message}`);
+  }
   return parsed.data;
 }

@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { EventStore, createIdempotentProducer, createKafka } from '@fleetledger/eventstore';
+import { EventStore, createIdempotentProducer, createKafka, kafkaSaslFromEnv } from '@fleetledger/eventstore';
 import { Kafka } from 'kafkajs';
 import { LoggerModule } from 'nestjs-pino';
 import { ZodValidationPipe } from 'nestjs-zod';
@@ -87,7 +87,11 @@ export class PlatformModule {
           provide: KAFKA,
           inject: [SERVICE_ENV],
           useFactory: (env: ServiceEnv): Kafka =>
-            createKafka({ brokers: env.KAFKA_BROKERS, clientId: `fleetledger-${options.service}` }),
+            createKafka({
+              brokers: env.KAFKA_BROKERS,
+              clientId: `fleetledger-${options.service}`,
+              sasl: kafkaSaslFromEnv(env),
+            }),
         },
         { provide: PRODUCER, inject: [KAFKA], useFactory: (kafka: Kafka) => createIdempotentProducer(kafka) },
         { provide: EventStore, useFactory: () => new EventStore(options.schema, options.registry) },

@@ -1,0 +1,43 @@
+/**
+ * Applies FleetLedger's Kafka ACLs (libs/contracts/src/kafka-acls.ts) for one deployment prefix, as the
+ * admin user. Run by `infra/kafka/kafka.sh up`; idempotent (Kafka keeps one copy of each binding).
+ *
+ *   KAFKA_BROKERS=127.0.0.1:9092 KAFKA_CREDENTIALS_FILE=.infra/kafka/credentials.env \
+ *     node -r @swc-node/register scripts/kafka-acls.ts
+ *
+ * Credentials: the admin line of KAFKA_CREDENTIALS_FILE, or else KAFKA_SASL_* (which must name a super
+ * user). KAFKA_TOPIC_PREFIX (default empty) selects the deployment. `--print` only lists the bindings.
+ */
+import { kafkaAclBindings, KafkaUsers } from '@fleetledger/contracts';
+import {
+  applyAclBindings,
+  createKafka,
+  KafkaCredentials,
+  kafkaSettingsFromEnv,
+} from '@fleetledger/eventstore';
+
+async function main(): Promise<void> {
+  const prefix = process.env.KAFKA_TOPIC_PREFIX ?? '';
+  const bindings = kafkaAclBindings(prefix);
+  if (process.argv.includes('--print')) {
+    for (const b of bindings)
+      process.stdout.write(
+        `${b.principal} ALLOW ${b.operation} ${b.resourceType} ${b.patternType} ${b.resourceName}\n`,
+      );
+    return;
+  }
+  const settings = kafkaSettingsFromEnv('fleetledger-acls');
+  const file = process.env.KAFKA_CREDENTIALS_FILE;
+  if (file) settings.sasl = KafkaCredentials.read(file).sasl(KafkaUsers.admin);
+  if (!settings.sasl)
+    throw new Error('no Kafka admin credentials: set KAFKA_CREDENTIALS_FILE or KAFKA_SASL_*');
+  await applyAclBindings(createKafka(settings), bindings);
+  process.stderr.write(
+    `[kafka] ${bindings.length} ACL bindings applied for prefix '${prefix}' on ${settings.brokers.join(',')}\n`,
+  );
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`[kafka] ACLs not applied: ${error.message}\n`);
+  process.exit(1);
+});
