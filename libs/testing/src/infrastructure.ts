@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import path from 'node:path';
 
@@ -24,6 +25,8 @@ export function portAnswers(host: string, port: number, timeoutMs = 1000): Promi
  * Given KAFKA_BROKERS / DATABASE_URL, it uses them as they are. Otherwise it runs scripts/infra.sh,
  * which starts the machine's PostgreSQL if needed and a local KRaft broker from Maven Central jars.
  * Returns true when it started the broker itself (so teardown stops it).
+ * Kafka credentials (libs/testing/src/kafka-auth.ts): with KAFKA_BROKERS given, from KAFKA_CREDENTIALS_FILE
+ * or KAFKA_SASL_*; with the local broker, from the credentials file its `up` generated.
  */
 export async function ensureInfrastructure(log: (line: string) => void = () => undefined): Promise<boolean> {
   process.env.DATABASE_URL ??= DEFAULT_DATABASE_URL;
@@ -32,13 +35,22 @@ export async function ensureInfrastructure(log: (line: string) => void = () => u
   if (process.env.KAFKA_BROKERS) return false;
   process.env.KAFKA_BROKERS = DEFAULT_KAFKA_BROKERS;
   const alreadyUp = await portAnswers('127.0.0.1', 9092);
-  if (alreadyUp) {
-    log('using the Kafka broker already answering on 127.0.0.1:9092');
-    return false;
+  if (alreadyUp) log('using the Kafka broker already answering on 127.0.0.1:9092');
+  else {
+    log('starting local infrastructure (scripts/infra.sh up)');
+    execFileSync('bash', [path.join(REPO_ROOT, 'scripts/infra.sh'), 'up'], { stdio: 'inherit' });
   }
-  log('starting local infrastructure (scripts/infra.sh up)');
-  execFileSync('bash', [path.join(REPO_ROOT, 'scripts/infra.sh'), 'up'], { stdio: 'inherit' });
-  return true;
+  process.env.KAFKA_CREDENTIALS_FILE ??= localKafkaCredentialsFile(REPO_ROOT);
+  return !alreadyUp;
+}
+
+/** The SCRAM credentials file `infra/kafka/kafka.sh up` generated for the local broker, if there is one. */
+export function localKafkaCredentialsFile(repoRoot = REPO_ROOT): string | undefined {
+  const file = path.join(
+    process.env.KAFKA_STATE_DIR ?? path.join(repoRoot, '.infra/kafka'),
+    'credentials.env',
+  );
+  return existsSync(file) ? file : undefined;
 }
 
 export function stopInfrastructure(): void {

@@ -2,6 +2,7 @@ import { INestApplication, Type } from '@nestjs/common';
 import { createServiceApp, ServiceOptions, startService } from '@fleetledger/platform';
 import { TestDatabase } from './test-database';
 import { uniqueTopicPrefix } from './kafka-test';
+import { grantTestPrefix, serviceKafkaEnv } from './kafka-auth';
 
 export interface TestService {
   app: INestApplication;
@@ -13,7 +14,8 @@ export interface TestService {
 
 /**
  * Boots a service exactly as main.ts does (hybrid HTTP + Kafka, migrations, relay, consumers),
- * against a fresh database on the real PostgreSQL and its own topic prefix on the real broker.
+ * against a fresh database on the real PostgreSQL and its own topic prefix on the real broker,
+ * as its own Kafka user with the ACLs of that prefix (libs/testing/src/kafka-auth.ts).
  */
 export async function startTestService(
   module: Type<unknown>,
@@ -22,7 +24,9 @@ export async function startTestService(
 ): Promise<TestService> {
   const db = overrides.db ?? (await TestDatabase.create(`fl_${options.service}`));
   const topicPrefix = overrides.topicPrefix ?? uniqueTopicPrefix();
+  await grantTestPrefix(topicPrefix);
   Object.assign(process.env, {
+    ...serviceKafkaEnv(options.service),
     DATABASE_URL: db.url,
     KAFKA_TOPIC_PREFIX: topicPrefix,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',

@@ -1,0 +1,61 @@
+import {
+  kafkaAclBindings,
+  KafkaServiceName,
+  ServiceKafkaTopics,
+  KafkaUsers,
+  KafkaUser,
+} from '@fleetledger/contracts';
+import { applyAclBindings, createKafka, KafkaCredentials, kafkaSaslFromEnv } from '@fleetledger/eventstore';
+import type { SASLOptions } from 'kafkajs';
+
+/**
+ * Who the tests are on the broker (docs/deploy.md, "Kafka security"). Three set-ups:
+ * - per-user: KAFKA_CREDENTIALS_FILE names the file `infra/kafka/kafka.sh up` generated. Test set-up and
+ *   clean-up use `admin`; a service under test gets its own user; a fixture published "as" a service uses
+ *   that service's user, so the ACLs are exercised by every test. The global setup sets the variable when
+ *   it uses the local broker.
+ * - one identity: KAFKA_BROKERS given with KAFKA_SASL_* (and no credentials file): everything, services
+ *   included, connects as that user, which must be allowed everything the tests do (a super user).
+ * - none: an unauthenticated broker (testcontainers, a developer's PLAINTEXT broker).
+ */
+let credentials: { file: string; value: KafkaCredentials } | undefined;
+
+/** The per-user credentials, or undefined outside the per-user set-up. */
+export function testKafkaCredentials(): KafkaCredentials | undefined {
+  const file = process.env.KAFKA_CREDENTIALS_FILE;
+  if (!file) return undefined;
+  if (credentials?.file !== file) credentials = { file, value: KafkaCredentials.read(file) };
+  return credentials.value;
+}
+
+/** The one identity given in KAFKA_SASL_* when the tests started (services under test overwrite KAFKA_SASL_*). */
+const sharedIdentity = kafkaSaslFromEnv(process.env);
+
+/** SASL options for a test client acting as `user` (admin unless a test proves an ACL). */
+export function testKafkaSasl(user: KafkaUser = KafkaUsers.admin): SASLOptions | undefined {
+  return testKafkaCredentials()?.sasl(user) ?? sharedIdentity;
+}
+
+/** The KAFKA_SASL_* a service under test runs with: its own user when there is one. */
+export function serviceKafkaEnv(service: string): Record<string, string> {
+  const perUser = testKafkaCredentials();
+  if (!perUser) return {};
+  const user = service in ServiceKafkaTopics ? (service as KafkaServiceName) : KafkaUsers.admin;
+  return perUser.env(user);
+}
+
+const granted = new Set<string>();
+
+/**
+ * Creates the ACLs of every FleetLedger user for one test file's topic prefix, once per prefix and worker
+ * (the broker keeps them; a binding created twice is one binding). Nothing to do without per-user credentials.
+ */
+export async function grantTestPrefix(prefix: string): Promise<void> {
+  if (!testKafkaCredentials() || granted.has(prefix)) return;
+  const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
+  await applyAclBindings(
+    createKafka({ brokers, clientId: 'fleetledger-test-acls', sasl: testKafkaSasl(KafkaUsers.admin) }),
+    kafkaAclBindings(prefix),
+  );
+  granted.add(prefix);
+}
