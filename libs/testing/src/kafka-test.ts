@@ -30,10 +30,14 @@ export class TopicCollector {
   readonly messages: CollectedMessage[] = [];
   private consumer?: Consumer;
 
-  constructor(private readonly kafka: Kafka) {}
+  /** `groupPrefix`: a user other than admin may only use its own groups (`<prefix><user>-`). */
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly groupPrefix = 'collector-',
+  ) {}
 
   async start(topics: string[]): Promise<this> {
-    this.consumer = this.kafka.consumer({ groupId: `collector-${randomBytes(4).toString('hex')}` });
+    this.consumer = this.kafka.consumer({ groupId: `${this.groupPrefix}${randomBytes(4).toString('hex')}` });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics, fromBeginning: true });
     await this.consumer.run({
