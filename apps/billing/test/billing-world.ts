@@ -1,6 +1,12 @@
 import request from 'supertest';
 import { Topics, topicName } from '@fleetledger/contracts';
-import { startTestService, TestService, testKafka, TopicCollector } from '@fleetledger/testing';
+import {
+  startTestService,
+  TestService,
+  testKafka,
+  TopicCollector,
+  topicOwnersProducer,
+} from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { BillingModule } from '../src/billing.module';
 import { billingService } from '../src/billing.options';
@@ -23,7 +29,7 @@ export async function startBillingWorld(
   options: { collectBillingEvents?: boolean; publishUsdPlan?: boolean } = {},
 ): Promise<BillingWorld> {
   const service = await startTestService(BillingModule, billingService);
-  const producer = testKafka().producer();
+  const producer = topicOwnersProducer(service.topicPrefix);
   await producer.connect();
   const collector = options.collectBillingEvents
     ? await new TopicCollector(testKafka()).start([topicName(Topics.billingEvents, service.topicPrefix)])

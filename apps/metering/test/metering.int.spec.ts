@@ -3,7 +3,14 @@ import { DeadLetterHeaders, deadLetterTopic, Topics, topicName } from '@fleetled
 import { metering } from '@fleetledger/contracts';
 import { compareProjection, EventStore, rebuildProjection } from '@fleetledger/eventstore';
 import { Messaging } from '@fleetledger/platform';
-import { startTestService, TestService, testKafka, TopicCollector, waitUntil } from '@fleetledger/testing';
+import {
+  startTestService,
+  TestService,
+  testKafka,
+  TopicCollector,
+  waitUntil,
+  topicOwnersProducer,
+} from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { UsageQueries } from '../src/queries/usage.queries';
@@ -61,7 +68,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
     });
     queries = service.app.get(UsageQueries);
     telemetryTopic = topicName(Topics.meteringTelemetry, service.topicPrefix);
-    producer = testKafka().producer();
+    producer = topicOwnersProducer(service.topicPrefix);
     await producer.connect();
     events = await new TopicCollector(testKafka()).start([
       topicName(Topics.meteringEvents, service.topicPrefix),

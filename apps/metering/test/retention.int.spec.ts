@@ -1,7 +1,14 @@
 import request from 'supertest';
 import { DeadLetterHeaders, deadLetterTopic, metering, Topics, topicName } from '@fleetledger/contracts';
 import { Messaging } from '@fleetledger/platform';
-import { startTestService, TestService, testKafka, TopicCollector, waitUntil } from '@fleetledger/testing';
+import {
+  startTestService,
+  TestService,
+  testKafka,
+  TopicCollector,
+  waitUntil,
+  topicOwnersProducer,
+} from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { AttributionCache } from '../src/ingestion/attribution-cache';
@@ -45,7 +52,7 @@ describe('metering retention: pruned memory and archived days keep every sample 
     });
     queries = service.app.get(UsageQueries);
     db = service.app.get(DataSource);
-    producer = testKafka().producer();
+    producer = topicOwnersProducer(service.topicPrefix);
     await producer.connect();
     events = await new TopicCollector(testKafka()).start([
       topicName(Topics.meteringEvents, service.topicPrefix),

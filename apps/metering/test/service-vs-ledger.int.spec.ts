@@ -2,7 +2,14 @@ import request from 'supertest';
 import { Topics, topicName } from '@fleetledger/contracts';
 import { metering } from '@fleetledger/contracts';
 import { Messaging } from '@fleetledger/platform';
-import { startTestService, TestService, testKafka, TopicCollector, waitUntil } from '@fleetledger/testing';
+import {
+  startTestService,
+  TestService,
+  testKafka,
+  TopicCollector,
+  waitUntil,
+  topicOwnersProducer,
+} from '@fleetledger/testing';
 import { DataSource } from 'typeorm';
 import { placementFactFrom } from '../src/domain/attribution';
 import { MeteringLedger } from '../src/domain/metering-ledger';
@@ -96,7 +103,7 @@ describe('the service agrees with the in-memory reference ledger (seeded random 
     const phase2 = withDuplicates.filter((s) => !phase1.includes(s));
 
     const allocationTopic = topicName(Topics.allocationEvents, service.topicPrefix);
-    const producer = testKafka().producer();
+    const producer = topicOwnersProducer(service.topicPrefix);
     await producer.connect();
     const db = service.app.get(DataSource);
     const queries = service.app.get(UsageQueries);

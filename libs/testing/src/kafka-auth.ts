@@ -1,4 +1,6 @@
 import {
+  Topics,
+  topicName,
   kafkaAclBindings,
   KafkaServiceName,
   ServiceKafkaTopics,
@@ -6,7 +8,7 @@ import {
   KafkaUser,
 } from '@fleetledger/contracts';
 import { applyAclBindings, createKafka, KafkaCredentials, kafkaSaslFromEnv } from '@fleetledger/eventstore';
-import type { SASLOptions } from 'kafkajs';
+import type { Producer, ProducerBatch, ProducerRecord, RecordMetadata, SASLOptions } from 'kafkajs';
 
 /**
  * Who the tests are on the broker (docs/deploy.md, "Kafka security"). Three set-ups:
@@ -58,4 +60,62 @@ export async function grantTestPrefix(prefix: string): Promise<void> {
     kafkaAclBindings(prefix),
   );
   granted.add(prefix);
+}
+
+/**
+ * The user that may write `topic` under `prefix`: the service whose events or replies it is, the
+ * telemetry agents for telemetry, admin for anything else (dead letters, request topics).
+ */
+export function topicWriter(topic: string, prefix: string): KafkaUser {
+  if (topic === topicName(Topics.meteringTelemetry, prefix)) return KafkaUsers.telemetry;
+  for (const [service, topics] of Object.entries(ServiceKafkaTopics))
+    if ([topics.events, ...topics.replies].some((base) => topicName(base, prefix) === topic))
+      return service as KafkaServiceName;
+  return KafkaUsers.admin;
+}
+
+/**
+ * A producer standing in for the other services of a test: each record is sent as the user that owns its
+ * topic (inventory events as `inventory`, samples as `telemetry`...), so fixtures pass the same ACLs the
+ * real publishers do. Connects lazily, one kafkajs producer per user; `send` and `sendBatch` only.
+ */
+export function topicOwnersProducer(prefix: string, clientId = 'fleetledger-test-publisher'): Producer {
+  const producers = new Map<KafkaUser, Promise<Producer>>();
+  const as = (user: KafkaUser) => {
+    let producer = producers.get(user);
+    if (!producer) {
+      const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
+      const created = createKafka({
+        brokers,
+        clientId: `${clientId}-${user}`,
+        sasl: testKafkaSasl(user),
+      }).producer();
+      producer = created.connect().then(() => created);
+      producers.set(user, producer);
+    }
+    return producer;
+  };
+  const publisher = {
+    connect: async () => undefined,
+    disconnect: async () => {
+      for (const producer of producers.values()) await (await producer).disconnect();
+      producers.clear();
+    },
+    send: async (record: ProducerRecord): Promise<RecordMetadata[]> =>
+      (await as(topicWriter(record.topic, prefix))).send(record),
+    sendBatch: async (batch: ProducerBatch): Promise<RecordMetadata[]> => {
+      const byUser = new Map<KafkaUser, NonNullable<ProducerBatch['topicMessages']>>();
+      for (const topicMessages of batch.topicMessages ?? []) {
+        const user = topicWriter(topicMessages.topic, prefix);
+        byUser.set(user, [...(byUser.get(user) ?? []), topicMessages]);
+      }
+      const results = await Promise.all(
+        [...byUser].map(async ([user, topicMessages]) =>
+          (await as(user)).sendBatch({ ...batch, topicMessages }),
+        ),
+      );
+      return results.flat();
+    },
+  };
+  return publisher as unknown as Producer;
 }
