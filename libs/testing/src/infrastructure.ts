@@ -40,7 +40,7 @@ export async function ensureInfrastructure(log: (line: string) => void = () => u
     log('starting local infrastructure (scripts/infra.sh up)');
     execFileSync('bash', [path.join(REPO_ROOT, 'scripts/infra.sh'), 'up'], { stdio: 'inherit' });
   }
-  process.env.KAFKA_CREDENTIALS_FILE ??= localKafkaCredentialsFile(REPO_ROOT);
+  useLocalKafkaCredentials();
   return !alreadyUp;
 }
 
@@ -51,6 +51,13 @@ export function localKafkaCredentialsFile(repoRoot = REPO_ROOT): string | undefi
     'credentials.env',
   );
   return existsSync(file) ? file : undefined;
+}
+
+/** Points KAFKA_CREDENTIALS_FILE at the local broker's credentials, unless credentials were given. */
+export function useLocalKafkaCredentials(): void {
+  const file = localKafkaCredentialsFile();
+  if (file && !process.env.KAFKA_CREDENTIALS_FILE && !process.env.KAFKA_SASL_USERNAME)
+    process.env.KAFKA_CREDENTIALS_FILE = file;
 }
 
 export function stopInfrastructure(): void {
