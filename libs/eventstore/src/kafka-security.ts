@@ -55,6 +55,18 @@ export function kafkaSaslFromEnv(env: KafkaSaslEnv): SASLOptions | undefined {
   } as SASLOptions;
 }
 
+export interface KafkaSecurityEnv extends KafkaSaslEnv {
+  /** `true` (or a parsed boolean): TLS to the brokers, trusting the system's CAs (SASL_SSL in production). */
+  KAFKA_SSL?: string | boolean;
+}
+
+/** SASL and TLS settings for createKafka from the environment (see kafkaSaslFromEnv). */
+export function kafkaSecurityFromEnv(env: KafkaSecurityEnv): { sasl?: SASLOptions; ssl?: boolean } {
+  const sasl = kafkaSaslFromEnv(env);
+  const ssl = env.KAFKA_SSL === true || env.KAFKA_SSL === 'true' || env.KAFKA_SSL === '1';
+  return { ...(sasl ? { sasl } : {}), ...(ssl ? { ssl } : {}) };
+}
+
 /**
  * The credentials file written by `infra/kafka/kafka.sh up` (KAFKA_STATE_DIR/credentials.env, mode 600):
  * `KAFKA_SASL_MECHANISM=scram-sha-512` and one `KAFKA_PASSWORD_<USER>=<password>` line per SCRAM user.

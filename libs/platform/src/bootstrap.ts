@@ -6,7 +6,7 @@ import { DocumentBuilder, SwaggerModule, OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { DataSource } from 'typeorm';
-import { kafkaSaslFromEnv } from '@fleetledger/eventstore';
+import { kafkaSecurityFromEnv } from '@fleetledger/eventstore';
 import { parseServiceEnv, ServiceEnv } from './config';
 import type { ServiceOptions } from './service-options';
 import { SERVICE_ENV } from './tokens';
@@ -47,7 +47,7 @@ export async function createServiceApp(
         client: {
           clientId: `fleetledger-${options.service}-rpc`,
           brokers: env.KAFKA_BROKERS,
-          sasl: kafkaSaslFromEnv(env),
+          ...kafkaSecurityFromEnv(env),
         },
         consumer: { groupId: `${env.KAFKA_TOPIC_PREFIX}${options.service}-rpc` },
         producer: { allowAutoTopicCreation: true },

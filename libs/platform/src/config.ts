@@ -29,6 +29,8 @@ export const serviceEnvSchema = z.object({
   KAFKA_SASL_MECHANISM: z.enum(KAFKA_SASL_MECHANISMS).optional(),
   KAFKA_SASL_USERNAME: z.string().min(1).optional(),
   KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+  /** TLS to the brokers: `true` in production (SASL_SSL); the local loopback broker is SASL_PLAINTEXT. */
+  KAFKA_SSL: booleanFromString.default(false),
   /** Largest JSON body accepted (telemetry batches and fleet imports are large); bigger answers 413. */
   HTTP_BODY_LIMIT: z
     .string()

@@ -2,7 +2,12 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { EventStore, createIdempotentProducer, createKafka, kafkaSaslFromEnv } from '@fleetledger/eventstore';
+import {
+  EventStore,
+  createIdempotentProducer,
+  createKafka,
+  kafkaSecurityFromEnv,
+} from '@fleetledger/eventstore';
 import { Kafka } from 'kafkajs';
 import { LoggerModule } from 'nestjs-pino';
 import { ZodValidationPipe } from 'nestjs-zod';
@@ -90,7 +95,7 @@ export class PlatformModule {
             createKafka({
               brokers: env.KAFKA_BROKERS,
               clientId: `fleetledger-${options.service}`,
-              sasl: kafkaSaslFromEnv(env),
+              ...kafkaSecurityFromEnv(env),
             }),
         },
         { provide: PRODUCER, inject: [KAFKA], useFactory: (kafka: Kafka) => createIdempotentProducer(kafka) },
