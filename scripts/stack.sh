@@ -26,9 +26,20 @@ bash scripts/infra.sh up
 node scripts/ensure-database.js
 [ -f dist/apps/inventory/src/main.js ] && [ -z "${STACK_REBUILD:-}" ] || npm run build
 
+# Each service runs as its own Kafka SCRAM user (docs/deploy.md, "Kafka security"), from the credentials the
+# local broker's `up` generated, unless KAFKA_SASL_* are given (then every service uses those).
+credentials="${KAFKA_STATE_DIR:-$repo/.infra/kafka}/credentials.env"
+kafka_user_env() {
+  if [ -n "${KAFKA_SASL_USERNAME:-}" ] || [ ! -f "$credentials" ]; then return; fi
+  echo "KAFKA_SASL_MECHANISM=$(sed -n 's/^KAFKA_SASL_MECHANISM=//p' "$credentials")"
+  echo "KAFKA_SASL_USERNAME=$1"
+  echo "KAFKA_SASL_PASSWORD=$(sed -n "s/^KAFKA_PASSWORD_${1^^}=//p" "$credentials")"
+}
+
 port=3001
 for svc in "${services[@]}"; do
-  PORT=$port node "dist/apps/$svc/src/main.js" >"$logs/$svc.log" 2>&1 &
+  mapfile -t kafka_env < <(kafka_user_env "$svc")
+  env "${kafka_env[@]}" PORT=$port node "dist/apps/$svc/src/main.js" >"$logs/$svc.log" 2>&1 &
   pids+=($!)
   echo "[stack] $svc on http://127.0.0.1:$port (docs /docs, logs .infra/logs/$svc.log)"
   port=$((port + 1))
