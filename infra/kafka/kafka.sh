@@ -68,7 +68,10 @@ up() {
   fetch
   if answers; then
     log "a broker already answers on 127.0.0.1:$port; using it"
-    if [ -f "$credentials" ]; then apply_acls; fi
+    if [ -f "$credentials" ] && [ -f "$state/data/.scram-users" ]; then apply_acls; return; fi
+    if running; then
+      log "it was started without SCRAM users (before Kafka authentication): run \`$0 down\` then \`$0 up\`"
+    fi
     return
   fi
   mkdir -p "$state/logs"
