@@ -56,16 +56,28 @@ export function kafkaSaslFromEnv(env: KafkaSaslEnv): SASLOptions | undefined {
 }
 
 export interface KafkaSecurityEnv extends KafkaSaslEnv {
-  /** `true` (or a parsed boolean): TLS to the brokers, trusting the system's CAs (SASL_SSL in production). */
+  /** `true` (or a parsed boolean): TLS to the brokers (SASL_SSL in production). */
   KAFKA_SSL?: string | boolean;
+  /** PEM file of the CA that signed the brokers' certificates (e.g. a Strimzi cluster CA); system CAs when unset. */
+  KAFKA_SSL_CA_FILE?: string;
 }
 
 /** SASL and TLS settings for createKafka from the environment (see kafkaSaslFromEnv). */
-export function kafkaSecurityFromEnv(env: KafkaSecurityEnv): { sasl?: SASLOptions; ssl?: boolean } {
+export function kafkaSecurityFromEnv(env: KafkaSecurityEnv): { sasl?: SASLOptions; ssl?: KafkaTls } {
   const sasl = kafkaSaslFromEnv(env);
-  const ssl = env.KAFKA_SSL === true || env.KAFKA_SSL === 'true' || env.KAFKA_SSL === '1';
+  const tls = env.KAFKA_SSL === true || env.KAFKA_SSL === 'true' || env.KAFKA_SSL === '1';
+  if (env.KAFKA_SSL_CA_FILE && !tls)
+    throw new KafkaSaslConfigurationError('KAFKA_SSL_CA_FILE is set but KAFKA_SSL is not true');
+  const ssl = tls
+    ? env.KAFKA_SSL_CA_FILE
+      ? { ca: [readFileSync(env.KAFKA_SSL_CA_FILE, 'utf8')] }
+      : true
+    : undefined;
   return { ...(sasl ? { sasl } : {}), ...(ssl ? { ssl } : {}) };
 }
+
+/** kafkajs' `ssl`: true (system CAs) or TLS options with the CA to trust. */
+export type KafkaTls = true | { ca: string[] };
 
 /**
  * The credentials file written by `infra/kafka/kafka.sh up` (KAFKA_STATE_DIR/credentials.env, mode 600):

@@ -1,5 +1,5 @@
 import { Kafka, logLevel, Producer, SASLOptions } from 'kafkajs';
-import { kafkaSecurityFromEnv } from './kafka-security';
+import { KafkaTls, kafkaSecurityFromEnv } from './kafka-security';
 
 export interface KafkaSettings {
   brokers: string[];
@@ -7,7 +7,7 @@ export interface KafkaSettings {
   /** SASL credentials; absent only against an unauthenticated broker (docs/deploy.md, "Kafka security"). */
   sasl?: SASLOptions;
   /** TLS to the brokers (SASL_SSL); the local loopback broker is SASL_PLAINTEXT. */
-  ssl?: boolean;
+  ssl?: KafkaTls;
 }
 
 const LOG_LEVELS: Record<string, logLevel> = {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { formatZodError } from '@fleetledger/contracts';
-import { KAFKA_SASL_MECHANISMS, kafkaSaslFromEnv } from '@fleetledger/eventstore/kafka-security';
+import { KAFKA_SASL_MECHANISMS, kafkaSecurityFromEnv } from '@fleetledger/eventstore/kafka-security';
 
 const booleanFromString = z
   .enum(['true', 'false', '1', '0'])
@@ -31,6 +31,8 @@ export const serviceEnvSchema = z.object({
   KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
   /** TLS to the brokers: `true` in production (SASL_SSL); the local loopback broker is SASL_PLAINTEXT. */
   KAFKA_SSL: booleanFromString.default(false),
+  /** PEM file of the CA that signed the brokers' certificates (mounted from a Secret); system CAs when unset. */
+  KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
   /** Largest JSON body accepted (telemetry batches and fleet imports are large); bigger answers 413. */
   HTTP_BODY_LIMIT: z
     .string()
@@ -57,7 +59,7 @@ export function parseServiceEnv(env: Record<string, string | undefined>): Servic
   const parsed = serviceEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigurationError(`invalid environment: ${formatZodError(parsed.error)}`);
   try {
-    kafkaSaslFromEnv(parsed.data);
+    kafkaSecurityFromEnv(parsed.data);
   } catch (error) {
     throw new ConfigurationError(`invalid environment: ${(error as Error).message}`);
   }
