@@ -7,13 +7,17 @@
  *
  * Credentials: the admin line of KAFKA_CREDENTIALS_FILE, or else KAFKA_SASL_* (which must name a super
  * user). KAFKA_TOPIC_PREFIX (default empty) selects the deployment. `--print` only lists the bindings.
+ * `--revoke-prefixes-from <file>` deletes the bindings of every prefix listed in the file, one a line
+ * (the test harness's record of what a run granted; run by the jest global teardown).
  */
+import { readFileSync } from 'node:fs';
 import { kafkaAclBindings, KafkaUsers } from '@fleetledger/contracts';
 import {
   applyAclBindings,
   createKafka,
   KafkaCredentials,
   kafkaSettingsFromEnv,
+  revokeAclBindings,
 } from '@fleetledger/eventstore';
 
 async function main(): Promise<void> {
@@ -31,6 +35,17 @@ async function main(): Promise<void> {
   if (file) settings.sasl = KafkaCredentials.read(file).sasl(KafkaUsers.admin);
   if (!settings.sasl)
     throw new Error('no Kafka admin credentials: set KAFKA_CREDENTIALS_FILE or KAFKA_SASL_*');
+  const revokeFrom = process.argv.indexOf('--revoke-prefixes-from');
+  if (revokeFrom > 0) {
+    const listed = readFileSync(process.argv[revokeFrom + 1], 'utf8').split('\n');
+    const prefixes = [...new Set(listed.filter(Boolean))];
+    const deleted = await revokeAclBindings(
+      createKafka(settings),
+      prefixes.flatMap((p) => kafkaAclBindings(p)),
+    );
+    process.stderr.write(`[kafka] ${deleted} ACL bindings of ${prefixes.length} test prefixes deleted\n`);
+    return;
+  }
   await applyAclBindings(createKafka(settings), bindings);
   process.stderr.write(
     `[kafka] ${bindings.length} ACL bindings applied for prefix '${prefix}' on ${settings.brokers.join(',')}\n`,

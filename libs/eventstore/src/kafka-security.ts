@@ -160,3 +160,19 @@ export async function applyAclBindings(kafka: Kafka, bindings: readonly KafkaAcl
     await admin.disconnect();
   }
 }
+
+/** Deletes exactly these bindings (as a super user): what a test run granted for its topic prefixes. */
+export async function revokeAclBindings(kafka: Kafka, bindings: readonly KafkaAclBinding[]): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let deleted = 0;
+  try {
+    for (let i = 0; i < bindings.length; i += 200) {
+      const result = await admin.deleteAcls({ filters: bindings.slice(i, i + 200).map(toAclEntry) });
+      deleted += result.filterResponses.reduce((n, r) => n + r.matchingAcls.length, 0);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  return deleted;
+}

@@ -1,6 +1,7 @@
-import { ensureInfrastructure } from './infrastructure';
+import { ensureInfrastructure, recordKafkaTestGrants } from './infrastructure';
 
 export default async function globalSetup(): Promise<void> {
   const started = await ensureInfrastructure((line) => process.stderr.write(`\n[test infra] ${line}\n`));
+  recordKafkaTestGrants();
   (globalThis as { __FLEETLEDGER_STARTED_KAFKA__?: boolean }).__FLEETLEDGER_STARTED_KAFKA__ = started;
 }

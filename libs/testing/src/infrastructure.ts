@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createConnection } from 'node:net';
 import path from 'node:path';
 
@@ -58,6 +59,28 @@ export function useLocalKafkaCredentials(): void {
   const file = localKafkaCredentialsFile();
   if (file && !process.env.KAFKA_CREDENTIALS_FILE && !process.env.KAFKA_SASL_USERNAME)
     process.env.KAFKA_CREDENTIALS_FILE = file;
+}
+
+/**
+ * Where the test workers record the topic prefixes they granted Kafka ACLs for (libs/testing/src/kafka-auth.ts),
+ * so that the global teardown can delete exactly those: other runs on the same broker keep theirs.
+ */
+export function recordKafkaTestGrants(): void {
+  process.env.KAFKA_TEST_GRANTS_FILE ??= path.join(tmpdir(), `fleetledger-kafka-grants-${process.pid}.txt`);
+}
+
+export function revokeKafkaTestGrants(): void {
+  const file = process.env.KAFKA_TEST_GRANTS_FILE;
+  if (!file || !existsSync(file) || !process.env.KAFKA_CREDENTIALS_FILE) return;
+  const args = ['-r', '@swc-node/register', 'scripts/kafka-acls.ts', '--revoke-prefixes-from', file];
+  try {
+    execFileSync('node', args, { cwd: REPO_ROOT, stdio: 'inherit' });
+    rmSync(file, { force: true });
+  } catch {
+    process.stderr.write(
+      `[test infra] the Kafka ACLs of this run's test prefixes stay (listed in ${file})\n`,
+    );
+  }
 }
 
 export function stopInfrastructure(): void {

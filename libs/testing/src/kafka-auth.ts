@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import {
   Topics,
   topicName,
@@ -60,6 +61,9 @@ export async function grantTestPrefix(prefix: string): Promise<void> {
     kafkaAclBindings(prefix),
   );
   granted.add(prefix);
+  // The global teardown deletes what this run granted (revokeKafkaTestGrants), so a long-lived broker
+  // does not collect the ACLs of every test file ever run.
+  if (process.env.KAFKA_TEST_GRANTS_FILE) appendFileSync(process.env.KAFKA_TEST_GRANTS_FILE, `${prefix}\n`);
 }
 
 /**
