@@ -32,7 +32,11 @@ async function main(): Promise<void> {
   }
   const settings = kafkaSettingsFromEnv('fleetledger-acls');
   const file = process.env.KAFKA_CREDENTIALS_FILE;
-  if (file) settings.sasl = KafkaCredentials.read(file).sasl(KafkaUsers.admin);
+  if (file) {
+    const credentials = KafkaCredentials.read(file);
+    settings.sasl = credentials.sasl(KafkaUsers.admin);
+    settings.ssl = credentials.ssl;
+  }
   if (!settings.sasl)
     throw new Error('no Kafka admin credentials: set KAFKA_CREDENTIALS_FILE or KAFKA_SASL_*');
   const revokeFrom = process.argv.indexOf('--revoke-prefixes-from');

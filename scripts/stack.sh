@@ -34,6 +34,7 @@ kafka_user_env() {
   echo "KAFKA_SASL_MECHANISM=$(sed -n 's/^KAFKA_SASL_MECHANISM=//p' "$credentials")"
   echo "KAFKA_SASL_USERNAME=$1"
   echo "KAFKA_SASL_PASSWORD=$(sed -n "s/^KAFKA_PASSWORD_${1^^}=//p" "$credentials")"
+  grep '^KAFKA_SSL' "$credentials" || true
 }
 
 port=3001

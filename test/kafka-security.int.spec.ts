@@ -6,6 +6,7 @@ import {
   testKafka,
   testKafkaCredentials,
   testKafkaSasl,
+  testKafkaTls,
   TopicCollector,
   uniqueTopicPrefix,
   waitUntil,
@@ -120,6 +121,7 @@ withUsers('Kafka authentication and ACLs on the real broker', () => {
       brokers: process.env.KAFKA_BROKERS!.split(','),
       clientId: 'acl-test-intruder',
       sasl: password ? { mechanism: 'scram-sha-512', username: 'billing', password } : undefined,
+      ssl: testKafkaTls(),
     });
     const producer = kafka.producer({ retry: { retries: 0 } });
     const outcome = await refusal(async () => {
@@ -154,6 +156,7 @@ withUsers('Kafka authentication and ACLs on the real broker', () => {
         clientId: `acl-test-reader-${user}`,
         brokers: process.env.KAFKA_BROKERS!.split(','),
         sasl: testKafkaSasl(user),
+        ssl: testKafkaTls(),
         retry: { retries: 0 },
         logLevel: logLevel.DEBUG,
         logCreator: () => (entry) => {

@@ -6,7 +6,8 @@
 #   infra/kafka/kafka.sh down    stop the broker started by `up`
 #   infra/kafka/kafka.sh status  exit 0 when the broker answers
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_STATE_DIR (<repo>/.infra/kafka),
-#              KAFKA_HEAP (512m).
+#              KAFKA_HEAP (512m), KAFKA_TLS (0; 1: the client listener speaks SASL_SSL with a generated
+#              self-signed certificate, and credentials.env tells clients KAFKA_SSL and KAFKA_SSL_CA_FILE).
 # Security (docs/deploy.md, "Kafka security"): SASL/SCRAM-SHA-512 on the client listener, deny-by-default
 # ACLs. The passwords are generated here, never committed: $KAFKA_STATE_DIR/credentials.env (mode 600),
 # one KAFKA_PASSWORD_<USER>=... line per SCRAM user (user names are the lower-cased <USER>).
@@ -17,6 +18,7 @@ port="${KAFKA_PORT:-9092}"
 controller_port="${KAFKA_CONTROLLER_PORT:-9093}"
 state="${KAFKA_STATE_DIR:-$repo/.infra/kafka}"
 heap="${KAFKA_HEAP:-512m}"
+tls="${KAFKA_TLS:-0}"
 pidfile="$state/kafka.pid"
 credentials="$state/credentials.env"
 # SCRAM users: admin (super user, also the inter-broker identity), one per service, the audit tool and
@@ -56,13 +58,51 @@ credentials_ready() {
     chmod 600 "$credentials"
     log "generated SCRAM passwords in $credentials"
   fi
-  if [ -f "$state/data/meta.properties" ] && ! cmp -s "$credentials" "$state/data/.scram-users"; then
+  if [ -f "$state/data/meta.properties" ] &&
+    ! cmp -s <(scram_passwords "$credentials") <(scram_passwords "$state/data/.scram-users"); then
     log "$state/data was formatted without these SCRAM users; formatting it again (local data is lost)"
     rm -rf "$state/data"
   fi
 }
 
 credential() { sed -n "s/^$1=//p" "$credentials"; }
+
+scram_passwords() { grep '^KAFKA_PASSWORD_' "$1" 2>/dev/null || true; }
+
+# KAFKA_TLS=1: a self-signed certificate for 127.0.0.1 (made once), its PEM for the clients
+# (KAFKA_SSL_CA_FILE) and a truststore for the broker's own inter-broker connection.
+tls_ready() {
+  local dir="$state/tls"
+  if [ ! -f "$dir/broker.p12" ]; then
+    (umask 077; mkdir -p "$dir"; password >"$dir/password")
+    local pw; pw="$(cat "$dir/password")"
+    keytool -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 825 -dname "CN=localhost" \
+      -ext "SAN=ip:127.0.0.1,dns:localhost" -storetype PKCS12 -keystore "$dir/broker.p12" \
+      -storepass "$pw" -keypass "$pw" -noprompt 2>/dev/null
+    keytool -exportcert -rfc -alias broker -keystore "$dir/broker.p12" -storepass "$pw" -file "$dir/ca.pem" 2>/dev/null
+    keytool -importcert -alias ca -file "$dir/ca.pem" -storetype PKCS12 -keystore "$dir/truststore.p12" \
+      -storepass "$pw" -noprompt 2>/dev/null
+    log "generated a self-signed certificate for 127.0.0.1 in $dir"
+  fi
+}
+
+# What clients must know about the client listener, kept in the credentials file.
+client_tls_lines() {
+  sed -i '/^KAFKA_SSL/d' "$credentials"
+  if [ "$tls" = 1 ]; then printf 'KAFKA_SSL=true\nKAFKA_SSL_CA_FILE=%s\n' "$state/tls/ca.pem" >>"$credentials"; fi
+}
+
+tls_properties() {
+  local pw; pw="$(cat "$state/tls/password")"
+  for prefix in listener.name.client. ""; do
+    echo "${prefix}ssl.keystore.location=$state/tls/broker.p12"
+    echo "${prefix}ssl.keystore.password=$pw"
+    echo "${prefix}ssl.keystore.type=PKCS12"
+    echo "${prefix}ssl.truststore.location=$state/tls/truststore.p12"
+    echo "${prefix}ssl.truststore.password=$pw"
+    echo "${prefix}ssl.truststore.type=PKCS12"
+  done
+}
 
 up() {
   fetch
@@ -77,10 +117,15 @@ up() {
   mkdir -p "$state/logs"
   credentials_ready
   mkdir -p "$state/data"
+  local protocol=SASL_PLAINTEXT
+  if [ "$tls" = 1 ]; then tls_ready; protocol=SASL_SSL; fi
+  client_tls_lines
   (umask 077; sed -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$controller_port#g" -e "s#@DATA_DIR@#$state/data#g" \
+    -e "s#@CLIENT_PROTOCOL@#$protocol#g" \
     -e "s#@ADMIN_PASSWORD@#$(credential KAFKA_PASSWORD_ADMIN)#g" \
     -e "s#@CONTROLLER_PASSWORD@#$(credential KAFKA_CONTROLLER_PASSWORD)#g" \
-    "$here/server.properties.template" > "$state/server.properties")
+    "$here/server.properties.template" > "$state/server.properties"
+    if [ "$tls" = 1 ]; then tls_properties >>"$state/server.properties"; fi)
   if [ ! -f "$state/data/meta.properties" ]; then
     local cluster_id scram=()
     cluster_id="$("${java_cmd[@]}" kafka.tools.StorageTool random-uuid)"
@@ -96,7 +141,7 @@ up() {
   echo $! >"$pidfile"
   for _ in $(seq 1 120); do
     if answers; then
-      log "up on 127.0.0.1:$port (pid $(cat "$pidfile")), SASL_PLAINTEXT SCRAM-SHA-512; credentials in $credentials"
+      log "up on 127.0.0.1:$port (pid $(cat "$pidfile")), $protocol SCRAM-SHA-512; credentials in $credentials"
       apply_acls
       return
     fi

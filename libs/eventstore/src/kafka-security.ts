@@ -87,6 +87,8 @@ export class KafkaCredentials {
   constructor(
     readonly mechanism: KafkaSaslMechanism,
     private readonly passwords: ReadonlyMap<string, string>,
+    /** KAFKA_SSL and KAFKA_SSL_CA_FILE when the broker's client listener speaks SASL_SSL (KAFKA_TLS=1). */
+    private readonly tlsEnv: Readonly<Record<string, string>> = {},
   ) {}
 
   static parse(text: string): KafkaCredentials {
@@ -105,7 +107,10 @@ export class KafkaCredentials {
       throw new KafkaSaslConfigurationError(
         `unknown KAFKA_SASL_MECHANISM ${mechanism} in the credentials file`,
       );
-    return new KafkaCredentials(mechanism as KafkaSaslMechanism, passwords);
+    const tlsEnv = Object.fromEntries(
+      ['KAFKA_SSL', 'KAFKA_SSL_CA_FILE'].flatMap((key) => (values.has(key) ? [[key, values.get(key)!]] : [])),
+    );
+    return new KafkaCredentials(mechanism as KafkaSaslMechanism, passwords, tlsEnv);
   }
 
   static read(file: string): KafkaCredentials {
@@ -124,13 +129,19 @@ export class KafkaCredentials {
     return { mechanism: this.mechanism, username: user, password } as SASLOptions;
   }
 
-  /** The KAFKA_SASL_* variables of one user, for a service's environment. */
-  env(user: string): Record<'KAFKA_SASL_MECHANISM' | 'KAFKA_SASL_USERNAME' | 'KAFKA_SASL_PASSWORD', string> {
+  /** TLS for createKafka: undefined on a SASL_PLAINTEXT listener. */
+  get ssl(): KafkaTls | undefined {
+    return kafkaSecurityFromEnv(this.tlsEnv).ssl;
+  }
+
+  /** The KAFKA_SASL_* (and KAFKA_SSL*) variables of one user, for a service's environment. */
+  env(user: string): Record<string, string> {
     const sasl = this.sasl(user) as { username: string; password: string };
     return {
       KAFKA_SASL_MECHANISM: this.mechanism,
       KAFKA_SASL_USERNAME: user,
       KAFKA_SASL_PASSWORD: sasl.password,
+      ...this.tlsEnv,
     };
   }
 }

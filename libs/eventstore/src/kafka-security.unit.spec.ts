@@ -72,6 +72,20 @@ describe('the credentials file written by infra/kafka/kafka.sh up', () => {
     });
   });
 
+  it('passes the TLS settings of a SASL_SSL broker (KAFKA_TLS=1) on to clients and services', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kafka-ca-'));
+    writeFileSync(path.join(dir, 'ca.pem'), 'PEM');
+    const credentials = KafkaCredentials.parse(
+      `${file}\nKAFKA_SSL=true\nKAFKA_SSL_CA_FILE=${path.join(dir, 'ca.pem')}\n`,
+    );
+    expect(credentials.ssl).toEqual({ ca: ['PEM'] });
+    expect(credentials.env('billing')).toMatchObject({
+      KAFKA_SSL: 'true',
+      KAFKA_SSL_CA_FILE: path.join(dir, 'ca.pem'),
+    });
+    expect(KafkaCredentials.parse(file).ssl).toBeUndefined();
+  });
+
   it('names the user it has no password for', () => {
     expect(() => KafkaCredentials.parse(file).sasl('metering')).toThrow(
       /no Kafka password for user metering/,

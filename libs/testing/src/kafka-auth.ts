@@ -8,7 +8,14 @@ import {
   KafkaUsers,
   KafkaUser,
 } from '@fleetledger/contracts';
-import { applyAclBindings, createKafka, KafkaCredentials, kafkaSaslFromEnv } from '@fleetledger/eventstore';
+import {
+  applyAclBindings,
+  createKafka,
+  KafkaCredentials,
+  kafkaSaslFromEnv,
+  kafkaSecurityFromEnv,
+  KafkaTls,
+} from '@fleetledger/eventstore';
 import type { Producer, ProducerBatch, ProducerRecord, RecordMetadata, SASLOptions } from 'kafkajs';
 
 /**
@@ -39,6 +46,13 @@ export function testKafkaSasl(user: KafkaUser = KafkaUsers.admin): SASLOptions |
   return testKafkaCredentials()?.sasl(user) ?? sharedIdentity;
 }
 
+/** The TLS settings of the broker: from the credentials file, else KAFKA_SSL* as given when the tests started. */
+const sharedTls = kafkaSecurityFromEnv(process.env).ssl;
+export function testKafkaTls(): KafkaTls | undefined {
+  const perUser = testKafkaCredentials();
+  return perUser ? perUser.ssl : sharedTls;
+}
+
 /** The KAFKA_SASL_* a service under test runs with: its own user when there is one. */
 export function serviceKafkaEnv(service: string): Record<string, string> {
   const perUser = testKafkaCredentials();
@@ -57,7 +71,12 @@ export async function grantTestPrefix(prefix: string): Promise<void> {
   if (!testKafkaCredentials() || granted.has(prefix)) return;
   const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
   await applyAclBindings(
-    createKafka({ brokers, clientId: 'fleetledger-test-acls', sasl: testKafkaSasl(KafkaUsers.admin) }),
+    createKafka({
+      brokers,
+      clientId: 'fleetledger-test-acls',
+      sasl: testKafkaSasl(KafkaUsers.admin),
+      ssl: testKafkaTls(),
+    }),
     kafkaAclBindings(prefix),
   );
   granted.add(prefix);
@@ -93,6 +112,7 @@ export function topicOwnersProducer(prefix: string, clientId = 'fleetledger-test
         brokers,
         clientId: `${clientId}-${user}`,
         sasl: testKafkaSasl(user),
+        ssl: testKafkaTls(),
       }).producer();
       producer = created.connect().then(() => created);
       producers.set(user, producer);

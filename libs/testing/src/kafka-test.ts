@@ -2,14 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { KafkaUser } from '@fleetledger/contracts';
 import { createKafka } from '@fleetledger/eventstore';
-import { testKafkaSasl } from './kafka-auth';
+import { testKafkaSasl, testKafkaTls } from './kafka-auth';
 
 /** A Kafka client for a test, as `user`: admin for set-up and checks, a service's user to publish as it. */
 export function testKafka(clientId = 'fleetledger-test', user?: KafkaUser): Kafka {
   const brokers = process.env.KAFKA_BROKERS;
   if (!brokers)
     throw new Error('KAFKA_BROKERS is not set: run integration tests through jest (global setup)');
-  return createKafka({ brokers: brokers.split(','), clientId, sasl: testKafkaSasl(user) });
+  return createKafka({
+    brokers: brokers.split(','),
+    clientId,
+    sasl: testKafkaSasl(user),
+    ssl: testKafkaTls(),
+  });
 }
 
 /** A topic namespace of its own for one test file, so tests on a shared broker never see each other. */
