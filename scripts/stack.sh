@@ -28,7 +28,7 @@ node scripts/ensure-database.js
 
 # Each service runs as its own Kafka SCRAM user (docs/deploy.md, "Kafka security"), from the credentials the
 # local broker's `up` generated, unless KAFKA_SASL_* are given (then every service uses those).
-credentials="${KAFKA_STATE_DIR:-$repo/.infra/kafka}/credentials.env"
+credentials="${KAFKA_CREDENTIALS_FILE:-${KAFKA_STATE_DIR:-$repo/.infra/kafka}/credentials.env}"
 kafka_user_env() {
   if [ -n "${KAFKA_SASL_USERNAME:-}" ] || [ ! -f "$credentials" ]; then return; fi
   echo "KAFKA_SASL_MECHANISM=$(sed -n 's/^KAFKA_SASL_MECHANISM=//p' "$credentials")"
