@@ -151,6 +151,19 @@ withUsers('Kafka authentication and ACLs on the real broker', () => {
      * so its debug log is read for the broker's real answer.
      */
     async function consume(user: KafkaUser, groupSuffix: string, base: string): Promise<string> {
+      // kafkajs lets KAFKAJS_LOG_LEVEL (npm test sets `nothing`) override a client's log level; this
+      // file's process.env is its own, so lift it while this client lives.
+      const envLogLevel = process.env.KAFKAJS_LOG_LEVEL;
+      process.env.KAFKAJS_LOG_LEVEL = 'debug';
+      try {
+        return await consumeLogged(user, groupSuffix, base);
+      } finally {
+        process.env.KAFKAJS_LOG_LEVEL = envLogLevel;
+        if (envLogLevel === undefined) delete process.env.KAFKAJS_LOG_LEVEL;
+      }
+    }
+
+    async function consumeLogged(user: KafkaUser, groupSuffix: string, base: string): Promise<string> {
       const brokerErrors: string[] = [];
       const kafka = new Kafka({
         clientId: `acl-test-reader-${user}`,
