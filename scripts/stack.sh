@@ -15,7 +15,18 @@ pids=()
 stop() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  revoke_prefix_acls
   if [ -n "${started_infra:-}" ]; then bash scripts/infra.sh down; fi
+}
+
+# `infra.sh up` granted the Kafka ACLs of KAFKA_TOPIC_PREFIX; a prefixed stack (a test's) takes them back.
+revoke_prefix_acls() {
+  if [ -z "${KAFKA_TOPIC_PREFIX:-}" ] || [ ! -f "${credentials:-}" ] || [ -n "${KAFKA_SASL_USERNAME:-}" ]; then return; fi
+  local list; list="$(mktemp)"
+  echo "$KAFKA_TOPIC_PREFIX" >"$list"
+  KAFKA_CREDENTIALS_FILE="$credentials" node -r @swc-node/register scripts/kafka-acls.ts \
+    --revoke-prefixes-from "$list" || true
+  rm -f "$list"
 }
 trap stop EXIT
 trap 'exit 143' INT TERM
