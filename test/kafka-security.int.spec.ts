@@ -103,6 +103,15 @@ withUsers('Kafka authentication and ACLs on the real broker', () => {
     );
   });
 
+  it('an idempotent producer needs WRITE on a topic, not IDEMPOTENT_WRITE on the cluster (KIP-679): the audit user has neither', async () => {
+    const producer = testKafka('acl-test-audit-writer', 'audit').producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    opened.push(producer);
+    expect(await refusal(() => producer.connect())).toBe('CLUSTER_AUTHORIZATION_FAILED');
+  });
+
   it('a telemetry agent produces samples to the telemetry topic', async () => {
     const agent = await producerAs('telemetry');
     const written = await agent.send({
