@@ -16,7 +16,18 @@ pids=()
 stop() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  revoke_prefix_acls
   if [ -n "${started_infra:-}" ]; then bash scripts/infra.sh down; fi
+}
+
+# `infra.sh up` granted the Kafka ACLs of KAFKA_TOPIC_PREFIX; a prefixed stack (a test's) takes them back.
+revoke_prefix_acls() {
+  if [ -z "${KAFKA_TOPIC_PREFIX:-}" ] || [ ! -f "${credentials:-}" ] || [ -n "${KAFKA_SASL_USERNAME:-}" ]; then return; fi
+  local list; list="$(mktemp)"
+  echo "$KAFKA_TOPIC_PREFIX" >"$list"
+  KAFKA_CREDENTIALS_FILE="$credentials" node -r @swc-node/register scripts/kafka-acls.ts \
+    --revoke-prefixes-from "$list" || true
+  rm -f "$list"
 }
 trap stop EXIT
 trap 'exit 143' INT TERM
@@ -39,10 +50,23 @@ source "$repo/.infra/database-urls.env"
 export AUTH_ISSUER=fleetledger-dev AUTH_JWKS_FILE="$repo/.infra/auth/jwks.json"
 token() { node dist/scripts/dev-issuer.js mint "$@"; }
 
+# Each service runs as its own Kafka SCRAM user (docs/deploy.md, "Kafka security"), from the credentials the
+# local broker's `up` generated, unless KAFKA_SASL_* are given (then every service uses those).
+credentials="${KAFKA_CREDENTIALS_FILE:-${KAFKA_STATE_DIR:-$repo/.infra/kafka}/credentials.env}"
+kafka_user_env() {
+  if [ -n "${KAFKA_SASL_USERNAME:-}" ] || [ ! -f "$credentials" ]; then return; fi
+  echo "KAFKA_SASL_MECHANISM=$(sed -n 's/^KAFKA_SASL_MECHANISM=//p' "$credentials")"
+  echo "KAFKA_SASL_USERNAME=$1"
+  echo "KAFKA_SASL_PASSWORD=$(sed -n "s/^KAFKA_PASSWORD_${1^^}=//p" "$credentials")"
+  grep '^KAFKA_SSL' "$credentials" || true
+}
+
 port=3001
 for svc in "${services[@]}"; do
   url_var="${svc^^}_DATABASE_URL"
-  AUTH_AUDIENCE="fleetledger-$svc" DATABASE_URL="${!url_var}" PORT=$port node "dist/apps/$svc/src/main.js" >"$logs/$svc.log" 2>&1 &
+  mapfile -t kafka_env < <(kafka_user_env "$svc")
+  env "${kafka_env[@]}" AUTH_AUDIENCE="fleetledger-$svc" DATABASE_URL="${!url_var}" PORT=$port \
+    node "dist/apps/$svc/src/main.js" >"$logs/$svc.log" 2>&1 &
   pids+=($!)
   echo "[stack] $svc on http://127.0.0.1:$port (docs /docs, logs .infra/logs/$svc.log)"
   port=$((port + 1))

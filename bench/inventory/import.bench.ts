@@ -10,6 +10,7 @@ import { Topics, topicName, servicePrincipal } from '@fleetledger/contracts';
 import {
   createIdempotentProducer,
   createKafka,
+  kafkaSettingsFromEnv,
   ensureTopics,
   EventStore,
   OutboxRelay,
@@ -107,10 +108,8 @@ async function main() {
     line('outbox message size', `avg ${sizes.avg} B, max ${sizes.max} B`);
 
     if (process.env.KAFKA_BROKERS) {
-      const kafka = createKafka({
-        brokers: process.env.KAFKA_BROKERS.split(','),
-        clientId: 'inventory-bench',
-      });
+      // KAFKA_SASL_* (optional): a user that may create and delete the bench topic, e.g. admin.
+      const kafka = createKafka(kafkaSettingsFromEnv('inventory-bench'));
       await ensureTopics(kafka, [topic]);
       const producer = createIdempotentProducer(kafka);
       await producer.connect();

@@ -6,7 +6,7 @@
  */
 import 'reflect-metadata';
 import { Command } from 'commander';
-import { startTestService } from '@fleetledger/testing';
+import { startTestService, useLocalKafkaCredentials } from '@fleetledger/testing';
 import { generateFleet, NodeAgentSimulator } from '../../apps/metering/src/domain/node-agent-simulator';
 import { SampleIngestor } from '../../apps/metering/src/ingestion/sample-ingestor';
 import { parseTelemetryRecord } from '../../apps/metering/src/ingestion/sample-parsing';
@@ -27,6 +27,7 @@ const options = new Command()
 async function main() {
   process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
   process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
+  useLocalKafkaCredentials();
   const service = await startTestService(
     (await import('../../apps/metering/src/metering.module')).MeteringModule,
     (await import('../../apps/metering/src/metering.options')).meteringService,

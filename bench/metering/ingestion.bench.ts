@@ -20,7 +20,7 @@ import { MeteringModule } from '../../apps/metering/src/metering.module';
 import { meteringService } from '../../apps/metering/src/metering.options';
 import { TelemetryConsumer } from '../../apps/metering/src/ingestion/telemetry.consumer';
 import { UsageQueries } from '../../apps/metering/src/queries/usage.queries';
-import { startTestService, testKafka } from '@fleetledger/testing';
+import { startTestService, testKafka, useLocalKafkaCredentials } from '@fleetledger/testing';
 import { DataSource } from 'typeorm';
 import { generateFleet } from '../../apps/metering/src/domain/node-agent-simulator';
 import { publishDemoPlacements } from '../../apps/metering/src/simulator/telemetry-publisher';
@@ -71,6 +71,7 @@ const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 async function main() {
   process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
   process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
+  useLocalKafkaCredentials();
   const service = await startTestService(MeteringModule, meteringService, {
     env: {
       LOG_LEVEL: 'warn',

@@ -130,6 +130,20 @@ describe('k8s manifests: operational properties', () => {
     },
   );
 
+  it.each(services)('%s connects to Kafka as its own SCRAM user, from its own Secret', (name) => {
+    const env =
+      deployments.find((d) => d.metadata?.name === name)!.spec!.template.spec!.containers[0].env ?? [];
+    expect(env).toContainEqual({ name: 'KAFKA_SASL_MECHANISM', value: 'scram-sha-512' });
+    for (const [variable, key] of [
+      ['KAFKA_SASL_USERNAME', 'username'],
+      ['KAFKA_SASL_PASSWORD', 'password'],
+    ])
+      expect(env.find((v) => v.name === variable)?.valueFrom?.secretKeyRef).toEqual({
+        name: `fleetledger-${name}-kafka`,
+        key,
+      });
+  });
+
   it('detects a Deployment without probes, limits or non-root settings', () => {
     const deployment = validDeployment();
     const pod = deployment.spec!.template.spec!;

@@ -1,4 +1,4 @@
-import { allocation, EventRegistry, inventory, Topics } from '@fleetledger/contracts';
+import { allocation, EventRegistry, inventory, ServiceKafkaTopics } from '@fleetledger/contracts';
 import type { ServiceOptions } from '@fleetledger/platform';
 import { ownProjections } from './handlers/allocation-engine';
 import { allocationMigrations } from './migrations';
@@ -10,14 +10,9 @@ export const allocationService: ServiceOptions = {
   schema: 'allocation',
   migrations: allocationMigrations,
   registry: new EventRegistry([...allocation.allAllocationEvents, ...inventory.allInventoryEvents]),
-  eventsTopic: Topics.allocationEvents,
-  // Inventory's events, and the request topics of the Kafka request/reply patterns (the Nest
-  // transport subscribes to them at start, so they must exist first).
-  consumedTopics: [
-    Topics.inventoryEvents,
-    allocation.AllocationPatterns.place,
-    allocation.AllocationPatterns.release,
-  ],
+  eventsTopic: ServiceKafkaTopics.allocation.events,
+  // Its subscriptions live with its Kafka ACLs (libs/contracts/src/kafka-acls.ts), so the two cannot drift.
+  consumedTopics: [...ServiceKafkaTopics.allocation.consumes],
   projections: [...ownProjections, fleetGpusProjection],
   openApi: {
     title: 'FleetLedger allocation',

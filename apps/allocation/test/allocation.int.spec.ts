@@ -66,7 +66,7 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
   beforeAll(async () => {
     service = await startTestService(AllocationModule, allocationService, { topicPrefix: prefix });
     collector = await new TopicCollector(testKafka()).start([topicName(Topics.allocationEvents, prefix)]);
-    producer = testKafka('inventory-fake').producer();
+    producer = testKafka('inventory-fake', 'inventory').producer();
     await producer.connect();
     // Two H100 racks (64 GPUs) and one GB200 NVL72 rack, as inventory would publish them.
     await publishInventory(
@@ -264,6 +264,10 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
     const kafka = testKafka('rpc-caller');
     const admin = kafka.admin();
     await admin.connect();
+    // No service calls allocation over Kafka today, so no service user may write its request topics:
+    // the caller here is the test's admin (libs/contracts/src/kafka-acls.ts).
+    const caller = kafka.producer();
+    await caller.connect();
     const collectors = new Map<string, TopicCollector>();
     /** Sends one request the way a Nest Kafka client does and returns the reply's body. */
     const call = async (
@@ -279,7 +283,7 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
         replies = await new TopicCollector(kafka).start([replyTopic]);
         collectors.set(replyTopic, replies);
       }
-      await producer.send({
+      await caller.send({
         topic: `${prefix}${pattern}`,
         messages: [
           {
@@ -354,6 +358,7 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
       expect(again.body).toMatchObject({ outcome: 'placed', gpuClass: 'GB200' });
     } finally {
       for (const collector of collectors.values()) await collector.stop();
+      await caller.disconnect();
       await admin.disconnect();
     }
   });

@@ -1,4 +1,11 @@
-import { allocation, billing, EventRegistry, inventory, metering, Topics } from '@fleetledger/contracts';
+import {
+  allocation,
+  billing,
+  EventRegistry,
+  inventory,
+  metering,
+  ServiceKafkaTopics,
+} from '@fleetledger/contracts';
 import type { ServiceOptions } from '@fleetledger/platform';
 import { billingMigrations } from './migrations';
 import { fleetHealthProjection } from './projections/fleet-health.projection';
@@ -20,8 +27,9 @@ export const billingService: ServiceOptions = {
     ...allocation.allAllocationEvents,
     ...inventory.allInventoryEvents,
   ]),
-  eventsTopic: Topics.billingEvents,
-  consumedTopics: [Topics.meteringEvents, Topics.allocationEvents, Topics.inventoryEvents],
+  eventsTopic: ServiceKafkaTopics.billing.events,
+  // Its subscriptions live with its Kafka ACLs (libs/contracts/src/kafka-acls.ts), so the two cannot drift.
+  consumedTopics: [...ServiceKafkaTopics.billing.consumes],
   projections: [invoicesProjection, fleetHealthProjection, leasesProjection],
   openApi: {
     title: 'FleetLedger billing',

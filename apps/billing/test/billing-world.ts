@@ -1,5 +1,12 @@
 import { Topics, topicName } from '@fleetledger/contracts';
-import { api, startTestService, testKafka, TestService, TopicCollector } from '@fleetledger/testing';
+import {
+  api,
+  startTestService,
+  testKafka,
+  TestService,
+  TopicCollector,
+  topicOwnersProducer,
+} from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { BillingModule } from '../src/billing.module';
 import { billingService } from '../src/billing.options';
@@ -22,7 +29,7 @@ export async function startBillingWorld(
   options: { collectBillingEvents?: boolean; publishUsdPlan?: boolean } = {},
 ): Promise<BillingWorld> {
   const service = await startTestService(BillingModule, billingService);
-  const producer = testKafka().producer();
+  const producer = topicOwnersProducer(service.topicPrefix);
   await producer.connect();
   const collector = options.collectBillingEvents
     ? await new TopicCollector(testKafka()).start([topicName(Topics.billingEvents, service.topicPrefix)])

@@ -1,4 +1,4 @@
-import { EventRegistry, inventory, Topics } from '@fleetledger/contracts';
+import { EventRegistry, inventory, ServiceKafkaTopics } from '@fleetledger/contracts';
 import type { ServiceOptions } from '@fleetledger/platform';
 import { inventoryMigrations } from './migrations';
 import { fleetProjection } from './projections/fleet.projection';
@@ -9,8 +9,9 @@ export const inventoryService: ServiceOptions = {
   schema: 'inventory',
   migrations: inventoryMigrations,
   registry: new EventRegistry(inventory.allInventoryEvents),
-  eventsTopic: Topics.inventoryEvents,
-  consumedTopics: [],
+  eventsTopic: ServiceKafkaTopics.inventory.events,
+  // Its subscriptions live with its Kafka ACLs (libs/contracts/src/kafka-acls.ts), so the two cannot drift.
+  consumedTopics: [...ServiceKafkaTopics.inventory.consumes],
   projections: [fleetProjection],
   openApi: {
     title: 'FleetLedger inventory',

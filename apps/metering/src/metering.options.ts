@@ -1,4 +1,4 @@
-import { allocation, EventRegistry, inventory, metering, Topics } from '@fleetledger/contracts';
+import { allocation, EventRegistry, inventory, metering, ServiceKafkaTopics } from '@fleetledger/contracts';
 import type { ServiceOptions } from '@fleetledger/platform';
 import { meteringMigrations } from './migrations';
 import { fleetProjection } from './projections/fleet.projection';
@@ -14,8 +14,9 @@ export const meteringService: ServiceOptions = {
     ...allocation.allAllocationEvents,
     ...inventory.allInventoryEvents,
   ]),
-  eventsTopic: Topics.meteringEvents,
-  consumedTopics: [Topics.allocationEvents, Topics.inventoryEvents, Topics.meteringTelemetry],
+  eventsTopic: ServiceKafkaTopics.metering.events,
+  // Its subscriptions live with its Kafka ACLs (libs/contracts/src/kafka-acls.ts), so the two cannot drift.
+  consumedTopics: [...ServiceKafkaTopics.metering.consumes],
   projections: [usageProjection, fleetProjection],
   openApi: {
     title: 'FleetLedger metering',

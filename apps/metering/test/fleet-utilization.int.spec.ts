@@ -1,6 +1,13 @@
 import { EventEnvelope, inventory, Topics, topicName } from '@fleetledger/contracts';
 import { compareProjection, EventStore, rebuildProjection } from '@fleetledger/eventstore';
-import { api, startTestService, testKafka, TestService, waitUntil } from '@fleetledger/testing';
+import {
+  api,
+  startTestService,
+  testKafka,
+  TestService,
+  topicOwnersProducer,
+  waitUntil,
+} from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 import { DataSource } from 'typeorm';
@@ -110,7 +117,7 @@ describe('utilization against the fleet: allocated / healthy GPUs by class and h
       env: { METERING_CLOSE_INTERVAL_MS: '0', METERING_LATENESS_MS: String(5 * 60_000) },
     });
     db = service.app.get(DataSource);
-    producer = testKafka().producer();
+    producer = topicOwnersProducer(service.topicPrefix);
     await producer.connect();
   });
 

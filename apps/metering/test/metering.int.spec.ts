@@ -8,6 +8,7 @@ import {
   testKafka,
   TestService,
   TopicCollector,
+  topicOwnersProducer,
   waitUntil,
 } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
@@ -67,7 +68,7 @@ describe('metering against real Kafka and PostgreSQL', () => {
     });
     queries = service.app.get(UsageQueries);
     telemetryTopic = topicName(Topics.meteringTelemetry, service.topicPrefix);
-    producer = testKafka().producer();
+    producer = topicOwnersProducer(service.topicPrefix);
     await producer.connect();
     events = await new TopicCollector(testKafka()).start([
       topicName(Topics.meteringEvents, service.topicPrefix),

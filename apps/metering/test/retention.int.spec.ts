@@ -6,6 +6,7 @@ import {
   testKafka,
   TestService,
   TopicCollector,
+  topicOwnersProducer,
   waitUntil,
 } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
@@ -51,7 +52,7 @@ describe('metering retention: pruned memory and archived days keep every sample 
     });
     queries = service.app.get(UsageQueries);
     db = service.app.get(DataSource);
-    producer = testKafka().producer();
+    producer = topicOwnersProducer(service.topicPrefix);
     await producer.connect();
     events = await new TopicCollector(testKafka()).start([
       topicName(Topics.meteringEvents, service.topicPrefix),

@@ -7,6 +7,7 @@ import {
   testKafka,
   TestService,
   TopicCollector,
+  topicOwnersProducer,
   waitUntil,
 } from '@fleetledger/testing';
 import { DataSource } from 'typeorm';
@@ -102,7 +103,7 @@ describe('the service agrees with the in-memory reference ledger (seeded random 
     const phase2 = withDuplicates.filter((s) => !phase1.includes(s));
 
     const allocationTopic = topicName(Topics.allocationEvents, service.topicPrefix);
-    const producer = testKafka().producer();
+    const producer = topicOwnersProducer(service.topicPrefix);
     await producer.connect();
     const db = service.app.get(DataSource);
     const queries = service.app.get(UsageQueries);

@@ -5,6 +5,7 @@ export * from './event-store';
 export * from './hash-chain';
 export * from './inbox-consumer';
 export * from './kafka';
+export * from './kafka-security';
 export * from './outbox-relay';
 export * from './projection';
 export * from './schema';

@@ -1,8 +1,13 @@
-import { Kafka, logLevel, Producer } from 'kafkajs';
+import { Kafka, logLevel, Producer, SASLOptions } from 'kafkajs';
+import { KafkaTls, kafkaSecurityFromEnv } from './kafka-security';
 
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
+  /** SASL credentials; absent only against an unauthenticated broker (docs/deploy.md, "Kafka security"). */
+  sasl?: SASLOptions;
+  /** TLS to the brokers (SASL_SSL); the local loopback broker is SASL_PLAINTEXT. */
+  ssl?: KafkaTls;
 }
 
 const LOG_LEVELS: Record<string, logLevel> = {
@@ -13,15 +18,32 @@ const LOG_LEVELS: Record<string, logLevel> = {
   debug: logLevel.DEBUG,
 };
 
-export function createKafka({ brokers, clientId }: KafkaSettings): Kafka {
+export function createKafka({ brokers, clientId, sasl, ssl }: KafkaSettings): Kafka {
   // kafkajs 2 warns once about its default partitioner change; we rely on the default (murmur2, as Java).
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   return new Kafka({
     clientId,
     brokers,
+    ...(sasl ? { sasl } : {}),
+    ...(ssl ? { ssl } : {}),
     logLevel: LOG_LEVELS[process.env.KAFKAJS_LOG_LEVEL ?? 'warn'] ?? logLevel.WARN,
     retry: { initialRetryTime: 200, retries: 8 },
   });
+}
+
+/**
+ * For command-line tools (scripts, benchmarks, the telemetry simulator): brokers from KAFKA_BROKERS
+ * (default the local 127.0.0.1:9092), credentials from KAFKA_SASL_* (all three or none), TLS from KAFKA_SSL.
+ */
+export function kafkaSettingsFromEnv(
+  clientId: string,
+  env: Record<string, string | undefined> = process.env,
+): KafkaSettings {
+  const brokers = (env.KAFKA_BROKERS ?? '127.0.0.1:9092')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  return { brokers, clientId, ...kafkaSecurityFromEnv(env) };
 }
 
 /**

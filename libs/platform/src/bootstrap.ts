@@ -6,6 +6,7 @@ import { DocumentBuilder, SwaggerModule, OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { DataSource } from 'typeorm';
+import { kafkaSecurityFromEnv } from '@fleetledger/eventstore';
 import { parseServiceEnv, ServiceEnv } from './config';
 import { prepareServiceSchema, serviceMigrationOptions } from './service-database';
 import type { ServiceOptions } from './service-options';
@@ -47,7 +48,11 @@ export async function createServiceApp(
     {
       transport: Transport.KAFKA,
       options: {
-        client: { clientId: `fleetledger-${options.service}-rpc`, brokers: env.KAFKA_BROKERS },
+        client: {
+          clientId: `fleetledger-${options.service}-rpc`,
+          brokers: env.KAFKA_BROKERS,
+          ...kafkaSecurityFromEnv(env),
+        },
         consumer: { groupId: `${env.KAFKA_TOPIC_PREFIX}${options.service}-rpc` },
         producer: { allowAutoTopicCreation: true },
       },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatZodError, roleSchema } from '@fleetledger/contracts';
+import { KAFKA_SASL_MECHANISMS, kafkaSecurityFromEnv } from '@fleetledger/eventstore/kafka-security';
 
 const booleanFromString = z
   .enum(['true', 'false', '1', '0'])
@@ -39,6 +40,14 @@ export const serviceEnvSchema = z.object({
     .string()
     .regex(/^[a-zA-Z0-9._-]*$/)
     .default(''),
+  /** Kafka SASL credentials of this service (all three or none; docs/deploy.md, "Kafka security"). */
+  KAFKA_SASL_MECHANISM: z.enum(KAFKA_SASL_MECHANISMS).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+  /** TLS to the brokers: `true` in production (SASL_SSL); the local loopback broker is SASL_PLAINTEXT. */
+  KAFKA_SSL: booleanFromString.default(false),
+  /** PEM file of the CA that signed the brokers' certificates (mounted from a Secret); system CAs when unset. */
+  KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
   /** Largest JSON body accepted (telemetry batches and fleet imports are large); bigger answers 413. */
   HTTP_BODY_LIMIT: z
     .string()
@@ -64,6 +73,11 @@ export class ConfigurationError extends Error {
 export function parseServiceEnv(env: Record<string, string | undefined>): ServiceEnv {
   const parsed = serviceEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigurationError(`invalid environment: ${formatZodError(parsed.error)}`);
+  try {
+    kafkaSecurityFromEnv(parsed.data);
+  } catch (error) {
+    throw new ConfigurationError(`invalid environment: ${(error as Error).message}`);
+  }
   return parsed.data;
 }
 

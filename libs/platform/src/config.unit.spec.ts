@@ -25,8 +25,35 @@ describe('service environment', () => {
     ],
     ['a port out of range', { ...base, PORT: '70000' }, /PORT/],
     ['a boolean that is not one', { ...base, MIGRATIONS_RUN: 'yes' }, /MIGRATIONS_RUN/],
+    [
+      'a Kafka user without a password',
+      { ...base, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'billing' },
+      /KAFKA_SASL_PASSWORD missing/,
+    ],
+    [
+      'a Kafka password without a mechanism',
+      { ...base, KAFKA_SASL_USERNAME: 'billing', KAFKA_SASL_PASSWORD: 'secret' },
+      /KAFKA_SASL_MECHANISM missing/,
+    ],
+    [
+      'an unknown SASL mechanism',
+      { ...base, KAFKA_SASL_MECHANISM: 'gssapi', KAFKA_SASL_USERNAME: 'b', KAFKA_SASL_PASSWORD: 's' },
+      /KAFKA_SASL_MECHANISM/,
+    ],
   ])('fails fast on %s, naming the variable', (_name, env, message) => {
     expect(() => parseServiceEnv(env)).toThrow(ConfigurationError);
     expect(() => parseServiceEnv(env)).toThrow(message);
+  });
+
+  it('takes Kafka SASL credentials all together, or none', () => {
+    expect(parseServiceEnv(base).KAFKA_SASL_USERNAME).toBeUndefined();
+    expect(
+      parseServiceEnv({
+        ...base,
+        KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        KAFKA_SASL_USERNAME: 'billing',
+        KAFKA_SASL_PASSWORD: 'secret',
+      }),
+    ).toMatchObject({ KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'billing' });
   });
 });

@@ -3,7 +3,12 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { EventStore, createIdempotentProducer, createKafka } from '@fleetledger/eventstore';
+import {
+  EventStore,
+  createIdempotentProducer,
+  createKafka,
+  kafkaSecurityFromEnv,
+} from '@fleetledger/eventstore';
 import { Kafka } from 'kafkajs';
 import { LoggerModule } from 'nestjs-pino';
 import { ZodValidationPipe } from 'nestjs-zod';
@@ -105,7 +110,11 @@ export class PlatformModule {
           provide: KAFKA,
           inject: [SERVICE_ENV],
           useFactory: (env: ServiceEnv): Kafka =>
-            createKafka({ brokers: env.KAFKA_BROKERS, clientId: `fleetledger-${options.service}` }),
+            createKafka({
+              brokers: env.KAFKA_BROKERS,
+              clientId: `fleetledger-${options.service}`,
+              ...kafkaSecurityFromEnv(env),
+            }),
         },
         { provide: PRODUCER, inject: [KAFKA], useFactory: (kafka: Kafka) => createIdempotentProducer(kafka) },
         {

@@ -2,6 +2,7 @@ export * from './auth';
 export * from './database-roles';
 export * from './infrastructure';
 export * from './kafka-test';
+export * from './kafka-auth';
 export * from './test-database';
 export * from './service-app';
 export * from './example-service/account';

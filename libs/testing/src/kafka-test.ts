@@ -1,12 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { KafkaUser } from '@fleetledger/contracts';
 import { createKafka } from '@fleetledger/eventstore';
+import { testKafkaSasl, testKafkaTls } from './kafka-auth';
 
-export function testKafka(clientId = 'fleetledger-test'): Kafka {
+/** A Kafka client for a test, as `user`: admin for set-up and checks, a service's user to publish as it. */
+export function testKafka(clientId = 'fleetledger-test', user?: KafkaUser): Kafka {
   const brokers = process.env.KAFKA_BROKERS;
   if (!brokers)
     throw new Error('KAFKA_BROKERS is not set: run integration tests through jest (global setup)');
-  return createKafka({ brokers: brokers.split(','), clientId });
+  return createKafka({
+    brokers: brokers.split(','),
+    clientId,
+    sasl: testKafkaSasl(user),
+    ssl: testKafkaTls(),
+  });
 }
 
 /** A topic namespace of its own for one test file, so tests on a shared broker never see each other. */
@@ -27,10 +35,14 @@ export class TopicCollector {
   readonly messages: CollectedMessage[] = [];
   private consumer?: Consumer;
 
-  constructor(private readonly kafka: Kafka) {}
+  /** `groupPrefix`: a user other than admin may only use its own groups (`<prefix><user>-`). */
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly groupPrefix = 'collector-',
+  ) {}
 
   async start(topics: string[]): Promise<this> {
-    this.consumer = this.kafka.consumer({ groupId: `collector-${randomBytes(4).toString('hex')}` });
+    this.consumer = this.kafka.consumer({ groupId: `${this.groupPrefix}${randomBytes(4).toString('hex')}` });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics, fromBeginning: true });
     await this.consumer.run({

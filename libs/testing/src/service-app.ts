@@ -3,6 +3,7 @@ import { createServiceApp, ServiceOptions, startService } from '@fleetledger/pla
 import { TestDatabase } from './test-database';
 import { uniqueTopicPrefix } from './kafka-test';
 import { testAuthEnv } from './auth';
+import { grantTestPrefix, serviceKafkaEnv } from './kafka-auth';
 
 export interface TestService {
   app: INestApplication;
@@ -14,7 +15,8 @@ export interface TestService {
 
 /**
  * Boots a service exactly as main.ts does (hybrid HTTP + Kafka, migrations, relay, consumers),
- * against a fresh database on the real PostgreSQL and its own topic prefix on the real broker.
+ * against a fresh database on the real PostgreSQL and its own topic prefix on the real broker,
+ * as its own Kafka user with the ACLs of that prefix (libs/testing/src/kafka-auth.ts).
  */
 export async function startTestService(
   module: Type<unknown>,
@@ -23,7 +25,9 @@ export async function startTestService(
 ): Promise<TestService> {
   const db = overrides.db ?? (await TestDatabase.create(`fl_${options.service}`));
   const topicPrefix = overrides.topicPrefix ?? uniqueTopicPrefix();
+  await grantTestPrefix(topicPrefix);
   Object.assign(process.env, {
+    ...serviceKafkaEnv(options.service),
     // The service connects, and migrates, as its own role.
     DATABASE_URL: db.serviceUrl(options.schema),
     KAFKA_TOPIC_PREFIX: topicPrefix,

@@ -7,12 +7,14 @@
  * rate at one sample per GPU per 10 s) --per-sample (one record per sample; default one node report,
  * the JSON array of a node's samples, per record) --place (first publish demo placements of the fleet to the
  * allocation topic, so samples are attributed to leases) --leases <n> --share <0..1>.
- * Reads KAFKA_BROKERS (default 127.0.0.1:9092) and KAFKA_TOPIC_PREFIX. Prints one JSON line a second.
+ * Reads KAFKA_BROKERS (default 127.0.0.1:9092), KAFKA_TOPIC_PREFIX and the agent's credentials from
+ * KAFKA_SASL_* (user `telemetry`, which may only write the telemetry topic; --place writes allocation's
+ * topic, so it needs the `allocation` or `admin` user). Prints one JSON line a second.
  */
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { Topics, topicName } from '@fleetledger/contracts';
-import { createKafka, ensureTopics } from '@fleetledger/eventstore';
+import { createKafka, ensureTopics, kafkaSettingsFromEnv } from '@fleetledger/eventstore';
 import { generateFleet, NodeAgentSimulator } from '../domain/node-agent-simulator';
 import { publishDemoPlacements, publishTelemetry } from './telemetry-publisher';
 
@@ -41,13 +43,12 @@ async function main(): Promise<void> {
   const seed = Number(options.seed);
   const nodes = options.nodes ? Number(options.nodes) : Math.ceil((rate * 10) / 6.67);
   const prefix = process.env.KAFKA_TOPIC_PREFIX ?? '';
-  const kafka = createKafka({
-    brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
-    clientId: 'fleetledger-node-agent-simulator',
-  });
+  const kafka = createKafka(kafkaSettingsFromEnv('fleetledger-node-agent-simulator'));
   const fleet = generateFleet({ seed, nodes });
   const simulator = new NodeAgentSimulator(fleet, { seed, startMs: Date.now() });
-  const topics = [topicName(Topics.meteringTelemetry, prefix), topicName(Topics.allocationEvents, prefix)];
+  // Metering creates its topics at start; a telemetry agent may not create any (only write samples).
+  const topics = [topicName(Topics.meteringTelemetry, prefix)];
+  if (options.place) topics.push(topicName(Topics.allocationEvents, prefix));
   await ensureTopics(kafka, topics);
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
