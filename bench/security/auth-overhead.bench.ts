@@ -7,7 +7,8 @@
  *   npm run bench:auth                          this checkout only
  *   npm run bench:auth -- --vs <git-ref>        side by side with <git-ref> (e.g. the commit before
  *                                               authentication), interleaved, 3 rounds, medians
- *   options: --placements N (default 400), --batches N (default 60, 1,000 samples each)
+ *   options: --placements N (default 400), --batches N (default 60, 1,000 samples each),
+ *            --vs-brokers host:port (the other checkout's broker, e.g. a PLAINTEXT one for code before SCRAM)
  *
  * The other checkout runs this same file (copied into a temporary worktree of <git-ref>); where that code
  * has no authentication, requests go without a token. Uses KAFKA_BROKERS and DATABASE_URL (defaults: the
@@ -36,7 +37,8 @@ interface Figures {
   samplesPerS: number;
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 
 /** One measurement in this checkout: prints one JSON line of figures. */
 async function single(): Promise<void> {
@@ -64,7 +66,9 @@ async function single(): Promise<void> {
     await call(services.inventory.url, 'post', '/fleet/import').send(flowFleet).expect(200);
     const total = Object.values(FLEET_GPUS as Record<string, number>).reduce((a, b) => a + b, 0);
     for (let i = 0; i < 600; i++) {
-      const utilization = (await call(services.allocation.url, 'get', '/utilization')).body as { healthy: number }[];
+      const utilization = (await call(services.allocation.url, 'get', '/utilization')).body as {
+        healthy: number;
+      }[];
       if (utilization.reduce((n, u) => n + u.healthy, 0) === total) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -81,9 +85,16 @@ async function single(): Promise<void> {
         at: '2025-12-01T00:00:00.000Z',
       })
       .expect(201);
-    await call(alloc, 'post', '/leases/lease-bench/activate').send({ author: 'bench', at: '2025-12-01T00:00:00.000Z' }).expect(201);
+    await call(alloc, 'post', '/leases/lease-bench/activate')
+      .send({ author: 'bench', at: '2025-12-01T00:00:00.000Z' })
+      .expect(201);
     await call(alloc, 'post', '/quotas/bench/H100/training')
-      .send({ change: { kind: 'set', nominal: 64, borrowLimit: 0 }, reason: 'bench', author: 'bench', at: '2026-01-01T00:00:00.000Z' })
+      .send({
+        change: { kind: 'set', nominal: 64, borrowLimit: 0 },
+        reason: 'bench',
+        author: 'bench',
+        at: '2026-01-01T00:00:00.000Z',
+      })
       .expect(201);
 
     // Placements: submit (placed) then release, one after the other, as one caller would.
@@ -94,7 +105,15 @@ async function single(): Promise<void> {
       const at = new Date(Date.parse('2026-03-01T00:00:00Z') + i * 60_000).toISOString();
       const t = performance.now();
       const placed = await call(alloc, 'post', '/workloads')
-        .send({ workloadId: `w-${i}`, tenantId: 'bench', workloadClass: 'training', gpuCount: 8, gang: true, priority: 10, requestedAt: at })
+        .send({
+          workloadId: `w-${i}`,
+          tenantId: 'bench',
+          workloadClass: 'training',
+          gpuCount: 8,
+          gang: true,
+          priority: 10,
+          requestedAt: at,
+        })
         .expect(201);
       latencies.push(performance.now() - t);
       if (placed.body.outcome !== 'placed') throw new Error(`not placed: ${placed.text}`);
@@ -134,11 +153,35 @@ async function single(): Promise<void> {
   }
 }
 
-function runIn(dir: string): Figures {
+/** `--vs-brokers host:port`: the other checkout's broker (one without SASL for code from before SCRAM). */
+const vsBrokersIndex = process.argv.indexOf('--vs-brokers');
+const VS_BROKERS = vsBrokersIndex > 0 ? process.argv[vsBrokersIndex + 1] : undefined;
+
+function runIn(dir: string, other = false): Figures {
+  const env: NodeJS.ProcessEnv = { ...process.env, KAFKAJS_LOG_LEVEL: 'nothing' };
+  if (other && VS_BROKERS) {
+    env.KAFKA_BROKERS = VS_BROKERS;
+    for (const name of [
+      'KAFKA_CREDENTIALS_FILE',
+      'KAFKA_SASL_MECHANISM',
+      'KAFKA_SASL_USERNAME',
+      'KAFKA_SASL_PASSWORD',
+    ])
+      delete env[name];
+  }
   const result = spawnSync(
     'node',
-    ['-r', '@swc-node/register', path.join(dir, 'bench/security/auth-overhead.bench.ts'), '--single', '--placements', String(PLACEMENTS), '--batches', String(BATCHES)],
-    { cwd: dir, encoding: 'utf8', env: { ...process.env, KAFKAJS_LOG_LEVEL: 'nothing' } },
+    [
+      '-r',
+      '@swc-node/register',
+      path.join(dir, 'bench/security/auth-overhead.bench.ts'),
+      '--single',
+      '--placements',
+      String(PLACEMENTS),
+      '--batches',
+      String(BATCHES),
+    ],
+    { cwd: dir, encoding: 'utf8', env },
   );
   const line = result.stdout.split('\n').find((l) => l.startsWith('FIGURES '));
   if (!line) throw new Error(`run in ${dir} failed:\n${result.stdout}\n${result.stderr}`);
@@ -155,10 +198,12 @@ async function compare(ref: string): Promise<void> {
     cpSync(__filename, path.join(dir, 'bench/security/auth-overhead.bench.ts'));
     const rounds: { here: Figures; there: Figures }[] = [];
     for (let round = 1; round <= 3; round++) {
-      const there = runIn(dir);
+      const there = runIn(dir, true);
       const here = runIn(repo);
       rounds.push({ here, there });
-      process.stdout.write(`round ${round}: ${ref} ${JSON.stringify(there)}\n         this   ${JSON.stringify(here)}\n`);
+      process.stdout.write(
+        `round ${round}: ${ref} ${JSON.stringify(there)}\n         this   ${JSON.stringify(here)}\n`,
+      );
     }
     const row = (name: string, key: keyof Figures, higherIsBetter: boolean) => {
       const before = median(rounds.map((r) => r.there[key] as number));
@@ -168,8 +213,14 @@ async function compare(ref: string): Promise<void> {
         `| ${name.padEnd(30)} | ${before.toFixed(1).padStart(10)} | ${after.toFixed(1).padStart(10)} | ${(cost * 100).toFixed(1).padStart(6)} % |\n`,
       );
     };
-    process.stdout.write(`\nmedians of 3 rounds, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
-    process.stdout.write(`| ${'path'.padEnd(30)} | ${ref.slice(0, 10).padStart(10)} | ${'this'.padStart(10)} | cost     |\n`);
+    process.stdout.write(
+      `\nmedians of 3 rounds, load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}\n`,
+    );
+    process.stdout.write(
+      `| ${'path'.padEnd(30)} | ${ref.slice(0, 10).padStart(10)} | ${'this'.padStart(10)} | cost     |\n`,
+    );
     process.stdout.write(`| ${'-'.repeat(30)} | ${'-'.repeat(10)} | ${'-'.repeat(10)} | -------- |\n`);
     row('placements+releases /s (HTTP)', 'placementsPerS', true);
     row('placement p50 ms', 'placementP50Ms', false);

@@ -1,13 +1,6 @@
 import { EventEnvelope, inventory, Topics, topicName } from '@fleetledger/contracts';
 import { compareProjection, EventStore, rebuildProjection } from '@fleetledger/eventstore';
-import {
-  api,
-  startTestService,
-  testKafka,
-  TestService,
-  topicOwnersProducer,
-  waitUntil,
-} from '@fleetledger/testing';
+import { api, startTestService, TestService, topicOwnersProducer, waitUntil } from '@fleetledger/testing';
 import { Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 import { DataSource } from 'typeorm';
