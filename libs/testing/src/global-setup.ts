@@ -1,6 +1,15 @@
 import { ensureInfrastructure } from './infrastructure';
 
+/** jest runs global setup and teardown in one context: teardown stops what setup started. */
+export const STARTED_KEY = '__FLEETLEDGER_INFRASTRUCTURE__';
+
 export default async function globalSetup(): Promise<void> {
-  const started = await ensureInfrastructure((line) => process.stderr.write(`\n[test infra] ${line}\n`));
-  (globalThis as { __FLEETLEDGER_STARTED_KAFKA__?: boolean }).__FLEETLEDGER_STARTED_KAFKA__ = started;
+  const started = Date.now();
+  const infrastructure = await ensureInfrastructure((line) =>
+    process.stderr.write(`\n[test infra] ${line}\n`),
+  );
+  process.stderr.write(
+    `[test infra] Kafka: ${infrastructure.plan.kafka}, PostgreSQL: ${infrastructure.plan.postgres}; set up in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+  );
+  (globalThis as Record<string, unknown>)[STARTED_KEY] = infrastructure;
 }

@@ -1,10 +1,8 @@
-import { stopInfrastructure } from './infrastructure';
+import { StartedInfrastructure } from './infrastructure';
+import { STARTED_KEY } from './global-setup';
 
 export default async function globalTeardown(): Promise<void> {
-  if (
-    (globalThis as { __FLEETLEDGER_STARTED_KAFKA__?: boolean }).__FLEETLEDGER_STARTED_KAFKA__ &&
-    !process.env.KEEP_INFRA
-  ) {
-    stopInfrastructure();
-  }
+  const infrastructure = (globalThis as Record<string, unknown>)[STARTED_KEY] as
+    StartedInfrastructure | undefined;
+  if (infrastructure && !process.env.KEEP_INFRA) await infrastructure.stop();
 }

@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:9092';
+const PODMAN_SOCKET = '/run/podman/podman.sock';
 
 export function portAnswers(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
@@ -19,26 +21,121 @@ export function portAnswers(host: string, port: number, timeoutMs = 1000): Promi
   });
 }
 
+/** Where each piece of the tests' infrastructure comes from. */
+export type Source = 'given' | 'container' | 'local';
+export interface InfrastructurePlan {
+  kafka: Source;
+  postgres: Source;
+}
+
 /**
- * Makes sure the integration tests have a real Kafka broker and a real PostgreSQL.
- * Given KAFKA_BROKERS / DATABASE_URL, it uses them as they are. Otherwise it runs scripts/infra.sh,
- * which starts the machine's PostgreSQL if needed and a local KRaft broker from Maven Central jars.
- * Returns true when it started the broker itself (so teardown stops it).
+ * The choice, as a pure function of the environment:
+ *   - KAFKA_BROKERS / DATABASE_URL given: used as they are (a developer's own infra, CI without an engine);
+ *   - otherwise containers (testcontainers) when a container engine answers;
+ *   - otherwise the local-process path (scripts/infra.sh: Maven Central jars + the machine's PostgreSQL).
+ * TEST_INFRA=containers or TEST_INFRA=local forces one way for what is not given.
  */
-export async function ensureInfrastructure(log: (line: string) => void = () => undefined): Promise<boolean> {
-  process.env.DATABASE_URL ??= DEFAULT_DATABASE_URL;
-  // Tests create their own databases through this one; services under test get theirs in DATABASE_URL.
-  process.env.TEST_ADMIN_DATABASE_URL ??= process.env.DATABASE_URL;
-  if (process.env.KAFKA_BROKERS) return false;
-  process.env.KAFKA_BROKERS = DEFAULT_KAFKA_BROKERS;
-  const alreadyUp = await portAnswers('127.0.0.1', 9092);
-  if (alreadyUp) {
-    log('using the Kafka broker already answering on 127.0.0.1:9092');
+export function planInfrastructure(env: NodeJS.ProcessEnv, engineAnswers: boolean): InfrastructurePlan {
+  const forced = env.TEST_INFRA;
+  if (forced && !['auto', 'containers', 'local'].includes(forced))
+    throw new Error(`TEST_INFRA must be auto, containers or local (got '${forced}')`);
+  const missing: Source =
+    forced === 'containers'
+      ? 'container'
+      : forced === 'local'
+        ? 'local'
+        : engineAnswers
+          ? 'container'
+          : 'local';
+  return {
+    kafka: env.KAFKA_BROKERS ? 'given' : missing,
+    postgres: env.DATABASE_URL ? 'given' : missing,
+  };
+}
+
+/**
+ * A container engine testcontainers can use: DOCKER_HOST, Docker's socket, or podman's API socket (which is
+ * then put into DOCKER_HOST; Ryuk, the reaper image, is left off there: containers are labelled and removed
+ * by the teardown instead).
+ */
+export async function containerEngineAnswers(): Promise<boolean> {
+  if (!process.env.DOCKER_HOST && !existsSync('/var/run/docker.sock') && existsSync(PODMAN_SOCKET)) {
+    process.env.DOCKER_HOST = `unix://${PODMAN_SOCKET}`;
+    process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
+  }
+  if (!process.env.DOCKER_HOST && !existsSync('/var/run/docker.sock')) return false;
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    await getContainerRuntimeClient();
+    return true;
+  } catch {
     return false;
   }
-  log('starting local infrastructure (scripts/infra.sh up)');
-  execFileSync('bash', [path.join(REPO_ROOT, 'scripts/infra.sh'), 'up'], { stdio: 'inherit' });
-  return true;
+}
+
+/** What global setup started, so global teardown stops exactly that. */
+export interface StartedInfrastructure {
+  plan: InfrastructurePlan;
+  stop(): Promise<void>;
+}
+
+/**
+ * Makes sure the integration tests have a real Kafka broker and a real PostgreSQL, and hands them over in the
+ * environment every test file inherits: KAFKA_BROKERS (bootstrap addresses) and TEST_ADMIN_DATABASE_URL
+ * (a superuser URL; each test file creates its own database through it). DATABASE_URL gets the same URL
+ * where it was not given.
+ */
+export async function ensureInfrastructure(
+  log: (line: string) => void = () => undefined,
+): Promise<StartedInfrastructure> {
+  const needsEngine = !process.env.KAFKA_BROKERS || !process.env.DATABASE_URL;
+  const engine = needsEngine && process.env.TEST_INFRA !== 'local' ? await containerEngineAnswers() : false;
+  const plan = planInfrastructure(process.env, engine);
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
+  try {
+    if (plan.kafka === 'container' || plan.postgres === 'container') {
+      const { startKafkaContainer, startPostgresContainer } = await import('./test-containers');
+      const [kafka, postgres] = await Promise.all([
+        plan.kafka === 'container' ? startKafkaContainer() : undefined,
+        plan.postgres === 'container' ? startPostgresContainer() : undefined,
+      ]);
+      if (kafka) {
+        stops.push(async () => void (await kafka.container.stop()));
+        process.env.KAFKA_BROKERS = Object.values(kafka.bootstrap)[0];
+        log(
+          `Kafka container (${process.env.KAFKA_IMAGE ?? 'apache/kafka'}) ready in ${(kafka.readyMs / 1000).toFixed(1)} s at ${process.env.KAFKA_BROKERS}`,
+        );
+      }
+      if (postgres) {
+        stops.push(async () => void (await postgres.container.stop()));
+        process.env.DATABASE_URL = postgres.adminUrl;
+        log(
+          `PostgreSQL container (${process.env.POSTGRES_IMAGE ?? 'postgres'}) ready in ${(postgres.readyMs / 1000).toFixed(1)} s`,
+        );
+      }
+    }
+    // The machine's PostgreSQL (scripts/infra.sh starts it when the local broker is started too).
+    if (plan.postgres === 'local') process.env.DATABASE_URL = DEFAULT_DATABASE_URL;
+    if (plan.kafka === 'local') {
+      process.env.KAFKA_BROKERS = DEFAULT_KAFKA_BROKERS;
+      if (await portAnswers('127.0.0.1', 9092))
+        log('using the Kafka broker already answering on 127.0.0.1:9092');
+      else {
+        log('starting local infrastructure (scripts/infra.sh up)');
+        execFileSync('bash', [path.join(REPO_ROOT, 'scripts/infra.sh'), 'up'], { stdio: 'inherit' });
+        stops.push(async () => stopInfrastructure());
+      }
+    }
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  // Tests create their own databases through this one; services under test get theirs in DATABASE_URL.
+  process.env.TEST_ADMIN_DATABASE_URL ??= process.env.DATABASE_URL;
+  return { plan, stop: stopAll };
 }
 
 export function stopInfrastructure(): void {

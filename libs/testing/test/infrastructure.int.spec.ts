@@ -1,0 +1,35 @@
+import { Client } from 'pg';
+import { testKafka } from '@fleetledger/testing';
+
+/** What global setup hands to every test file works: a broker that answers and a superuser database URL. */
+describe('the infrastructure handed to test files', () => {
+  it('KAFKA_BROKERS answers with a single-node cluster that accepts topics', async () => {
+    const admin = testKafka('infrastructure-check').admin();
+    await admin.connect();
+    try {
+      const cluster = await admin.describeCluster();
+      expect(cluster.brokers).toHaveLength(1);
+      const topic = `infra-check-${process.pid}-${Date.now()}`;
+      await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+      const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+      expect(metadata.partitions).toHaveLength(3);
+      await admin.deleteTopics({ topics: [topic] });
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('TEST_ADMIN_DATABASE_URL may create and drop databases', async () => {
+    const admin = new Client({ connectionString: process.env.TEST_ADMIN_DATABASE_URL });
+    await admin.connect();
+    try {
+      const name = `fl_infra_check_${process.pid}`;
+      await admin.query(`CREATE DATABASE ${name}`);
+      const { rows } = await admin.query('SELECT datname FROM pg_database WHERE datname = $1', [name]);
+      expect(rows).toEqual([{ datname: name }]);
+      await admin.query(`DROP DATABASE ${name}`);
+    } finally {
+      await admin.end();
+    }
+  });
+});
