@@ -98,19 +98,31 @@ export async function ensureInfrastructure(
   try {
     if (plan.kafka === 'container' || plan.postgres === 'container') {
       const { startKafkaContainer, startPostgresContainer } = await import('./test-containers');
-      const [kafka, postgres] = await Promise.all([
+      // Both at once; whatever started is registered for stopping before anything else can fail.
+      const [kafkaResult, postgresResult] = await Promise.allSettled([
         plan.kafka === 'container' ? startKafkaContainer() : undefined,
         plan.postgres === 'container' ? startPostgresContainer() : undefined,
       ]);
+      for (const result of [kafkaResult, postgresResult])
+        if (result.status === 'fulfilled' && result.value) {
+          const { container } = result.value;
+          stops.push(async () => void (await container.stop()));
+        }
+      for (const result of [kafkaResult, postgresResult])
+        if (result.status === 'rejected') throw result.reason;
+      const kafka = kafkaResult.status === 'fulfilled' ? kafkaResult.value : undefined;
+      const postgres = postgresResult.status === 'fulfilled' ? postgresResult.value : undefined;
       if (kafka) {
-        stops.push(async () => void (await kafka.container.stop()));
         process.env.KAFKA_BROKERS = Object.values(kafka.bootstrap)[0];
         log(
           `Kafka container (${process.env.KAFKA_IMAGE ?? 'apache/kafka'}) ready in ${(kafka.readyMs / 1000).toFixed(1)} s at ${process.env.KAFKA_BROKERS}`,
         );
+        const warmUpStarted = Date.now();
+        const { warmUpKafka } = await import('./kafka-warm-up');
+        await warmUpKafka(process.env.KAFKA_BROKERS.split(','));
+        log(`Kafka coordinators warmed up in ${((Date.now() - warmUpStarted) / 1000).toFixed(1)} s`);
       }
       if (postgres) {
-        stops.push(async () => void (await postgres.container.stop()));
         process.env.DATABASE_URL = postgres.adminUrl;
         log(
           `PostgreSQL container (${process.env.POSTGRES_IMAGE ?? 'postgres'}) ready in ${(postgres.readyMs / 1000).toFixed(1)} s`,
