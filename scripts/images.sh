@@ -6,7 +6,8 @@
 #   localhost/fleetledger-kafka:4.1.1      like apache/kafka:4.1.1 (KAFKA_* environment -> server.properties)
 #   localhost/fleetledger-node:20          the machine's Node 20 binary, base for the product Dockerfile
 #
-#   scripts/images.sh [all|base|postgres|kafka|node]...   build what is missing (IMAGES_REBUILD=1: rebuild)
+#   scripts/images.sh [all|base|postgres|kafka|node]...   build what is missing
+#     IMAGES_REBUILD="node kafka" (or all): rebuild those even when present
 #   scripts/images.sh env                                   print KAFKA_IMAGE=... POSTGRES_IMAGE=... NODE_IMAGE=...
 # Each build prints its duration as `[images] built <image> in <n> s`.
 set -euo pipefail
@@ -21,7 +22,11 @@ log() { echo "[images] $*" >&2; }
 scratch=""  # the temporary directory of the build under way, removed however the script ends
 trap 'if [ -n "$scratch" ]; then rm -rf "$scratch"; fi' EXIT
 
-present() { [ -z "${IMAGES_REBUILD:-}" ] && podman image exists "$1"; }
+rebuild=" ${IMAGES_REBUILD:-} "
+present() { # present <target> <image>
+  case "$rebuild" in *" all "* | *" $1 "*) return 1 ;; esac
+  podman image exists "$2"
+}
 
 timed() { # timed <image> <command...>
   local image="$1" started; shift
@@ -44,7 +49,7 @@ debian_mirror() {
 }
 
 build_base() {
-  present "$base_image" && return
+  present base "$base_image" && return
   local mirror; mirror="$(debian_mirror)"
   scratch="$(mktemp -d /var/tmp/fleetledger-debootstrap.XXXXXX)"
   log "debootstrap bookworm (minbase) from the machine's mirror"
@@ -55,12 +60,12 @@ build_base() {
 }
 
 build_postgres() {
-  present "$postgres_image" && return
+  present postgres "$postgres_image" && return
   podman build -q --build-arg "BASE=$base_image" -t "$postgres_image" "$here/postgres" >/dev/null
 }
 
 build_kafka() {
-  present "$kafka_image" && return
+  present kafka "$kafka_image" && return
   scratch="$(mktemp -d /var/tmp/fleetledger-kafka-image.XXXXXX)"; local context="$scratch"
   cp -r "$here/kafka/." "$context/"
   log "copying Kafka $kafka_version broker and tool jars from Maven Central"
@@ -72,23 +77,26 @@ build_kafka() {
 }
 
 build_node() {
-  present "$node_image" && return
+  present node "$node_image" && return
   scratch="$(mktemp -d /var/tmp/fleetledger-node-image.XXXXXX)"; local context="$scratch"
   local node_bin npm_dir
   node_bin="$(readlink -f "$(command -v node)")"
   npm_dir="$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)"
   cp "$node_bin" "$context/node"
   cp -r "$npm_dir" "$context/npm"
+  # The machine's trust store: npm inside builds then trusts what npm on the machine trusts (a TLS-inspecting
+  # egress proxy's CA, for one). Built locally, never pushed.
+  cp /etc/ssl/certs/ca-certificates.crt "$context/ca-certificates.crt"
   cp "$here/node/Containerfile" "$context/"
   podman build -q --build-arg "BASE=$base_image" -t "$node_image" "$context" >/dev/null
 }
 
 build() {
   case "$1" in
-    base) present "$base_image" || timed "$base_image" build_base ;;
-    postgres) build base; present "$postgres_image" || timed "$postgres_image" build_postgres ;;
-    kafka) build base; present "$kafka_image" || timed "$kafka_image" build_kafka ;;
-    node) build base; present "$node_image" || timed "$node_image" build_node ;;
+    base) present base "$base_image" || timed "$base_image" build_base ;;
+    postgres) build base; present postgres "$postgres_image" || timed "$postgres_image" build_postgres ;;
+    kafka) build base; present kafka "$kafka_image" || timed "$kafka_image" build_kafka ;;
+    node) build base; present node "$node_image" || timed "$node_image" build_node ;;
     all) build base; build postgres; build kafka; build node ;;
     *) echo "usage: $0 [all|base|postgres|kafka|node|env]..." >&2; exit 2 ;;
   esac
