@@ -66,7 +66,7 @@ clean() {
   ids="$(podman ps -aq --filter "$filter" || true)"
   if [ -n "$ids" ]; then
     # shellcheck disable=SC2086
-    podman rm -f -t 2 $ids >/dev/null 2>&1 || true
+    podman rm -f -v -t 2 $ids >/dev/null 2>&1 || true
     log "removed $(echo "$ids" | wc -l) container(s) ($filter)"
   fi
   ids="$(podman network ls -q --filter "$filter" 2>/dev/null || true)"
