@@ -120,7 +120,7 @@ describeIfEngine('docker-compose.yml platform (product image, compose, one busin
     if (!project) return;
     if (process.env.KEEP_COMPOSE) return;
     await project
-      .compose(['--profile', 'demo', 'down', '-v', '--remove-orphans', '-t', '10'])
+      .compose(['--profile', 'demo', 'down', '-v', '--remove-orphans', '-t', '5'])
       .catch((error: Error) => process.stderr.write(`[compose e2e] down failed: ${error.message}\n`));
   }, 120_000);
 

@@ -19,6 +19,20 @@ describe('the infrastructure handed to test files', () => {
     }
   });
 
+  it('PostgreSQL stores UTF-8: length() counts characters, as the services expect', async () => {
+    const admin = new Client({ connectionString: process.env.TEST_ADMIN_DATABASE_URL });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query(
+        `SELECT current_setting('server_encoding') AS encoding, length($1) AS n`,
+        ['Grüße, 世界'],
+      );
+      expect(rows).toEqual([{ encoding: 'UTF8', n: 9 }]);
+    } finally {
+      await admin.end();
+    }
+  });
+
   it('TEST_ADMIN_DATABASE_URL may create and drop databases', async () => {
     const admin = new Client({ connectionString: process.env.TEST_ADMIN_DATABASE_URL });
     await admin.connect();
