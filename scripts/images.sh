@@ -69,9 +69,9 @@ build_kafka() {
   scratch="$(mktemp -d /var/tmp/fleetledger-kafka-image.XXXXXX)"; local context="$scratch"
   cp -r "$here/kafka/." "$context/"
   log "copying Kafka $kafka_version broker and tool jars from Maven Central"
-  mvn -q -B -f "$repo/infra/kafka/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+  mvn -q -B -Dstyle.color=never -f "$repo/infra/kafka/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
     -DoutputDirectory="$context/libs" >/dev/null
-  mvn -q -B -f "$here/kafka/tools-pom.xml" -Dkafka.version="$kafka_version" dependency:copy-dependencies \
+  mvn -q -B -Dstyle.color=never -f "$here/kafka/tools-pom.xml" -Dkafka.version="$kafka_version" dependency:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$context/libs" >/dev/null
   podman build -q --build-arg "BASE=$base_image" -t "$kafka_image" "$context" >/dev/null
 }
