@@ -92,8 +92,9 @@ export async function ensureInfrastructure(
   const engine = needsEngine && process.env.TEST_INFRA !== 'local' ? await containerEngineAnswers() : false;
   const plan = planInfrastructure(process.env, engine);
   const stops: (() => Promise<void>)[] = [];
+  // Idempotent: teardown and a signal handler may both call it.
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop();
+    for (const stop of stops.splice(0).reverse()) await stop();
   };
   try {
     if (plan.kafka === 'container' || plan.postgres === 'container') {
