@@ -83,27 +83,21 @@ export class ComposeProject {
     return stdout.trim();
   }
 
-  /** Container ids of this project, by compose service name. */
-  async containers(): Promise<Map<string, string>> {
-    const lines = await this.engine([
+  /** The container of one compose service (label filters: the same on docker and podman). */
+  async containerOf(service: string): Promise<string | undefined> {
+    const ids = await this.engine([
       'ps',
-      '-a',
+      '-aq',
       '--filter',
       `label=com.docker.compose.project=${this.name}`,
-      '--format',
-      '{{.ID}} {{index .Labels "com.docker.compose.service"}}',
+      '--filter',
+      `label=com.docker.compose.service=${service}`,
     ]);
-    return new Map(
-      lines
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => line.split(' ') as [string, string])
-        .map(([id, service]) => [service, id]),
-    );
+    return ids.split('\n').filter(Boolean)[0];
   }
 
   async exitCode(service: string): Promise<number | undefined> {
-    const id = (await this.containers()).get(service);
+    const id = await this.containerOf(service);
     if (!id) return undefined;
     const [status, code] = (
       await this.engine(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', id])
