@@ -16,8 +16,9 @@ install() {
   if command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null \
     && command -v docker-compose >/dev/null; then return; fi
   log "installing podman, runc, debootstrap, docker-compose (Debian packages)"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap docker-compose >/dev/null
+  # Waits for dpkg's lock rather than failing when another apt-get runs on the machine.
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq podman runc debootstrap docker-compose >/dev/null
 }
 
 configure() {
