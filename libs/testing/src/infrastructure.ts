@@ -90,7 +90,8 @@ export async function ensureInfrastructure(
 ): Promise<StartedInfrastructure> {
   const needsEngine = !process.env.KAFKA_BROKERS || !process.env.DATABASE_URL;
   const engine = needsEngine && process.env.TEST_INFRA !== 'local' ? await containerEngineAnswers() : false;
-  const plan = planInfrastructure(process.env, engine);
+  let plan = planInfrastructure(process.env, engine);
+  const given = { kafka: process.env.KAFKA_BROKERS, postgres: process.env.DATABASE_URL };
   const stops: (() => Promise<void>)[] = [];
   // Idempotent: teardown and a signal handler may both call it.
   const stopAll = async () => {
@@ -98,36 +99,17 @@ export async function ensureInfrastructure(
   };
   try {
     if (plan.kafka === 'container' || plan.postgres === 'container') {
-      const { startKafkaContainer, startPostgresContainer } = await import('./test-containers');
-      // Both at once; whatever started is registered for stopping before anything else can fail.
-      const [kafkaResult, postgresResult] = await Promise.allSettled([
-        plan.kafka === 'container' ? startKafkaContainer() : undefined,
-        plan.postgres === 'container' ? startPostgresContainer() : undefined,
-      ]);
-      for (const result of [kafkaResult, postgresResult])
-        if (result.status === 'fulfilled' && result.value) {
-          const { container } = result.value;
-          stops.push(async () => void (await container.stop()));
-        }
-      for (const result of [kafkaResult, postgresResult])
-        if (result.status === 'rejected') throw result.reason;
-      const kafka = kafkaResult.status === 'fulfilled' ? kafkaResult.value : undefined;
-      const postgres = postgresResult.status === 'fulfilled' ? postgresResult.value : undefined;
-      if (kafka) {
-        process.env.KAFKA_BROKERS = Object.values(kafka.bootstrap)[0];
-        log(
-          `Kafka container (${process.env.KAFKA_IMAGE ?? 'apache/kafka'}) ready in ${(kafka.readyMs / 1000).toFixed(1)} s at ${process.env.KAFKA_BROKERS}`,
-        );
-        const warmUpStarted = Date.now();
-        const { warmUpKafka } = await import('./kafka-warm-up');
-        await warmUpKafka(process.env.KAFKA_BROKERS.split(','));
-        log(`Kafka coordinators warmed up in ${((Date.now() - warmUpStarted) / 1000).toFixed(1)} s`);
-      }
-      if (postgres) {
-        process.env.DATABASE_URL = postgres.adminUrl;
-        log(
-          `PostgreSQL container (${process.env.POSTGRES_IMAGE ?? 'postgres'}) ready in ${(postgres.readyMs / 1000).toFixed(1)} s`,
-        );
+      try {
+        await startContainers(plan, stops, log);
+      } catch (error) {
+        // Chosen automatically (not TEST_INFRA=containers): an engine that cannot run the images (no registry,
+        // say) is no reason to fail; the local processes still can.
+        if (process.env.TEST_INFRA === 'containers') throw error;
+        await stopAll();
+        log(`containers could not start (${(error as Error).message.split('\n')[0]}); using local processes`);
+        if (!given.kafka) delete process.env.KAFKA_BROKERS;
+        if (!given.postgres) delete process.env.DATABASE_URL;
+        plan = planInfrastructure({ ...process.env, TEST_INFRA: 'local' }, false);
       }
     }
     // The machine's PostgreSQL (scripts/infra.sh starts it when the local broker is started too).
@@ -149,6 +131,44 @@ export async function ensureInfrastructure(
   // Tests create their own databases through this one; services under test get theirs in DATABASE_URL.
   process.env.TEST_ADMIN_DATABASE_URL ??= process.env.DATABASE_URL;
   return { plan, stop: stopAll };
+}
+
+/** One Kafka and one PostgreSQL container, as the plan says; each registered for stopping as soon as it runs. */
+async function startContainers(
+  plan: InfrastructurePlan,
+  stops: (() => Promise<void>)[],
+  log: (line: string) => void,
+): Promise<void> {
+  const { startKafkaContainer, startPostgresContainer } = await import('./test-containers');
+  // Both at once; whatever started is registered for stopping before anything else can fail.
+  const [kafkaResult, postgresResult] = await Promise.allSettled([
+    plan.kafka === 'container' ? startKafkaContainer() : undefined,
+    plan.postgres === 'container' ? startPostgresContainer() : undefined,
+  ]);
+  for (const result of [kafkaResult, postgresResult])
+    if (result.status === 'fulfilled' && result.value) {
+      const { container } = result.value;
+      stops.push(async () => void (await container.stop()));
+    }
+  for (const result of [kafkaResult, postgresResult]) if (result.status === 'rejected') throw result.reason;
+  const kafka = kafkaResult.status === 'fulfilled' ? kafkaResult.value : undefined;
+  const postgres = postgresResult.status === 'fulfilled' ? postgresResult.value : undefined;
+  if (kafka) {
+    process.env.KAFKA_BROKERS = Object.values(kafka.bootstrap)[0];
+    log(
+      `Kafka container (${process.env.KAFKA_IMAGE ?? 'apache/kafka'}) ready in ${(kafka.readyMs / 1000).toFixed(1)} s at ${process.env.KAFKA_BROKERS}`,
+    );
+    const warmUpStarted = Date.now();
+    const { warmUpKafka } = await import('./kafka-warm-up');
+    await warmUpKafka(process.env.KAFKA_BROKERS.split(','));
+    log(`Kafka coordinators warmed up in ${((Date.now() - warmUpStarted) / 1000).toFixed(1)} s`);
+  }
+  if (postgres) {
+    process.env.DATABASE_URL = postgres.adminUrl;
+    log(
+      `PostgreSQL container (${process.env.POSTGRES_IMAGE ?? 'postgres'}) ready in ${(postgres.readyMs / 1000).toFixed(1)} s`,
+    );
+  }
 }
 
 export function stopInfrastructure(): void {
