@@ -20,7 +20,8 @@ kafka_image="localhost/fleetledger-kafka:$kafka_version"
 node_image="localhost/fleetledger-node:$(node -p 'process.versions.node.split(".")[0]')"
 log() { echo "[images] $*" >&2; }
 scratch=""  # the temporary directory of the build under way, removed however the script ends
-trap 'if [ -n "$scratch" ]; then rm -rf "$scratch"; fi' EXIT
+done_with_scratch() { if [ -n "$scratch" ]; then rm -rf "$scratch"; fi; scratch=""; }
+trap done_with_scratch EXIT
 
 rebuild=" ${IMAGES_REBUILD:-} "
 present() { # present <target> <image>
@@ -57,6 +58,7 @@ build_base() {
   rm -rf "$scratch"/var/cache/apt/archives/*.deb "$scratch"/var/lib/apt/lists/*
   # apt inside later builds uses the mirror the machine itself uses; nothing of it is committed.
   tar -C "$scratch" -c . | podman import -q --change 'CMD ["/bin/bash"]' - "$base_image" >/dev/null
+  done_with_scratch
 }
 
 build_postgres() {
@@ -74,6 +76,7 @@ build_kafka() {
   mvn -q -B -Dstyle.color=never -f "$here/kafka/tools-pom.xml" -Dkafka.version="$kafka_version" dependency:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$context/libs" >/dev/null
   podman build -q --build-arg "BASE=$base_image" -t "$kafka_image" "$context" >/dev/null
+  done_with_scratch
 }
 
 build_node() {
@@ -89,6 +92,7 @@ build_node() {
   cp /etc/ssl/certs/ca-certificates.crt "$context/ca-certificates.crt"
   cp "$here/node/Containerfile" "$context/"
   podman build -q --build-arg "BASE=$base_image" -t "$node_image" "$context" >/dev/null
+  done_with_scratch
 }
 
 build() {
