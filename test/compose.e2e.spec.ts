@@ -170,6 +170,11 @@ describeIfEngine('docker-compose.yml platform (product image, compose, one busin
    * already due, so the window closes now.
    */
   it('meters an hour of two placements and bills it: 16 H100-h + 8 GB200-h + energy = 88.01 USD', async () => {
+    const began = Date.now();
+    const step = (what: string) =>
+      process.stderr.write(
+        `[compose e2e] flow: ${what} after ${((Date.now() - began) / 1000).toFixed(1)} s\n`,
+      );
     const tenant = `compose-${run}`.toLowerCase().replace(/[^a-z0-9-]/g, '');
     const leaseId = `lease-${tenant}`;
     const hour = 3_600_000;
@@ -237,37 +242,48 @@ describeIfEngine('docker-compose.yml platform (product image, compose, one busin
         }),
       );
 
-    // allocation places only on GPUs it learned from inventory's events
-    const place = (workloadId: string, workloadClass: string, gpuCount: number, extra: object = {}) =>
-      call('allocation', 'POST', '/workloads', {
-        workloadId,
-        tenantId: tenant,
-        workloadClass,
-        gpuCount,
-        gang: true,
-        priority: 10,
-        requestedAt: iso(start),
-        ...extra,
-      });
-    let training: any;
+    // allocation places only on GPUs it learned from inventory's events: wait until it counts what inventory does
     await waitUntil(
       async () => {
-        training = (await place(`${tenant}-train`, 'training', 16)).body;
-        return training?.outcome === 'placed';
+        const held = (await call('inventory', 'GET', '/capacity')).body as {
+          gpuClass: string;
+          healthy: number;
+        }[];
+        const known = (await call('allocation', 'GET', '/utilization')).body as {
+          gpuClass: string;
+          healthy: number;
+        }[];
+        return held.every((c) => known.find((k) => k.gpuClass === c.gpuClass)?.healthy === c.healthy);
       },
       60_000,
-      'allocation to place the training workload on the imported fleet',
+      "allocation to learn the imported fleet from inventory's events",
     );
-    const inference = (
-      await expectStatus(201, place(`${tenant}-infer`, 'inference', 8, { topology: 'same-nvlink-domain' }))
-    ).body;
+    step('fleet known to allocation');
+    const place = (workloadId: string, workloadClass: string, gpuCount: number, extra: object = {}) =>
+      expectStatus(
+        201,
+        call('allocation', 'POST', '/workloads', {
+          workloadId,
+          tenantId: tenant,
+          workloadClass,
+          gpuCount,
+          gang: true,
+          priority: 10,
+          requestedAt: iso(start),
+          ...extra,
+        }),
+      );
+    const training = (await place(`${tenant}-train`, 'training', 16)).body;
+    const inference = (await place(`${tenant}-infer`, 'inference', 8, { topology: 'same-nvlink-domain' }))
+      .body;
     expect([
+      training.outcome,
       training.gpuClass,
       training.gpuIds.length,
       inference.outcome,
       inference.gpuClass,
       inference.gpuIds.length,
-    ]).toEqual(['H100', 16, 'placed', 'GB200', 8]);
+    ]).toEqual(['placed', 'H100', 16, 'placed', 'GB200', 8]);
 
     // metering attributes samples only to placements it learned from allocation's events
     const samples = [
@@ -291,6 +307,7 @@ describeIfEngine('docker-compose.yml platform (product image, compose, one busin
       60_000,
       'metering to catch up with allocation events',
     );
+    step('metering caught up with the placements');
     const accepted = await expectStatus(200, call('metering', 'POST', '/metering/samples', { samples }));
     expect(accepted.body).toMatchObject({ accepted: 48, duplicates: 0, unattributed: 0, rejected: [] });
 
@@ -299,13 +316,22 @@ describeIfEngine('docker-compose.yml platform (product image, compose, one busin
         200,
         call('allocation', 'POST', `/workloads/${workloadId}/release`, { requestedAt: iso(start + hour) }),
       );
-    // metering also closes due windows on its own timer; closing now only saves the wait
+    // Metering closes due windows on its own timer too; closing here saves the wait. A close that ran before
+    // metering learned the releases recorded the following hours as allocated: the next close corrects them
+    // (a window that changed after it was published gets a correction), so close until the usage is one hour.
+    let usage: any;
     await waitUntil(
-      async () =>
-        (await call('metering', 'POST', '/metering/windows/close', { asOf: iso(Date.now()) })).status === 200,
-      30_000,
-      'metering to close the due windows',
-    );
+      async () => {
+        await call('metering', 'POST', '/metering/windows/close', { asOf: iso(Date.now()) });
+        usage = (await call('metering', 'GET', `/metering/usage?tenantId=${tenant}`)).body;
+        return usage?.totals?.gpuSecondsAllocated === `${24 * 3600}.000` && usage?.totals?.sampleCount === 48;
+      },
+      60_000,
+      'metering to record one hour of 24 GPUs (and correct any later hour it recorded before the releases)',
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; last usage: ${JSON.stringify(usage?.totals)}`);
+    });
+    step('usage recorded');
 
     // By hand: H100 16 GPU-h x 2.50 = 40.00; GB200 8 GPU-h x 6.00 = 48.00;
     // energy (16 x 2 x 2 Wh + 8 x 2 x 3 Wh) = 112 Wh = 0.112 kWh x 0.12 = 0.01344 -> 0.01.
@@ -318,13 +344,11 @@ describeIfEngine('docker-compose.yml platform (product image, compose, one busin
         return reply.status === 200 && invoice.totalMinor === '8801';
       },
       120_000,
-      `billing to invoice the metered hour (last seen: ${JSON.stringify(invoice)})`,
-    );
-    expect(invoice).toMatchObject({ status: 'draft', currency: { code: 'USD' }, totalMinor: '8801' });
-    const usage = await expectStatus(200, call('metering', 'GET', `/metering/usage?tenantId=${tenant}`));
-    expect(usage.body.totals).toMatchObject({
-      gpuSecondsAllocated: String(24 * 3600) + '.000',
-      sampleCount: 48,
+      'billing to invoice the metered hour',
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; last invoice: ${JSON.stringify(invoice)}`);
     });
+    step('invoiced');
+    expect(invoice).toMatchObject({ status: 'draft', currency: { code: 'USD' }, totalMinor: '8801' });
   });
 });
