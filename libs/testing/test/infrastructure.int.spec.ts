@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { testKafka } from '@fleetledger/testing';
 
@@ -45,5 +48,25 @@ describe('the infrastructure handed to test files', () => {
     } finally {
       await admin.end();
     }
+  });
+
+  it('given KAFKA_BROKERS and DATABASE_URL, global setup starts nothing and hands them on unchanged', async () => {
+    const given = {
+      KAFKA_BROKERS: process.env.KAFKA_BROKERS!,
+      DATABASE_URL: process.env.TEST_ADMIN_DATABASE_URL!,
+    };
+    const script = `require('./libs/testing/src/infrastructure').ensureInfrastructure().then((started) =>
+      console.log(JSON.stringify({ plan: started.plan, KAFKA_BROKERS: process.env.KAFKA_BROKERS,
+        DATABASE_URL: process.env.DATABASE_URL, TEST_ADMIN_DATABASE_URL: process.env.TEST_ADMIN_DATABASE_URL })))`;
+    const { stdout } = await promisify(execFile)('node', ['-r', '@swc-node/register', '-e', script], {
+      cwd: path.resolve(__dirname, '../../..'),
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...given, TEST_INFRA: 'containers' },
+      timeout: 60_000,
+    });
+    expect(JSON.parse(stdout)).toEqual({
+      plan: { kafka: 'given', postgres: 'given' },
+      ...given,
+      TEST_ADMIN_DATABASE_URL: given.DATABASE_URL,
+    });
   });
 });
