@@ -1,8 +1,9 @@
-# syntax=docker/dockerfile:1.7
 # One image for the four FleetLedger services. The service is chosen at start:
 #   docker run -e SERVICE=billing fleetledger            (or: docker run fleetledger billing)
 #   docker run -e SERVICE=billing fleetledger --migrate-only
 #   docker run fleetledger node dist/scripts/seed-demo.js   (any other command runs as given)
+# The base is configurable: machines without a registry build on a local image carrying the same Node 20
+# (scripts/images.sh: --build-arg NODE_IMAGE=localhost/fleetledger-node:20).
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # ---- build: full dependency tree, TypeScript -> dist/ ------------------------------------------
@@ -38,22 +39,9 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 
-COPY --chmod=0755 <<'SH' /usr/local/bin/fleetledger
-#!/bin/sh
-# Chooses the service: first argument (inventory|allocation|metering|billing) or $SERVICE.
-# Anything else that is not a flag is run as a command (e.g. `node dist/scripts/seed-demo.js`).
-set -eu
-case "${1:-}" in
-  inventory|allocation|metering|billing) SERVICE="$1"; shift ;;
-  -*|'') ;;
-  *) exec "$@" ;;
-esac
-case "${SERVICE:-}" in
-  inventory|allocation|metering|billing) ;;
-  *) echo "fleetledger: set SERVICE to inventory, allocation, metering or billing (got '${SERVICE:-}')" >&2; exit 64 ;;
-esac
-exec node "dist/apps/${SERVICE}/src/main.js" "$@"
-SH
+# The entrypoint is a file (not a heredoc) so that every builder reads this Dockerfile: podman/buildah 1.28
+# (Debian 12) and BuildKit alike.
+COPY --chmod=0755 scripts/container-entrypoint.sh /usr/local/bin/fleetledger
 
 USER 10001:10001
 EXPOSE 3000

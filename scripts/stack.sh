@@ -1,21 +1,36 @@
 #!/usr/bin/env bash
 # Runs the whole platform on this machine without Docker: local infrastructure, the four services,
-# and (when present) the demo seed. Ctrl-C stops the services and the broker.
-#   npm run stack                 run in the foreground
-#   STACK_SMOKE=1 npm run stack   start, check every service's readiness, stop (used by CI)
+# and the demo seed. Ctrl-C, or SIGINT/SIGTERM to npm or to this script, stops everything it started
+# (the services, and the broker when it started it); so does the end of the process that started it.
+#   npm run stack                    run in the foreground
+#   STACK_SEED=none npm run stack    an empty platform (no demo seed)
+#   STACK_SMOKE=1 npm run stack      start, check every service's readiness, stop (used by CI)
+# Given KAFKA_BROKERS / DATABASE_URL, it uses them and starts no local infrastructure.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+# `npm run stack` execs this script (package.json), so npm's own signal forwarding reaches it; the parent is
+# watched too, for a parent that dies without forwarding anything (SIGKILL).
+parent=$PPID
+local_kafka=""; local_postgres=""
+if [ -z "${KAFKA_BROKERS:-}" ]; then local_kafka=1; fi
+if [ -z "${DATABASE_URL:-}" ]; then local_postgres=1; fi
 # The administrator's URL: it creates the database and provisions the roles; no service connects with it.
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/fleetledger}"
 export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:9092}"
+seed="${STACK_SEED:-demo}"
+case "$seed" in demo | none) ;; *) echo "[stack] STACK_SEED must be demo or none (got '$seed')" >&2; exit 2 ;; esac
 logs="$repo/.infra/logs"; mkdir -p "$logs"
 services=(inventory allocation metering billing)
 pids=()
 
 stop() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  trap '' INT TERM # a second Ctrl-C must not cut the clean-up short
+  if [ "${#pids[@]}" -gt 0 ]; then
+    echo "[stack] stopping the services" >&2
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  fi
   revoke_prefix_acls
   if [ -n "${started_infra:-}" ]; then bash scripts/infra.sh down; fi
 }
@@ -30,11 +45,16 @@ revoke_prefix_acls() {
   rm -f "$list"
 }
 trap stop EXIT
-trap 'exit 143' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 started_infra=""
-if ! bash infra/kafka/kafka.sh status; then started_infra=1; fi
-bash scripts/infra.sh up
+if [ -n "$local_kafka" ]; then
+  if ! bash infra/kafka/kafka.sh status; then started_infra=1; fi
+  bash scripts/infra.sh up
+elif [ -n "$local_postgres" ]; then
+  pg_isready -q -h 127.0.0.1 -p 5432 || { echo "[stack] no PostgreSQL on 127.0.0.1:5432; set DATABASE_URL" >&2; exit 1; }
+fi
 node scripts/ensure-database.js
 [ -f dist/apps/inventory/src/main.js ] && [ -f dist/scripts/db-provision.js ] && [ -z "${STACK_REBUILD:-}" ] || npm run build
 
@@ -46,13 +66,19 @@ node scripts/ensure-database.js
 # shellcheck source=/dev/null
 source "$repo/.infra/database-urls.env"
 
-# Callers authenticate with bearer JWTs of the local dev issuer (made by infra.sh up under .infra/auth).
+# Callers authenticate with bearer JWTs of the local dev issuer (its keys under .infra/auth, made once).
+node dist/scripts/dev-issuer.js ensure >/dev/null
 export AUTH_ISSUER=fleetledger-dev AUTH_JWKS_FILE="$repo/.infra/auth/jwks.json"
 token() { node dist/scripts/dev-issuer.js mint "$@"; }
 
 # Each service runs as its own Kafka SCRAM user (docs/deploy.md, "Kafka security"), from the credentials the
 # local broker's `up` generated, unless KAFKA_SASL_* are given (then every service uses those).
 credentials="${KAFKA_CREDENTIALS_FILE:-${KAFKA_STATE_DIR:-$repo/.infra/kafka}/credentials.env}"
+# A broker we did not start (KAFKA_BROKERS given): grant this deployment prefix's ACLs ourselves (idempotent;
+# `infra.sh up` does it for the local broker). Needs the admin line of the credentials file.
+if [ -z "$local_kafka" ] && [ -f "$credentials" ] && grep -q '^KAFKA_PASSWORD_ADMIN=' "$credentials"; then
+  KAFKA_CREDENTIALS_FILE="$credentials" node -r @swc-node/register scripts/kafka-acls.ts >/dev/null
+fi
 kafka_user_env() {
   if [ -n "${KAFKA_SASL_USERNAME:-}" ] || [ ! -f "$credentials" ]; then return; fi
   echo "KAFKA_SASL_MECHANISM=$(sed -n 's/^KAFKA_SASL_MECHANISM=//p' "$credentials")"
@@ -82,8 +108,10 @@ for svc in "${services[@]}"; do
   port=$((port + 1))
 done
 
-if [ -f dist/scripts/seed-demo.js ]; then
+if [ "$seed" = demo ]; then
   SEED_TOKEN="$(token --role operator finance telemetry-agent --subject demo-seed)" node dist/scripts/seed-demo.js
+else
+  echo "[stack] STACK_SEED=none: no demo data"
 fi
 
 cat <<EOF
@@ -96,4 +124,15 @@ EOF
 
 if [ -n "${STACK_SMOKE:-}" ]; then echo "[stack] smoke check passed"; exit 0; fi
 echo "[stack] running; Ctrl-C to stop"
-wait
+# Until a signal, a service exits, or the parent goes away. `sleep & wait` keeps the traps prompt.
+while kill -0 "$parent" 2>/dev/null; do
+  for i in "${!pids[@]}"; do
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      echo "[stack] ${services[$i]} exited; see $logs/${services[$i]}.log" >&2
+      exit 1
+    fi
+  done
+  sleep 1 &
+  wait $! || true
+done
+echo "[stack] the process that started the stack is gone; stopping" >&2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (npm test): static checks, then every test tier.
 # Integration tests need a real Kafka broker and a real PostgreSQL: with KAFKA_BROKERS / DATABASE_URL
-# unset, jest's global setup starts them (scripts/infra.sh) and stops what it started afterwards.
+# unset, jest's global setup starts them (containers through testcontainers when an engine answers, else
+# scripts/infra.sh) and stops what it started afterwards (libs/testing/src/infrastructure.ts).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export KAFKAJS_LOG_LEVEL="${KAFKAJS_LOG_LEVEL:-nothing}"

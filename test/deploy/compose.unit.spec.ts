@@ -1,5 +1,6 @@
-// No Docker engine runs here, so docker-compose.yml is checked by parsing it (YAML 1.1 merge keys, as
-// Compose reads them) and asserting the structure Compose needs to start the platform in order.
+// docker-compose.yml is checked by parsing it (YAML 1.1 merge keys, as Compose reads them) and asserting the
+// structure Compose needs to start the platform in order; test/compose.e2e.spec.ts runs it where an engine is.
+// Images and host ports are `${VAR:-default}` variables: what a laptop gets is the default.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -21,9 +22,13 @@ interface ComposeFile {
   volumes?: Record<string, unknown>;
 }
 
-const compose = parse(readFileSync(join(__dirname, '..', '..', 'docker-compose.yml'), 'utf8'), {
-  merge: true,
-}) as ComposeFile;
+/** What Compose substitutes for `${NAME:-default}` when NAME is unset. */
+function withDefaults(text: string): string {
+  return text.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+}
+
+const composeText = readFileSync(join(__dirname, '..', '..', 'docker-compose.yml'), 'utf8');
+const compose = parse(withDefaults(composeText), { merge: true }) as ComposeFile;
 const apps = [
   { name: 'inventory', hostPort: 3001 },
   { name: 'allocation', hostPort: 3002 },
@@ -143,6 +148,17 @@ describe('docker-compose.yml', () => {
     expect(seed.depends_on).toEqual(
       Object.fromEntries(apps.map(({ name }) => [name, { condition: 'service_healthy' }])),
     );
+  });
+
+  it('has no top-level name (Debian docker-compose 1.29 rejects it) and no variable without a default', () => {
+    expect(parse(composeText)).not.toHaveProperty('name');
+    expect(withDefaults(composeText)).not.toContain('${');
+  });
+
+  it('advertises the Kafka host listener on the port it is published on', () => {
+    const kafka = parse(composeText, { merge: true }).services.kafka;
+    const [published] = String(kafka.ports[0]).split(':');
+    expect(String(kafka.environment.KAFKA_ADVERTISED_LISTENERS)).toContain(`HOST://localhost:${published}`);
   });
 
   it('keeps Kafka and Postgres data in named volumes', () => {
