@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createConnection } from 'node:net';
 import path from 'node:path';
@@ -123,7 +123,7 @@ export async function ensureInfrastructure(
         log('starting local infrastructure (scripts/infra.sh up)');
         execFileSync('bash', [path.join(REPO_ROOT, 'scripts/infra.sh'), 'up'], { stdio: 'inherit' });
         stops.push(async () => stopInfrastructure());
-      }  // The local broker speaks SCRAM: its `up` generated the users' credentials (libs/testing/src/kafka-auth.ts).
+      } // The local broker speaks SCRAM: its `up` generated the users' credentials (libs/testing/src/kafka-auth.ts).
       useLocalKafkaCredentials();
     }
   } catch (error) {
@@ -143,8 +143,15 @@ async function startContainers(
 ): Promise<void> {
   const { startKafkaContainer, startPostgresContainer } = await import('./test-containers');
   // Both at once; whatever started is registered for stopping before anything else can fail.
+  const { createScramUsers, credentialsFileText, scramKafkaEnvironment } = await import('./test-containers');
+  // The broker authenticates and authorizes like the local one and production (SCRAM + ACLs).
   const [kafkaResult, postgresResult] = await Promise.allSettled([
-    plan.kafka === 'container' ? startKafkaContainer() : undefined,
+    plan.kafka === 'container'
+      ? startKafkaContainer({
+          published: [{ name: 'CLIENT', containerPort: 9092 }],
+          environment: scramKafkaEnvironment(),
+        })
+      : undefined,
     plan.postgres === 'container' ? startPostgresContainer() : undefined,
   ]);
   for (const result of [kafkaResult, postgresResult])
@@ -160,9 +167,15 @@ async function startContainers(
     log(
       `Kafka container (${process.env.KAFKA_IMAGE ?? 'apache/kafka'}) ready in ${(kafka.readyMs / 1000).toFixed(1)} s at ${process.env.KAFKA_BROKERS}`,
     );
+    const usersStarted = Date.now();
+    const passwords = await createScramUsers(kafka.container);
+    const credentials = path.join(mkdtempSync(path.join(tmpdir(), 'fleetledger-kafka-')), 'credentials.env');
+    writeFileSync(credentials, credentialsFileText(passwords), { mode: 0o600 });
+    process.env.KAFKA_CREDENTIALS_FILE = credentials;
+    log(`Kafka SCRAM users created in ${((Date.now() - usersStarted) / 1000).toFixed(1)} s (${credentials})`);
     const warmUpStarted = Date.now();
     const { warmUpKafka } = await import('./kafka-warm-up');
-    await warmUpKafka(process.env.KAFKA_BROKERS.split(','));
+    await warmUpKafka(process.env.KAFKA_BROKERS.split(','), { username: 'admin', password: passwords.admin });
     log(`Kafka coordinators warmed up in ${((Date.now() - warmUpStarted) / 1000).toFixed(1)} s`);
   }
   if (postgres) {

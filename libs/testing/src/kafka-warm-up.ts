@@ -7,8 +7,17 @@ import { Kafka, logLevel } from 'kafkajs';
  * that reads a message), so the first test file does not pay for it in retries and error logs.
  * Plain kafkajs on purpose: global setup runs without jest's module aliases.
  */
-export async function warmUpKafka(brokers: string[], timeoutMs = 60_000): Promise<void> {
-  const kafka = new Kafka({ clientId: 'fleetledger-warm-up', brokers, logLevel: logLevel.NOTHING });
+export async function warmUpKafka(
+  brokers: string[],
+  superUser?: { username: string; password: string },
+  timeoutMs = 60_000,
+): Promise<void> {
+  const kafka = new Kafka({
+    clientId: 'fleetledger-warm-up',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    ...(superUser ? { sasl: { mechanism: 'scram-sha-512' as const, ...superUser } } : {}),
+  });
   const suffix = randomBytes(4).toString('hex');
   const topic = `warm-up-${suffix}`;
   const admin = kafka.admin();

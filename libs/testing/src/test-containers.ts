@@ -202,3 +202,73 @@ export async function startPostgresContainer(image?: string): Promise<StartedPos
     readyMs: Date.now() - started,
   };
 }
+
+/**
+ * The SASL users of FleetLedger's Kafka (libs/contracts/src/kafka-acls.ts KafkaUsers; listed here because
+ * global setup runs without the module aliases, and checked against the contracts by a unit test).
+ */
+export const KAFKA_SCRAM_USERS = [
+  'admin',
+  'inventory',
+  'allocation',
+  'metering',
+  'billing',
+  'audit',
+  'telemetry',
+];
+
+/**
+ * Broker settings for SCRAM-SHA-512 with ACLs, in apache/kafka's environment form: the published CLIENT
+ * listener authenticates every client; StandardAuthorizer denies what no ACL allows. The BROKER and
+ * CONTROLLER listeners stay inside the container (not published) and are trusted (ANONYMOUS is a super
+ * user there), which is what lets `createScramUsers` bootstrap the users the same way the local broker's
+ * `--add-scram` does at format time.
+ */
+export function scramKafkaEnvironment(): Record<string, string> {
+  return {
+    KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CLIENT:SASL_PLAINTEXT,BROKER:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    KAFKA_SASL_ENABLED_MECHANISMS: 'SCRAM-SHA-512',
+    KAFKA_LISTENER_NAME_CLIENT_SCRAM___SHA___512_SASL_JAAS_CONFIG:
+      'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    KAFKA_AUTHORIZER_CLASS_NAME: 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND: 'false',
+    KAFKA_SUPER_USERS: 'User:ANONYMOUS;User:admin',
+  };
+}
+
+/**
+ * Creates the SCRAM users with `kafka-configs.sh` inside the container (through its trusted BROKER listener),
+ * all at once, and returns their passwords (random per run). The JVM tools run with C1 and serial GC, as
+ * they start more often than they run.
+ */
+export async function createScramUsers(
+  container: StartedTestContainer,
+  users: readonly string[] = KAFKA_SCRAM_USERS,
+): Promise<Record<string, string>> {
+  const { randomBytes } = await import('node:crypto');
+  const passwords = Object.fromEntries(users.map((user) => [user, randomBytes(18).toString('base64url')]));
+  const commands = users.map(
+    (user) =>
+      `/opt/kafka/bin/kafka-configs.sh --bootstrap-server localhost:${BROKER_PORT} --alter --entity-type users ` +
+      `--entity-name ${user} --add-config 'SCRAM-SHA-512=[password=${passwords[user]}]' >/tmp/scram-${user}.log 2>&1 &`,
+  );
+  const script = `${commands.join('\n')}\nwait\ncat /tmp/scram-*.log`;
+  const result = await container.exec(['sh', '-c', script], {
+    env: { KAFKA_HEAP_OPTS: '-Xmx96m', KAFKA_OPTS: '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC' },
+  });
+  const done = users.filter((user) => result.output.includes(`Completed updating config for user ${user}.`));
+  if (done.length !== users.length)
+    throw new Error(`creating the Kafka SCRAM users failed:\n${result.output}`);
+  return passwords;
+}
+
+/** The credentials file format of infra/kafka/kafka.sh (read by libs/eventstore's credentials reader). */
+export function credentialsFileText(passwords: Record<string, string>): string {
+  return [
+    'KAFKA_SASL_MECHANISM=scram-sha-512',
+    ...Object.entries(passwords).map(
+      ([user, password]) => `KAFKA_PASSWORD_${user.toUpperCase()}=${password}`,
+    ),
+    '',
+  ].join('\n');
+}
