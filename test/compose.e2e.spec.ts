@@ -29,6 +29,8 @@ describeIfEngine('docker-compose.yml platform (product image, compose, one busin
   const name = `fl-compose-${run}`.toLowerCase().replace(/[^a-z0-9-]/g, '');
   let project: ComposeProject;
   const urls = {} as Record<Service, string>;
+  /** A caller with the operator, finance and telemetry-agent roles, minted by the platform's own issuer. */
+  let token: string | undefined;
 
   /**
    * The one way this test talks to a service. Every call goes through here, so authentication (a bearer token
@@ -43,7 +45,11 @@ describeIfEngine('docker-compose.yml platform (product image, compose, one busin
   ): Promise<{ status: number; body: any }> {
     const response = await fetch(`${urls[service]}${path}`, {
       method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(15_000),
     });
@@ -113,6 +119,23 @@ describeIfEngine('docker-compose.yml platform (product image, compose, one busin
     process.stderr.write(
       `[compose e2e] platform up and seeded in ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
     );
+    // As a user of the compose platform mints a token (docs/deploy.md): the issuer's key never leaves its volume.
+    const minted = await project.compose([
+      'run',
+      '--rm',
+      '-T',
+      'auth-init',
+      'node',
+      'dist/scripts/dev-issuer.js',
+      'mint',
+      '--role',
+      'operator',
+      'finance',
+      'telemetry-agent',
+      '--subject',
+      'compose-e2e',
+    ]);
+    token = minted.trim().split('\n').pop();
   }, 900_000);
 
   afterAll(async () => {
@@ -142,6 +165,22 @@ describeIfEngine('docker-compose.yml platform (product image, compose, one busin
     });
     const seedLog = await project.compose(['logs', '--no-color', 'demo-seed']);
     expect(seedLog).toContain('[seed]');
+  });
+
+  it('refuses callers without a token of the platform issuer (401), on every service', async () => {
+    const saved = token;
+    token = undefined;
+    try {
+      for (const [service, path] of [
+        ['inventory', '/capacity'],
+        ['allocation', '/leases'],
+        ['metering', '/metering/samples/pending'],
+        ['billing', '/invoices'],
+      ] as const)
+        expect((await call(service, 'GET', path)).status).toBe(401);
+    } finally {
+      token = saved;
+    }
   });
 
   it.each(SERVICES)(

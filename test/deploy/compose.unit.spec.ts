@@ -60,7 +60,13 @@ function appServiceProblems(file: ComposeFile, name: string): string[] {
 describe('docker-compose.yml', () => {
   it('declares the infrastructure, a migration per service, the four services and the demo seed', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      ['kafka', 'postgres', ...apps.flatMap(({ name }) => [name, `${name}-migrate`]), 'demo-seed'].sort(),
+      [
+        'kafka',
+        'postgres',
+        'auth-init',
+        ...apps.flatMap(({ name }) => [name, `${name}-migrate`]),
+        'demo-seed',
+      ].sort(),
     );
   });
 
@@ -144,7 +150,14 @@ describe('docker-compose.yml', () => {
   it('the demo seed runs only in the "demo" profile, after the four services are healthy', () => {
     const seed = compose.services['demo-seed'];
     expect(seed.profiles).toEqual(['demo']);
-    expect(seed.command).toEqual(['node', 'dist/scripts/seed-demo.js']);
+    // It mints its token with the local issuer's key, then seeds.
+    expect(seed.command).toEqual([
+      'sh',
+      '-c',
+      expect.stringMatching(
+        /^SEED_TOKEN="\$\$\(node dist\/scripts\/dev-issuer\.js mint .*\)" exec node dist\/scripts\/seed-demo\.js$/,
+      ),
+    ]);
     expect(seed.depends_on).toEqual(
       Object.fromEntries(apps.map(({ name }) => [name, { condition: 'service_healthy' }])),
     );
@@ -161,8 +174,21 @@ describe('docker-compose.yml', () => {
     expect(String(kafka.environment.KAFKA_ADVERTISED_LISTENERS)).toContain(`HOST://localhost:${published}`);
   });
 
-  it('keeps Kafka and Postgres data in named volumes', () => {
-    expect(Object.keys(compose.volumes ?? {}).sort()).toEqual(['kafka-data', 'postgres-data']);
+  it('keeps Kafka and Postgres data, and the local issuer keys, in named volumes', () => {
+    expect(Object.keys(compose.volumes ?? {}).sort()).toEqual(['auth-keys', 'kafka-data', 'postgres-data']);
+  });
+
+  it('every service authenticates callers: the issuer keys mounted read-only, its own audience', () => {
+    for (const { name } of apps) {
+      const service = compose.services[name];
+      expect(service.environment).toMatchObject({
+        AUTH_ISSUER: 'fleetledger-dev',
+        AUTH_JWKS_FILE: '/auth/jwks.json',
+        AUTH_AUDIENCE: `fleetledger-${name}`,
+      });
+      expect((service as { volumes?: string[] }).volumes).toContain('auth-keys:/auth:ro');
+      expect(service.depends_on?.['auth-init']).toEqual({ condition: 'service_completed_successfully' });
+    }
   });
 
   it('detects a service that would start before its migration finished', () => {
