@@ -124,6 +124,8 @@ export type InvoiceCommand =
       charges: readonly ChargeRated[];
     }
   | { kind: 'finalize'; invoiceNumber: number; finalizedAt: string; context: BillingContext }
+  /** Month close: a draft for a month a commitment is owed in, whether or not usage opened one. */
+  | { kind: 'open'; invoiceId: string; tenantId: string; period: string; currency: Currency }
   | {
       kind: 'settle-correction';
       adjustingCharges: readonly ChargeRated[];
@@ -162,6 +164,20 @@ export function decideInvoice(
       return decideRateCharges(state, command);
     case 'finalize':
       return decideFinalize(state, command);
+    case 'open':
+      // Idempotent: an invoice that exists (draft or final) is left as it is.
+      if (state.status !== 'none') return [];
+      return [
+        {
+          type: 'billing.InvoiceDrafted',
+          payload: {
+            invoiceId: command.invoiceId,
+            tenantId: command.tenantId,
+            period: command.period,
+            currency: command.currency,
+          },
+        },
+      ];
     case 'settle-correction':
       return decideSettleCorrection(state, command);
     case 'grant-credit':
