@@ -41,9 +41,11 @@ export function commitsInMonth(
   period: string,
   planVersions: (ratePlanId: string) => readonly RatePlanVersion[],
 ): boolean {
-  void planVersions;
-  return commitmentSegments(lease, periodBounds(period)).some((segment) =>
-    Object.values(segment.committedGpus).some((gpus) => (gpus ?? 0) > 0),
+  return commitmentSegments(lease, periodBounds(period)).some(
+    (segment) =>
+      Object.values(segment.committedGpus).some((gpus) => (gpus ?? 0) > 0) ||
+      BigInt(planInEffect(planVersions(segment.ratePlanId), segment.startMs)?.monthlyCommitmentMinor ?? '0') >
+        0n,
   );
 }
 

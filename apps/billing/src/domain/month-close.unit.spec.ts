@@ -152,6 +152,15 @@ describe('which invoices a month owes for commitments (month close)', () => {
     });
   });
 
+  it("a lease committing money (its plan's monthlyCommitmentMinor) and no GPUs is owed an invoice too", () => {
+    const money = { ...eightH100, committedGpus: {} };
+    const withMoney = () => [usdPlan({ monthlyCommitmentMinor: '100000000' })];
+    expect(invoicesDueForMonth([money], withMoney, '2026-12').due.map((i) => i.invoiceId)).toEqual([
+      'tenant-a.2026-12',
+    ]);
+    expect(invoicesDueForMonth([money], plans, '2026-12').due).toEqual([]);
+  });
+
   it('reports a committed lease whose plan is not in effect instead of dropping it', () => {
     const { due, skipped } = invoicesDueForMonth(
       [{ ...eightH100, ratePlanId: 'unknown' }],
