@@ -268,6 +268,7 @@ function decideFinalize(
       lines: composition.lines,
       totalMinor: composition.totalMinor.toString(),
       finalizedAt: command.finalizedAt,
+      leaseEventIds: leaseEventIdsOf(composition.lines, command.context),
     },
   });
   return events;
@@ -423,6 +424,19 @@ function decideGrantCredit(
         sourceEventIds,
       },
     },
+  ];
+}
+
+/** The events behind the terms of every lease the lines bill, in the order billing folded them. */
+function leaseEventIdsOf(lines: readonly InvoiceLine[], context: BillingContext): string[] {
+  const leaseIds = new Set(lines.map((line) => line.leaseId));
+  return [
+    ...new Set(
+      context.leases
+        .filter((lease) => leaseIds.has(lease.leaseId))
+        .sort((a, b) => (a.leaseId < b.leaseId ? -1 : a.leaseId > b.leaseId ? 1 : 0))
+        .flatMap((lease) => lease.sourceEventIds),
+    ),
   ];
 }
 

@@ -165,6 +165,12 @@ export const InvoiceFinalized = defineEvent({
     lines: z.array(invoiceLineSchema),
     totalMinor: minorUnitsSchema,
     finalizedAt: isoInstant,
+    /**
+     * The lease events (signed, amended, terminated) billing's view of the invoice's leases was folded from when
+     * it was finalized: exactly the lease terms that priced it, for the audit's lineage. Absent on invoices
+     * finalized before it existed (added as optional, so schemaVersion stays 1).
+     */
+    leaseEventIds: z.array(z.string().min(1)).optional(),
   }),
 });
 
