@@ -557,9 +557,9 @@ describe('audit over a generated month: leases, quota doubling, placements, rack
       segments.some((g) => g.job.gpuClass === 'H100' && g.gpuIds.includes(s.gpuId)),
     );
     expect(h100.sources.reduce((n, s) => n + s.samples.count, 0)).toBe(h100Samples.length);
-    expect(h100.lease.map((e) => e.type)).toEqual(
-      expect.arrayContaining(['allocation.LeaseSigned', 'allocation.LeaseActivated']),
-    );
+    // exactly the lease events the invoice was priced with (InvoiceFinalized.leaseEventIds): no activation, and
+    // never a workload event that names the lease
+    expect(h100.lease.map((e) => e.type)).toEqual(['allocation.LeaseSigned']);
     expect(h100.ratePlan.map((e) => e.type)).toEqual(['billing.RatePlanPublished']);
   });
 

@@ -553,9 +553,9 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
     }
     // 8 GB200 GPUs sampled at 00:10 and 00:40 in hour 0, 01:10 in hour 1: 24 raw samples behind the line.
     expect(gb200.sources.reduce((n, s) => n + s.samples.count, 0)).toBe(24);
-    expect(gb200.lease.map((e) => e.type)).toEqual(
-      expect.arrayContaining(['allocation.LeaseSigned', 'allocation.LeaseActivated']),
-    );
+    // exactly the lease events the invoice was priced with (InvoiceFinalized.leaseEventIds): no activation, and
+    // never a workload event that names the lease
+    expect(gb200.lease.map((e) => e.type)).toEqual(['allocation.LeaseSigned']);
     expect(gb200.ratePlan.map((e) => e.type)).toEqual(['billing.RatePlanPublished']);
     expect(formatExplanation(explanation)).toMatch(/line \d+: gpu-usage GB200 lease lease-acme/);
     // Who did what: the finance person who finalized it, inside the hash-chained log.

@@ -6,7 +6,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { DataSource } from 'typeorm';
 import { auditedServices } from './services';
 import { diffInvoiceTotals, invoiceTotals, reconcileServices, replayServices } from './replay';
-import { explainInvoice, formatExplanation } from './explain';
+import { explainInvoice, formatExplanation, summarizeExplanation } from './explain';
 import { writeReport } from './report';
 import { verifyAll } from './verify';
 
@@ -167,12 +167,16 @@ program
   .argument('<what>', 'what to explain: invoice')
   .argument('<number>', 'the invoice number')
   .option('--line <n>', 'only this line')
-  .action(async (what: string, number: string, options: { line?: string }) => {
+  .option('--full', 'every event id, placement and sample id (default: a summary per line)')
+  .action(async (what: string, number: string, options: { line?: string; full?: boolean }) => {
     if (what !== 'invoice') throw new Error(`can only explain an invoice, not ${what}`);
     const explanation = await withDatabase((db) =>
       explainInvoice(db, Number(number), options.line === undefined ? undefined : Number(options.line)),
     );
-    print(program.opts().json ? JSON.stringify(explanation, null, 2) : formatExplanation(explanation));
+    const full = options.full === true;
+    if (program.opts().json)
+      print(JSON.stringify(full ? explanation : summarizeExplanation(explanation), null, 2));
+    else print(formatExplanation(explanation, { full }));
   });
 
 program

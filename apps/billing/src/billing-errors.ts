@@ -20,6 +20,7 @@ export const BillingErrorStatus = {
   'duplicate-class': HttpStatus.UNPROCESSABLE_ENTITY,
   'currency-changed': HttpStatus.UNPROCESSABLE_ENTITY,
   'gpu-class-not-priced': HttpStatus.UNPROCESSABLE_ENTITY,
+  'period-not-ended': HttpStatus.UNPROCESSABLE_ENTITY,
 } as const;
 
 export type BillingErrorCode = keyof typeof BillingErrorStatus;

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { PlatformModule } from '@fleetledger/platform';
+import { BillingPeriodsController } from './api/billing-periods.controller';
 import { FleetHealthConsumer } from './api/fleet-health.consumer';
 import { InvoicesController } from './api/invoices.controller';
 import { RatePlansController } from './api/rate-plans.controller';
@@ -8,16 +9,18 @@ import { UsageHoldsController } from './api/usage-holds.controller';
 import { billingService } from './billing.options';
 import { BillingStore } from './handlers/billing-store';
 import { InvoiceHandler } from './handlers/invoice.handler';
+import { MonthCloseHandler } from './handlers/month-close.handler';
 import { RatePlanHandler } from './handlers/rate-plan.handler';
 import { UsageRater } from './handlers/usage-rater';
 import { InvoiceQueries } from './queries/invoice.queries';
 
 @Module({
   imports: [PlatformModule.forService(billingService)],
-  controllers: [InvoicesController, RatePlansController, UsageHoldsController],
+  controllers: [BillingPeriodsController, InvoicesController, RatePlansController, UsageHoldsController],
   providers: [
     BillingStore,
     InvoiceHandler,
+    MonthCloseHandler,
     RatePlanHandler,
     UsageRater,
     UsageConsumer,

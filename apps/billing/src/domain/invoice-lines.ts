@@ -9,6 +9,12 @@ import {
   splitByCommitmentInDoubles,
 } from './commitments';
 import { CommitmentSegment, commitmentSegments, LeaseTerms } from './leases';
+import {
+  drawDownMonetaryCommitment,
+  monetaryShortfallMinor,
+  proratedMonetaryMinimumMinor,
+  UsageAboveClassCommitment,
+} from './monetary-commitment';
 import { energyAmountMinor, gpuTimeAmountMinor, IntegerSum, parseInteger } from './money';
 import { overlapSeconds, periodBounds } from './periods';
 import { planInEffect, RatePlanVersion } from './rate-plans';
@@ -96,18 +102,37 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
       ...usage.map((charge) => charge.gpuClass ?? ''),
       ...segments.flatMap((segment) => Object.keys(segment.committedGpus)),
     ]);
-    for (const gpuClass of [...classes].sort()) {
+    // Phase 1: each class's hours, split by its GPU commitment.
+    const prepared = [...classes].sort().map((gpuClass) => {
       const committedMilli = committedMilliGpuSecondsOverSegments(segments, gpuClass, input.period);
       const classUsage = usage.filter((charge) => (charge.gpuClass ?? '') === gpuClass);
-      const { usageLines, inCommitmentMinor } = usageLinesFor(
+      return { gpuClass, committedMilli, ...splitClassUsage(classUsage, committedMilli, bounds) };
+    });
+    // Phase 2: what exceeds the class commitments draws the lease's monetary commitment (monetary-commitment.ts).
+    const monetaryMinimum =
+      lease && !billedElsewhere
+        ? proratedMonetaryMinimumMinor(
+            segments,
+            (segment) =>
+              parseInteger(
+                planInEffect(input.planVersions(segment.ratePlanId), segment.startMs)
+                  ?.monthlyCommitmentMinor ?? '0',
+              ),
+            input.period,
+          )
+        : 0n;
+    if (monetaryMinimum > 0n) applyMonetaryCommitment(prepared, monetaryMinimum);
+
+    let committedSpendMinor = 0n;
+    for (const { gpuClass, committedMilli, ...split } of prepared) {
+      const { usageLines, inCommitmentMinor, monetaryDrawnMinor } = usageLinesFor(
         leaseId,
         gpuClass,
-        classUsage,
-        committedMilli,
-        bounds,
+        split,
         billedElsewhere,
       );
       lines.push(...usageLines);
+      committedSpendMinor += inCommitmentMinor + monetaryDrawnMinor;
       if (!lease || committedMilli === 0n) continue;
 
       const plans = new Map<CommitmentSegment, RatePlanVersion>();
@@ -133,6 +158,7 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
         input.period,
       );
       const shortfall = shortfallMinor(minimum, inCommitmentMinor);
+      committedSpendMinor += shortfall;
       if (shortfall > 0n) {
         lines.push({
           lineId: `${leaseId}:commitment-shortfall:${gpuClass}`,
@@ -178,6 +204,23 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
         sourceEventIds: [...outage.sourceEventIds, ...lease.sourceEventIds],
       });
     }
+    if (lease && monetaryMinimum > 0n) {
+      for (const segment of segments) {
+        const plan = planInEffect(input.planVersions(segment.ratePlanId), segment.startMs);
+        if (plan) noteCurrency(plan.currency);
+      }
+      const shortfall = monetaryShortfallMinor(monetaryMinimum, committedSpendMinor, 0n);
+      if (shortfall > 0n)
+        lines.push({
+          lineId: `${leaseId}:commitment-shortfall:monetary`,
+          leaseId,
+          kind: 'commitment-shortfall',
+          quantity: overlapSeconds(lease.term, bounds).toString(),
+          quantityUnit: 'second',
+          amountMinor: shortfall.toString(),
+          sourceEventIds: [...lease.sourceEventIds],
+        });
+    }
     lines.push(
       ...energyLinesFor(
         leaseId,
@@ -203,6 +246,9 @@ export function composeInvoiceLines(input: CompositionInput): InvoiceComposition
   return { kind: 'composed', lines, credits, totalMinor, currency };
 }
 
+/** Usage billed at the class price because the monetary commitment took it (monetary-commitment.ts). */
+const MONETARY_SUFFIX = ':monetary-commitment';
+
 interface LineAccumulator {
   line: Omit<InvoiceLine, 'quantity' | 'amountMinor' | 'sourceEventIds'>;
   milli: IntegerSum;
@@ -221,14 +267,20 @@ interface HourOfCharges {
   prior: boolean;
 }
 
-function usageLinesFor(
-  leaseId: string,
-  gpuClass: string,
+interface ClassUsageSplit {
+  /** Every hour of the class's usage in hour order; `prior` ones are outside the period. */
+  ordered: HourOfCharges[];
+  /** The hours in the period, and how each is split (same index). */
+  inPeriod: HourOfCharges[];
+  splits: { within: number | bigint; drawn?: bigint; overage: number | bigint }[];
+}
+
+/** A class's usage netted per hour and split by its GPU commitment (commitments.ts). */
+function splitClassUsage(
   charges: readonly ChargeRated[],
   committed: bigint,
   bounds: { startMs: number; endMs: number },
-  outsideCommitment: boolean,
-): { usageLines: InvoiceLine[]; inCommitmentMinor: bigint } {
+): ClassUsageSplit {
   // Net each hour first (a correction and its original share an hour and a price), then fill the commitment.
   // Hours are summed in doubles while every quantity is short enough to be exact (the usual case: a bigint per
   // charge was most of the cost of a month), and the split falls back to bigint if any figure could be inexact.
@@ -271,7 +323,7 @@ function usageLinesFor(
   const inPeriod = ordered.filter((hour) => !hour.prior);
   const hoursMilli = inPeriod.map((hour) => hour.milli);
   const inDoubles = safe && fitsInDoubles(hoursMilli, committed);
-  const splits: { within: number | bigint; overage: number | bigint }[] = inDoubles
+  const splits: ClassUsageSplit['splits'] = inDoubles
     ? splitByCommitmentInDoubles(hoursMilli, Number(committed)).map((split) => ({
         within: split.withinMilli,
         overage: split.overageMilli,
@@ -280,7 +332,49 @@ function usageLinesFor(
         inPeriod.map((hour) => ({ hourStartMs: hour.hourStartMs, milliGpuSeconds: hour.milliBig.total() })),
         committed,
       ).map((split) => ({ within: split.withinMilli, overage: split.overageMilli }));
+  return { ordered, inPeriod, splits };
+}
 
+/**
+ * Moves the usage above the class commitments into the monetary commitment as far as it reaches (the rest stays
+ * overage), for every class of one lease at once: the drawing order runs across classes.
+ */
+function applyMonetaryCommitment(
+  prepared: readonly (ClassUsageSplit & { gpuClass: string })[],
+  monetaryMinimumMinor: bigint,
+): void {
+  let drawnByClassCommitments = 0n;
+  const pieces: UsageAboveClassCommitment[] = [];
+  const at: { split: ClassUsageSplit; index: number }[] = [];
+  for (const split of prepared) {
+    split.inPeriod.forEach((hour, index) => {
+      const price = BigInt(hour.price);
+      drawnByClassCommitments += BigInt(split.splits[index].within) * price;
+      pieces.push({
+        hourStartMs: hour.hourStartMs,
+        gpuClass: split.gpuClass,
+        milliGpuSeconds: BigInt(split.splits[index].overage),
+        priceMicroMinor: price,
+      });
+      at.push({ split, index });
+    });
+  }
+  drawDownMonetaryCommitment(pieces, monetaryMinimumMinor, drawnByClassCommitments).forEach((drawdown, i) => {
+    const { split, index } = at[i];
+    split.splits[index] = {
+      within: split.splits[index].within,
+      drawn: drawdown.withinMilli,
+      overage: drawdown.overageMilli,
+    };
+  });
+}
+
+function usageLinesFor(
+  leaseId: string,
+  gpuClass: string,
+  { ordered, inPeriod, splits }: ClassUsageSplit,
+  outsideCommitment: boolean,
+): { usageLines: InvoiceLine[]; inCommitmentMinor: bigint; monetaryDrawnMinor: bigint } {
   const accumulators = new Map<string, LineAccumulator>();
   const add = (
     kind: 'gpu-usage' | 'gpu-overage',
@@ -316,25 +410,27 @@ function usageLinesFor(
     if (outsideCommitment)
       return add('gpu-usage', ':outside-commitment', hour.price, hour.milliBig, hour.ids);
     add('gpu-usage', '', hour.price, splits[index].within, hour.ids);
+    const drawn = splits[index].drawn;
+    if (drawn !== undefined) add('gpu-usage', MONETARY_SUFFIX, hour.price, drawn, hour.ids);
     add('gpu-overage', '', hour.overagePrice, splits[index].overage, hour.ids);
   });
   for (const hour of ordered.filter((candidate) => candidate.prior))
     add('gpu-usage', ':prior-period', hour.price, hour.milliBig, hour.ids);
 
   let inCommitmentMinor = 0n;
+  let monetaryDrawnMinor = 0n;
   const usageLines: InvoiceLine[] = [];
   for (const accumulator of accumulators.values()) {
     const milli = accumulator.milli.total();
     const amount = gpuTimeAmountMinor(milli, accumulator.unitPrice);
-    if (
-      accumulator.line.kind === 'gpu-usage' &&
-      !accumulator.line.lineId.endsWith(':prior-period') &&
-      !outsideCommitment
-    )
+    const { kind, lineId } = accumulator.line;
+    if (kind === 'gpu-usage' && !outsideCommitment && lineId.endsWith(MONETARY_SUFFIX))
+      monetaryDrawnMinor += amount;
+    else if (kind === 'gpu-usage' && !lineId.endsWith(':prior-period') && !outsideCommitment)
       inCommitmentMinor += amount;
     usageLines.push(toLine(accumulator, milli, amount));
   }
-  return { usageLines, inCommitmentMinor };
+  return { usageLines, inCommitmentMinor, monetaryDrawnMinor };
 }
 
 function energyLinesFor(leaseId: string, charges: readonly ChargeRated[]): InvoiceLine[] {

@@ -124,6 +124,8 @@ export type InvoiceCommand =
       charges: readonly ChargeRated[];
     }
   | { kind: 'finalize'; invoiceNumber: number; finalizedAt: string; context: BillingContext }
+  /** Month close: a draft for a month a commitment is owed in, whether or not usage opened one. */
+  | { kind: 'open'; invoiceId: string; tenantId: string; period: string; currency: Currency }
   | {
       kind: 'settle-correction';
       adjustingCharges: readonly ChargeRated[];
@@ -162,6 +164,20 @@ export function decideInvoice(
       return decideRateCharges(state, command);
     case 'finalize':
       return decideFinalize(state, command);
+    case 'open':
+      // Idempotent: an invoice that exists (draft or final) is left as it is.
+      if (state.status !== 'none') return [];
+      return [
+        {
+          type: 'billing.InvoiceDrafted',
+          payload: {
+            invoiceId: command.invoiceId,
+            tenantId: command.tenantId,
+            period: command.period,
+            currency: command.currency,
+          },
+        },
+      ];
     case 'settle-correction':
       return decideSettleCorrection(state, command);
     case 'grant-credit':
@@ -252,6 +268,7 @@ function decideFinalize(
       lines: composition.lines,
       totalMinor: composition.totalMinor.toString(),
       finalizedAt: command.finalizedAt,
+      leaseEventIds: leaseEventIdsOf(composition.lines, command.context),
     },
   });
   return events;
@@ -407,6 +424,19 @@ function decideGrantCredit(
         sourceEventIds,
       },
     },
+  ];
+}
+
+/** The events behind the terms of every lease the lines bill, in the order billing folded them. */
+function leaseEventIdsOf(lines: readonly InvoiceLine[], context: BillingContext): string[] {
+  const leaseIds = new Set(lines.map((line) => line.leaseId));
+  return [
+    ...new Set(
+      context.leases
+        .filter((lease) => leaseIds.has(lease.leaseId))
+        .sort((a, b) => (a.leaseId < b.leaseId ? -1 : a.leaseId > b.leaseId ? 1 : 0))
+        .flatMap((lease) => lease.sourceEventIds),
+    ),
   ];
 }
 

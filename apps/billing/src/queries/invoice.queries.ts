@@ -46,7 +46,20 @@ export class InvoiceQueries {
       `SELECT * FROM billing.invoices WHERE tenant_id = $1 AND ($2::text IS NULL OR period = $2) ORDER BY period, invoice_id`,
       [tenantId, period ?? null],
     );
-    return rows.map((row) => this.header(row));
+    // A draft shows its running total: what finalizing it now would bill (the preview, as `get` shows it).
+    const invoices = [];
+    for (const row of rows) {
+      const header = this.header(row);
+      if (header.totalMinor !== null) invoices.push(header);
+      else
+        invoices.push({
+          ...header,
+          totalMinor: (await this.draftLines(row))
+            .reduce((sum, line) => sum + BigInt(line.amountMinor), 0n)
+            .toString(),
+        });
+    }
+    return invoices;
   }
 
   async get(tenantId: string, invoiceId: string) {

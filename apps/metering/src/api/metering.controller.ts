@@ -1,6 +1,12 @@
-import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import { gpuClassSchema, TelemetrySample, telemetryBatchSchema } from '@fleetledger/contracts/metering';
-import { actingTenant, Allow, CallerPrincipal } from '@fleetledger/platform';
+import {
+  actingTenant,
+  Allow,
+  assertTenantAccess,
+  CallerPrincipal,
+  ServiceError,
+} from '@fleetledger/platform';
 import { Principal } from '@fleetledger/contracts';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
@@ -25,6 +31,14 @@ class UsageQueryDto extends createZodDto(
     leaseId: z.string().min(1).optional(),
     gpuClass: gpuClassSchema.optional(),
     ...period,
+  }),
+) {}
+class WorkloadUsageQueryDto extends createZodDto(
+  z.object({
+    asOf: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('count a running interval up to this instant (without it, its allocated time is null)'),
   }),
 ) {}
 class UtilizationQueryDto extends createZodDto(
@@ -112,6 +126,31 @@ export class MeteringController {
   async usage(@Query() query: UsageQueryDto, @CallerPrincipal() caller: Principal) {
     const tenantId = actingTenant(caller, query.tenantId, { required: false });
     return this.queries.usage({ ...query, tenantId });
+  }
+
+  /**
+   * Usage of one workload per interval (each placement: GPUs, start and end, allocated and busy GPU-seconds,
+   * energy, the allocation events behind it). A tenant sees only its own workloads (403 otherwise).
+   */
+  @Get('workloads/:workloadId/usage')
+  @Allow('tenant', 'operator', 'finance')
+  async workloadUsage(
+    @Param('workloadId') workloadId: string,
+    @Query() query: WorkloadUsageQueryDto,
+    @CallerPrincipal() caller: Principal,
+  ) {
+    const usage = await this.queries.workloadUsage(
+      workloadId,
+      query.asOf === undefined ? undefined : Date.parse(query.asOf),
+    );
+    if (!usage)
+      throw new ServiceError(
+        'workload-not-found',
+        `no placement of workload ${workloadId} is known`,
+        HttpStatus.NOT_FOUND,
+      );
+    assertTenantAccess(caller, usage.tenantId, `workload ${workloadId}`);
+    return usage;
   }
 
   @Get('utilization')

@@ -3,6 +3,7 @@ import { fromMilliUnits } from '@fleetledger/contracts/metering';
 import { DataSource } from 'typeorm';
 import { allocatedShareOfHealthy, gpuMsPerHour } from '../domain/fleet-capacity';
 import { hourStartOf, HOUR_MS } from '../domain/quantities';
+import { PlacementInterval, workloadUsage } from '../domain/workload-usage';
 
 export interface UsageFilter {
   tenantId?: string;
@@ -49,6 +50,59 @@ export class UsageQueries {
       awaitingClose: Number(row.awaiting_close),
       awaitingCorrection: Number(row.awaiting_correction),
       unattributed: Number(row.unattributed),
+    };
+  }
+
+  /**
+   * Usage of one workload, interval by interval (domain/workload-usage.ts): its placements from allocation's
+   * events, and the samples on each placement's GPUs inside it. Undefined when metering knows no placement of it.
+   */
+  async workloadUsage(workloadId: string, asOfMs?: number) {
+    const rows = await this.dataSource.query<
+      {
+        placement_id: string;
+        lease_id: string;
+        tenant_id: string;
+        gpu_class: string;
+        gpu_ids: string[];
+        start_at: Date | null;
+        end_at: Date | null;
+        event_ids: string[];
+        sample_count: number;
+        busy_ms: string;
+        energy_mj: string;
+      }[]
+    >(
+      `SELECT p.placement_id, p.lease_id, p.tenant_id, p.gpu_class, p.gpu_ids, p.start_at, p.end_at, p.event_ids,
+              coalesce(s.sample_count, 0) AS sample_count, coalesce(s.busy_ms, 0)::text AS busy_ms,
+              coalesce(s.energy_mj, 0)::text AS energy_mj
+         FROM metering.placements p
+         LEFT JOIN LATERAL (
+           SELECT count(*)::int AS sample_count, sum(x.busy_ms) AS busy_ms, sum(x.energy_mj) AS energy_mj
+             FROM unnest(p.gpu_ids) AS g(gpu_id)
+             JOIN metering.samples x ON x.gpu_id = g.gpu_id AND x.attributed_at >= p.start_at
+                                    AND (p.end_at IS NULL OR x.attributed_at < p.end_at)
+                                    AND ($2::timestamptz IS NULL OR x.attributed_at < $2)
+            WHERE p.start_at IS NOT NULL
+         ) s ON true
+        WHERE p.workload_id = $1`,
+      [workloadId, asOfMs === undefined ? null : new Date(asOfMs).toISOString()],
+    );
+    if (rows.length === 0) return undefined;
+    const intervals: PlacementInterval[] = rows.map((row) => ({
+      placementId: row.placement_id,
+      gpuClass: row.gpu_class,
+      gpuIds: row.gpu_ids,
+      startMs: row.start_at?.getTime() ?? null,
+      endMs: row.end_at?.getTime() ?? null,
+      eventIds: row.event_ids,
+      samples: { count: row.sample_count, busyMs: Number(row.busy_ms), energyMj: Number(row.energy_mj) },
+    }));
+    return {
+      workloadId,
+      tenantId: rows[0].tenant_id,
+      leaseId: rows[0].lease_id,
+      ...workloadUsage(intervals, asOfMs),
     };
   }
 

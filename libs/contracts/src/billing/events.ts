@@ -55,6 +55,13 @@ export const RatePlanPublished = defineEvent({
     currency: currencySchema,
     classes: z.array(gpuClassPriceSchema).min(1),
     energyPricePerKwhMicroMinor: microMinorPriceSchema,
+    /**
+     * Optional monetary commitment: minor units a lease on this plan commits to spend per full calendar month
+     * across all GPU classes (prorated by seconds at term start and end), alongside any per-class GPU
+     * commitment. Drawdown rule: apps/billing/README.md "Monetary commitments". Absent in versions published
+     * before it existed: no monetary commitment (added as optional, so schemaVersion stays 1).
+     */
+    monthlyCommitmentMinor: nonNegativeMinorUnitsSchema.optional(),
     slaCreditTiers: z.array(slaCreditTierSchema),
     rounding: z.literal('half-even-per-line'),
   }),
@@ -158,6 +165,12 @@ export const InvoiceFinalized = defineEvent({
     lines: z.array(invoiceLineSchema),
     totalMinor: minorUnitsSchema,
     finalizedAt: isoInstant,
+    /**
+     * The lease events (signed, amended, terminated) billing's view of the invoice's leases was folded from when
+     * it was finalized: exactly the lease terms that priced it, for the audit's lineage. Absent on invoices
+     * finalized before it existed (added as optional, so schemaVersion stays 1).
+     */
+    leaseEventIds: z.array(z.string().min(1)).optional(),
   }),
 });
 

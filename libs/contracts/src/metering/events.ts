@@ -56,7 +56,22 @@ export type TelemetrySample = z.infer<typeof telemetrySampleSchema>;
 export const NODE_REPORT_MAX_SAMPLES = 1000;
 
 /** A batch as posted to the HTTP ingestion endpoint. */
-export const telemetryBatchSchema = z.object({ samples: z.array(z.unknown()).min(1).max(50_000) });
+/**
+ * The HTTP batch. Each item is documented (OpenAPI) as a telemetry sample, but validated on its own by the
+ * ingestor, so an invalid item is rejected with its index and reason while the rest of the batch is taken.
+ */
+export const telemetryBatchSchema = z.object({
+  samples: z
+    .array(z.unknown().meta(jsonSchemaOf(telemetrySampleSchema)))
+    .min(1)
+    .max(50_000),
+});
+
+/** A schema's JSON Schema without its `$schema` header, to document a field validated elsewhere. */
+function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema) as Record<string, unknown>;
+  return rest;
+}
 
 /** The nominal reporting period of a node agent: every sample stands for this many seconds. */
 export const SAMPLE_PERIOD_SECONDS = 10;
