@@ -135,7 +135,9 @@ describeIfEngine('docker-compose.yml platform (product image, compose, one busin
       '--subject',
       'compose-e2e',
     ]);
-    token = minted.trim().split('\n').pop();
+    // compose may print its own progress lines around the command's output: take the JWT itself.
+    token = /eyJ[\w-]+\.[\w-]+\.[\w-]+/.exec(minted)?.[0];
+    if (!token) throw new Error(`no token minted: ${minted}`);
   }, 900_000);
 
   afterAll(async () => {
