@@ -59,14 +59,24 @@ export class QuotasController {
     return this.queries.quotaHistory(actingTenant(caller, tenantId)!);
   }
 
+  /**
+   * Sets the routing policy. Putting the policy already in force (the default included) changes
+   * nothing and answers 200 with `changed: false`: a PUT is idempotent.
+   */
   @Put('routing-policy')
   @Allow('operator')
   async changeRoutes(@Body() body: ChangeRoutesDto, @CorrelationId() correlationId: string) {
-    const [event] = await this.commands.routing(
-      { routes: body.routes, reason: body.reason, author: body.author, at: body.at ?? now() },
-      correlationId,
-    );
-    return event.payload;
+    try {
+      const [event] = await this.commands.routing(
+        { routes: body.routes, reason: body.reason, author: body.author, at: body.at ?? now() },
+        correlationId,
+      );
+      return { changed: true, ...(event.payload as object) };
+    } catch (error) {
+      if (error instanceof ServiceError && error.code === 'unchanged')
+        return { changed: false, ...(await this.queries.routes()) };
+      throw error;
+    }
   }
 
   @Get('routing-policy')

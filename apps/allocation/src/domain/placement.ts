@@ -32,6 +32,33 @@ interface Candidate {
   lease: Lease;
   pool: Pool;
   borrowed: boolean;
+  /** Why the routing policy's earlier classes could not take the request (empty on the first choice). */
+  routing?: { requestedClass: GpuClass; reason: string };
+}
+
+/** Why each routed class was passed over, in policy order (the reason a fallback records). */
+type Skipped = Map<GpuClass, string>;
+
+/**
+ * The routing record of a placement on `gpuClass`: `first choice` when it is the policy's first class,
+ * else `fallback: ` and why each earlier class could not take it (`GB200 full (...)`, `H200: no lease`).
+ */
+export function routingOf(
+  routes: readonly GpuClass[],
+  gpuClass: GpuClass,
+  skipped: ReadonlyMap<GpuClass, string>,
+): { requestedClass: GpuClass; reason: string } {
+  const requestedClass = routes[0] ?? gpuClass;
+  if (requestedClass === gpuClass) return { requestedClass, reason: 'first choice' };
+  const before = routes.slice(0, Math.max(routes.indexOf(gpuClass), 0));
+  const why = before.map((c) => skipped.get(c) ?? `${c}: not tried`);
+  return { requestedClass, reason: `fallback: ${why.join('; ')}` };
+}
+
+function skipReason(gpuClass: GpuClass, failure: { reason: string; detail: string }): string {
+  return failure.reason === 'capacity'
+    ? `${gpuClass} full (${failure.detail})`
+    : `${gpuClass}: ${failure.reason} (${failure.detail})`;
 }
 
 /** The tenant's lease to place a class under at `at`: the named one, else exclusive before shared, then by id. */
@@ -130,6 +157,7 @@ function toPlacement(
     priority: request.priority,
     borrowed: c.borrowed,
     placedAt: at,
+    ...(c.routing ? { routing: c.routing } : {}),
   };
 }
 
@@ -188,6 +216,7 @@ function withQuotaPreemption(
   gpuClass: GpuClass,
   lease: Lease,
   at: string,
+  routing?: Candidate['routing'],
 ): PlacementFound | null {
   const own = [...state.placementsInScope(request.tenantId, gpuClass, request.workloadClass)]
     .filter((p) => p.priority < request.priority)
@@ -209,7 +238,7 @@ function withQuotaPreemption(
       if (quota.ok) break;
     }
     if (!quota?.ok) return null;
-    const candidate: Candidate = { gpuClass, lease, pool, borrowed: quota.borrowed };
+    const candidate: Candidate = { gpuClass, lease, pool, borrowed: quota.borrowed, routing };
     let result = searchPool(pool, request);
     if (!result.ok) {
       for (const victim of victimsFor(state, request, candidate)) {
@@ -322,19 +351,31 @@ export function decidePlacement(
   let searchFailure: { reason: SearchFailure; detail: string } | null = null;
   let quotaFailure: { never: boolean; detail: string } | null = null;
   let neverFits = true;
+  const skipped: Skipped = new Map();
+  const routed = (gpuClass: GpuClass) => routingOf(routes, gpuClass, skipped);
 
   for (const gpuClass of routes) {
     const lease = leaseFor(state, request, gpuClass, at);
-    if (!lease) continue;
+    if (!lease) {
+      skipped.set(gpuClass, `${gpuClass}: no lease in force`);
+      continue;
+    }
     const quota = checkQuota(state, request, gpuClass, lease);
     if (!quota.ok) {
+      skipped.set(gpuClass, skipReason(gpuClass, { reason: 'quota', detail: quota.detail }));
       quotaFailure ??= quota;
       neverFits &&= quota.never;
       if (!quota.never) quotaCandidates.push({ gpuClass, lease });
       continue;
     }
     const pool = poolOfLease(state, gpuClass, lease);
-    const candidate: Candidate = { gpuClass, lease, pool, borrowed: quota.borrowed };
+    const candidate: Candidate = {
+      gpuClass,
+      lease,
+      pool,
+      borrowed: quota.borrowed,
+      routing: routed(gpuClass),
+    };
     const result = searchPool(pool, request);
     if (result.ok)
       return {
@@ -355,16 +396,17 @@ export function decidePlacement(
     }
     neverFits = false;
     searchFailure ??= result;
+    skipped.set(gpuClass, skipReason(gpuClass, result));
     candidates.push(candidate);
   }
 
   // Preemption: for GPUs first (classes whose quota admits the request), then for quota.
   for (const candidate of candidates) {
-    const found = withPreemption(state, request, candidate, at);
+    const found = withPreemption(state, request, { ...candidate, routing: routed(candidate.gpuClass) }, at);
     if (found) return found;
   }
   for (const { gpuClass, lease } of quotaCandidates) {
-    const found = withQuotaPreemption(state, request, gpuClass, lease, at);
+    const found = withQuotaPreemption(state, request, gpuClass, lease, at, routed(gpuClass));
     if (found) return found;
   }
 

@@ -19,6 +19,8 @@ export interface Placement {
   priority: number;
   borrowed: boolean;
   placedAt: string;
+  /** The class the routing policy asked for first and why this one was used (absent on old placements). */
+  routing?: { requestedClass: GpuClass; reason: string };
 }
 
 export type SubmittedWorkload = allocation.WorkloadSubmittedPayload;

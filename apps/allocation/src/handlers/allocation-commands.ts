@@ -158,6 +158,9 @@ export function placeReply(workloadId: string, events: EventEnvelope[]): allocat
       nodeIds: placed.nodeIds,
       borrowed: placed.borrowed,
       preempted,
+      ...(placed.routing
+        ? { requestedClass: placed.routing.requestedClass, routingReason: placed.routing.reason }
+        : {}),
     };
   }
   const last = mine.at(-1);

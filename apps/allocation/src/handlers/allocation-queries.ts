@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { DEFAULT_ROUTES } from '../domain/routing';
 
 /** Reads of the allocation projections. Only this service's own tables. */
 export class AllocationQueries {
@@ -36,11 +37,20 @@ export class AllocationQueries {
     );
   }
 
+  /** The policy in force: the last one set, or the default (DESIGN.md) while none was ever set. */
   async routes() {
     const [row] = await this.dataSource.query(
       `SELECT routes, changed_at AS "changedAt", reason, author FROM ${this.s}.routing_policy WHERE id = 1`,
     );
-    return row ?? { routes: null, note: 'default routing policy (DESIGN.md) in force' };
+    return row
+      ? { source: 'changed', ...row }
+      : {
+          source: 'default',
+          routes: DEFAULT_ROUTES,
+          changedAt: null,
+          reason: 'default routing policy (DESIGN.md)',
+          author: null,
+        };
   }
 
   async workload(workloadId: string) {
@@ -62,7 +72,8 @@ export class AllocationQueries {
   placements(filter: { tenantId?: string; gpuClass?: string; nodeId?: string }) {
     return this.dataSource.query(
       `SELECT placement_id AS "placementId", workload_id AS "workloadId", tenant_id AS "tenantId", lease_id AS "leaseId", workload_class AS "workloadClass",
-              gpu_class AS "gpuClass", gpu_ids AS "gpuIds", node_ids AS "nodeIds", borrowed, placed_at AS "placedAt"
+              gpu_class AS "gpuClass", gpu_ids AS "gpuIds", node_ids AS "nodeIds", borrowed, placed_at AS "placedAt",
+              requested_gpu_class AS "requestedGpuClass", routing_reason AS "routingReason"
          FROM ${this.s}.placements
         WHERE ended_at IS NULL AND ($1::text IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR gpu_class = $2) AND ($3::text IS NULL OR node_ids @> ARRAY[$3::text])
         ORDER BY placement_id`,

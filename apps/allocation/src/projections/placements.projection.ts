@@ -166,14 +166,17 @@ export async function applyPlacementEvents(
       gpuCount: p.gpuIds.length,
       endedAt: endedAt ?? null,
       endKind: endKind ?? null,
+      requestedGpuClass: p.routing?.requestedClass ?? null,
+      routingReason: p.routing?.reason ?? null,
     }));
     await tx.query(
       `INSERT INTO ${s}.placements
        SELECT "placementId", "workloadId", "tenantId", "leaseId", "workloadClass", "gpuClass", "gpuIds", "nodeIds",
-              "gpuCount", priority, borrowed, "placedAt", "endedAt", "endKind"
+              "gpuCount", priority, borrowed, "placedAt", "endedAt", "endKind", "requestedGpuClass", "routingReason"
          FROM jsonb_to_recordset($1::jsonb) AS r("placementId" text, "workloadId" text, "tenantId" text, "leaseId" text,
               "workloadClass" text, "gpuClass" text, "gpuIds" text[], "nodeIds" text[], "gpuCount" integer, priority integer,
-              borrowed boolean, "placedAt" timestamptz, "endedAt" timestamptz, "endKind" text)`,
+              borrowed boolean, "placedAt" timestamptz, "endedAt" timestamptz, "endKind" text,
+              "requestedGpuClass" text, "routingReason" text)`,
       [JSON.stringify(rows)],
     );
   }

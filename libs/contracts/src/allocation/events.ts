@@ -195,6 +195,12 @@ export const WorkloadPlaced = defineEvent({
     /** True when the placement runs on borrowed quota (beyond nominal) and may be reclaimed. */
     borrowed: z.boolean(),
     placedAt: isoInstant,
+    /**
+     * Why this GPU class (optional: absent on placements recorded before it existed). `requestedClass`
+     * is the first class the routing policy lists for the workload class; `reason` is `first choice`
+     * or `fallback: <why each earlier class could not take it>` (e.g. `fallback: GB200 full`).
+     */
+    routing: z.object({ requestedClass: gpuClassSchema, reason: z.string().max(2000) }).optional(),
   }),
 });
 
