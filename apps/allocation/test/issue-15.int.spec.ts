@@ -13,8 +13,6 @@ import { Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 import { fleetEvents, rackId } from './fleet-builder';
 
-void rackId;
-
 /**
  * Issue #15, allocation half: what a new user met, told as user stories through the HTTP API on real
  * Kafka and PostgreSQL. Each story builds its world (tenants of its own), acts, and observes the
@@ -40,6 +38,10 @@ describe('issue #15: allocation decisions say why', () => {
   let clock = 0;
   /** Monotonic command time: every command of the suite is later than the previous one. */
   const tick = () => at(++clock);
+  /** Moves the suite's clock to `instant` (commands after it are later). */
+  const jumpTo = (instant: string) => {
+    clock = Math.max(clock, (Date.parse(instant) - Date.parse(AT)) / 60_000);
+  };
   const publishInventory = async (events: inventory.InventoryEvent[], occurredAt = tick()) => {
     await producer.send({
       topic: topicName(Topics.inventoryEvents, prefix),
@@ -105,10 +107,12 @@ describe('issue #15: allocation decisions say why', () => {
     collector = await new TopicCollector(testKafka()).start([topicName(Topics.allocationEvents, prefix)]);
     producer = testKafka('inventory-fake').producer();
     await producer.connect();
-    // Hall 1: two H100 racks (64 GPUs), one H200 rack (32), one GB200 NVL72 rack (72).
+    // Hall 1: two H100 racks (64 GPUs), one H200 rack (32), one GB200 NVL72 rack (72);
+    // hall 2: two H100 racks and one H200 rack.
     await publishInventory(
       fleetEvents([
         { racks: [{ gpuClass: 'H100' }, { gpuClass: 'H100' }, { gpuClass: 'H200' }, { gpuClass: 'GB200' }] },
+        { racks: [{ gpuClass: 'H100' }, { gpuClass: 'H100' }, { gpuClass: 'H200' }] },
       ]),
       AT,
     );
@@ -184,5 +188,61 @@ describe('issue #15: allocation decisions say why', () => {
       await post('/workloads/inf-2/release', { requestedAt: tick() }).expect(200);
     });
   });
-});
 
+  describe('(1) exclusivity says which lease is in the way', () => {
+    const FENCE_B_END = '2026-09-01T00:00:00.000Z';
+    it('every H100 fenced: a request beyond what may ever free is rejected naming the fence; a smaller one waits for the fence that ends first, then runs', async () => {
+      // excl-a fences hall 1's H100 racks for the whole year, excl-b hall 2's until September.
+      await lease(
+        'excl-a',
+        'ta',
+        { H100: 32 },
+        { exclusive: { hallIds: [], rackIds: [rackId(1, 1), rackId(1, 2)] } },
+      );
+      await lease(
+        'excl-b',
+        'tb',
+        { H100: 32 },
+        {
+          exclusive: { hallIds: [], rackIds: [rackId(2, 1), rackId(2, 2)] },
+          term: { start: TERM.start, end: FENCE_B_END },
+        },
+      );
+      await lease('shr', 'shr', { H100: 32 });
+      await quota('shr', 'H100', 'training', { kind: 'set', nominal: 100, borrowLimit: 0 }).expect(201);
+
+      const never = await submit({ workloadId: 'shr-70', tenantId: 'shr', gpuCount: 70 }).expect(201);
+      expect(never.body).toMatchObject({ outcome: 'rejected', reason: 'lease-exclusive' });
+      expect(never.body.detail).toMatch(/70 wanted, 64 usable before lease shr ends/);
+      expect(never.body.detail).toMatch(
+        /fenced by exclusive lease\(s\) excl-a \(ta, 64 GPUs, until 2027-01-01/,
+      );
+
+      const waits = await submit({ workloadId: 'shr-16', tenantId: 'shr', gpuCount: 16 }).expect(201);
+      expect(waits.body).toMatchObject({ outcome: 'queued', reason: 'lease-exclusive' });
+      expect(waits.body.detail).toMatch(
+        /0 GPUs in shared capacity, 16 wanted; waits for exclusive lease\(s\) excl-b \(tb, 64 GPUs, until 2026-09-01/,
+      );
+
+      const [rejected] = await events(
+        (e) =>
+          e.type === allocation.WorkloadRejected.type &&
+          (e.payload as { workloadId: string }).workloadId === 'shr-70',
+      );
+      expect(rejected.payload).toMatchObject({ reason: 'lease-exclusive', detail: never.body.detail });
+      expect((await get('/workloads/shr-16').expect(200)).body).toMatchObject({
+        status: 'queued',
+        reason: 'lease-exclusive',
+        detail: waits.body.detail,
+      });
+
+      // excl-b's term ends: the sweep lifts its fence and the waiting request runs on those racks.
+      jumpTo(FENCE_B_END);
+      await post('/leases/expire-due', { author: 'cron', at: tick() }).expect(200);
+      const placed = (await get('/placements?tenantId=shr').expect(200)).body;
+      expect(placed).toEqual([expect.objectContaining({ workloadId: 'shr-16', gpuClass: 'H100' })]);
+      expect(placed[0].nodeIds.every((n: string) => n.startsWith('s1-h02-'))).toBe(true);
+      await post('/workloads/shr-16/release', { requestedAt: tick() }).expect(200);
+    });
+  });
+});

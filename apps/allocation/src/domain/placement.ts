@@ -339,6 +339,108 @@ function withPreemption(
 
 const QUEUEABLE: readonly SearchFailure[] = ['capacity', 'power', 'topology'];
 
+/** What exclusive fences leave a shared lease of one class, over the lease's term. */
+export interface FenceOutlook {
+  gpuClass: GpuClass;
+  /** GPUs in service in shared capacity now (free or not). */
+  sharedGpus: number;
+  /** Shared GPUs plus those fenced by exclusive leases that end before this lease does. */
+  reachableGpus: number;
+  /** Exclusive leases that fence this class until this lease's end or beyond (the tenant can never use their racks). */
+  blocking: { lease: Lease; gpus: number }[];
+  /** Exclusive leases that fence this class and end before this lease does (their racks become shared). */
+  ending: { lease: Lease; gpus: number }[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const named = (fences: FenceOutlook['blocking']) =>
+  fences
+    .map(
+      ({ lease, gpus }) =>
+        `${lease.leaseId} (${lease.tenantId}, ${gpus} GPUs, until ${iso(effectiveEnd(lease))})`,
+    )
+    .join(', ');
+
+/**
+ * Issue #15 (1): exclusive leases are capacity a shared lease may never use while they are in force.
+ * For a shared lease of `gpuClass`, splits the class's racks into shared, fenced until after the
+ * lease's end (never usable by it), and fenced by leases that end first (usable later).
+ */
+export function fenceOutlook(
+  state: AllocationState,
+  gpuClass: GpuClass,
+  lease: Lease,
+  at: string,
+): FenceOutlook {
+  const end = effectiveEnd(lease);
+  const now = Date.parse(at);
+  const outlook: FenceOutlook = { gpuClass, sharedGpus: 0, reachableGpus: 0, blocking: [], ending: [] };
+  const byFence = new Map<string, number>();
+  for (const rack of state.view.racks.values()) {
+    if (rack.gpuClass !== gpuClass) continue;
+    const gpus = state.view.installedGpus([rack])[gpuClass];
+    if (rack.fence === null) {
+      outlook.sharedGpus += gpus;
+      outlook.reachableGpus += gpus;
+    } else byFence.set(rack.fence, (byFence.get(rack.fence) ?? 0) + gpus);
+  }
+  for (const [leaseId, gpus] of [...byFence].sort(([a], [b]) => a.localeCompare(b))) {
+    const fence = state.leases.get(leaseId);
+    const fenceEnd = fence ? effectiveEnd(fence) : now;
+    if (fenceEnd <= now) {
+      outlook.sharedGpus += gpus; // lapsed: shared already, before the sweep lifts the fence
+      outlook.reachableGpus += gpus;
+    } else if (fence && fenceEnd < end) {
+      outlook.reachableGpus += gpus;
+      outlook.ending.push({ lease: fence, gpus });
+    } else if (fence) outlook.blocking.push({ lease: fence, gpus });
+  }
+  return outlook;
+}
+
+/**
+ * When every routed class is short because of exclusive fences: rejected with `lease-exclusive` if no
+ * capacity the tenant may use before its lease ends can ever hold the request, queued with
+ * `lease-exclusive` if it waits for fences that end before its lease does. Null when fences are not
+ * what stands in the way (or a class places into the tenant's own exclusive racks).
+ */
+function fenceDecision(
+  state: AllocationState,
+  request: SubmittedWorkload,
+  classes: readonly { gpuClass: GpuClass; lease: Lease }[],
+  at: string,
+): { outcome: 'queued' | 'rejected'; detail: string } | null {
+  if (classes.length === 0 || classes.some(({ lease }) => lease.exclusivity === 'exclusive')) return null;
+  const n = request.gpuCount;
+  const outlooks = classes.map(({ gpuClass, lease }) => ({
+    lease,
+    o: fenceOutlook(state, gpuClass, lease, at),
+  }));
+  // Some class could hold the request in shared capacity alone: GPUs are busy, not fenced.
+  if (outlooks.some(({ o }) => o.sharedGpus >= n)) return null;
+  if (outlooks.every(({ o }) => o.reachableGpus < n && o.blocking.length > 0))
+    return {
+      outcome: 'rejected',
+      detail: outlooks
+        .map(
+          ({ lease, o }) =>
+            `${o.gpuClass}: ${n} wanted, ${o.reachableGpus} usable before lease ${lease.leaseId} ends (${iso(effectiveEnd(lease))}); fenced by exclusive lease(s) ${named(o.blocking)}`,
+        )
+        .join('; '),
+    };
+  const waiting = outlooks.filter(({ o }) => o.reachableGpus >= n && o.ending.length > 0);
+  if (waiting.length === 0) return null;
+  return {
+    outcome: 'queued',
+    detail: waiting
+      .map(
+        ({ o }) =>
+          `${o.gpuClass}: ${o.sharedGpus} GPUs in shared capacity, ${n} wanted; waits for exclusive lease(s) ${named(o.ending)} to end`,
+      )
+      .join('; '),
+  };
+}
+
 /** Decides where a request goes, trying its routed GPU classes in order. Does not change the state. */
 export function decidePlacement(
   state: AllocationState,
@@ -410,6 +512,22 @@ export function decidePlacement(
     if (found) return found;
   }
 
+  if (searchFailure?.reason === 'capacity') {
+    const fenced = fenceDecision(
+      state,
+      request,
+      [...candidates, ...quotaCandidates].map(({ gpuClass, lease }) => ({ gpuClass, lease })),
+      at,
+    );
+    if (fenced) return { kind: 'unplaced', reason: 'lease-exclusive', ...fenced };
+  }
+  if (searchFailure?.reason === 'capacity')
+    return {
+      kind: 'unplaced',
+      outcome: 'queued',
+      reason: 'capacity',
+      detail: `${searchFailure.detail}; waits for GPUs to be released`,
+    };
   if (searchFailure && QUEUEABLE.includes(searchFailure.reason)) {
     const impossible = searchFailure.reason === 'topology' && searchFailure.detail.includes('never fit');
     return {
