@@ -245,4 +245,103 @@ describe('issue #15: allocation decisions say why', () => {
       await post('/workloads/shr-16/release', { requestedAt: tick() }).expect(200);
     });
   });
+
+  describe('(9) commands are decided in time order', () => {
+    it("a placement stamped before the ledger's latest decision is refused 409 stale-command and writes nothing", async () => {
+      await lease('lease-tt', 'tt', { H200: 16 });
+      await quota('tt', 'H200', 'training', { kind: 'set', nominal: 16, borrowLimit: 0 }).expect(201);
+      const today = await submit({ workloadId: 'tt-today', tenantId: 'tt', gpuCount: 8 }).expect(201);
+      expect(today.body).toMatchObject({ outcome: 'placed' });
+      const latest = (await get('/workloads/tt-today').expect(200)).body;
+      expect(latest.status).toBe('placed');
+
+      const past = await submit({ workloadId: 'tt-past', tenantId: 'tt', gpuCount: 8, requestedAt: AT });
+      expect(past.status).toBe(409);
+      expect(past.body.error).toBe('stale-command');
+      expect(past.body.message).toMatch(
+        /stamped 2026-03-01T00:00:00.000Z, before the placement ledger's latest decision/,
+      );
+      await get('/workloads/tt-past').expect(404);
+      const lateRelease = await post('/workloads/tt-today/release', { requestedAt: AT });
+      expect(lateRelease.status).toBe(409);
+      expect((await get('/workloads/tt-today').expect(200)).body.status).toBe('placed');
+
+      // The next current command goes through; nothing of the refused ones reached the topic.
+      await post('/workloads/tt-today/release', { requestedAt: tick() }).expect(200);
+      const ledger = await events(
+        (e) =>
+          (e.payload as { tenantId?: string }).tenantId === 'tt' &&
+          e.type === allocation.WorkloadReleased.type,
+      );
+      expect(ledger).toHaveLength(1);
+      expect(
+        collector.messages.some(
+          (m) =>
+            (m.value as EventEnvelope & { payload: { workloadId?: string } }).payload.workloadId ===
+            'tt-past',
+        ),
+      ).toBe(false);
+    });
+  });
+
+  describe('(4) queued work is re-evaluated', () => {
+    const workload = async (id: string) => (await get(`/workloads/${id}`).expect(200)).body;
+    it('a quota doubled places the queued request; freed capacity updates what the rest waits for and their queue positions', async () => {
+      await lease('lease-q4', 'q4', { H200: 32 });
+      await quota('q4', 'H200', 'training', { kind: 'set', nominal: 8, borrowLimit: 8 }).expect(201);
+      await submit({ workloadId: 'q4-fill', tenantId: 'q4', gpuCount: 8 }).expect(201);
+      const waits = await submit({ workloadId: 'q4-a', tenantId: 'q4', gpuCount: 16 }).expect(201);
+      expect(waits.body).toMatchObject({ outcome: 'queued', reason: 'quota' });
+      expect(await workload('q4-a')).toMatchObject({ status: 'queued', reason: 'quota', queuePosition: 1 });
+
+      // "limits x2": the change re-drives the queue in the same transaction.
+      await quota('q4', 'H200', 'training', { kind: 'multiply', factor: 2 }, 'Claude Code limits x2').expect(
+        201,
+      );
+      expect(await workload('q4-a')).toMatchObject({ status: 'placed', queuePosition: null });
+      const [placed] = await events(
+        (e) =>
+          e.type === allocation.WorkloadPlaced.type &&
+          (e.payload as { workloadId: string }).workloadId === 'q4-a',
+      );
+      expect(placed.payload).toMatchObject({ gpuClass: 'H200', borrowed: true });
+
+      // Fill H200 (64 GPUs: 8 inf's, 16 tt's committed but idle) and queue two more.
+      await quota('q4', 'H200', 'training', { kind: 'set', nominal: 100, borrowLimit: 0 }).expect(201);
+      const big = await submit({ workloadId: 'q4-big', tenantId: 'q4', gpuCount: 40 }).expect(201);
+      expect(big.body).toMatchObject({ outcome: 'placed' });
+      const w1 = await submit({ workloadId: 'q4-w1', tenantId: 'q4', gpuCount: 8, priority: 5 }).expect(201);
+      expect(w1.body).toMatchObject({ outcome: 'queued', reason: 'capacity' });
+      expect(w1.body.detail).toMatch(
+        /^0 free H200 GPUs in shared capacity, 8 wanted; waits for GPUs to be released/,
+      );
+      await submit({ workloadId: 'q4-w2', tenantId: 'q4', gpuCount: 4, priority: 7 }).expect(201);
+      const queue = (await get('/queue').expect(200)).body.filter(
+        (q: { tenantId: string }) => q.tenantId === 'q4',
+      );
+      expect(queue.map((q: { workloadId: string; position: number }) => [q.workloadId, q.position])).toEqual([
+        ['q4-w2', 1],
+        ['q4-w1', 2],
+      ]);
+
+      // 8 GPUs free up: the higher priority (4 GPUs) runs, the other now says 4 are free and is first in line.
+      await post('/workloads/q4-fill/release', { requestedAt: tick() }).expect(200);
+      expect(await workload('q4-w2')).toMatchObject({ status: 'placed' });
+      const still = await workload('q4-w1');
+      expect(still).toMatchObject({ status: 'queued', reason: 'capacity', queuePosition: 1 });
+      expect(still.detail).toMatch(/^4 free H200 GPUs in shared capacity, 8 wanted/);
+      const requeued = await events(
+        (e) =>
+          e.type === allocation.WorkloadQueued.type &&
+          (e.payload as { workloadId: string }).workloadId === 'q4-w1' &&
+          (e.payload as { detail: string }).detail.startsWith('4 free'),
+      );
+      expect(requeued).toHaveLength(1);
+
+      for (const id of ['q4-big', 'q4-a', 'q4-w2'])
+        await post(`/workloads/${id}/release`, { requestedAt: tick() }).expect(200);
+      expect(await workload('q4-w1')).toMatchObject({ status: 'placed' });
+      await post('/workloads/q4-w1/release', { requestedAt: tick() }).expect(200);
+    });
+  });
 });

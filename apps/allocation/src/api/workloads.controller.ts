@@ -30,11 +30,7 @@ export class WorkloadsController {
   ) {
     const { requestedAt, ...request } = body;
     actingTenant(caller, request.tenantId);
-    const events = await this.commands.submit(
-      request,
-      requestedAt ?? new Date().toISOString(),
-      correlationId,
-    );
+    const events = await this.commands.submit(request, requestedAt, correlationId);
     return placeReply(request.workloadId, events);
   }
 
@@ -48,11 +44,7 @@ export class WorkloadsController {
     @CallerPrincipal() caller: Principal,
   ) {
     await this.checkOwner(caller, workloadId);
-    const events = await this.commands.release(
-      workloadId,
-      body.requestedAt ?? new Date().toISOString(),
-      correlationId,
-    );
+    const events = await this.commands.release(workloadId, body.requestedAt, correlationId);
     return {
       outcome: 'released',
       workloadId,
@@ -72,12 +64,7 @@ export class WorkloadsController {
     @CallerPrincipal() caller: Principal,
   ) {
     await this.checkOwner(caller, workloadId);
-    await this.commands.withdraw(
-      workloadId,
-      body.requestedAt ?? new Date().toISOString(),
-      body.reason,
-      correlationId,
-    );
+    await this.commands.withdraw(workloadId, body.requestedAt, body.reason, correlationId);
     return { outcome: 'withdrawn', workloadId };
   }
 

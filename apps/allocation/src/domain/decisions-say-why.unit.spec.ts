@@ -1,6 +1,16 @@
 import { allocation } from '@fleetledger/contracts';
 import { T0, World } from '../../test/allocation-world';
-import { routingOf } from './placement';
+import { NewEvent } from '@fleetledger/contracts';
+import {
+  commandTime,
+  queuedInOrder,
+  redriveAfter,
+  routingOf,
+  runRelease,
+  runSubmit,
+  runWithdraw,
+} from './placement';
+import { decideQuotaChange } from './quota';
 
 /** Issue #15: the pure rules behind "decisions that say why". */
 
@@ -97,5 +107,148 @@ describe('exclusive leases in the way are named', () => {
     expect(events.at(-1)?.type).toBe(type);
     expect(last(events).reason).toBe(reason);
     expect(last(events).detail).toMatch(detail);
+  });
+});
+
+describe('time in commands: the ledger is decided in time order', () => {
+  const LATER = '2026-03-01T02:00:00.000Z';
+  function world(): World {
+    const w = new World([{ racks: [{ gpuClass: 'H100' }] }]);
+    w.activeLease('lease-a', 'a', { H100: 32 });
+    w.quota('a', 'H100', 'training', { kind: 'set', nominal: 32, borrowLimit: 0 });
+    w.submit({ workloadId: 'now', tenantId: 'a', gpuCount: 8 }, LATER);
+    return w;
+  }
+  it.each([
+    {
+      name: 'a submission stamped before the latest ledger event',
+      act: (w: World) =>
+        runSubmit(
+          w.state,
+          {
+            workloadId: 'past',
+            tenantId: 'a',
+            workloadClass: 'training',
+            gpuCount: 8,
+            gang: true,
+            topology: 'any',
+            priority: 1,
+          },
+          T0,
+        ),
+    },
+    { name: 'a release stamped before it', act: (w: World) => runRelease(w.state, 'now', T0) },
+    { name: 'a withdrawal stamped before it', act: (w: World) => runWithdraw(w.state, 'now', T0) },
+  ])('$name is refused as stale-command, and nothing changes', ({ act }) => {
+    const w = world();
+    const free = w.state.view.utilization('H100');
+    expect(act(w)).toMatchObject({
+      kind: 'rejected',
+      reason: 'stale-command',
+      detail: expect.stringMatching(
+        /stamped 2026-03-01T00:00:00.000Z, before the placement ledger's latest decision at 2026-03-01T02:00:00.000Z/,
+      ),
+    });
+    expect(w.state.view.utilization('H100')).toEqual(free);
+    expect(w.state.workloads.has('past')).toBe(false);
+  });
+
+  it('a command at the same instant as the latest event is decided', () => {
+    const w = world();
+    expect(w.submit({ workloadId: 'same', tenantId: 'a', gpuCount: 8 }, LATER).at(-1)?.type).toBe(
+      allocation.WorkloadPlaced.type,
+    );
+  });
+
+  it.each([
+    {
+      name: 'an unstamped command runs at the clock',
+      ledgerAt: '2026-03-01T02:00:00.000Z',
+      now: '2026-03-01T03:00:00.000Z',
+      expected: '2026-03-01T03:00:00.000Z',
+    },
+    {
+      name: 'a clock behind the ledger (another replica) runs at the ledger time',
+      ledgerAt: '2026-03-01T02:00:00.000Z',
+      now: '2026-03-01T01:59:59.000Z',
+      expected: '2026-03-01T02:00:00.000Z',
+    },
+  ])('$name', ({ ledgerAt, now, expected }) => {
+    const w = world();
+    w.state.ledgerAt = ledgerAt;
+    expect(commandTime(w.state, undefined, now)).toBe(expected);
+  });
+});
+
+describe('every change that can change an answer re-drives the queue', () => {
+  /** One H100 rack (32 GPUs), tenant a: shared lease of 32, quota 8 nominal + 8 borrowable; 8 running. */
+  function world(): World {
+    const w = new World([{ racks: [{ gpuClass: 'H100' }] }]);
+    w.activeLease('lease-a', 'a', { H100: 32 });
+    w.quota('a', 'H100', 'training', { kind: 'set', nominal: 8, borrowLimit: 8 });
+    w.submit({ workloadId: 'run', tenantId: 'a', gpuCount: 8 });
+    return w;
+  }
+  const quotaChange = (w: World, nominal: number, borrowLimit: number) =>
+    decideQuotaChange(w.state.quotas.get('a') ?? new Map(), {
+      tenantId: 'a',
+      gpuClass: 'H100',
+      workloadClass: 'training',
+      change: { kind: 'set', nominal, borrowLimit },
+      reason: 'test',
+      author: 'test',
+      at: T0,
+    }) as NewEvent[];
+  const types = (events: NewEvent[]) => events.map((e) => e.type.replace('allocation.Workload', ''));
+
+  it('a quota raised: the queued request is placed in the same step', () => {
+    const w = world();
+    expect(w.submit({ workloadId: 'wait', tenantId: 'a', gpuCount: 16 }).at(-1)?.payload).toMatchObject({
+      reason: 'quota',
+    });
+    expect(types(redriveAfter(w.state, quotaChange(w, 16, 16), T0))).toEqual(['Placed']);
+  });
+
+  it('a quota lowered below the request: the queued request is rejected, saying why', () => {
+    const w = world();
+    w.submit({ workloadId: 'wait', tenantId: 'a', gpuCount: 16 });
+    const events = redriveAfter(w.state, quotaChange(w, 8, 0), T0);
+    expect(types(events)).toEqual(['Rejected']);
+    expect(events[0].payload).toMatchObject({
+      reason: 'quota',
+      detail: expect.stringMatching(/16 H100\/training GPUs exceed the quota \(8 nominal \+ 0/),
+    });
+  });
+
+  it('capacity freed but not enough: the waiting request says what is free now; an unchanged one writes nothing', () => {
+    const w = world();
+    w.quota('a', 'H100', 'training', { kind: 'set', nominal: 100, borrowLimit: 0 });
+    w.submit({ workloadId: 'most', tenantId: 'a', gpuCount: 20 }); // 28 in use, 4 free
+    const queued = w.submit({ workloadId: 'wait', tenantId: 'a', gpuCount: 10, priority: 5 });
+    expect(queued.at(-1)?.payload).toMatchObject({
+      detail: expect.stringMatching(/^4 free H100 GPUs in shared capacity, 10 wanted/),
+    });
+    const small = w.submit({ workloadId: 'small', tenantId: 'a', gpuCount: 2, priority: 1 }); // placed: 2 free
+    expect(types(small)).toContain('Placed');
+    const released = w.release('run'); // 10 free: 'wait' runs
+    expect(types(released)).toEqual(['Released', 'Placed']);
+    w.submit({ workloadId: 'later', tenantId: 'a', gpuCount: 8, priority: 1 }); // 0 free: queued
+    const freed = w.release('small'); // 2 free: still short
+    expect(types(freed)).toEqual(['Released', 'Queued']);
+    expect(freed[1].payload).toMatchObject({
+      workloadId: 'later',
+      detail: expect.stringMatching(/^2 free H100 GPUs/),
+    });
+    expect(types(w.drainQueue())).toEqual([]);
+  });
+
+  it('the queue is tried by priority, then submission time, then submission order', () => {
+    const w = world();
+    w.quota('a', 'H100', 'training', { kind: 'set', nominal: 100, borrowLimit: 0 });
+    w.submit({ workloadId: 'fill', tenantId: 'a', gpuCount: 24 });
+    w.submit({ workloadId: 'b-low', tenantId: 'a', gpuCount: 8, priority: 1 }, '2026-03-01T00:01:00.000Z');
+    w.submit({ workloadId: 'c-high', tenantId: 'a', gpuCount: 8, priority: 9 }, '2026-03-01T00:02:00.000Z');
+    w.submit({ workloadId: 'a-high', tenantId: 'a', gpuCount: 8, priority: 9 }, '2026-03-01T00:02:00.000Z');
+    expect(queuedInOrder(w.state).map((r) => r.workloadId)).toEqual(['c-high', 'a-high', 'b-low']);
   });
 });

@@ -641,12 +641,38 @@ export function placementEvents(
   return events;
 }
 
+/**
+ * Issue #15 (9), time in commands: the placement ledger is decided in time order. A ledger command
+ * (submit, release, withdraw) stamped before the ledger's latest event is refused with
+ * `stale-command`: the state holds only the present (today's free GPUs, quotas, fences), so a
+ * decision "as of" an earlier instant would be made against capacity that did not exist then, and
+ * its events would read as if they had happened before decisions already recorded. Equal times are
+ * fine. A caller that does not stamp its command gets the later of its clock and the ledger's time.
+ */
+export function checkCommandTime(state: AllocationState, at: string): Rejection<'stale-command'> | null {
+  if (Number.isNaN(Date.parse(at))) return reject('stale-command', `${at} is not an instant`);
+  if (state.ledgerAt && Date.parse(at) < Date.parse(state.ledgerAt))
+    return reject(
+      'stale-command',
+      `the command is stamped ${at}, before the placement ledger's latest decision at ${state.ledgerAt}; allocation decides in time order and does not evaluate the past: send it again with a current time (or none)`,
+    );
+  return null;
+}
+
+/** The time a ledger command runs at: the caller's stamp, else the later of `now` and the ledger's latest event. */
+export function commandTime(state: AllocationState, requestedAt: string | undefined, now: string): string {
+  if (requestedAt) return requestedAt;
+  return state.ledgerAt && Date.parse(state.ledgerAt) > Date.parse(now) ? state.ledgerAt : now;
+}
+
 /** submit -> placed | queued | rejected. A workload id is accepted once. */
 export function decideSubmit(
   state: AllocationState,
   request: allocation.WorkloadRequest,
   at: string,
-): NewEvent[] | Rejection<'duplicate'> {
+): NewEvent[] | Rejection<'duplicate' | 'stale-command'> {
+  const stale = checkCommandTime(state, at);
+  if (stale) return stale;
   if (state.workloads.has(request.workloadId))
     return reject('duplicate', `workload ${request.workloadId} was submitted before`);
   const submitted: SubmittedWorkload = { ...request, submittedAt: at };
@@ -658,7 +684,9 @@ export function decideRelease(
   state: AllocationState,
   workloadId: string,
   at: string,
-): NewEvent[] | Rejection<'not-placed'> {
+): NewEvent[] | Rejection<'not-placed' | 'stale-command'> {
+  const stale = checkCommandTime(state, at);
+  if (stale) return stale;
   const p = state.placements.get(workloadId);
   if (!p)
     return reject(
@@ -690,7 +718,9 @@ export function decideWithdraw(
   workloadId: string,
   at: string,
   reason?: string,
-): NewEvent[] | Rejection<'unknown-workload' | 'not-queued'> {
+): NewEvent[] | Rejection<'unknown-workload' | 'not-queued' | 'stale-command'> {
+  const stale = checkCommandTime(state, at);
+  if (stale) return stale;
   const record = state.workloads.get(workloadId);
   if (!record) return reject('unknown-workload', `no workload ${workloadId}`);
   if (!state.queue.has(workloadId))
@@ -715,7 +745,7 @@ export function runWithdraw(
   workloadId: string,
   at: string,
   reason?: string,
-): NewEvent[] | Rejection<'unknown-workload' | 'not-queued'> {
+): NewEvent[] | Rejection<'unknown-workload' | 'not-queued' | 'stale-command'> {
   const events = decideWithdraw(state, workloadId, at, reason);
   if (Array.isArray(events)) evolveAll(state, events);
   return events;
@@ -725,15 +755,62 @@ function evolveAll(state: AllocationState, events: readonly NewEvent[]): void {
   for (const event of events) evolve(state, event);
 }
 
-/** Tries queued workloads, highest priority first then in arrival order; applies and returns what happened. */
+/**
+ * The queue's order: highest priority first, then earliest submission, then submission order. The
+ * read model (`GET /queue`, queue positions) orders the same way.
+ */
+export function queueOrder(state: AllocationState): (a: SubmittedWorkload, b: SubmittedWorkload) => number {
+  const seq = (w: SubmittedWorkload) => state.workloads.get(w.workloadId)?.seq ?? 0;
+  return (a, b) =>
+    b.priority - a.priority || Date.parse(a.submittedAt) - Date.parse(b.submittedAt) || seq(a) - seq(b);
+}
+
+/** Queued workloads in the order they are tried. */
+export function queuedInOrder(state: AllocationState): SubmittedWorkload[] {
+  return [...state.queue.values()].sort(queueOrder(state));
+}
+
+/** Placement passes over the queue at most per re-drive (a pass that places nothing ends it sooner). */
+const MAX_QUEUE_PASSES = 4;
+
+/**
+ * Re-drives the queue (issue #15, 4): decides every queued workload again in queue order, applies
+ * and returns what changed. Placements first, pass after pass while a pass places something (a
+ * preempted victim queued in one pass is tried in the next). Then, from the last pass's decisions
+ * (made on the state as it is now): work that can now never run (a quota lowered below the request,
+ * a fence extended past the lease) is rejected with its reason, and work that still waits gets a new
+ * WorkloadQueued only when its reason or detail changed, so the read model always says what it waits
+ * for now, and nothing is written when nothing changed.
+ */
 export function runQueue(state: AllocationState, at: string): NewEvent[] {
-  const queued = [...state.queue.values()].map((request, arrival) => ({ request, arrival }));
-  queued.sort((a, b) => b.request.priority - a.request.priority || a.arrival - b.arrival);
   const out: NewEvent[] = [];
-  for (const { request } of queued) {
-    if (!state.queue.has(request.workloadId)) continue;
-    const decision = decidePlacement(state, request, at);
-    if (decision.kind !== 'placed') continue;
+  let unplaced: { request: SubmittedWorkload; decision: PlacementDecision }[] = [];
+  for (let pass = 0; pass < MAX_QUEUE_PASSES; pass++) {
+    unplaced = [];
+    let placedAny = false;
+    for (const request of queuedInOrder(state)) {
+      if (!state.queue.has(request.workloadId)) continue;
+      const decision = decidePlacement(state, request, at);
+      if (decision.kind === 'unplaced') {
+        unplaced.push({ request, decision });
+        continue;
+      }
+      const events = placementEvents(request, decision, at);
+      evolveAll(state, events);
+      out.push(...events);
+      placedAny = true;
+    }
+    if (!placedAny) break;
+  }
+  for (const { request, decision } of unplaced) {
+    if (decision.kind !== 'unplaced' || !state.queue.has(request.workloadId)) continue;
+    const record = state.workloads.get(request.workloadId);
+    if (
+      decision.outcome === 'queued' &&
+      record?.reason === decision.reason &&
+      record.detail === decision.detail
+    )
+      continue;
     const events = placementEvents(request, decision, at);
     evolveAll(state, events);
     out.push(...events);
@@ -741,12 +818,27 @@ export function runQueue(state: AllocationState, at: string): NewEvent[] {
   return out;
 }
 
+/** The later of two instants (ISO), `b` may be empty. */
+export function laterOf(a: string, b: string): string {
+  return b && Date.parse(b) > Date.parse(a) ? b : a;
+}
+
+/**
+ * A change outside the ledger that can change an answer (quota, lease signed / activated / amended,
+ * routing policy): applies its events to the state, then re-drives the queue, never before the
+ * ledger's latest decision. Returns the ledger's events.
+ */
+export function redriveAfter(state: AllocationState, events: readonly NewEvent[], at: string): NewEvent[] {
+  evolveAll(state, events);
+  return runQueue(state, laterOf(at, state.ledgerAt));
+}
+
 /** Runs a release and then the queue. */
 export function runRelease(
   state: AllocationState,
   workloadId: string,
   at: string,
-): NewEvent[] | Rejection<'not-placed'> {
+): NewEvent[] | Rejection<'not-placed' | 'stale-command'> {
   const released = decideRelease(state, workloadId, at);
   if (!Array.isArray(released)) return released;
   evolveAll(state, released);
@@ -757,7 +849,7 @@ export function runSubmit(
   state: AllocationState,
   request: allocation.WorkloadRequest,
   at: string,
-): NewEvent[] | Rejection<'duplicate'> {
+): NewEvent[] | Rejection<'duplicate' | 'stale-command'> {
   const events = decideSubmit(state, request, at);
   if (Array.isArray(events)) evolveAll(state, events);
   return events;

@@ -53,19 +53,30 @@ export class AllocationQueries {
         };
   }
 
+  /** One workload: its status, why (queued or rejected), and its place in the queue while queued (1 = next). */
   async workload(workloadId: string) {
     const [row] = await this.dataSource.query(
-      `SELECT workload_id AS "workloadId", tenant_id AS "tenantId", workload_class AS "workloadClass", gpu_count AS "gpuCount", priority, status, reason, detail
-         FROM ${this.s}.workloads WHERE workload_id = $1`,
+      `SELECT w.workload_id AS "workloadId", w.tenant_id AS "tenantId", w.workload_class AS "workloadClass", w.gpu_count AS "gpuCount",
+              w.priority, w.status, w.reason, w.detail, w.updated_at AS "updatedAt",
+              CASE WHEN w.status = 'queued' THEN (
+                SELECT count(*)::int + 1 FROM ${this.s}.workloads o
+                 WHERE o.status = 'queued'
+                   AND (o.priority, -extract(epoch FROM o.submitted_at), -o.submitted_position)
+                     > (w.priority, -extract(epoch FROM w.submitted_at), -w.submitted_position)
+              ) END AS "queuePosition"
+         FROM ${this.s}.workloads w WHERE w.workload_id = $1`,
       [workloadId],
     );
     return row;
   }
 
+  /** The queue in the order the engine tries it (priority, submission time, submission order), with positions. */
   queue() {
     return this.dataSource.query(
-      `SELECT workload_id AS "workloadId", tenant_id AS "tenantId", workload_class AS "workloadClass", gpu_count AS "gpuCount", priority, reason, detail
-         FROM ${this.s}.workloads WHERE status = 'queued' ORDER BY priority DESC, submitted_at, workload_id`,
+      `SELECT row_number() OVER (ORDER BY priority DESC, submitted_at, submitted_position)::int AS "position",
+              workload_id AS "workloadId", tenant_id AS "tenantId", workload_class AS "workloadClass", gpu_count AS "gpuCount",
+              priority, reason, detail, updated_at AS "updatedAt"
+         FROM ${this.s}.workloads WHERE status = 'queued' ORDER BY priority DESC, submitted_at, submitted_position`,
     );
   }
 

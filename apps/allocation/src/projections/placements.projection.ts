@@ -31,6 +31,7 @@ interface WorkloadRow extends WorkloadStatus {
   gpuCount: number;
   priority: number;
   submittedAt: string;
+  submittedPosition: number;
 }
 interface PlacementEnd {
   endedAt: string;
@@ -79,6 +80,7 @@ export async function applyPlacementEvents(
           detail: null,
           submittedAt: p.submittedAt,
           updatedAt: p.submittedAt,
+          submittedPosition: event.globalPosition,
         });
         break;
       }
@@ -154,9 +156,11 @@ export async function applyPlacementEvents(
   if (newWorkloads.size > 0) {
     await tx.query(
       `INSERT INTO ${s}.workloads
-       SELECT "workloadId", "tenantId", "workloadClass", "gpuCount", priority, status, reason, detail, "submittedAt", "updatedAt"
+       SELECT "workloadId", "tenantId", "workloadClass", "gpuCount", priority, status, reason, detail, "submittedAt", "updatedAt",
+              "submittedPosition"
          FROM jsonb_to_recordset($1::jsonb) AS r("workloadId" text, "tenantId" text, "workloadClass" text, "gpuCount" integer,
-              priority integer, status text, reason text, detail text, "submittedAt" timestamptz, "updatedAt" timestamptz)`,
+              priority integer, status text, reason text, detail text, "submittedAt" timestamptz, "updatedAt" timestamptz,
+              "submittedPosition" bigint)`,
       [JSON.stringify([...newWorkloads.values()])],
     );
   }
