@@ -344,4 +344,103 @@ describe('issue #15: allocation decisions say why', () => {
       await post('/workloads/q4-w1/release', { requestedAt: tick() }).expect(200);
     });
   });
+
+  describe('(8) a workload shows its history', () => {
+    it('placed, evicted by a failed GPU and re-placed, preempted, queued and placed again: each step with its time and reason', async () => {
+      await lease('lease-h8', 'h8', { H100: 32 });
+      await quota('h8', 'H100', 'training', { kind: 'set', nominal: 100, borrowLimit: 0 }).expect(201);
+      const low = await submit({ workloadId: 'h8-low', tenantId: 'h8', gpuCount: 8, priority: 1 }).expect(
+        201,
+      );
+      expect(low.body).toMatchObject({ outcome: 'placed', gpuClass: 'H100' });
+      const failed = low.body.gpuIds[0] as string;
+      const failedAt = tick();
+      await publishInventory(
+        [
+          {
+            type: 'inventory.GpuHealthChanged',
+            payload: {
+              gpuId: failed,
+              nodeId: failed.replace(/-g\d+$/, ''),
+              rackId: failed.replace(/-n\d+-g\d+$/, ''),
+              hallId: failed.replace(/-r\d+-n\d+-g\d+$/, ''),
+              gpuClass: 'H100',
+              from: 'healthy',
+              to: 'failed',
+              health: 'failed',
+              reason: 'XID 79',
+            },
+          },
+        ],
+        failedAt,
+      );
+      await waitUntil(
+        async () => (await get('/workloads/h8-low').expect(200)).body.history.length >= 4,
+        30_000,
+        'the eviction and re-placement of h8-low',
+      );
+      // 63 healthy shared H100 left, 8 held by h8-low: a 56-GPU job of higher priority preempts it.
+      const high = await submit({ workloadId: 'h8-high', tenantId: 'h8', gpuCount: 56, priority: 9 }).expect(
+        201,
+      );
+      expect(high.body).toMatchObject({ outcome: 'placed', preempted: ['h8-low'] });
+      await post('/workloads/h8-high/release', { requestedAt: tick() }).expect(200);
+
+      const body = (await get('/workloads/h8-low').expect(200)).body;
+      expect(body).toMatchObject({ status: 'placed', queuePosition: null });
+      expect(body.history.map((h: { kind: string; reason: string | null }) => [h.kind, h.reason])).toEqual([
+        ['submitted', null],
+        ['placed', null],
+        ['evicted', 'gpu-failed'],
+        ['placed', null],
+        ['preempted', 'priority'],
+        ['queued', 'capacity'],
+        ['placed', null],
+      ]);
+      expect(body.history[0]).toMatchObject({ gpuCount: 8 });
+      expect(body.history[1]).toMatchObject({
+        placementId: 'h8-low#1',
+        gpuClass: 'H100',
+        detail: 'first choice',
+      });
+      expect(body.history[2]).toMatchObject({
+        placementId: 'h8-low#1',
+        at: failedAt,
+        detail: `GPUs ${failed}`,
+      });
+      expect(body.history[3]).toMatchObject({ placementId: 'h8-low#2' });
+      expect(body.history[4]).toMatchObject({ placementId: 'h8-low#2', detail: 'preempted by h8-high' });
+      expect(body.history[6]).toMatchObject({ placementId: 'h8-low#3' });
+      await post('/workloads/h8-low/release', { requestedAt: tick() }).expect(200);
+    });
+
+    it('rebuilding the allocation projections from the log gives the live rows (history and queue order included)', async () => {
+      const { compareProjection, EventStore, rebuildProjection } = await import('@fleetledger/eventstore');
+      const { ownProjections } = await import('../src/handlers/allocation-engine');
+      const dataSource = await service.db.adminDataSource();
+      const store = service.app.get(EventStore);
+      for (const projection of ownProjections) {
+        const rebuilt = await rebuildProjection(dataSource, store, projection, {
+          targetSchema: `alloc15_rebuild_${projection.name.replace(/-/g, '_')}`,
+          batchSize: 1000,
+        });
+        const comparisons = await compareProjection(
+          dataSource,
+          projection,
+          'allocation',
+          rebuilt.targetSchema,
+        );
+        expect(comparisons.map((c) => [c.table, c.equal])).toEqual(projection.tables.map((t) => [t, true]));
+      }
+      // The migration that created workload_history fills it from the log by the projection's rules.
+      const { workloadHistoryFromLog } = await import('../src/migrations/1766000000200-workload-history');
+      const [diff] = await dataSource.query(
+        `SELECT (SELECT count(*) FROM (${workloadHistoryFromLog('allocation')} EXCEPT SELECT * FROM allocation.workload_history) a)::int AS missing,
+                (SELECT count(*) FROM (SELECT * FROM allocation.workload_history EXCEPT ${workloadHistoryFromLog('allocation')}) b)::int AS extra,
+                (SELECT count(*) FROM allocation.workload_history)::int AS total`,
+      );
+      expect(diff).toMatchObject({ missing: 0, extra: 0 });
+      expect(diff.total).toBeGreaterThan(30);
+    });
+  });
 });

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Param, Post, Put } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { allocation, Principal } from '@fleetledger/contracts';
 import { actingTenant, Allow, CallerPrincipal, CorrelationId, ServiceError } from '@fleetledger/platform';
 import { AllocationCommands } from '../handlers/allocation-commands';
@@ -18,6 +18,7 @@ export class QuotasController {
 
   /** Set or multiply (x2, x15) one quota; the change is an event with its reason and author. */
   @Post('quotas/:tenantId/:gpuClass/:workloadClass')
+  @ApiOperation({ summary: 'Set or multiply (x2) one quota with a reason; queued work is re-driven' })
   @Allow('operator')
   async change(
     @Param('tenantId') tenantId: string,
@@ -48,12 +49,14 @@ export class QuotasController {
   }
 
   @Get('quotas/:tenantId')
+  @ApiOperation({ summary: "A tenant's quotas per GPU class and workload class" })
   @Allow('operator', 'finance', 'tenant')
   quotas(@Param('tenantId') tenantId: string, @CallerPrincipal() caller: Principal) {
     return this.queries.quotas(actingTenant(caller, tenantId)!);
   }
 
   @Get('quotas/:tenantId/history')
+  @ApiOperation({ summary: 'Every quota change of a tenant, with reason and author' })
   @Allow('operator', 'finance', 'tenant')
   history(@Param('tenantId') tenantId: string, @CallerPrincipal() caller: Principal) {
     return this.queries.quotaHistory(actingTenant(caller, tenantId)!);
@@ -64,6 +67,10 @@ export class QuotasController {
    * nothing and answers 200 with `changed: false`: a PUT is idempotent.
    */
   @Put('routing-policy')
+  @ApiOperation({
+    summary:
+      'Set the routing policy (ordered GPU classes per workload class); the policy in force again is 200 changed:false',
+  })
   @Allow('operator')
   async changeRoutes(@Body() body: ChangeRoutesDto, @CorrelationId() correlationId: string) {
     try {
@@ -80,6 +87,7 @@ export class QuotasController {
   }
 
   @Get('routing-policy')
+  @ApiOperation({ summary: 'The routing policy in force (the default from DESIGN.md until one is set)' })
   @Allow('operator', 'finance', 'tenant')
   routes() {
     return this.queries.routes();

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Principal } from '@fleetledger/contracts';
 import {
   actingTenant,
@@ -22,6 +22,10 @@ export class WorkloadsController {
 
   /** Submit a workload: 201 with the outcome (placed, queued or rejected, with its reason). */
   @Post('workloads')
+  @ApiOperation({
+    summary:
+      'Submit a workload: placed, queued or rejected, with the reason (and the routing reason when placed)',
+  })
   @Allow('tenant', 'operator')
   async submit(
     @Body() body: PlaceDto,
@@ -35,6 +39,7 @@ export class WorkloadsController {
   }
 
   @Post('workloads/:workloadId/release')
+  @ApiOperation({ summary: 'Release a placed workload; the queue is re-driven' })
   @Allow('tenant', 'operator')
   @HttpCode(200)
   async release(
@@ -55,6 +60,7 @@ export class WorkloadsController {
 
   /** Takes a queued workload off the queue (409 not-queued when it is not: a placed one is released). */
   @Post('workloads/:workloadId/withdraw')
+  @ApiOperation({ summary: 'Take a queued workload off the queue' })
   @Allow('tenant', 'operator')
   @HttpCode(200)
   async withdraw(
@@ -69,6 +75,10 @@ export class WorkloadsController {
   }
 
   @Get('workloads/:workloadId')
+  @ApiOperation({
+    summary:
+      'A workload: status, current reason, queue position and its history (placed, queued, preempted, evicted, ... with times and reasons)',
+  })
   @Allow('tenant', 'operator')
   async workload(@Param('workloadId') workloadId: string, @CallerPrincipal() caller: Principal) {
     const found = await this.queries.workload(workloadId);
@@ -78,6 +88,9 @@ export class WorkloadsController {
   }
 
   @Get('queue')
+  @ApiOperation({
+    summary: 'The queue in the order it is tried, with positions and what each workload waits for',
+  })
   @Allow('operator')
   queue() {
     return this.queries.queue();
@@ -85,6 +98,7 @@ export class WorkloadsController {
 
   /** A tenant sees its own placements; operators and finance any tenant's (or all). */
   @Get('placements')
+  @ApiOperation({ summary: 'Current placements, with the class the policy asked for and the routing reason' })
   @Allow('tenant', 'operator', 'finance')
   placements(
     @CallerPrincipal() caller: Principal,
@@ -101,6 +115,7 @@ export class WorkloadsController {
 
   /** Allocated / healthy GPUs per class (from the projections). */
   @Get('utilization')
+  @ApiOperation({ summary: 'Allocated and healthy GPUs per class' })
   @Allow('operator', 'finance')
   utilization() {
     return this.queries.utilization();

@@ -67,7 +67,13 @@ export class AllocationQueries {
          FROM ${this.s}.workloads w WHERE w.workload_id = $1`,
       [workloadId],
     );
-    return row;
+    if (!row) return row;
+    const history = await this.dataSource.query(
+      `SELECT kind, at, placement_id AS "placementId", gpu_class AS "gpuClass", gpu_count AS "gpuCount", reason, detail
+         FROM ${this.s}.workload_history WHERE workload_id = $1 ORDER BY global_position`,
+      [workloadId],
+    );
+    return { ...row, history };
   }
 
   /** The queue in the order the engine tries it (priority, submission time, submission order), with positions. */

@@ -3,6 +3,7 @@ import { AllocationProjections1764000000100 } from './1764000000100-allocation-p
 import { SealEventLogAllocation1765000000000 } from './1765000000000-seal-event-log';
 import { PlacementRouting1766000000000 } from './1766000000000-placement-routing';
 import { QueueOrder1766000000100 } from './1766000000100-queue-order';
+import { WorkloadHistory1766000000200 } from './1766000000200-workload-history';
 
 /** Every migration of the allocation schema, oldest first. Never edit one that has shipped: add a new one. */
 export const allocationMigrations = [
@@ -11,4 +12,5 @@ export const allocationMigrations = [
   SealEventLogAllocation1765000000000,
   PlacementRouting1766000000000,
   QueueOrder1766000000100,
+  WorkloadHistory1766000000200,
 ];
