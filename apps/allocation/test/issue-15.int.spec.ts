@@ -345,6 +345,78 @@ describe('issue #15: allocation decisions say why', () => {
     });
   });
 
+  describe('(3) a power cap binds placement', () => {
+    const budget = (
+      scopeId: string,
+      hallId: string,
+      fromW: number,
+      toW: number,
+    ): inventory.InventoryEvent => ({
+      type: 'inventory.PowerBudgetChanged',
+      payload: { scope: 'rack', scopeId, siteId: 's1', hallId, fromW, toW, reason: 'grid limit' },
+    });
+    const rackPower = async (id: string) => (await get(`/power?scope=rack&id=${id}`).expect(200)).body[0];
+
+    it('racks capped below nominal draw: one node fits the headroom, the next placement waits with power-headroom, a raised cap lets it run', async () => {
+      const capped = rackId(2, 3);
+      // Inventory caps both H200 racks below their 40,800 W nominal draw (4 nodes, 3,060 W idle each).
+      await publishInventory([
+        budget(rackId(1, 3), 's1-h01', 40_800, 12_240),
+        budget(capped, 's1-h02', 40_800, 20_000),
+      ]);
+      await waitUntil(
+        async () => (await rackPower(capped)).budgetW === 20_000,
+        30_000,
+        'the cap in allocation',
+      );
+      expect(await rackPower(capped)).toEqual({
+        scope: 'rack',
+        id: capped,
+        budgetW: 20_000,
+        drawW: 12_240,
+        idleDrawW: 12_240,
+        headroomW: 7_760,
+      });
+      const site = (await get('/power?scope=site').expect(200)).body[0];
+      expect(site).toMatchObject({ id: 's1', budgetW: 300_000_000 });
+      expect(site.drawW).toBeGreaterThanOrEqual(site.idleDrawW);
+
+      await lease('lease-p3', 'p3', { H200: 8 });
+      await quota('p3', 'H200', 'training', { kind: 'set', nominal: 16, borrowLimit: 0 }).expect(201);
+      const first = await submit({ workloadId: 'p3-1', tenantId: 'p3', gpuCount: 8 }).expect(201);
+      expect(first.body).toMatchObject({ outcome: 'placed', gpuClass: 'H200' });
+      expect(first.body.nodeIds[0].startsWith(capped)).toBe(true);
+      expect(await rackPower(capped)).toMatchObject({ drawW: 19_380, headroomW: 620 });
+
+      const second = await submit({ workloadId: 'p3-2', tenantId: 'p3', gpuCount: 8 }).expect(201);
+      expect(second.body).toMatchObject({ outcome: 'queued', reason: 'power-headroom' });
+      expect(second.body.detail).toMatch(
+        /power budgets leave no headroom for 8 more H200 GPUs \(rack s1-h0[12]-r003: budget \d+ W, draw \d+ W, headroom \d+ W, 7140 W more needed\)/,
+      );
+      const [queued] = await events(
+        (e) =>
+          e.type === allocation.WorkloadQueued.type &&
+          (e.payload as { workloadId: string }).workloadId === 'p3-2',
+      );
+      expect(queued.payload).toMatchObject({ reason: 'power-headroom', detail: second.body.detail });
+      expect((await get('/workloads/p3-2').expect(200)).body).toMatchObject({
+        status: 'queued',
+        reason: 'power-headroom',
+      });
+
+      // The cap is raised: the budget change re-drives the queue.
+      await publishInventory([budget(capped, 's1-h02', 20_000, 40_800)]);
+      await waitUntil(
+        async () => (await get('/workloads/p3-2').expect(200)).body.status === 'placed',
+        30_000,
+        'p3-2 placed after the cap was raised',
+      );
+      expect(await rackPower(capped)).toMatchObject({ budgetW: 40_800, drawW: 26_520, headroomW: 14_280 });
+      for (const id of ['p3-1', 'p3-2'])
+        await post(`/workloads/${id}/release`, { requestedAt: tick() }).expect(200);
+    });
+  });
+
   describe('(8) a workload shows its history', () => {
     it('placed, evicted by a failed GPU and re-placed, preempted, queued and placed again: each step with its time and reason', async () => {
       await lease('lease-h8', 'h8', { H100: 32 });

@@ -1,4 +1,4 @@
-import { allocation } from '@fleetledger/contracts';
+import { allocation, inventory } from '@fleetledger/contracts';
 import { T0, World } from '../../test/allocation-world';
 import { NewEvent } from '@fleetledger/contracts';
 import {
@@ -250,5 +250,54 @@ describe('every change that can change an answer re-drives the queue', () => {
     w.submit({ workloadId: 'c-high', tenantId: 'a', gpuCount: 8, priority: 9 }, '2026-03-01T00:02:00.000Z');
     w.submit({ workloadId: 'a-high', tenantId: 'a', gpuCount: 8, priority: 9 }, '2026-03-01T00:02:00.000Z');
     expect(queuedInOrder(w.state).map((r) => r.workloadId)).toEqual(['c-high', 'a-high', 'b-low']);
+  });
+});
+
+describe('one power model: idle draw of every node plus the share of each busy GPU, against budgets below nominal', () => {
+  /** One H100 rack of 4 nodes (10,200 W nominal each, 3,060 W idle), capped at 30,000 W (nominal 40,800 W). */
+  function capped(): World {
+    const w = new World([{ racks: [{ gpuClass: 'H100', powerBudgetW: 30_000 }] }]);
+    w.activeLease('lease-a', 'a', { H100: 32 });
+    w.quota('a', 'H100', 'training', { kind: 'set', nominal: 32, borrowLimit: 0 });
+    return w;
+  }
+  it.each([
+    { nominal: 10_200, gpus: 8, busy: 0, drawW: 3_060 },
+    { nominal: 10_200, gpus: 8, busy: 4, drawW: 3_060 + 3_570 },
+    { nominal: 10_200, gpus: 8, busy: 8, drawW: 10_200 },
+  ])(
+    'a node of $nominal W with $busy of $gpus GPUs busy draws $drawW W',
+    ({ nominal, gpus, busy, drawW }) => {
+      expect(inventory.nodeDrawW(nominal, gpus, busy)).toBe(drawW);
+    },
+  );
+
+  it('an idle rack already draws its idle power; two busy nodes fit the cap, a third is refused with power-headroom naming the rack', () => {
+    const w = capped();
+    expect(w.state.view.power().find((p) => p.scope === 'rack')).toMatchObject({
+      id: 's1-h01-r001',
+      budgetW: 30_000,
+      drawW: 12_240,
+      idleDrawW: 12_240,
+      headroomW: 17_760,
+    });
+    expect(w.submit({ workloadId: 'one', tenantId: 'a', gpuCount: 8 }).at(-1)?.type).toBe(
+      allocation.WorkloadPlaced.type,
+    );
+    expect(w.submit({ workloadId: 'two', tenantId: 'a', gpuCount: 8 }).at(-1)?.type).toBe(
+      allocation.WorkloadPlaced.type,
+    );
+    const third = w.submit({ workloadId: 'three', tenantId: 'a', gpuCount: 8 });
+    expect(third.at(-1)?.payload).toMatchObject({
+      reason: 'power-headroom',
+      detail: expect.stringMatching(
+        /rack s1-h01-r001: budget 30000 W, draw 26520 W, headroom 3480 W, \d+ W more needed/,
+      ),
+    });
+    // Releasing one gives the headroom back: the queue is re-driven and the third runs.
+    expect(w.release('one').map((e) => e.type)).toEqual([
+      allocation.WorkloadReleased.type,
+      allocation.WorkloadPlaced.type,
+    ]);
   });
 });

@@ -337,7 +337,7 @@ function withPreemption(
   return found;
 }
 
-const QUEUEABLE: readonly SearchFailure[] = ['capacity', 'power', 'topology'];
+const QUEUEABLE: readonly SearchFailure[] = ['capacity', 'power-headroom', 'topology'];
 
 /** What exclusive fences leave a shared lease of one class, over the lease's term. */
 export interface FenceOutlook {

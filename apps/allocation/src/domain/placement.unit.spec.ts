@@ -111,7 +111,7 @@ describe('placement engine: tricky cases', () => {
       },
       fleet: [{ racks: [H100] }],
       expected: ['Queued'],
-      reason: 'power',
+      reason: 'power-headroom',
     },
   ])('$name', ({ run, fleet, expected, reason }) => {
     const events = run(world(fleet));
