@@ -671,10 +671,11 @@ export function decideSubmit(
   request: allocation.WorkloadRequest,
   at: string,
 ): NewEvent[] | Rejection<'duplicate' | 'stale-command'> {
-  const stale = checkCommandTime(state, at);
-  if (stale) return stale;
+  // A retry of an accepted submission is a duplicate whatever its time (the first answer stands).
   if (state.workloads.has(request.workloadId))
     return reject('duplicate', `workload ${request.workloadId} was submitted before`);
+  const stale = checkCommandTime(state, at);
+  if (stale) return stale;
   const submitted: SubmittedWorkload = { ...request, submittedAt: at };
   const decision = decidePlacement(state, submitted, at);
   return [newEvent(allocation.WorkloadSubmitted, submitted, at), ...placementEvents(submitted, decision, at)];
