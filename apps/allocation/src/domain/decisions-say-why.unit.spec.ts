@@ -1,5 +1,5 @@
 import { allocation, inventory } from '@fleetledger/contracts';
-import { T0, World } from '../../test/allocation-world';
+import { T0, TERM, World } from '../../test/allocation-world';
 import { NewEvent } from '@fleetledger/contracts';
 import {
   commandTime,
@@ -240,6 +240,28 @@ describe('every change that can change an answer re-drives the queue', () => {
       detail: expect.stringMatching(/^2 free H100 GPUs/),
     });
     expect(types(w.drainQueue())).toEqual([]);
+  });
+
+  it('a lease amended to commit more GPUs: work waiting to borrow idle lease capacity is placed', () => {
+    const w = new World([{ racks: [{ gpuClass: 'H100' }] }]);
+    w.activeLease('lease-a', 'a', { H100: 8 });
+    w.quota('a', 'H100', 'training', { kind: 'set', nominal: 0, borrowLimit: 16 });
+    w.submit({ workloadId: 'first', tenantId: 'a', gpuCount: 8 });
+    const waits = w.submit({ workloadId: 'second', tenantId: 'a', gpuCount: 8 });
+    expect(waits.at(-1)?.payload).toMatchObject({
+      reason: 'quota',
+      detail: expect.stringMatching(/needs idle capacity of lease lease-a, 0 idle/),
+    });
+    const amended = w.lease({
+      kind: 'amend',
+      leaseId: 'lease-a',
+      term: TERM,
+      committedGpus: { H100: 16 },
+      reason: 'more',
+      author: 'sales',
+      at: T0,
+    }) as NewEvent[];
+    expect(types(redriveAfter(w.state, amended, T0))).toEqual(['Placed']);
   });
 
   it('the queue is tried by priority, then submission time, then submission order', () => {

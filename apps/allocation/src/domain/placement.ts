@@ -378,7 +378,8 @@ export function fenceOutlook(
   const byFence = new Map<string, number>();
   for (const rack of state.view.racks.values()) {
     if (rack.gpuClass !== gpuClass) continue;
-    const gpus = state.view.installedGpus([rack])[gpuClass];
+    let gpus = 0; // GPUs in service: nodes not decommissioned (cheap: no per-GPU scan on a 220,000-GPU fleet)
+    for (const node of rack.nodes) if (!node.decommissioned) gpus += node.gpus.length;
     if (rack.fence === null) {
       outlook.sharedGpus += gpus;
       outlook.reachableGpus += gpus;
