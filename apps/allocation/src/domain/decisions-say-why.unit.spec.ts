@@ -110,6 +110,17 @@ describe('exclusive leases in the way are named', () => {
   });
 });
 
+it('more GPUs than the class has in service, with no fence in the way: rejected for capacity, not queued forever', () => {
+  const w = new World([{ racks: [{ gpuClass: 'H100' }] }]);
+  w.activeLease('lease-a', 'a', { H100: 32 });
+  w.quota('a', 'H100', 'training', { kind: 'set', nominal: 200, borrowLimit: 0 });
+  const events = w.submit({ workloadId: 'huge', tenantId: 'a', gpuCount: 40 });
+  expect(events.at(-1)).toMatchObject({
+    type: allocation.WorkloadRejected.type,
+    payload: { reason: 'capacity', detail: 'H100: 40 wanted, 32 GPUs in service in shared capacity' },
+  });
+});
+
 describe('time in commands: the ledger is decided in time order', () => {
   const LATER = '2026-03-01T02:00:00.000Z';
   function world(): World {

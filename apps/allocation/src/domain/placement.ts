@@ -400,17 +400,19 @@ export function fenceOutlook(
 }
 
 /**
- * When every routed class is short because of exclusive fences: rejected with `lease-exclusive` if no
- * capacity the tenant may use before its lease ends can ever hold the request, queued with
- * `lease-exclusive` if it waits for fences that end before its lease does. Null when fences are not
- * what stands in the way (or a class places into the tenant's own exclusive racks).
+ * When no routed class can hold the request in its shared capacity, even empty: rejected with
+ * `lease-exclusive` if no capacity the tenant may use before its lease ends can ever hold it and
+ * exclusive fences are part of why (naming them), with `capacity` if the classes have too few GPUs
+ * in service at all; queued with `lease-exclusive` if it waits for fences that end before its lease
+ * does. Null when busy GPUs, not fences or fleet size, stand in the way (or a class places into the
+ * tenant's own exclusive racks).
  */
 function fenceDecision(
   state: AllocationState,
   request: SubmittedWorkload,
   classes: readonly { gpuClass: GpuClass; lease: Lease }[],
   at: string,
-): { outcome: 'queued' | 'rejected'; detail: string } | null {
+): { outcome: 'queued' | 'rejected'; reason: 'lease-exclusive' | 'capacity'; detail: string } | null {
   if (classes.length === 0 || classes.some(({ lease }) => lease.exclusivity === 'exclusive')) return null;
   const n = request.gpuCount;
   const outlooks = classes.map(({ gpuClass, lease }) => ({
@@ -419,9 +421,19 @@ function fenceDecision(
   }));
   // Some class could hold the request in shared capacity alone: GPUs are busy, not fenced.
   if (outlooks.some(({ o }) => o.sharedGpus >= n)) return null;
-  if (outlooks.every(({ o }) => o.reachableGpus < n && o.blocking.length > 0))
+  // Not even every GPU of the classes in service, fenced or not, would hold it: it can never run.
+  if (outlooks.every(({ o }) => o.reachableGpus < n && o.blocking.length === 0))
     return {
       outcome: 'rejected',
+      reason: 'capacity',
+      detail: outlooks
+        .map(({ o }) => `${o.gpuClass}: ${n} wanted, ${o.reachableGpus} GPUs in service in shared capacity`)
+        .join('; '),
+    };
+  if (outlooks.every(({ o }) => o.reachableGpus < n))
+    return {
+      outcome: 'rejected',
+      reason: 'lease-exclusive',
       detail: outlooks
         .map(
           ({ lease, o }) =>
@@ -433,6 +445,7 @@ function fenceDecision(
   if (waiting.length === 0) return null;
   return {
     outcome: 'queued',
+    reason: 'lease-exclusive',
     detail: waiting
       .map(
         ({ o }) =>
@@ -520,7 +533,7 @@ export function decidePlacement(
       [...candidates, ...quotaCandidates].map(({ gpuClass, lease }) => ({ gpuClass, lease })),
       at,
     );
-    if (fenced) return { kind: 'unplaced', reason: 'lease-exclusive', ...fenced };
+    if (fenced) return { kind: 'unplaced', ...fenced };
   }
   if (searchFailure?.reason === 'capacity')
     return {
