@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { allocationService } from './allocation.options';
 import { AllocationKafkaController } from './api/allocation.kafka';
 import { LeasesController } from './api/leases.controller';
+import { PowerController } from './api/power.controller';
 import { QuotasController } from './api/quotas.controller';
 import { WorkloadsController } from './api/workloads.controller';
 import { AllocationCommands } from './handlers/allocation-commands';
@@ -14,7 +15,13 @@ import { InventoryConsumer } from './handlers/inventory.consumer';
 
 @Module({
   imports: [PlatformModule.forService(allocationService)],
-  controllers: [LeasesController, QuotasController, WorkloadsController, AllocationKafkaController],
+  controllers: [
+    LeasesController,
+    QuotasController,
+    WorkloadsController,
+    PowerController,
+    AllocationKafkaController,
+  ],
   providers: [
     {
       provide: AllocationEngine,

@@ -23,7 +23,7 @@ export class AllocationKafkaController {
       return { outcome: 'rejected', workloadId, reason: 'invalid', detail: formatZodError(parsed.error) };
     const { requestedAt, ...request } = parsed.data;
     try {
-      const events = await this.commands.submit(request, requestedAt ?? new Date().toISOString(), uuidv7());
+      const events = await this.commands.submit(request, requestedAt, uuidv7());
       return placeReply(request.workloadId, events);
     } catch (error) {
       if (error instanceof ServiceError)
@@ -43,11 +43,7 @@ export class AllocationKafkaController {
     const workloadId = String((payload as { workloadId?: unknown })?.workloadId ?? '');
     if (!parsed.success) return { outcome: 'not-placed', workloadId, detail: formatZodError(parsed.error) };
     try {
-      const events = await this.commands.release(
-        parsed.data.workloadId,
-        parsed.data.requestedAt ?? new Date().toISOString(),
-        uuidv7(),
-      );
+      const events = await this.commands.release(parsed.data.workloadId, parsed.data.requestedAt, uuidv7());
       return {
         outcome: 'released',
         workloadId,

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   actingTenant,
   Allow,
@@ -28,6 +28,10 @@ export class LeasesController {
   ) {}
 
   @Post()
+  @ApiOperation({
+    summary:
+      'Sign a lease (tenant, term [start, end), committed GPUs per class, exclusive or shared); queued work is re-driven',
+  })
   async sign(
     @Body() body: SignLeaseDto,
     @CorrelationId() correlationId: string,
@@ -43,6 +47,10 @@ export class LeasesController {
    * ended by `at` and ends the placements of ended leases (WorkloadEvicted, cause `lease-ended`).
    */
   @Post('expire-due')
+  @ApiOperation({
+    summary:
+      'Expire every lease whose term ended by `at`: lift fences, end their placements, re-drive the queue',
+  })
   @HttpCode(200)
   async expireDue(@Body() body: ExpireDueLeasesDto, @CorrelationId() correlationId: string) {
     const events = await this.commands.expireDue(body.at ?? now(), body.author, correlationId);
@@ -57,6 +65,9 @@ export class LeasesController {
   }
 
   @Post(':leaseId/activate')
+  @ApiOperation({
+    summary: 'Activate a signed lease (an exclusive one fences its racks); queued work is re-driven',
+  })
   async activate(
     @Param('leaseId') leaseId: string,
     @Body() body: ActivateLeaseDto,
@@ -71,6 +82,9 @@ export class LeasesController {
   }
 
   @Post(':leaseId/amend')
+  @ApiOperation({
+    summary: "Amend a lease's term, commitments, scope or rate plan from `at`; queued work is re-driven",
+  })
   async amend(
     @Param('leaseId') leaseId: string,
     @Body() body: AmendLeaseDto,
@@ -82,6 +96,7 @@ export class LeasesController {
   }
 
   @Post(':leaseId/terminate')
+  @ApiOperation({ summary: 'Terminate a lease at `at`: its placements end, queued work is re-driven' })
   async terminate(
     @Param('leaseId') leaseId: string,
     @Body() body: TerminateLeaseDto,
@@ -96,12 +111,14 @@ export class LeasesController {
   }
 
   @Get()
+  @ApiOperation({ summary: 'List leases (a tenant sees its own)' })
   @Allow('operator', 'finance', 'tenant')
   list(@CallerPrincipal() caller: Principal, @Query('tenantId') tenantId?: string) {
     return this.queries.leases(actingTenant(caller, tenantId, { required: false }));
   }
 
   @Get(':leaseId')
+  @ApiOperation({ summary: 'One lease' })
   @Allow('operator', 'finance', 'tenant')
   async get(@Param('leaseId') leaseId: string, @CallerPrincipal() caller: Principal) {
     const [lease] = await this.queries.leases(undefined, leaseId);

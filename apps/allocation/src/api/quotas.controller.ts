@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Param, Post, Put } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { allocation, Principal } from '@fleetledger/contracts';
 import { actingTenant, Allow, CallerPrincipal, CorrelationId, ServiceError } from '@fleetledger/platform';
 import { AllocationCommands } from '../handlers/allocation-commands';
@@ -18,6 +18,7 @@ export class QuotasController {
 
   /** Set or multiply (x2, x15) one quota; the change is an event with its reason and author. */
   @Post('quotas/:tenantId/:gpuClass/:workloadClass')
+  @ApiOperation({ summary: 'Set or multiply (x2) one quota with a reason; queued work is re-driven' })
   @Allow('operator')
   async change(
     @Param('tenantId') tenantId: string,
@@ -48,28 +49,45 @@ export class QuotasController {
   }
 
   @Get('quotas/:tenantId')
+  @ApiOperation({ summary: "A tenant's quotas per GPU class and workload class" })
   @Allow('operator', 'finance', 'tenant')
   quotas(@Param('tenantId') tenantId: string, @CallerPrincipal() caller: Principal) {
     return this.queries.quotas(actingTenant(caller, tenantId)!);
   }
 
   @Get('quotas/:tenantId/history')
+  @ApiOperation({ summary: 'Every quota change of a tenant, with reason and author' })
   @Allow('operator', 'finance', 'tenant')
   history(@Param('tenantId') tenantId: string, @CallerPrincipal() caller: Principal) {
     return this.queries.quotaHistory(actingTenant(caller, tenantId)!);
   }
 
+  /**
+   * Sets the routing policy. Putting the policy already in force (the default included) changes
+   * nothing and answers 200 with `changed: false`: a PUT is idempotent.
+   */
   @Put('routing-policy')
+  @ApiOperation({
+    summary:
+      'Set the routing policy (ordered GPU classes per workload class); the policy in force again is 200 changed:false',
+  })
   @Allow('operator')
   async changeRoutes(@Body() body: ChangeRoutesDto, @CorrelationId() correlationId: string) {
-    const [event] = await this.commands.routing(
-      { routes: body.routes, reason: body.reason, author: body.author, at: body.at ?? now() },
-      correlationId,
-    );
-    return event.payload;
+    try {
+      const [event] = await this.commands.routing(
+        { routes: body.routes, reason: body.reason, author: body.author, at: body.at ?? now() },
+        correlationId,
+      );
+      return { changed: true, ...(event.payload as object) };
+    } catch (error) {
+      if (error instanceof ServiceError && error.code === 'unchanged')
+        return { changed: false, ...(await this.queries.routes()) };
+      throw error;
+    }
   }
 
   @Get('routing-policy')
+  @ApiOperation({ summary: 'The routing policy in force (the default from DESIGN.md until one is set)' })
   @Allow('operator', 'finance', 'tenant')
   routes() {
     return this.queries.routes();

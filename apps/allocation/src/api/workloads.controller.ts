@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Principal } from '@fleetledger/contracts';
 import {
   actingTenant,
@@ -22,6 +22,10 @@ export class WorkloadsController {
 
   /** Submit a workload: 201 with the outcome (placed, queued or rejected, with its reason). */
   @Post('workloads')
+  @ApiOperation({
+    summary:
+      'Submit a workload: placed, queued or rejected, with the reason (and the routing reason when placed)',
+  })
   @Allow('tenant', 'operator')
   async submit(
     @Body() body: PlaceDto,
@@ -30,15 +34,12 @@ export class WorkloadsController {
   ) {
     const { requestedAt, ...request } = body;
     actingTenant(caller, request.tenantId);
-    const events = await this.commands.submit(
-      request,
-      requestedAt ?? new Date().toISOString(),
-      correlationId,
-    );
+    const events = await this.commands.submit(request, requestedAt, correlationId);
     return placeReply(request.workloadId, events);
   }
 
   @Post('workloads/:workloadId/release')
+  @ApiOperation({ summary: 'Release a placed workload; the queue is re-driven' })
   @Allow('tenant', 'operator')
   @HttpCode(200)
   async release(
@@ -48,11 +49,7 @@ export class WorkloadsController {
     @CallerPrincipal() caller: Principal,
   ) {
     await this.checkOwner(caller, workloadId);
-    const events = await this.commands.release(
-      workloadId,
-      body.requestedAt ?? new Date().toISOString(),
-      correlationId,
-    );
+    const events = await this.commands.release(workloadId, body.requestedAt, correlationId);
     return {
       outcome: 'released',
       workloadId,
@@ -63,6 +60,7 @@ export class WorkloadsController {
 
   /** Takes a queued workload off the queue (409 not-queued when it is not: a placed one is released). */
   @Post('workloads/:workloadId/withdraw')
+  @ApiOperation({ summary: 'Take a queued workload off the queue' })
   @Allow('tenant', 'operator')
   @HttpCode(200)
   async withdraw(
@@ -72,16 +70,15 @@ export class WorkloadsController {
     @CallerPrincipal() caller: Principal,
   ) {
     await this.checkOwner(caller, workloadId);
-    await this.commands.withdraw(
-      workloadId,
-      body.requestedAt ?? new Date().toISOString(),
-      body.reason,
-      correlationId,
-    );
+    await this.commands.withdraw(workloadId, body.requestedAt, body.reason, correlationId);
     return { outcome: 'withdrawn', workloadId };
   }
 
   @Get('workloads/:workloadId')
+  @ApiOperation({
+    summary:
+      'A workload: status, current reason, queue position and its history (placed, queued, preempted, evicted, ... with times and reasons)',
+  })
   @Allow('tenant', 'operator')
   async workload(@Param('workloadId') workloadId: string, @CallerPrincipal() caller: Principal) {
     const found = await this.queries.workload(workloadId);
@@ -91,6 +88,9 @@ export class WorkloadsController {
   }
 
   @Get('queue')
+  @ApiOperation({
+    summary: 'The queue in the order it is tried, with positions and what each workload waits for',
+  })
   @Allow('operator')
   queue() {
     return this.queries.queue();
@@ -98,6 +98,7 @@ export class WorkloadsController {
 
   /** A tenant sees its own placements; operators and finance any tenant's (or all). */
   @Get('placements')
+  @ApiOperation({ summary: 'Current placements, with the class the policy asked for and the routing reason' })
   @Allow('tenant', 'operator', 'finance')
   placements(
     @CallerPrincipal() caller: Principal,
@@ -114,6 +115,7 @@ export class WorkloadsController {
 
   /** Allocated / healthy GPUs per class (from the projections). */
   @Get('utilization')
+  @ApiOperation({ summary: 'Allocated and healthy GPUs per class' })
   @Allow('operator', 'finance')
   utilization() {
     return this.queries.utilization();

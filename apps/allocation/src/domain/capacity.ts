@@ -15,10 +15,10 @@ type GpuHealth = inventory.GpuHealth;
  * A pool is the capacity one kind of workload may use: `shared` capacity of a class, or the racks
  * fenced off by one exclusive lease (`fence` = lease id).
  *
- * Power: a node's nominal draw is budgeted in proportion to its allocated GPUs
- * (floor(nominalPowerW * allocated / gpus)); idle nodes count zero. Inventory already refuses to
- * commission beyond a cap at nominal draw, so this bites when budgets are lowered
- * (PowerBudgetChanged), which is exactly when placements must stop.
+ * Power (the model shared with inventory, contracts inventory/power.ts): every commissioned node
+ * draws its idle power, plus its share of the rest for each allocated GPU. Budgets may be set below
+ * the nominal draw (a cap); placements are admitted only while every budget above them keeps
+ * headroom (budget - draw) for the GPUs they add.
  */
 
 export interface SiteRec {
@@ -85,7 +85,17 @@ export class Pool {
 }
 
 export function nodeDrawW(node: NodeRec, allocated: number): number {
-  return Math.floor((node.nominalPowerW * allocated) / node.gpus.length);
+  return inventory.nodeDrawW(node.nominalPowerW, node.gpus.length, allocated);
+}
+
+/** One budget's view for operators: budget, draw (idle included), headroom. */
+export interface PowerScope {
+  scope: 'site' | 'hall' | 'rack';
+  id: string;
+  budgetW: number | null;
+  drawW: number;
+  idleDrawW: number;
+  headroomW: number | null;
 }
 
 export class CapacityView {
@@ -165,6 +175,7 @@ export class CapacityView {
           };
           rack.nodes.push(node);
           this.nodes.set(node.nodeId, node);
+          this.addIdleDraw(node, 1);
           for (const g of commissioned.gpus) {
             const gpu: GpuRec = {
               gpuId: g.gpuId,
@@ -199,12 +210,18 @@ export class CapacityView {
           if (gpu) this.setHealth(gpu, health);
         }
         return;
-      case 'inventory.NodeDecommissioned':
+      case 'inventory.NodeDecommissioned': {
         for (const gpuId of event.payload.gpuIds) {
           const gpu = this.gpus.get(gpuId);
           if (gpu) this.setHealth(gpu, 'decommissioned');
         }
+        const node = this.nodes.get(event.payload.nodeId);
+        if (node && !node.decommissioned) {
+          node.decommissioned = true;
+          this.addIdleDraw(node, -1); // out of service: it draws nothing any more
+        }
         return;
+      }
       case 'inventory.PowerBudgetChanged': {
         const p = event.payload;
         const target =
@@ -296,6 +313,50 @@ export class CapacityView {
       });
       this.addDraw(node, -held.length);
     });
+  }
+
+  /** A node's idle draw counts on its rack, hall and site from commissioning to decommissioning. */
+  private addIdleDraw(node: NodeRec, sign: 1 | -1): void {
+    const watts = sign * inventory.idleDrawW(node.nominalPowerW);
+    node.rack.drawW += watts;
+    node.rack.hall.drawW += watts;
+    node.rack.hall.site.drawW += watts;
+  }
+
+  /** Budget, draw (idle included) and headroom of every site, hall and rack, in id order. */
+  power(): PowerScope[] {
+    const scope = (
+      kind: PowerScope['scope'],
+      id: string,
+      budgetW: number,
+      drawW: number,
+      nodes: Iterable<NodeRec>,
+    ): PowerScope => {
+      let idle = 0;
+      for (const node of nodes) if (!node.decommissioned) idle += inventory.idleDrawW(node.nominalPowerW);
+      // A site or hall registered late (its events on another partition) has no budget yet.
+      const known = budgetW !== Number.MAX_SAFE_INTEGER;
+      return {
+        scope: kind,
+        id,
+        budgetW: known ? budgetW : null,
+        drawW,
+        idleDrawW: idle,
+        headroomW: known ? budgetW - drawW : null,
+      };
+    };
+    const out: PowerScope[] = [];
+    const byId = <T>(map: Map<string, T>) => [...map].sort(([a], [b]) => a.localeCompare(b));
+    const nodesOf = (racks: Iterable<RackRec>) => [...racks].flatMap((r) => r.nodes);
+    for (const [id, site] of byId(this.sites)) {
+      const racks = [...this.racks.values()].filter((r) => r.hall.site === site);
+      out.push(scope('site', id, site.budgetW, site.drawW, nodesOf(racks)));
+    }
+    for (const [id, hall] of byId(this.halls))
+      out.push(scope('hall', id, hall.budgetW, hall.drawW, nodesOf(hall.racks)));
+    for (const [id, rack] of byId(this.racks))
+      out.push(scope('rack', id, rack.budgetW, rack.drawW, rack.nodes));
+    return out;
   }
 
   private addDraw(node: NodeRec, delta: number): void {

@@ -107,10 +107,13 @@ describe('leases', () => {
     const w = world();
     w.activeLease('lease-b', 'beta', { H100: 8 });
     w.quota('beta', 'H100', 'training', { kind: 'set', nominal: 64, borrowLimit: 0 });
-    w.submit({ workloadId: 'x', tenantId: 'beta', gpuCount: 64, gang: false });
-    expect(w.placementOf('x')).toBeUndefined();
+    // lease-a fences the racks for all of lease-b's term: refused, naming the lease in the way (issue #15).
+    const refused = w.submit({ workloadId: 'x', tenantId: 'beta', gpuCount: 64, gang: false });
+    expect(refused.at(-1)?.payload).toMatchObject({ reason: 'lease-exclusive' });
+    expect((refused.at(-1)?.payload as { detail: string }).detail).toContain('lease-a');
     w.apply(w.lease({ kind: 'terminate', leaseId: 'lease-a', reason: 'ended', author: 'ops', at: T0 }));
-    expect(w.drainQueue().map((e) => e.type)).toEqual([allocation.WorkloadPlaced.type]);
+    const again = w.submit({ workloadId: 'y', tenantId: 'beta', gpuCount: 64, gang: false });
+    expect(again.map((e) => e.type)).toContain(allocation.WorkloadPlaced.type);
   });
 });
 

@@ -32,6 +32,33 @@ interface Candidate {
   lease: Lease;
   pool: Pool;
   borrowed: boolean;
+  /** Why the routing policy's earlier classes could not take the request (empty on the first choice). */
+  routing?: { requestedClass: GpuClass; reason: string };
+}
+
+/** Why each routed class was passed over, in policy order (the reason a fallback records). */
+type Skipped = Map<GpuClass, string>;
+
+/**
+ * The routing record of a placement on `gpuClass`: `first choice` when it is the policy's first class,
+ * else `fallback: ` and why each earlier class could not take it (`GB200 full (...)`, `H200: no lease`).
+ */
+export function routingOf(
+  routes: readonly GpuClass[],
+  gpuClass: GpuClass,
+  skipped: ReadonlyMap<GpuClass, string>,
+): { requestedClass: GpuClass; reason: string } {
+  const requestedClass = routes[0] ?? gpuClass;
+  if (requestedClass === gpuClass) return { requestedClass, reason: 'first choice' };
+  const before = routes.slice(0, Math.max(routes.indexOf(gpuClass), 0));
+  const why = before.map((c) => skipped.get(c) ?? `${c}: not tried`);
+  return { requestedClass, reason: `fallback: ${why.join('; ')}` };
+}
+
+function skipReason(gpuClass: GpuClass, failure: { reason: string; detail: string }): string {
+  return failure.reason === 'capacity'
+    ? `${gpuClass} full (${failure.detail})`
+    : `${gpuClass}: ${failure.reason} (${failure.detail})`;
 }
 
 /** The tenant's lease to place a class under at `at`: the named one, else exclusive before shared, then by id. */
@@ -130,6 +157,7 @@ function toPlacement(
     priority: request.priority,
     borrowed: c.borrowed,
     placedAt: at,
+    ...(c.routing ? { routing: c.routing } : {}),
   };
 }
 
@@ -188,6 +216,7 @@ function withQuotaPreemption(
   gpuClass: GpuClass,
   lease: Lease,
   at: string,
+  routing?: Candidate['routing'],
 ): PlacementFound | null {
   const own = [...state.placementsInScope(request.tenantId, gpuClass, request.workloadClass)]
     .filter((p) => p.priority < request.priority)
@@ -209,7 +238,7 @@ function withQuotaPreemption(
       if (quota.ok) break;
     }
     if (!quota?.ok) return null;
-    const candidate: Candidate = { gpuClass, lease, pool, borrowed: quota.borrowed };
+    const candidate: Candidate = { gpuClass, lease, pool, borrowed: quota.borrowed, routing };
     let result = searchPool(pool, request);
     if (!result.ok) {
       for (const victim of victimsFor(state, request, candidate)) {
@@ -308,7 +337,123 @@ function withPreemption(
   return found;
 }
 
-const QUEUEABLE: readonly SearchFailure[] = ['capacity', 'power', 'topology'];
+const QUEUEABLE: readonly SearchFailure[] = ['capacity', 'power-headroom', 'topology'];
+
+/** What exclusive fences leave a shared lease of one class, over the lease's term. */
+export interface FenceOutlook {
+  gpuClass: GpuClass;
+  /** GPUs in service in shared capacity now (free or not). */
+  sharedGpus: number;
+  /** Shared GPUs plus those fenced by exclusive leases that end before this lease does. */
+  reachableGpus: number;
+  /** Exclusive leases that fence this class until this lease's end or beyond (the tenant can never use their racks). */
+  blocking: { lease: Lease; gpus: number }[];
+  /** Exclusive leases that fence this class and end before this lease does (their racks become shared). */
+  ending: { lease: Lease; gpus: number }[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const named = (fences: FenceOutlook['blocking']) =>
+  fences
+    .map(
+      ({ lease, gpus }) =>
+        `${lease.leaseId} (${lease.tenantId}, ${gpus} GPUs, until ${iso(effectiveEnd(lease))})`,
+    )
+    .join(', ');
+
+/**
+ * Issue #15 (1): exclusive leases are capacity a shared lease may never use while they are in force.
+ * For a shared lease of `gpuClass`, splits the class's racks into shared, fenced until after the
+ * lease's end (never usable by it), and fenced by leases that end first (usable later).
+ */
+export function fenceOutlook(
+  state: AllocationState,
+  gpuClass: GpuClass,
+  lease: Lease,
+  at: string,
+): FenceOutlook {
+  const end = effectiveEnd(lease);
+  const now = Date.parse(at);
+  const outlook: FenceOutlook = { gpuClass, sharedGpus: 0, reachableGpus: 0, blocking: [], ending: [] };
+  const byFence = new Map<string, number>();
+  for (const rack of state.view.racks.values()) {
+    if (rack.gpuClass !== gpuClass) continue;
+    let gpus = 0; // GPUs in service: nodes not decommissioned (cheap: no per-GPU scan on a 220,000-GPU fleet)
+    for (const node of rack.nodes) if (!node.decommissioned) gpus += node.gpus.length;
+    if (rack.fence === null) {
+      outlook.sharedGpus += gpus;
+      outlook.reachableGpus += gpus;
+    } else byFence.set(rack.fence, (byFence.get(rack.fence) ?? 0) + gpus);
+  }
+  for (const [leaseId, gpus] of [...byFence].sort(([a], [b]) => a.localeCompare(b))) {
+    const fence = state.leases.get(leaseId);
+    const fenceEnd = fence ? effectiveEnd(fence) : now;
+    if (fenceEnd <= now) {
+      outlook.sharedGpus += gpus; // lapsed: shared already, before the sweep lifts the fence
+      outlook.reachableGpus += gpus;
+    } else if (fence && fenceEnd < end) {
+      outlook.reachableGpus += gpus;
+      outlook.ending.push({ lease: fence, gpus });
+    } else if (fence) outlook.blocking.push({ lease: fence, gpus });
+  }
+  return outlook;
+}
+
+/**
+ * When no routed class can hold the request in its shared capacity, even empty: rejected with
+ * `lease-exclusive` if no capacity the tenant may use before its lease ends can ever hold it and
+ * exclusive fences are part of why (naming them), with `capacity` if the classes have too few GPUs
+ * in service at all; queued with `lease-exclusive` if it waits for fences that end before its lease
+ * does. Null when busy GPUs, not fences or fleet size, stand in the way (or a class places into the
+ * tenant's own exclusive racks).
+ */
+function fenceDecision(
+  state: AllocationState,
+  request: SubmittedWorkload,
+  classes: readonly { gpuClass: GpuClass; lease: Lease }[],
+  at: string,
+): { outcome: 'queued' | 'rejected'; reason: 'lease-exclusive' | 'capacity'; detail: string } | null {
+  if (classes.length === 0 || classes.some(({ lease }) => lease.exclusivity === 'exclusive')) return null;
+  const n = request.gpuCount;
+  const outlooks = classes.map(({ gpuClass, lease }) => ({
+    lease,
+    o: fenceOutlook(state, gpuClass, lease, at),
+  }));
+  // Some class could hold the request in shared capacity alone: GPUs are busy, not fenced.
+  if (outlooks.some(({ o }) => o.sharedGpus >= n)) return null;
+  // Not even every GPU of the classes in service, fenced or not, would hold it: it can never run.
+  if (outlooks.every(({ o }) => o.reachableGpus < n && o.blocking.length === 0))
+    return {
+      outcome: 'rejected',
+      reason: 'capacity',
+      detail: outlooks
+        .map(({ o }) => `${o.gpuClass}: ${n} wanted, ${o.reachableGpus} GPUs in service in shared capacity`)
+        .join('; '),
+    };
+  if (outlooks.every(({ o }) => o.reachableGpus < n))
+    return {
+      outcome: 'rejected',
+      reason: 'lease-exclusive',
+      detail: outlooks
+        .map(
+          ({ lease, o }) =>
+            `${o.gpuClass}: ${n} wanted, ${o.reachableGpus} usable before lease ${lease.leaseId} ends (${iso(effectiveEnd(lease))}); fenced by exclusive lease(s) ${named(o.blocking)}`,
+        )
+        .join('; '),
+    };
+  const waiting = outlooks.filter(({ o }) => o.reachableGpus >= n && o.ending.length > 0);
+  if (waiting.length === 0) return null;
+  return {
+    outcome: 'queued',
+    reason: 'lease-exclusive',
+    detail: waiting
+      .map(
+        ({ o }) =>
+          `${o.gpuClass}: ${o.sharedGpus} GPUs in shared capacity, ${n} wanted; waits for exclusive lease(s) ${named(o.ending)} to end`,
+      )
+      .join('; '),
+  };
+}
 
 /** Decides where a request goes, trying its routed GPU classes in order. Does not change the state. */
 export function decidePlacement(
@@ -322,19 +467,31 @@ export function decidePlacement(
   let searchFailure: { reason: SearchFailure; detail: string } | null = null;
   let quotaFailure: { never: boolean; detail: string } | null = null;
   let neverFits = true;
+  const skipped: Skipped = new Map();
+  const routed = (gpuClass: GpuClass) => routingOf(routes, gpuClass, skipped);
 
   for (const gpuClass of routes) {
     const lease = leaseFor(state, request, gpuClass, at);
-    if (!lease) continue;
+    if (!lease) {
+      skipped.set(gpuClass, `${gpuClass}: no lease in force`);
+      continue;
+    }
     const quota = checkQuota(state, request, gpuClass, lease);
     if (!quota.ok) {
+      skipped.set(gpuClass, skipReason(gpuClass, { reason: 'quota', detail: quota.detail }));
       quotaFailure ??= quota;
       neverFits &&= quota.never;
       if (!quota.never) quotaCandidates.push({ gpuClass, lease });
       continue;
     }
     const pool = poolOfLease(state, gpuClass, lease);
-    const candidate: Candidate = { gpuClass, lease, pool, borrowed: quota.borrowed };
+    const candidate: Candidate = {
+      gpuClass,
+      lease,
+      pool,
+      borrowed: quota.borrowed,
+      routing: routed(gpuClass),
+    };
     const result = searchPool(pool, request);
     if (result.ok)
       return {
@@ -355,19 +512,36 @@ export function decidePlacement(
     }
     neverFits = false;
     searchFailure ??= result;
+    skipped.set(gpuClass, skipReason(gpuClass, result));
     candidates.push(candidate);
   }
 
   // Preemption: for GPUs first (classes whose quota admits the request), then for quota.
   for (const candidate of candidates) {
-    const found = withPreemption(state, request, candidate, at);
+    const found = withPreemption(state, request, { ...candidate, routing: routed(candidate.gpuClass) }, at);
     if (found) return found;
   }
   for (const { gpuClass, lease } of quotaCandidates) {
-    const found = withQuotaPreemption(state, request, gpuClass, lease, at);
+    const found = withQuotaPreemption(state, request, gpuClass, lease, at, routed(gpuClass));
     if (found) return found;
   }
 
+  if (searchFailure?.reason === 'capacity') {
+    const fenced = fenceDecision(
+      state,
+      request,
+      [...candidates, ...quotaCandidates].map(({ gpuClass, lease }) => ({ gpuClass, lease })),
+      at,
+    );
+    if (fenced) return { kind: 'unplaced', ...fenced };
+  }
+  if (searchFailure?.reason === 'capacity')
+    return {
+      kind: 'unplaced',
+      outcome: 'queued',
+      reason: 'capacity',
+      detail: `${searchFailure.detail}; waits for GPUs to be released`,
+    };
   if (searchFailure && QUEUEABLE.includes(searchFailure.reason)) {
     const impossible = searchFailure.reason === 'topology' && searchFailure.detail.includes('never fit');
     return {
@@ -481,14 +655,41 @@ export function placementEvents(
   return events;
 }
 
+/**
+ * Issue #15 (9), time in commands: the placement ledger is decided in time order. A ledger command
+ * (submit, release, withdraw) stamped before the ledger's latest event is refused with
+ * `stale-command`: the state holds only the present (today's free GPUs, quotas, fences), so a
+ * decision "as of" an earlier instant would be made against capacity that did not exist then, and
+ * its events would read as if they had happened before decisions already recorded. Equal times are
+ * fine. A caller that does not stamp its command gets the later of its clock and the ledger's time.
+ */
+export function checkCommandTime(state: AllocationState, at: string): Rejection<'stale-command'> | null {
+  if (Number.isNaN(Date.parse(at))) return reject('stale-command', `${at} is not an instant`);
+  if (state.ledgerAt && Date.parse(at) < Date.parse(state.ledgerAt))
+    return reject(
+      'stale-command',
+      `the command is stamped ${at}, before the placement ledger's latest decision at ${state.ledgerAt}; allocation decides in time order and does not evaluate the past: send it again with a current time (or none)`,
+    );
+  return null;
+}
+
+/** The time a ledger command runs at: the caller's stamp, else the later of `now` and the ledger's latest event. */
+export function commandTime(state: AllocationState, requestedAt: string | undefined, now: string): string {
+  if (requestedAt) return requestedAt;
+  return state.ledgerAt && Date.parse(state.ledgerAt) > Date.parse(now) ? state.ledgerAt : now;
+}
+
 /** submit -> placed | queued | rejected. A workload id is accepted once. */
 export function decideSubmit(
   state: AllocationState,
   request: allocation.WorkloadRequest,
   at: string,
-): NewEvent[] | Rejection<'duplicate'> {
+): NewEvent[] | Rejection<'duplicate' | 'stale-command'> {
+  // A retry of an accepted submission is a duplicate whatever its time (the first answer stands).
   if (state.workloads.has(request.workloadId))
     return reject('duplicate', `workload ${request.workloadId} was submitted before`);
+  const stale = checkCommandTime(state, at);
+  if (stale) return stale;
   const submitted: SubmittedWorkload = { ...request, submittedAt: at };
   const decision = decidePlacement(state, submitted, at);
   return [newEvent(allocation.WorkloadSubmitted, submitted, at), ...placementEvents(submitted, decision, at)];
@@ -498,7 +699,9 @@ export function decideRelease(
   state: AllocationState,
   workloadId: string,
   at: string,
-): NewEvent[] | Rejection<'not-placed'> {
+): NewEvent[] | Rejection<'not-placed' | 'stale-command'> {
+  const stale = checkCommandTime(state, at);
+  if (stale) return stale;
   const p = state.placements.get(workloadId);
   if (!p)
     return reject(
@@ -530,7 +733,9 @@ export function decideWithdraw(
   workloadId: string,
   at: string,
   reason?: string,
-): NewEvent[] | Rejection<'unknown-workload' | 'not-queued'> {
+): NewEvent[] | Rejection<'unknown-workload' | 'not-queued' | 'stale-command'> {
+  const stale = checkCommandTime(state, at);
+  if (stale) return stale;
   const record = state.workloads.get(workloadId);
   if (!record) return reject('unknown-workload', `no workload ${workloadId}`);
   if (!state.queue.has(workloadId))
@@ -555,7 +760,7 @@ export function runWithdraw(
   workloadId: string,
   at: string,
   reason?: string,
-): NewEvent[] | Rejection<'unknown-workload' | 'not-queued'> {
+): NewEvent[] | Rejection<'unknown-workload' | 'not-queued' | 'stale-command'> {
   const events = decideWithdraw(state, workloadId, at, reason);
   if (Array.isArray(events)) evolveAll(state, events);
   return events;
@@ -565,15 +770,62 @@ function evolveAll(state: AllocationState, events: readonly NewEvent[]): void {
   for (const event of events) evolve(state, event);
 }
 
-/** Tries queued workloads, highest priority first then in arrival order; applies and returns what happened. */
+/**
+ * The queue's order: highest priority first, then earliest submission, then submission order. The
+ * read model (`GET /queue`, queue positions) orders the same way.
+ */
+export function queueOrder(state: AllocationState): (a: SubmittedWorkload, b: SubmittedWorkload) => number {
+  const seq = (w: SubmittedWorkload) => state.workloads.get(w.workloadId)?.seq ?? 0;
+  return (a, b) =>
+    b.priority - a.priority || Date.parse(a.submittedAt) - Date.parse(b.submittedAt) || seq(a) - seq(b);
+}
+
+/** Queued workloads in the order they are tried. */
+export function queuedInOrder(state: AllocationState): SubmittedWorkload[] {
+  return [...state.queue.values()].sort(queueOrder(state));
+}
+
+/** Placement passes over the queue at most per re-drive (a pass that places nothing ends it sooner). */
+const MAX_QUEUE_PASSES = 4;
+
+/**
+ * Re-drives the queue (issue #15, 4): decides every queued workload again in queue order, applies
+ * and returns what changed. Placements first, pass after pass while a pass places something (a
+ * preempted victim queued in one pass is tried in the next). Then, from the last pass's decisions
+ * (made on the state as it is now): work that can now never run (a quota lowered below the request,
+ * a fence extended past the lease) is rejected with its reason, and work that still waits gets a new
+ * WorkloadQueued only when its reason or detail changed, so the read model always says what it waits
+ * for now, and nothing is written when nothing changed.
+ */
 export function runQueue(state: AllocationState, at: string): NewEvent[] {
-  const queued = [...state.queue.values()].map((request, arrival) => ({ request, arrival }));
-  queued.sort((a, b) => b.request.priority - a.request.priority || a.arrival - b.arrival);
   const out: NewEvent[] = [];
-  for (const { request } of queued) {
-    if (!state.queue.has(request.workloadId)) continue;
-    const decision = decidePlacement(state, request, at);
-    if (decision.kind !== 'placed') continue;
+  let unplaced: { request: SubmittedWorkload; decision: PlacementDecision }[] = [];
+  for (let pass = 0; pass < MAX_QUEUE_PASSES; pass++) {
+    unplaced = [];
+    let placedAny = false;
+    for (const request of queuedInOrder(state)) {
+      if (!state.queue.has(request.workloadId)) continue;
+      const decision = decidePlacement(state, request, at);
+      if (decision.kind === 'unplaced') {
+        unplaced.push({ request, decision });
+        continue;
+      }
+      const events = placementEvents(request, decision, at);
+      evolveAll(state, events);
+      out.push(...events);
+      placedAny = true;
+    }
+    if (!placedAny) break;
+  }
+  for (const { request, decision } of unplaced) {
+    if (decision.kind !== 'unplaced' || !state.queue.has(request.workloadId)) continue;
+    const record = state.workloads.get(request.workloadId);
+    if (
+      decision.outcome === 'queued' &&
+      record?.reason === decision.reason &&
+      record.detail === decision.detail
+    )
+      continue;
     const events = placementEvents(request, decision, at);
     evolveAll(state, events);
     out.push(...events);
@@ -581,12 +833,27 @@ export function runQueue(state: AllocationState, at: string): NewEvent[] {
   return out;
 }
 
+/** The later of two instants (ISO), `b` may be empty. */
+export function laterOf(a: string, b: string): string {
+  return b && Date.parse(b) > Date.parse(a) ? b : a;
+}
+
+/**
+ * A change outside the ledger that can change an answer (quota, lease signed / activated / amended,
+ * routing policy): applies its events to the state, then re-drives the queue, never before the
+ * ledger's latest decision. Returns the ledger's events.
+ */
+export function redriveAfter(state: AllocationState, events: readonly NewEvent[], at: string): NewEvent[] {
+  evolveAll(state, events);
+  return runQueue(state, laterOf(at, state.ledgerAt));
+}
+
 /** Runs a release and then the queue. */
 export function runRelease(
   state: AllocationState,
   workloadId: string,
   at: string,
-): NewEvent[] | Rejection<'not-placed'> {
+): NewEvent[] | Rejection<'not-placed' | 'stale-command'> {
   const released = decideRelease(state, workloadId, at);
   if (!Array.isArray(released)) return released;
   evolveAll(state, released);
@@ -597,7 +864,7 @@ export function runSubmit(
   state: AllocationState,
   request: allocation.WorkloadRequest,
   at: string,
-): NewEvent[] | Rejection<'duplicate'> {
+): NewEvent[] | Rejection<'duplicate' | 'stale-command'> {
   const events = decideSubmit(state, request, at);
   if (Array.isArray(events)) evolveAll(state, events);
   return events;

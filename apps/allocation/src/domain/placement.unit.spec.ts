@@ -111,7 +111,7 @@ describe('placement engine: tricky cases', () => {
       },
       fleet: [{ racks: [H100] }],
       expected: ['Queued'],
-      reason: 'power',
+      reason: 'power-headroom',
     },
   ])('$name', ({ run, fleet, expected, reason }) => {
     const events = run(world(fleet));
@@ -451,7 +451,7 @@ describe('withdrawing a queued workload', () => {
     ]);
     expect(w.state.queue.has('waiting')).toBe(false);
     expect(w.state.workloads.get('waiting')?.status).toBe('withdrawn');
-    expect(outcome(w.release('running'))).toEqual(['Released']);
+    expect(outcome(w.release('running', '2026-03-01T01:00:00.000Z'))).toEqual(['Released']);
   });
 
   it.each([

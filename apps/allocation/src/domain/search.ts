@@ -6,7 +6,7 @@ import { GpuRec, HallRec, NodeRec, nodeDrawW, Pool, RackRec, SiteRec } from './c
  * changes it. Every search is best-fit (the smallest hole that fits) to keep big holes for big jobs.
  */
 
-export type SearchFailure = 'capacity' | 'power' | 'topology';
+export type SearchFailure = 'capacity' | 'power-headroom' | 'topology';
 export type SearchResult =
   { ok: true; gpus: GpuRec[] } | { ok: false; reason: SearchFailure; detail: string };
 
@@ -22,6 +22,8 @@ class PowerTally {
   private readonly halls = new Map<HallRec, number>();
   private readonly sites = new Map<SiteRec, number>();
   blocked = false;
+  /** The first budget that refused, in words (budget, draw, headroom, what was needed). */
+  blockedBy = '';
 
   /** Adds k GPUs of a node if every budget above it still holds; remembers a refusal. */
   tryAdd(node: NodeRec, k: number): boolean {
@@ -32,12 +34,17 @@ class PowerTally {
     const rackW = (this.racks.get(rack) ?? 0) + watts;
     const hallW = (this.halls.get(hall) ?? 0) + watts;
     const siteW = (this.sites.get(site) ?? 0) + watts;
-    if (
-      rack.drawW + rackW > rack.budgetW ||
-      hall.drawW + hallW > hall.budgetW ||
-      site.drawW + siteW > site.budgetW
-    ) {
+    const over =
+      rack.drawW + rackW > rack.budgetW
+        ? { scope: `rack ${rack.rackId}`, budgetW: rack.budgetW, drawW: rack.drawW + rackW - watts }
+        : hall.drawW + hallW > hall.budgetW
+          ? { scope: `hall ${hall.hallId}`, budgetW: hall.budgetW, drawW: hall.drawW + hallW - watts }
+          : site.drawW + siteW > site.budgetW
+            ? { scope: `site ${site.siteId}`, budgetW: site.budgetW, drawW: site.drawW + siteW - watts }
+            : null;
+    if (over) {
       this.blocked = true;
+      this.blockedBy ||= `${over.scope}: budget ${over.budgetW} W, draw ${over.drawW} W, headroom ${over.budgetW - over.drawW} W, ${watts} W more needed`;
       return false;
     }
     this.racks.set(rack, rackW);
@@ -52,6 +59,7 @@ class PowerTally {
     for (const [k, v] of fork.halls) this.halls.set(k, v);
     for (const [k, v] of fork.sites) this.sites.set(k, v);
     this.blocked ||= fork.blocked;
+    this.blockedBy ||= fork.blockedBy;
   }
 
   fork(): PowerTally {
@@ -281,7 +289,10 @@ export function searchPool(pool: Pool, shape: Shape): SearchResult {
   }
   if (gpus) return { ok: true, gpus };
   if (tally.blocked)
-    return fail('power', `power budgets (rack, hall or site) leave no room for ${n} more ${cls} GPUs`);
+    return fail(
+      'power-headroom',
+      `power budgets leave no headroom for ${n} more ${cls} GPUs (${tally.blockedBy || 'rack, hall or site'})`,
+    );
   return hard
     ? fail(
         'topology',

@@ -19,6 +19,8 @@ export interface Placement {
   priority: number;
   borrowed: boolean;
   placedAt: string;
+  /** The class the routing policy asked for first and why this one was used (absent on old placements). */
+  routing?: { requestedClass: GpuClass; reason: string };
 }
 
 export type SubmittedWorkload = allocation.WorkloadSubmittedPayload;
@@ -28,6 +30,11 @@ export interface WorkloadRecord {
   status: 'placed' | 'queued' | 'rejected' | 'released' | 'withdrawn';
   /** How many times it has been placed (placement ids are `<workloadId>#<n>`). */
   placements: number;
+  /** Submission order (ties of priority and submission time go to the earlier submission). */
+  seq: number;
+  /** Why it waits (or was refused): the latest WorkloadQueued / WorkloadRejected. */
+  reason?: allocation.RejectionReason;
+  detail?: string;
 }
 
 /**
@@ -51,6 +58,11 @@ export class AllocationState {
   readonly placementsByScope = new Map<string, Set<Placement>>();
   /** Queued workload ids in arrival order (drained by priority, then arrival). */
   readonly queue = new Map<string, SubmittedWorkload>();
+  /**
+   * The latest decision time on `placement-ledger` (the time of its latest event; ISO, '' when empty).
+   * A ledger command stamped earlier is refused (`stale-command`): see `checkCommandTime`.
+   */
+  ledgerAt = '';
 
   usageOf(tenantId: string, gpuClass: GpuClass, workloadClass: allocation.WorkloadClass): number {
     return this.usage.get(scopeKey(tenantId, gpuClass, workloadClass)) ?? 0;
@@ -106,11 +118,33 @@ function endPlacement(state: AllocationState, workloadId: string, placementId: s
   if (state.placements.get(workloadId)?.placementId === placementId) state.placements.delete(workloadId);
 }
 
+/** The decision time of a placement-ledger event (every Workload* event names one). */
+const LEDGER_TIME_FIELDS = [
+  'submittedAt',
+  'placedAt',
+  'queuedAt',
+  'rejectedAt',
+  'releasedAt',
+  'preemptedAt',
+  'evictedAt',
+  'withdrawnAt',
+] as const;
+function ledgerTimeOf(payload: unknown): string | undefined {
+  const p = payload as Record<string, unknown>;
+  for (const field of LEDGER_TIME_FIELDS) if (typeof p[field] === 'string') return p[field];
+  return undefined;
+}
+
 /** Applies one allocation or inventory event to the state, in place. */
 export function evolve(state: AllocationState, event: { type: string; payload: unknown }): void {
   if (event.type.startsWith('inventory.')) {
     state.view.applyInventoryEvent(event as inventory.InventoryEvent);
     return;
+  }
+  if (event.type.startsWith('allocation.Workload')) {
+    const at = ledgerTimeOf(event.payload);
+    if (at && (!state.ledgerAt || Date.parse(at) > Date.parse(state.ledgerAt)))
+      state.ledgerAt = new Date(Date.parse(at)).toISOString();
   }
   switch (event.type) {
     case allocation.LeaseSigned.type:
@@ -149,7 +183,12 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
       return;
     case allocation.WorkloadSubmitted.type: {
       const p = event.payload as allocation.WorkloadSubmittedPayload;
-      state.workloads.set(p.workloadId, { request: p, status: 'queued', placements: 0 });
+      state.workloads.set(p.workloadId, {
+        request: p,
+        status: 'queued',
+        placements: 0,
+        seq: state.workloads.size,
+      });
       return;
     }
     case allocation.WorkloadPlaced.type: {
@@ -177,6 +216,8 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
       const record = state.workloads.get(p.workloadId);
       if (record) {
         record.status = 'queued';
+        record.reason = p.reason;
+        record.detail = p.detail;
         state.queue.set(p.workloadId, record.request);
       }
       return;
@@ -184,7 +225,11 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
     case allocation.WorkloadRejected.type: {
       const p = event.payload as allocation.WorkloadRejectedPayload;
       const record = state.workloads.get(p.workloadId);
-      if (record) record.status = 'rejected';
+      if (record) {
+        record.status = 'rejected';
+        record.reason = p.reason;
+        record.detail = p.detail;
+      }
       state.queue.delete(p.workloadId);
       return;
     }

@@ -1,8 +1,8 @@
-import { allocation, EventEnvelope } from '@fleetledger/contracts';
+import { allocation, EventEnvelope, NewEvent } from '@fleetledger/contracts';
 import { ServiceError } from '@fleetledger/platform';
 import { decideLease, FleetFacts, LeaseCommand } from '../domain/lease';
 import { leaseEndStreams, runExpireDue, runTerminate } from '../domain/lease-end';
-import { runRelease, runSubmit, runWithdraw } from '../domain/placement';
+import { commandTime, redriveAfter, runRelease, runSubmit, runWithdraw } from '../domain/placement';
 import { ChangeQuota, decideQuotaChange } from '../domain/quota';
 import { isRejection, Rejection } from '../domain/rejection';
 import { ChangeRoutes, decideRoutingChange } from '../domain/routing';
@@ -17,6 +17,7 @@ const STATUS: Record<string, number> = {
   'not-placed': 404,
   'unknown-workload': 404,
   'not-queued': 409,
+  'stale-command': 409,
   duplicate: 409,
   'exclusive-overlap': 409,
   'wrong-status': 409,
@@ -66,42 +67,74 @@ export class AllocationCommands {
           true,
         ),
       );
-    return this.run(
-      this.engine.execute(
-        S.leaseBook,
-        correlationId,
-        (state) => decideLease(state.leases, command, fleetFacts(state)),
-        false,
-      ),
+    // Signing, activating or amending a lease can change what queued work may use: the queue is re-driven.
+    return this.redriving(
+      S.leaseBook,
+      correlationId,
+      (state) => decideLease(state.leases, command, fleetFacts(state)),
+      command.at,
     );
   }
 
   quota(command: ChangeQuota, correlationId: string) {
-    return this.run(
-      this.engine.execute(
-        S.quota(command.tenantId),
-        correlationId,
-        (state) => decideQuotaChange(state.quotas.get(command.tenantId) ?? new Map(), command),
-        false,
-      ),
+    return this.redriving(
+      S.quota(command.tenantId),
+      correlationId,
+      (state) => decideQuotaChange(state.quotas.get(command.tenantId) ?? new Map(), command),
+      command.at,
     );
   }
 
   routing(command: ChangeRoutes, correlationId: string) {
+    return this.redriving(
+      S.routingPolicy,
+      correlationId,
+      (state) => decideRoutingChange(state.routes, command),
+      command.at,
+    );
+  }
+
+  /**
+   * A change on its own stream, then the queue re-driven on `placement-ledger` (issue #15, 4), in one
+   * transaction: queued work placed, refused or told its current reason. The caller gets the
+   * change's events first.
+   */
+  private redriving(
+    streamId: string,
+    correlationId: string,
+    decide: (state: AllocationState) => NewEvent[] | Rejection,
+    at: string,
+  ) {
     return this.run(
-      this.engine.execute(
-        S.routingPolicy,
+      this.engine.executeAcross(
         correlationId,
-        (state) => decideRoutingChange(state.routes, command),
-        false,
+        (state) => {
+          const events = decide(state);
+          if (isRejection(events)) return events;
+          const ledger = redriveAfter(state, events, at);
+          return [
+            { streamId, events },
+            { streamId: S.placementLedger, events: ledger },
+          ];
+        },
+        true,
       ),
     );
   }
 
-  /** Submit: the workload is placed, queued or rejected; the events say which. */
-  submit(request: allocation.WorkloadRequest, at: string, correlationId: string) {
+  /**
+   * Submit: the workload is placed, queued or rejected; the events say which. `requestedAt` absent:
+   * the service stamps it (its clock, never before the ledger's latest decision).
+   */
+  submit(request: allocation.WorkloadRequest, requestedAt: string | undefined, correlationId: string) {
+    const now = new Date().toISOString();
     return this.run(
-      this.engine.execute(S.placementLedger, correlationId, (state) => runSubmit(state, request, at), true),
+      this.engine.execute(
+        S.placementLedger,
+        correlationId,
+        (state) => runSubmit(state, request, commandTime(state, requestedAt, now)),
+        true,
+      ),
     );
   }
 
@@ -116,23 +149,30 @@ export class AllocationCommands {
     );
   }
 
-  withdraw(workloadId: string, at: string, reason: string | undefined, correlationId: string) {
+  withdraw(
+    workloadId: string,
+    requestedAt: string | undefined,
+    reason: string | undefined,
+    correlationId: string,
+  ) {
+    const now = new Date().toISOString();
     return this.run(
       this.engine.execute(
         S.placementLedger,
         correlationId,
-        (state) => runWithdraw(state, workloadId, at, reason),
+        (state) => runWithdraw(state, workloadId, commandTime(state, requestedAt, now), reason),
         true,
       ),
     );
   }
 
-  release(workloadId: string, at: string, correlationId: string) {
+  release(workloadId: string, requestedAt: string | undefined, correlationId: string) {
+    const now = new Date().toISOString();
     return this.run(
       this.engine.execute(
         S.placementLedger,
         correlationId,
-        (state) => runRelease(state, workloadId, at),
+        (state) => runRelease(state, workloadId, commandTime(state, requestedAt, now)),
         true,
       ),
     );
@@ -158,6 +198,9 @@ export function placeReply(workloadId: string, events: EventEnvelope[]): allocat
       nodeIds: placed.nodeIds,
       borrowed: placed.borrowed,
       preempted,
+      ...(placed.routing
+        ? { requestedClass: placed.routing.requestedClass, routingReason: placed.routing.reason }
+        : {}),
     };
   }
   const last = mine.at(-1);

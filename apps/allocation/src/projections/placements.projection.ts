@@ -13,7 +13,7 @@ import { Projection, Queryable } from '@fleetledger/eventstore';
 export const placementsProjection: Projection = {
   name: 'allocation-placements',
   source: { kind: 'log' },
-  tables: ['workloads', 'placements'],
+  tables: ['workloads', 'placements', 'workload_history'],
   apply: (tx, event, schema) => applyPlacementEvents(tx, [event], schema),
   applyBatch: (tx, events, schema) => applyPlacementEvents(tx, events, schema),
 };
@@ -31,6 +31,7 @@ interface WorkloadRow extends WorkloadStatus {
   gpuCount: number;
   priority: number;
   submittedAt: string;
+  submittedPosition: number;
 }
 interface PlacementEnd {
   endedAt: string;
@@ -39,6 +40,78 @@ interface PlacementEnd {
 interface PlacementRow extends Partial<PlacementEnd> {
   placementId: string;
   payload: allocation.WorkloadPlacedPayload;
+}
+
+/** One row of a workload's history (issue #15, 8): what happened, when, and why. */
+interface HistoryRow {
+  globalPosition: number;
+  workloadId: string;
+  kind: string;
+  at: string;
+  placementId: string | null;
+  gpuClass: string | null;
+  gpuCount: number | null;
+  reason: string | null;
+  detail: string | null;
+}
+
+/** The history row of a placement-ledger event (migration 1766000000200 fills old events with the same rules). */
+export function historyRow(event: EventEnvelope): HistoryRow | null {
+  if (!event.type.startsWith('allocation.Workload')) return null;
+  const p = event.payload as Record<string, unknown> & { workloadId: string };
+  const row: HistoryRow = {
+    globalPosition: event.globalPosition,
+    workloadId: p.workloadId,
+    kind: event.type.slice('allocation.Workload'.length).toLowerCase(),
+    at: '',
+    placementId: (p.placementId as string | undefined) ?? null,
+    gpuClass: (p.gpuClass as string | undefined) ?? null,
+    gpuCount: Array.isArray(p.gpuIds) ? p.gpuIds.length : ((p.gpuCount as number | undefined) ?? null),
+    reason: null,
+    detail: null,
+  };
+  switch (event.type) {
+    case allocation.WorkloadSubmitted.type:
+      return { ...row, at: (p as allocation.WorkloadSubmittedPayload).submittedAt };
+    case allocation.WorkloadPlaced.type: {
+      const placed = p as allocation.WorkloadPlacedPayload;
+      return { ...row, at: placed.placedAt, detail: placed.routing?.reason ?? null };
+    }
+    case allocation.WorkloadQueued.type: {
+      const queued = p as allocation.WorkloadQueuedPayload;
+      return { ...row, at: queued.queuedAt, reason: queued.reason, detail: queued.detail };
+    }
+    case allocation.WorkloadRejected.type: {
+      const rejected = p as allocation.WorkloadRejectedPayload;
+      return { ...row, at: rejected.rejectedAt, reason: rejected.reason, detail: rejected.detail };
+    }
+    case allocation.WorkloadReleased.type:
+      return { ...row, at: (p as allocation.WorkloadReleasedPayload).releasedAt };
+    case allocation.WorkloadPreempted.type: {
+      const preempted = p as allocation.WorkloadPreemptedPayload;
+      return {
+        ...row,
+        at: preempted.preemptedAt,
+        reason: preempted.cause,
+        detail: `preempted by ${preempted.preemptedBy}`,
+      };
+    }
+    case allocation.WorkloadEvicted.type: {
+      const evicted = p as allocation.WorkloadEvictedPayload;
+      return {
+        ...row,
+        at: evicted.evictedAt,
+        reason: evicted.cause,
+        detail: evicted.affectedGpuIds.length > 0 ? `GPUs ${evicted.affectedGpuIds.join(', ')}` : null,
+      };
+    }
+    case allocation.WorkloadWithdrawn.type: {
+      const withdrawn = p as allocation.WorkloadWithdrawnPayload;
+      return { ...row, at: withdrawn.withdrawnAt, detail: withdrawn.reason ?? null };
+    }
+    default:
+      return null;
+  }
 }
 
 export async function applyPlacementEvents(
@@ -79,6 +152,7 @@ export async function applyPlacementEvents(
           detail: null,
           submittedAt: p.submittedAt,
           updatedAt: p.submittedAt,
+          submittedPosition: event.globalPosition,
         });
         break;
       }
@@ -133,6 +207,16 @@ export async function applyPlacementEvents(
     }
   }
 
+  const history = events.map(historyRow).filter((row): row is HistoryRow => row !== null);
+  if (history.length > 0) {
+    await tx.query(
+      `INSERT INTO ${s}.workload_history
+       SELECT "globalPosition", "workloadId", kind, at, "placementId", "gpuClass", "gpuCount", reason, detail
+         FROM jsonb_to_recordset($1::jsonb) AS r("globalPosition" bigint, "workloadId" text, kind text, at timestamptz,
+              "placementId" text, "gpuClass" text, "gpuCount" integer, reason text, detail text)`,
+      [JSON.stringify(history)],
+    );
+  }
   if (statusOfExisting.size > 0) {
     const rows = [...statusOfExisting].map(([workloadId, st]) => ({ workloadId, ...st }));
     await tx.query(
@@ -154,9 +238,11 @@ export async function applyPlacementEvents(
   if (newWorkloads.size > 0) {
     await tx.query(
       `INSERT INTO ${s}.workloads
-       SELECT "workloadId", "tenantId", "workloadClass", "gpuCount", priority, status, reason, detail, "submittedAt", "updatedAt"
+       SELECT "workloadId", "tenantId", "workloadClass", "gpuCount", priority, status, reason, detail, "submittedAt", "updatedAt",
+              "submittedPosition"
          FROM jsonb_to_recordset($1::jsonb) AS r("workloadId" text, "tenantId" text, "workloadClass" text, "gpuCount" integer,
-              priority integer, status text, reason text, detail text, "submittedAt" timestamptz, "updatedAt" timestamptz)`,
+              priority integer, status text, reason text, detail text, "submittedAt" timestamptz, "updatedAt" timestamptz,
+              "submittedPosition" bigint)`,
       [JSON.stringify([...newWorkloads.values()])],
     );
   }
@@ -166,14 +252,17 @@ export async function applyPlacementEvents(
       gpuCount: p.gpuIds.length,
       endedAt: endedAt ?? null,
       endKind: endKind ?? null,
+      requestedGpuClass: p.routing?.requestedClass ?? null,
+      routingReason: p.routing?.reason ?? null,
     }));
     await tx.query(
       `INSERT INTO ${s}.placements
        SELECT "placementId", "workloadId", "tenantId", "leaseId", "workloadClass", "gpuClass", "gpuIds", "nodeIds",
-              "gpuCount", priority, borrowed, "placedAt", "endedAt", "endKind"
+              "gpuCount", priority, borrowed, "placedAt", "endedAt", "endKind", "requestedGpuClass", "routingReason"
          FROM jsonb_to_recordset($1::jsonb) AS r("placementId" text, "workloadId" text, "tenantId" text, "leaseId" text,
               "workloadClass" text, "gpuClass" text, "gpuIds" text[], "nodeIds" text[], "gpuCount" integer, priority integer,
-              borrowed boolean, "placedAt" timestamptz, "endedAt" timestamptz, "endKind" text)`,
+              borrowed boolean, "placedAt" timestamptz, "endedAt" timestamptz, "endKind" text,
+              "requestedGpuClass" text, "routingReason" text)`,
       [JSON.stringify(rows)],
     );
   }

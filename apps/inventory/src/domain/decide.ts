@@ -373,10 +373,13 @@ function changePowerBudget(fleet: Fleet, c: ChangePowerBudget): Decision {
     if (!rack) return reject('unknown-rack', `no rack ${c.scopeId}`);
     current = { budgetW: rack.powerBudgetW, drawW: rack.drawW, siteId: rack.siteId, hallId: rack.hallId };
   }
-  if (c.budgetW < current.drawW) {
+  // One power model with allocation (contracts inventory/power.ts): a budget may cap the nominal
+  // draw (allocation then admits placements only within it), but not the idle draw no placement can lower.
+  const idleW = inventory.idleDrawW(current.drawW);
+  if (c.budgetW < idleW) {
     return reject(
       'budget-below-draw',
-      `${c.scope} ${c.scopeId} draws ${current.drawW} W nominal, more than the ${c.budgetW} W asked`,
+      `${c.scope} ${c.scopeId} draws ${idleW} W idle (${inventory.IDLE_POWER_PERCENT}% of ${current.drawW} W nominal), more than the ${c.budgetW} W asked`,
     );
   }
   if (c.budgetW === current.budgetW) return [];

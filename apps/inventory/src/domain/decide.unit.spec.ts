@@ -270,11 +270,20 @@ const cases: Case[] = [
     { reason: 'gpu-in-two-nodes' },
   ],
   [
-    'a rack budget below its draw is refused',
+    'a rack budget below its nominal draw is a cap, accepted (allocation places within it)',
     () => given(base),
     {
       kind: 'change-power-budget',
       body: { scope: 'rack', scopeId: 'col1-h01-r001', budgetW: 20_000, reason: 'cooling' },
+    },
+    { types: ['inventory.PowerBudgetChanged'] },
+  ],
+  [
+    'a rack budget below its idle draw is refused: no placement could ever meet it',
+    () => given(base),
+    {
+      kind: 'change-power-budget',
+      body: { scope: 'rack', scopeId: 'col1-h01-r001', budgetW: 5_000, reason: 'cooling' },
     },
     { reason: 'budget-below-draw' },
   ],

@@ -195,13 +195,22 @@ export const WorkloadPlaced = defineEvent({
     /** True when the placement runs on borrowed quota (beyond nominal) and may be reclaimed. */
     borrowed: z.boolean(),
     placedAt: isoInstant,
+    /**
+     * Why this GPU class (optional: absent on placements recorded before it existed). `requestedClass`
+     * is the first class the routing policy lists for the workload class; `reason` is `first choice`
+     * or `fallback: <why each earlier class could not take it>` (e.g. `fallback: GB200 full`).
+     */
+    routing: z.object({ requestedClass: gpuClassSchema, reason: z.string().max(2000) }).optional(),
   }),
 });
 
 export const REJECTION_REASONS = [
   'quota',
   'capacity',
+  /** Recorded before issue #15; new decisions say `power-headroom`. */
   'power',
+  /** A site, hall or rack budget has no headroom for the GPUs' draw (the detail names which). */
+  'power-headroom',
   'topology',
   'no-lease',
   /** The tenant's lease for the routed classes ended (term over); a new or amended lease is needed. */
@@ -214,7 +223,7 @@ export const REJECTION_REASONS = [
 export const rejectionReasonSchema = z.enum(REJECTION_REASONS);
 export type RejectionReason = z.infer<typeof rejectionReasonSchema>;
 
-/** Could not be placed now but may be later (capacity, power, topology); retried on releases. */
+/** Could not be placed now but may be later (capacity, power-headroom, topology, lease-exclusive, quota); re-driven by every change that can change the answer. */
 export const WorkloadQueued = defineEvent({
   type: 'allocation.WorkloadQueued',
   schema: z.object({

@@ -33,6 +33,9 @@ export const placeReplySchema = z.discriminatedUnion('outcome', [
     nodeIds: z.array(z.string()),
     borrowed: z.boolean(),
     preempted: z.array(z.string()),
+    /** The class the routing policy asked for first, and why this one was used. */
+    requestedClass: gpuClassSchema.optional(),
+    routingReason: z.string().optional(),
   }),
   z.object({
     outcome: z.enum(['queued', 'rejected']),
