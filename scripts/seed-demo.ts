@@ -168,8 +168,15 @@ const termStart = (() => {
   return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() - 1, 1)).toISOString();
 })();
 const termEnd = new Date(Date.parse(termStart) + 365 * 24 * HOUR_MS).toISOString();
-/** Workloads start at the top of the previous hour, so metering closes that hour (and billing rates it) soon. */
-const workloadsStart = new Date(Math.floor(now / HOUR_MS) * HOUR_MS - HOUR_MS).toISOString();
+/**
+ * Workloads start at the top of the previous hour, so metering closes that hour (and billing rates it) soon.
+ * SEED_HOURS_AGO moves them further back: allocation decides in time order (a command stamped before its latest
+ * decision is refused), so a caller that places work of its own in an earlier hour seeds further back first.
+ */
+const SEED_HOURS_AGO = Number(process.env.SEED_HOURS_AGO ?? 1);
+if (!Number.isInteger(SEED_HOURS_AGO) || SEED_HOURS_AGO < 1)
+  throw new Error(`SEED_HOURS_AGO must be a whole number of hours >= 1 (got ${process.env.SEED_HOURS_AGO})`);
+const workloadsStart = new Date(Math.floor(now / HOUR_MS) * HOUR_MS - SEED_HOURS_AGO * HOUR_MS).toISOString();
 
 const ratePlan = {
   ratePlanId: 'demo-standard',

@@ -90,6 +90,8 @@ describeIfEngine('docker-compose.yml platform (product image, compose, one busin
       BILLING_HOST_PORT: String(ports[3]),
       KAFKA_HOST_PORT: String(ports[4]),
       POSTGRES_HOST_PORT: String(ports[5]),
+      // The flow below places work two hours back; allocation decides in time order, so the seed goes first, earlier.
+      SEED_HOURS_AGO: '3',
     };
     SERVICES.forEach((service, i) => (urls[service] = `http://127.0.0.1:${ports[i]}`));
     project = new ComposeProject(tools, name, env);
