@@ -58,6 +58,20 @@ export function metricNames(expr: string): string[] {
   return [...new Set(names)];
 }
 
+/**
+ * Label matchers written on a series: `name{label="v", other=~"w"}` gives [{ series: name, labels: [label, other] }].
+ * Matchers on a bare `{...}` selector (no name) are left out.
+ */
+export function labelMatchers(expr: string): { series: string; labels: string[] }[] {
+  const withoutStrings = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""');
+  return [...withoutStrings.matchAll(/([A-Za-z_:][A-Za-z0-9_:]*)\s*\{([^}]*)\}/g)].map(
+    ([, series, body]) => ({
+      series,
+      labels: [...body.matchAll(/([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)/g)].map(([, label]) => label),
+    }),
+  );
+}
+
 /** The names a scrape of the series exposes: histograms as _bucket/_sum/_count, summaries as _sum/_count too. */
 export function scrapedNames(metric: { name: string; type: string }): string[] {
   switch (metric.type) {

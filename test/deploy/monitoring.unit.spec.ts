@@ -18,6 +18,7 @@ import {
   dashboardExpressions,
   dashboardPanels,
   dashboardProblems,
+  labelMatchers,
   metricNames,
   metricNamesInSource,
   prometheusRuleProblems,
@@ -37,20 +38,60 @@ const alerts = (rule?.spec.groups ?? []).flatMap((group) => group.rules ?? []);
 /** Series Prometheus makes itself for every target. */
 const prometheusOwn = ['up', 'scrape_duration_seconds', 'scrape_samples_scraped'];
 
+/** Labels Prometheus adds to every series of a target (podmonitor.yaml), and the registry's default label. */
+const targetLabels = [
+  'job',
+  'instance',
+  'namespace',
+  'pod',
+  'app_kubernetes_io_name',
+  'app_kubernetes_io_part_of',
+];
+
 /**
  * Every series name a service exports, read from the code: the platform's Metrics (a fresh registry, with the
- * Node.js process defaults) plus the series the apps register on it (metering's telemetry consumer).
+ * Node.js process defaults) plus the series the apps register on it (metering's telemetry consumer); with
+ * the labels each may carry.
  */
-async function exportedSeries(): Promise<{ names: Set<string>; registered: Set<string> }> {
+async function exportedSeries(): Promise<{
+  names: Set<string>;
+  registered: Set<string>;
+  labels: Map<string, Set<string>>;
+}> {
   const metrics = new Metrics({ service: 'monitoring-test' } as ServiceOptions);
   // Only the constructor runs, registering the consumer's series; no Kafka or database is touched.
   const none = undefined as never;
   new TelemetryConsumer(none, none, none, none, none, none, none, metrics);
   const json = await metrics.registry.getMetricsAsJSON();
-  return {
-    names: new Set(json.flatMap((metric) => scrapedNames({ name: metric.name, type: String(metric.type) }))),
-    registered: new Set(json.map((metric) => metric.name)),
-  };
+  const labels = new Map<string, Set<string>>([['up', new Set(targetLabels)]]);
+  for (const metric of json) {
+    const declared = (metrics.registry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] })
+      .labelNames;
+    const seen = metric.values.flatMap((value) => Object.keys(value.labels));
+    for (const name of scrapedNames({ name: metric.name, type: String(metric.type) }))
+      labels.set(
+        name,
+        new Set([
+          ...targetLabels,
+          'service',
+          ...(declared ?? []),
+          ...seen.filter((label) => label !== 'le' && label !== 'quantile'),
+          ...(name.endsWith('_bucket') ? ['le'] : []),
+        ]),
+      );
+  }
+  return { names: new Set(labels.keys()), registered: new Set(json.map((metric) => metric.name)), labels };
+}
+
+/** "where: series{label}" for each label matcher on a series that cannot carry that label. */
+function unknownLabels(exprs: { where: string; expr: string }[], labels: Map<string, Set<string>>): string[] {
+  return exprs.flatMap(({ where, expr }) =>
+    labelMatchers(expr).flatMap(({ series, labels: used }) =>
+      used
+        .filter((label) => labels.get(series)?.has(label) === false)
+        .map((label) => `${where}: ${series}{${label}}`),
+    ),
+  );
 }
 
 /** "where: name" for each referenced series that no service exports. */
@@ -81,6 +122,30 @@ describe('PromQL metric names', () => {
       'd_total',
       'e_total',
     ]);
+  });
+
+  it('reads the label matchers of each selector, ignoring values', () => {
+    expect(
+      labelMatchers('sum(rate(a_total{outcome!="x{y}", service=~"$service"}[5m])) / b{le="+Inf"}'),
+    ).toEqual([
+      { series: 'a_total', labels: ['outcome', 'service'] },
+      { series: 'b', labels: ['le'] },
+    ]);
+  });
+
+  it('catches a matcher on a label the series does not have', async () => {
+    const { labels } = await exportedSeries();
+    expect(
+      unknownLabels(
+        [
+          {
+            where: 'x',
+            expr: 'fleetledger_consumer_lag{reason="a", consumer="b"} + up{pod="p"} + fleetledger_command_duration_seconds_count{le="1"}',
+          },
+        ],
+        labels,
+      ),
+    ).toEqual(['x: fleetledger_consumer_lag{reason}', 'x: fleetledger_command_duration_seconds_count{le}']);
   });
 
   it('rejects an unknown function and unbalanced brackets', () => {
@@ -129,6 +194,11 @@ describe('k8s/monitoring: Grafana dashboard', () => {
     const exprs = dashboardExpressions(dashboard);
     expect(exprs.length).toBeGreaterThan(15);
     expect(unknownSeries(exprs, names)).toEqual([]);
+  });
+
+  it('matches only on labels those series carry', async () => {
+    const { labels } = await exportedSeries();
+    expect(unknownLabels(dashboardExpressions(dashboard), labels)).toEqual([]);
   });
 
   it('shows consumer lag, dead letters, outbox, appended events, command latency, metering and memory', () => {
@@ -195,6 +265,11 @@ describe('k8s/monitoring: PrometheusRule', () => {
   it('names only series a service exports', async () => {
     const { names } = await exportedSeries();
     expect(unknownSeries(ruleExpressions(), names)).toEqual([]);
+  });
+
+  it('matches only on labels those series carry', async () => {
+    const { labels } = await exportedSeries();
+    expect(unknownLabels(ruleExpressions(), labels)).toEqual([]);
   });
 
   it('alerts on consumer lag, dead letters, outbox, command latency, unrated usage and a service down', () => {
