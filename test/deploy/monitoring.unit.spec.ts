@@ -283,6 +283,7 @@ describe('k8s/monitoring: PrometheusRule', () => {
     uses('FleetLedgerCommandLatencyHigh', 'fleetledger_command_duration_seconds_bucket');
     uses('FleetLedgerUsageNotRated', 'fleetledger_consumer_lag');
     uses('FleetLedgerServiceDown', 'up');
+    uses('FleetLedgerServiceAbsent', 'up');
     // up is selected by the pod label both scrape setups carry (podmonitor.yaml), not a job name.
     expect(byName.get('FleetLedgerServiceDown')).toContain('up{app_kubernetes_io_part_of="fleetledger"}');
   });
