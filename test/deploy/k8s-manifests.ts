@@ -23,6 +23,12 @@ import {
 import { Job, type IJob } from 'kubernetes-models/batch/v1/Job';
 import { CronJob, type ICronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import {
+  podMonitorProblems,
+  prometheusRuleProblems,
+  type PodMonitorSpec,
+  type PrometheusRuleSpec,
+} from './monitoring';
 
 export const repoRoot = join(__dirname, '..', '..');
 export const k8sRoot = join(repoRoot, 'k8s');
@@ -59,6 +65,17 @@ const models: Record<string, ModelClass> = Object.fromEntries(
   ].map((model) => [`${model.apiVersion}/${model.kind}`, model as unknown as ModelClass]),
 );
 
+/**
+ * Custom resources kubernetes-models has no class for (the Prometheus Operator's, used by k8s/monitoring):
+ * each returns the problems of the object's spec; metadata must name the object.
+ */
+const customResources: Record<string, (content: K8sObject) => string[]> = {
+  'monitoring.coreos.com/v1/PrometheusRule': (content) =>
+    prometheusRuleProblems(content.spec as PrometheusRuleSpec | undefined),
+  'monitoring.coreos.com/v1/PodMonitor': (content) =>
+    podMonitorProblems(content.spec as PodMonitorSpec | undefined),
+};
+
 export function isKustomization(content: K8sObject): boolean {
   return content.kind === 'Kustomization' || content.kind === 'Component';
 }
@@ -88,8 +105,20 @@ export function loadDocuments(dir: string = k8sRoot): LoadedDocument[] {
   );
 }
 
-/** Validates one object against its Kubernetes schema; throws a ValidationError naming the bad field. */
+/**
+ * Validates one object against its Kubernetes schema (or a custom resource's checks above); throws an error
+ * naming the bad field.
+ */
 export function validateAgainstSchema(content: K8sObject): void {
+  const custom = customResources[`${content.apiVersion}/${content.kind}`];
+  if (custom) {
+    const problems = [
+      ...(typeof content.metadata?.name === 'string' && content.metadata.name ? [] : ['no metadata.name']),
+      ...custom(content),
+    ];
+    if (problems.length > 0) throw new Error(`${content.kind}: ${problems.join('; ')}`);
+    return;
+  }
   const model = models[`${content.apiVersion}/${content.kind}`];
   if (!model)
     throw new Error(`no schema for ${content.apiVersion} ${content.kind}: add its kubernetes-models class`);

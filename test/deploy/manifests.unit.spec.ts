@@ -39,9 +39,10 @@ function validDeployment(): IDeployment {
 }
 
 describe('k8s manifests: Kubernetes schemas', () => {
-  it('finds the base, the example overlay and every service', () => {
+  it('finds the base, the monitoring, the example overlay and every service', () => {
     expect(kustomizations.map((doc) => doc.source).sort()).toEqual([
       'k8s/base/kustomization.yaml#0',
+      'k8s/monitoring/kustomization.yaml#0',
       'k8s/overlays/example/kustomization.yaml#0',
     ]);
     expect(deployments.map((d) => d.metadata?.name).sort()).toEqual([...services].sort());
