@@ -1,6 +1,7 @@
 // Event-store benchmark: appends/s (one stream, many streams, batched) and reads/s by global position,
 // on the real PostgreSQL (DATABASE_URL, default the local server). Prints figures; asserts nothing.
 //   npm run bench:eventstore [-- --events 20000]
+//   npm run bench:eventstore -- --vs emmett [--scale 0.1]   side by side with Emmett (vs-emmett.bench.ts)
 import 'reflect-metadata';
 import { z } from 'zod';
 import { defineEvent, EventRegistry, newEvent, servicePrincipal } from '@fleetledger/contracts';
@@ -131,7 +132,14 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`${(error as Error).stack}\n`);
-  process.exit(1);
-});
+const vs = process.argv.indexOf('--vs');
+if (vs > 0 && process.argv[vs + 1] !== 'emmett') {
+  process.stderr.write(`--vs ${process.argv[vs + 1]}: the only peer is emmett\n`);
+  process.exit(2);
+}
+(vs > 0 ? import('./vs-emmett.bench').then(({ benchVsEmmett }) => benchVsEmmett()) : main()).catch(
+  (error) => {
+    process.stderr.write(`${(error as Error).stack}\n`);
+    process.exit(1);
+  },
+);
