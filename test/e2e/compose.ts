@@ -116,7 +116,7 @@ export class ComposeProject {
       if (this.healthRunning) return;
       this.healthRunning = true;
       void this.runPendingHealthChecks().finally(() => (this.healthRunning = false));
-    }, 2_000);
+    }, 3_000);
   }
 
   private async runPendingHealthChecks(): Promise<void> {

@@ -45,6 +45,21 @@ describe('access: every route declares who may call it and refuses everyone else
     return counts;
   };
 
+  /**
+   * The counts once the consumers have taken in what the setup published (billing learns leases, metering
+   * placements, asynchronously): two reads a second apart that agree. Only then can "nothing written" be checked.
+   */
+  const settledRowCounts = async (): Promise<Record<string, number>> => {
+    let previous = JSON.stringify(await rowCounts());
+    for (let i = 0; i < 60; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const current = JSON.stringify(await rowCounts());
+      if (current === previous) return JSON.parse(current) as Record<string, number>;
+      previous = current;
+    }
+    throw new Error('the row counts did not settle within a minute');
+  };
+
   beforeAll(async () => {
     services = await startFlowServices();
     // A world with two tenants, so that one can try to reach the other's things.
@@ -140,7 +155,7 @@ describe('access: every route declares who may call it and refuses everyone else
   });
 
   it('answers 401 without a valid token (missing, forged, for another service, expired) and 403 to the wrong role, on every route', async () => {
-    const before = await rowCounts();
+    const before = await settledRowCounts();
     const jwks = JSON.parse(readFileSync(process.env[TEST_AUTH_ENV.jwksFile]!, 'utf8')) as { keys: JWK[] };
     // A key the services do not trust, presented under the trusted key's id: the signature must fail.
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
@@ -205,7 +220,7 @@ describe('access: every route declares who may call it and refuses everyone else
   });
 
   it("keeps a tenant to its own things: another tenant's workload, lease, quotas, placements, usage and invoices are refused", async () => {
-    const before = await rowCounts();
+    const before = await settledRowCounts();
     const acme = (service: ServiceName) =>
       testToken({ roles: ['tenant'], tenant: 'acme', audience: serviceAudience(service) }).then((token) =>
         httpAs(urlOf(service), token),
