@@ -306,14 +306,8 @@ export interface EventGroupSummary {
   last?: EventRef;
 }
 
-export interface LineSummary {
-  lineNo: number;
-  kind: string;
-  gpuClass: string | null;
-  leaseId: string;
-  quantity: string;
-  quantityUnit: string;
-  amountMinor: string;
+/** A line as `ExplainedLine` states it, its evidence counted instead of listed. */
+export interface LineSummary extends Omit<ExplainedLine, 'sources' | 'lease' | 'ratePlan'> {
   sources: EventGroupSummary & { missing: number };
   placements: number;
   rawSamples: number;
