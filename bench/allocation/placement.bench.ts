@@ -7,7 +7,7 @@
  * Run: node -r @swc-node/register bench/allocation/placement.bench.ts
  */
 import { allocation } from '@fleetledger/contracts';
-import { runRelease, runSubmit } from '../../apps/allocation/src/domain/placement';
+import { runRelease, runSubmit } from '../../apps/allocation/src/domain/ledger';
 import { isRejection } from '../../apps/allocation/src/domain/rejection';
 import { AllocationState } from '../../apps/allocation/src/domain/state';
 import { World } from '../../apps/allocation/test/allocation-world';
