@@ -1,6 +1,7 @@
 export * from './envelope';
 export * from './event-definition';
 export * from './principal';
+export * from './random';
 export * from './registry';
 export * from './rejection';
 export * from './topics';
