@@ -1,4 +1,4 @@
-import { allocation, EventEnvelope, NewEvent } from '@fleetledger/contracts';
+import { allocation, EventEnvelope, NewEvent, payloadsOf } from '@fleetledger/contracts';
 import { decideLease, FleetFacts, LeaseCommand } from '../domain/lease';
 import { commandTime } from '../domain/command-time';
 import { expireDueSteps, terminateSteps } from '../domain/lease-end';
@@ -137,14 +137,34 @@ export class AllocationCommands {
 }
 
 /** What a place request's caller gets back, from the events the submission produced. */
-export function placeReply(workloadId: string, events: EventEnvelope[]): allocation.PlaceReply {
-  const mine = events.filter((e) => (e.payload as { workloadId?: string }).workloadId === workloadId);
-  const placed = mine.find((e) => e.type === allocation.WorkloadPlaced.type)?.payload as
-    allocation.WorkloadPlacedPayload | undefined;
-  if (placed) {
-    const preempted = events
-      .filter((e) => e.type === allocation.WorkloadPreempted.type)
-      .map((e) => (e.payload as allocation.WorkloadPreemptedPayload).workloadId);
+export function placeReply(workloadId: string, events: readonly EventEnvelope[]): allocation.PlaceReply {
+  let placed: allocation.WorkloadPlacedPayload | undefined;
+  let unplaced:
+    { outcome: 'queued' | 'rejected'; reason: allocation.RejectionReason; detail: string } | undefined;
+  const preempted: string[] = [];
+  for (const event of events) {
+    if (!allocation.isAllocationEvent(event)) continue;
+    switch (event.type) {
+      case allocation.WorkloadPreempted.type:
+        preempted.push(event.payload.workloadId);
+        break;
+      case allocation.WorkloadPlaced.type:
+        if (event.payload.workloadId === workloadId) placed ??= event.payload;
+        break;
+      case allocation.WorkloadQueued.type:
+      case allocation.WorkloadRejected.type: {
+        const { reason, detail } = event.payload;
+        if (event.payload.workloadId === workloadId)
+          unplaced = {
+            outcome: event.type === allocation.WorkloadQueued.type ? 'queued' : 'rejected',
+            reason,
+            detail,
+          };
+        break;
+      }
+    }
+  }
+  if (placed)
     return {
       outcome: 'placed',
       workloadId,
@@ -159,13 +179,13 @@ export function placeReply(workloadId: string, events: EventEnvelope[]): allocat
         ? { requestedClass: placed.routing.requestedClass, routingReason: placed.routing.reason }
         : {}),
     };
-  }
-  const last = mine.at(-1);
-  const p = last?.payload as { reason: allocation.RejectionReason; detail: string };
-  return {
-    outcome: last?.type === allocation.WorkloadQueued.type ? 'queued' : 'rejected',
-    workloadId,
-    reason: p.reason,
-    detail: p.detail,
-  };
+  if (!unplaced) throw new Error(`the submission of ${workloadId} decided neither a placement nor a reason`);
+  return { ...unplaced, workloadId };
+}
+
+/** The placement a release ended, from the release's events. */
+export function releasedPlacementId(workloadId: string, events: readonly EventEnvelope[]): string {
+  const released = payloadsOf(allocation.WorkloadReleased, events).find((p) => p.workloadId === workloadId);
+  if (!released) throw new Error(`the release of ${workloadId} released nothing`);
+  return released.placementId;
 }
