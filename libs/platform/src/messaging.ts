@@ -6,7 +6,8 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { deadLetterTopic, EventHeaders, servicePrincipal, topicName } from '@fleetledger/contracts';
-import { ensureTopics, InboxConsumer, InboxConsumerOptions, OutboxRelay } from '@fleetledger/eventstore';
+import { InboxConsumer, InboxConsumerOptions, OutboxRelay } from '@fleetledger/eventstore';
+import { ensureTopics } from '@fleetledger/eventstore/kafka-admin';
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { runAs } from './auth/request-context';

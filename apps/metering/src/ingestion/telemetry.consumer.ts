@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { deadLetterTopic, Topics } from '@fleetledger/contracts';
 import { TelemetrySample } from '@fleetledger/contracts/metering';
-import { DeadLetter, DeadLetterPublisher, ensureTopics, nextOffset } from '@fleetledger/eventstore';
+import { DeadLetter, DeadLetterPublisher, nextOffset } from '@fleetledger/eventstore';
+import { ensureTopics } from '@fleetledger/eventstore/kafka-admin';
 import { KAFKA, Messaging, Metrics, PRODUCER, SERVICE_ENV, ServiceEnv } from '@fleetledger/platform';
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { Counter, Histogram } from 'prom-client';
