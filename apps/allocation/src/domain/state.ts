@@ -1,6 +1,6 @@
 import { allocation, inventory } from '@fleetledger/contracts';
 import { CapacityView } from './capacity';
-import { evolveLeases, Lease, LeaseBook } from './lease';
+import { evolveLeases, FleetFacts, Lease, LeaseBook } from './lease';
 import { evolveQuotas, TenantQuotas } from './quota';
 import { DEFAULT_ROUTES, evolveRoutes } from './routing';
 
@@ -92,6 +92,17 @@ export class AllocationState {
       null,
     );
   }
+}
+
+/** What lease decisions need to know of the fleet: GPUs installed, in all or in a lease's scope. */
+export function fleetFacts(state: AllocationState): FleetFacts {
+  return {
+    installedGpus: () => state.view.installedGpus(),
+    scopeCapacity: (scope) => {
+      const racks = state.view.racksInScope(scope);
+      return { rackIds: racks.map((r) => r.rackId), gpus: state.view.installedGpus(racks) };
+    },
+  };
 }
 
 const NONE: ReadonlySet<Placement> = new Set();

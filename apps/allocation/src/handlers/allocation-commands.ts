@@ -1,5 +1,5 @@
 import { allocation, EventEnvelope, NewEvent, payloadsOf } from '@fleetledger/contracts';
-import { decideLease, FleetFacts, LeaseCommand } from '../domain/lease';
+import { decideLease, LeaseCommand } from '../domain/lease';
 import { commandTime } from '../domain/command-time';
 import { expireDueSteps, terminateSteps } from '../domain/lease-end';
 import { redriveSteps, releaseSteps } from '../domain/ledger';
@@ -7,7 +7,7 @@ import { decideSubmit, decideWithdraw } from '../domain/workload';
 import { ChangeQuota, decideQuotaChange } from '../domain/quota';
 import { isRejection, Rejection } from '../domain/rejection';
 import { ChangeRoutes, decideRoutingChange } from '../domain/routing';
-import { AllocationState } from '../domain/state';
+import { AllocationState, fleetFacts } from '../domain/state';
 import { allocationErrors } from '../allocation-errors';
 import { AllocationEngine, RejectedCommand } from './allocation-engine';
 
@@ -15,16 +15,6 @@ const S = allocation.AllocationStreams;
 
 export function toServiceError(rejection: Rejection) {
   return allocationErrors.error(rejection);
-}
-
-export function fleetFacts(state: AllocationState): FleetFacts {
-  return {
-    installedGpus: () => state.view.installedGpus(),
-    scopeCapacity: (scope) => {
-      const racks = state.view.racksInScope(scope);
-      return { rackIds: racks.map((r) => r.rackId), gpus: state.view.installedGpus(racks) };
-    },
-  };
 }
 
 /** The use cases of the allocation service: each one a stream, a decision and an append. */
