@@ -27,6 +27,7 @@ export {
   nextOffset,
   parseEventMessage,
 } from './inbox-consumer';
+export { InboxRow, readInbox } from './inbox';
 export { createIdempotentProducer, createKafka, KafkaSettings, kafkaSettingsFromEnv } from './kafka';
 export { KafkaCredentials, kafkaSecurityFromEnv, KafkaSecurityEnv, KafkaTls } from './kafka-security';
 export { OutboxRelay, OutboxRelayOptions } from './outbox-relay';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { billing } from '@fleetledger/contracts';
 import { DataSource } from 'typeorm';
+import { readInbox } from '@fleetledger/eventstore';
 import { billingError } from '../billing-errors';
 import { BillingStore } from '../handlers/billing-store';
 import { FLEET_HEALTH_CONSUMER } from '../api/fleet-health.consumer';
@@ -103,11 +104,11 @@ export class InvoiceQueries {
         reason: 'invoice-not-found',
         detail: `no line ${lineId} on invoice ${invoiceId}`,
       });
-    const consumed = await this.dataSource.query<{ envelope: unknown; event_id: string }[]>(
-      `SELECT event_id::text AS event_id, envelope FROM billing.inbox WHERE consumer = ANY($1::text[]) AND event_id::text = ANY($2::text[])`,
-      [[USAGE_CONSUMER, FLEET_HEALTH_CONSUMER], line.sourceEventIds],
-    );
-    const byId = new Map(consumed.map((row) => [row.event_id, row.envelope]));
+    const consumed = await readInbox(this.dataSource, this.billing.store.schema, {
+      consumers: [USAGE_CONSUMER, FLEET_HEALTH_CONSUMER],
+      eventIds: line.sourceEventIds,
+    });
+    const byId = new Map(consumed.map(({ envelope }) => [envelope.eventId, envelope]));
     return {
       lineId,
       sourceEventIds: line.sourceEventIds,
