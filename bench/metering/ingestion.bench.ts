@@ -19,7 +19,7 @@ import { Command } from 'commander';
 import { KafkaUsers } from '@fleetledger/contracts';
 import { MeteringModule } from '../../apps/metering/src/metering.module';
 import { meteringService } from '../../apps/metering/src/metering.options';
-import { TelemetryConsumer } from '../../apps/metering/src/ingestion/telemetry.consumer';
+import { TelemetryConsumer } from '../../apps/metering/src/api/telemetry.consumer';
 import { UsageQueries } from '../../apps/metering/src/queries/usage.queries';
 import {
   startTestService,
