@@ -1,7 +1,19 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  BeforeApplicationShutdown,
+} from '@nestjs/common';
 import { deadLetterTopic, Topics } from '@fleetledger/contracts';
 import { TelemetrySample } from '@fleetledger/contracts/metering';
-import { DeadLetter, DeadLetterPublisher, ensureTopics, nextOffset } from '@fleetledger/eventstore';
+import {
+  consumerTimingFromEnv,
+  DeadLetter,
+  DeadLetterPublisher,
+  ensureTopics,
+  nextOffset,
+} from '@fleetledger/eventstore';
 import { KAFKA, Messaging, Metrics, PRODUCER, SERVICE_ENV, ServiceEnv } from '@fleetledger/platform';
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { Counter, Histogram } from 'prom-client';
@@ -20,7 +32,7 @@ export const TELEMETRY_CONSUMER = 'metering-telemetry';
  * anywhere redelivers the batch and the sample-id key makes the redelivery change nothing.
  */
 @Injectable()
-export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
+export class TelemetryConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(TelemetryConsumer.name);
   private consumer?: Consumer;
   private readonly deadLetters: DeadLetterPublisher;
@@ -68,7 +80,7 @@ export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationS
       maxBytesPerPartition: 10 * 1024 * 1024,
       maxBytes: 40 * 1024 * 1024,
       maxWaitTimeInMs: 100,
-      sessionTimeout: 30_000,
+      ...consumerTimingFromEnv(),
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [this.topic], fromBeginning: true });
@@ -80,7 +92,11 @@ export class TelemetryConsumer implements OnApplicationBootstrap, OnApplicationS
     });
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /**
+   * Before TypeORM closes its pool (onApplicationShutdown): on SIGTERM the in-flight batch still commits
+   * its rows and then its offset, so a rolling restart redelivers nothing (test/faults, graceful shutdown).
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.consumer?.disconnect();
     this.consumer = undefined;
   }
