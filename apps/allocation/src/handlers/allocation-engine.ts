@@ -19,7 +19,8 @@ import {
 import { DataSource } from 'typeorm';
 import { Rejection, isRejection } from '../domain/rejection';
 import { AllocationState, evolve } from '../domain/state';
-import { runEvictions, runQueue } from '../domain/placement';
+import { runEvictions, runQueue } from '../domain/ledger';
+import { applySteps, StreamEvents } from '../domain/steps';
 import { fleetGpusProjection, INVENTORY_CONSUMER } from '../projections/fleet-gpus.projection';
 import { leasesProjection } from '../projections/leases.projection';
 import { placementsProjection } from '../projections/placements.projection';
@@ -30,18 +31,14 @@ const MAX_CONFLICT_RETRIES = 5;
 /** Commands committed together in one transaction at most. */
 const MAX_BATCH = 200;
 
-/** Events one command appends to one stream. */
-export interface StreamEvents {
-  streamId: string;
-  events: NewEvent[];
-}
+export type { StreamEvents } from '../domain/steps';
 
 interface PendingCommand {
   correlationId: string;
   /** Who asked (captured when the command was queued: a group commit mixes several callers). */
   principal: Principal | undefined;
-  step: (state: AllocationState) => StreamEvents[] | Rejection;
-  mutates: boolean;
+  /** Decides the command's events, in steps the engine applies one after the other (the only place state changes). */
+  step: (state: AllocationState) => Iterable<StreamEvents> | Rejection;
   resolve: (events: EventEnvelope[]) => void;
   reject: (error: unknown) => void;
 }
@@ -58,7 +55,7 @@ export class RejectedCommand extends Error {
  * Holds the allocation state in memory (capacity view of 220,000 GPUs, leases, quotas, ledger) and
  * runs every command and every consumed inventory event through it one at a time.
  *
- * Each step: decide (and, for ledger steps, evolve in memory), then in ONE transaction append to the
+ * Each command: decide and apply the decided events in memory (step by step), then in ONE transaction append to the
  * stream with the expected version the state was built at, write the outbox and the inline
  * projections. If the append fails (another replica wrote first: WrongExpectedVersionError, or any
  * error) the in-memory state is rebuilt from the database before the next step, so memory never
@@ -180,7 +177,7 @@ export class AllocationEngine {
 
   /**
    * One command on one stream. `step` gets the current state and returns the events to append, or a
-   * rejection; `mutates` says whether it already evolved the state (ledger steps do).
+   * rejection; the engine applies the events.
    *
    * Group commit: commands that arrive while a transaction is in flight are decided one after the
    * other on the state as the previous ones left it, and committed together in the next
@@ -191,29 +188,24 @@ export class AllocationEngine {
     streamId: string,
     correlationId: string,
     step: (state: AllocationState) => NewEvent[] | Rejection,
-    mutates: boolean,
   ): Promise<EventEnvelope[]> {
-    return this.executeAcross(
-      correlationId,
-      (state) => {
-        const events = step(state);
-        return isRejection(events) ? events : [{ streamId, events }];
-      },
-      mutates,
-    );
+    return this.executeAcross(correlationId, (state) => {
+      const events = step(state);
+      return isRejection(events) ? events : [{ streamId, events }];
+    });
   }
 
   /**
    * One command that appends to several streams in one transaction (a lease's end: `lease-book` and
-   * `placement-ledger`), each with its expected version; the caller gets the events in stream order given.
+   * `placement-ledger`), each with its expected version; the caller gets the events in the order the streams
+   * first appear in the steps.
    */
   executeAcross(
     correlationId: string,
-    step: (state: AllocationState) => StreamEvents[] | Rejection,
-    mutates: boolean,
+    step: (state: AllocationState) => Iterable<StreamEvents> | Rejection,
   ): Promise<EventEnvelope[]> {
     return new Promise<EventEnvelope[]>((resolve, reject) => {
-      this.pending.push({ correlationId, principal: currentPrincipal(), step, mutates, resolve, reject });
+      this.pending.push({ correlationId, principal: currentPrincipal(), step, resolve, reject });
       if (this.pending.length === 1)
         void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH), MAX_CONFLICT_RETRIES));
     });
@@ -230,20 +222,19 @@ export class AllocationEngine {
     }
     const decided: { command: PendingCommand; appends: StreamEvents[] }[] = [];
     for (const command of batch) {
-      let appends: StreamEvents[] | Rejection;
+      let appends: StreamEvents[];
       try {
-        appends = command.step(this.state);
+        const steps = command.step(this.state);
+        if (isRejection(steps)) {
+          command.reject(new RejectedCommand(steps));
+          continue;
+        }
+        appends = applySteps(this.state, steps);
       } catch (error) {
         this.stale = true; // a bug left the state half-changed: rebuild it before the next batch
         command.reject(error);
         continue;
       }
-      if (isRejection(appends)) {
-        command.reject(new RejectedCommand(appends));
-        continue;
-      }
-      if (!command.mutates)
-        for (const { events } of appends) for (const event of events) evolve(this.state, event);
       decided.push({ command, appends });
     }
     if (decided.length === 0) return;
