@@ -13,7 +13,6 @@ const SERVICES: ServiceName[] = ['inventory', 'allocation', 'metering', 'billing
 
 interface ServiceReading {
   atMs: number;
-  appended: number;
   published: number;
   lag: number;
   rssBytes: number;
@@ -86,13 +85,16 @@ export class LiveView {
     this.render();
   }
 
-  /** Events appended per second per service over the last readings. */
+  /**
+   * Events per second per service over the last readings: what its outbox relay published to Kafka (every
+   * appended event is published once; not every service counts its appends in a metric).
+   */
   eventsPerSecond(service: ServiceName): number {
     const list = this.readings.get(service) ?? [];
     if (list.length < 2) return 0;
     const a = list[Math.max(0, list.length - 3)];
     const b = list[list.length - 1];
-    return b.atMs > a.atMs ? ((b.appended - a.appended) * 1000) / (b.atMs - a.atMs) : 0;
+    return b.atMs > a.atMs ? ((b.published - a.published) * 1000) / (b.atMs - a.atMs) : 0;
   }
 
   lag(service: ServiceName): number {
@@ -122,7 +124,6 @@ export class LiveView {
         if (!text) return;
         const reading: ServiceReading = {
           atMs: Date.now(),
-          appended: sumSeries(text, 'fleetledger_events_appended_total'),
           published: sumSeries(text, 'fleetledger_events_published_total'),
           lag: sumSeries(text, 'fleetledger_consumer_lag'),
           rssBytes: sumSeries(text, 'process_resident_memory_bytes'),
@@ -149,11 +150,9 @@ export class LiveView {
       this.bars.get('month')!.update(Math.round(progress * 1000), { text: head });
       for (const gpuClass of GPU_CLASSES) {
         const share = s.allocated[gpuClass as GpuClass] / Math.max(s.fleet[gpuClass as GpuClass], 1);
-        this.bars
-          .get(gpuClass)!
-          .update(Math.round(share * 100), {
-            text: `${s.allocated[gpuClass as GpuClass]}/${s.fleet[gpuClass as GpuClass]} GPUs (ramp ${Math.round(ramp * 100)}%)`,
-          });
+        this.bars.get(gpuClass)!.update(Math.round(share * 100), {
+          text: `${s.allocated[gpuClass as GpuClass]}/${s.fleet[gpuClass as GpuClass]} GPUs (ramp ${Math.round(ramp * 100)}%)`,
+        });
       }
       this.bars.get('services')!.update(0, { text: services });
       this.bars.get('lag')!.update(0, { text: lags });
