@@ -2,6 +2,7 @@ import { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafka
 import { DataSource, EntityManager } from 'typeorm';
 import { EventEnvelope, eventEnvelopeSchema, EventRegistry, formatZodError } from '@fleetledger/contracts';
 import { DeadLetter, DeadLetterPublisher } from './dead-letter';
+import { consumerTimingFromEnv } from './kafka';
 import { PoisonMessageError } from './errors';
 import { ident } from './sql';
 import { runInTransaction } from './transaction';
@@ -135,8 +136,7 @@ export class InboxConsumer {
     this.consumer = this.kafka.consumer({
       groupId: this.options.groupId ?? this.options.name,
       allowAutoTopicCreation: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      ...consumerTimingFromEnv(),
       ...(this.options.maxBytesPerPartition
         ? { maxBytesPerPartition: this.options.maxBytesPerPartition }
         : {}),

@@ -20,7 +20,8 @@ import {
 import { DataSource } from 'typeorm';
 import { Rejection, isRejection } from '../domain/rejection';
 import { AllocationState, evolve } from '../domain/state';
-import { runEvictions, runQueue } from '../domain/placement';
+import { runEvictions, runQueue } from '../domain/ledger';
+import { applySteps, StreamEvents } from '../domain/steps';
 import { fleetGpusProjection, INVENTORY_CONSUMER } from '../projections/fleet-gpus.projection';
 import { leasesProjection } from '../projections/leases.projection';
 import { placementsProjection } from '../projections/placements.projection';
@@ -31,18 +32,14 @@ const MAX_CONFLICT_RETRIES = 5;
 /** Commands committed together in one transaction at most. */
 const MAX_BATCH = 200;
 
-/** Events one command appends to one stream. */
-export interface StreamEvents {
-  streamId: string;
-  events: NewEvent[];
-}
+export type { StreamEvents } from '../domain/steps';
 
 interface PendingCommand {
   correlationId: string;
   /** Who asked (captured when the command was queued: a group commit mixes several callers). */
   principal: Principal | undefined;
-  step: (state: AllocationState) => StreamEvents[] | Rejection;
-  mutates: boolean;
+  /** Decides the command's events, in steps the engine applies one after the other (the only place state changes). */
+  step: (state: AllocationState) => Iterable<StreamEvents> | Rejection;
   resolve: (events: EventEnvelope[]) => void;
   reject: (error: unknown) => void;
 }
@@ -63,7 +60,8 @@ export class RejectedCommand extends Error {
  * way to handle a command"): the same steps, with the load done once at start instead of per command.
  * - load: `reload()` folds the inbox's inventory events and the whole allocation log with `evolve`
  *   (state.ts), and remembers each stream's version; it runs at start and after any failed append.
- * - decide: each queued command's step, on the in-memory state; a rejection is a value with its reason.
+ * - decide: each queued command's step, on the in-memory state; a rejection is a value with its reason;
+ *   the decided events are applied in memory step by step (`applySteps`), so the next command sees them.
  * - record: `recordEvents` (the same code `handleCommand` appends with): events + outbox with each
  *   stream's expected version, then the registered inline projections (`ownProjections`), in ONE
  *   transaction.
@@ -191,7 +189,7 @@ export class AllocationEngine {
 
   /**
    * One command on one stream. `step` gets the current state and returns the events to append, or a
-   * rejection; `mutates` says whether it already evolved the state (ledger steps do).
+   * rejection; the engine applies the events.
    *
    * Group commit: commands that arrive while a transaction is in flight are decided one after the
    * other on the state as the previous ones left it, and committed together in the next
@@ -202,31 +200,25 @@ export class AllocationEngine {
     streamId: string,
     correlationId: string,
     step: (state: AllocationState) => NewEvent[] | Rejection,
-    mutates: boolean,
   ): Promise<EventEnvelope[]> {
-    return this.executeAcross(
-      correlationId,
-      (state) => {
-        const events = step(state);
-        return isRejection(events) ? events : [{ streamId, events }];
-      },
-      mutates,
-    );
+    return this.executeAcross(correlationId, (state) => {
+      const events = step(state);
+      return isRejection(events) ? events : [{ streamId, events }];
+    });
   }
 
   /**
    * One command that appends to several streams in one transaction (a lease's end: `lease-book` and
-   * `placement-ledger`), each with its expected version; the caller gets the events in stream order given.
+   * `placement-ledger`), each with its expected version; the caller gets the events in the order the streams
+   * first appear in the steps.
    */
   executeAcross(
     correlationId: string,
-    step: (state: AllocationState) => StreamEvents[] | Rejection,
-    mutates: boolean,
+    step: (state: AllocationState) => Iterable<StreamEvents> | Rejection,
   ): Promise<EventEnvelope[]> {
     return new Promise<EventEnvelope[]>((resolve, reject) => {
-      this.pending.push({ correlationId, principal: currentPrincipal(), step, mutates, resolve, reject });
-      if (this.pending.length === 1)
-        void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH)));
+      this.pending.push({ correlationId, principal: currentPrincipal(), step, resolve, reject });
+      if (this.pending.length === 1) void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH)));
     });
   }
 
@@ -259,20 +251,19 @@ export class AllocationEngine {
   private decideBatch(batch: PendingCommand[]): { command: PendingCommand; appends: StreamEvents[] }[] {
     const decided: { command: PendingCommand; appends: StreamEvents[] }[] = [];
     for (const command of batch) {
-      let appends: StreamEvents[] | Rejection;
+      let appends: StreamEvents[];
       try {
-        appends = command.step(this.state);
+        const steps = command.step(this.state);
+        if (isRejection(steps)) {
+          command.reject(new RejectedCommand(steps));
+          continue;
+        }
+        appends = applySteps(this.state, steps);
       } catch (error) {
         this.stale = true; // a bug left the state half-changed: rebuild it before the next batch
         command.reject(error);
         continue;
       }
-      if (isRejection(appends)) {
-        command.reject(new RejectedCommand(appends));
-        continue;
-      }
-      if (!command.mutates)
-        for (const { events } of appends) for (const event of events) evolve(this.state, event);
       decided.push({ command, appends });
     }
     return decided;
