@@ -50,8 +50,14 @@ export interface HandleOptions<State, Command, Event extends DecidedEvent> {
   /** The stream every event goes to, or a function naming each event's stream. */
   streamOf: string | ((event: Event) => string);
   /**
-   * Loads the state, inside the command's transaction. Default (`streamOf` a string): that stream's
-   * events folded with the decider's `evolve`, expected version = the version read (optimistic).
+   * The streams the default loader reads when `streamOf` is a function (a decision over several streams,
+   * as a transfer between two accounts): their events are folded in log order, and each one's version is
+   * expected when appending, so a rule across streams is protected optimistically, without a lock.
+   */
+  streams?: (commands: readonly Command[]) => readonly string[];
+  /**
+   * Loads the state, inside the command's transaction. Default: the events of the stream `streamOf` names
+   * (or of `streams`) folded with the decider's `evolve`, expected version = the version read (optimistic).
    * A service that decides on a read model (inventory's fleet slice) passes its own loader with a `lock`.
    */
   load?: (tx: Queryable, commands: readonly Command[]) => Promise<LoadedState<State>>;
@@ -107,7 +113,7 @@ export async function handleCommands<State, Command, Event extends DecidedEvent,
   options: HandleOptions<State, Command, Event> & { atomic: boolean },
 ): Promise<BatchResult<Command, Reason>> {
   const streamOf = options.streamOf;
-  const load = options.load ?? loadStream(target.store, decider, streamOf);
+  const load = options.load ?? loadStreams(target.store, decider, streamOf, options.streams);
   return retryOnConflict(options.retries ?? DEFAULT_CONFLICT_RETRIES, () =>
     runInTransaction(target.dataSource, async (tx) => {
       if (options.lock)
@@ -180,21 +186,40 @@ export async function retryOnConflict<T>(
   }
 }
 
-/** The default loader: one stream's events folded with `evolve`; its version is the expected one. */
-function loadStream<State, Command, Event extends DecidedEvent>(
+/** The default loader: the streams' events folded with `evolve` in log order; their versions are the expected ones. */
+function loadStreams<State, Command, Event extends DecidedEvent>(
   store: EventStore,
   decider: Decider<State, Command, Event, string>,
   streamOf: string | ((event: Event) => string),
-): (tx: Queryable) => Promise<LoadedState<State>> {
-  if (typeof streamOf !== 'string')
-    throw new Error('handleCommand: a per-event streamOf needs a `load` that says how the state is read');
-  return async (tx) => {
-    const stored = await store.readStream(tx, streamOf);
+  streams: ((commands: readonly Command[]) => readonly string[]) | undefined,
+): (tx: Queryable, commands: readonly Command[]) => Promise<LoadedState<State>> {
+  if (typeof streamOf !== 'string' && !streams)
+    throw new Error(
+      'handleCommand: a per-event streamOf needs `streams` or a `load` that says how the state is read',
+    );
+  return async (tx, commands) => {
+    const streamIds = typeof streamOf === 'string' ? [streamOf] : [...new Set(streams!(commands))];
+    const versions = new Map<string, number>();
+    const stored: EventEnvelope[] = [];
+    for (const streamId of streamIds) {
+      const events = await store.readStream(tx, streamId);
+      versions.set(streamId, events.length > 0 ? events[events.length - 1].streamVersion : 0);
+      stored.push(...events);
+    }
+    if (streamIds.length > 1) stored.sort((a, b) => a.globalPosition - b.globalPosition);
     let state = decider.initialState();
     // Stored envelopes carry the decided event's type and (upcast) payload, which is what evolve reads.
     for (const envelope of stored) state = decider.evolve(state, envelope as unknown as Event);
-    const version = stored.length > 0 ? stored[stored.length - 1].streamVersion : 0;
-    return { state, expectedVersion: (streamId) => (streamId === streamOf ? version : 'any') };
+    return {
+      state,
+      expectedVersion: (streamId) => {
+        const version = versions.get(streamId);
+        // A stream the decision did not read cannot be checked: that is a bug in `streams`, not a conflict.
+        if (version === undefined)
+          throw new Error(`handleCommand: an event goes to ${streamId}, which was not loaded (${streamIds})`);
+        return version;
+      },
+    };
   };
 }
 

@@ -46,6 +46,26 @@ const accountDecider: Decider<Account, AccountCommand, AccountEvent, 'not-open' 
   },
 };
 
+/** Several accounts, one stream each: a transfer is a rule over two streams (the payer's balance). */
+type Transfer = { kind: 'transfer'; from: string; to: string; amountMinor: number };
+const ledgerDecider: Decider<Map<string, number>, Transfer, AccountEvent, 'insufficient-funds'> = {
+  initialState: () => new Map(),
+  evolve: (balances, event) =>
+    event.type === 'AccountOpened'
+      ? new Map(balances).set(event.payload.accountId, 0)
+      : new Map(balances).set(
+          event.payload.accountId,
+          (balances.get(event.payload.accountId) ?? 0) + event.payload.amountMinor,
+        ),
+  decide: (balances, { from, to, amountMinor }) =>
+    (balances.get(from) ?? 0) < amountMinor
+      ? { kind: 'rejected', reason: 'insufficient-funds', detail: `${from} holds ${balances.get(from) ?? 0}` }
+      : [
+          { type: 'DepositMade', payload: { accountId: from, amountMinor: -amountMinor } },
+          { type: 'DepositMade', payload: { accountId: to, amountMinor } },
+        ],
+};
+
 describe('handleCommand on PostgreSQL', () => {
   let db: TestDatabase;
   let dataSource: DataSource;
@@ -164,6 +184,55 @@ describe('handleCommand on PostgreSQL', () => {
       kind: 'accepted',
       events: [expect.objectContaining({ type: 'DepositMade', streamVersion: 3 })],
     });
+  });
+
+  it('a decision over two streams reads both and expects both versions (streams option)', async () => {
+    for (const accountId of ['t1', 't2'])
+      await handleCommand(
+        target,
+        accountDecider,
+        { kind: 'open', accountId, owner: 'lab' },
+        {
+          streamOf: accountId,
+          context: { correlationId: 'open', occurredAt: at },
+        },
+      );
+    await handleCommand(
+      target,
+      accountDecider,
+      { kind: 'deposit', accountId: 't1', amountMinor: 100 },
+      {
+        streamOf: 't1',
+        context: { correlationId: 'fund', occurredAt: at },
+      },
+    );
+    const options = {
+      streamOf: (event: AccountEvent) => event.payload.accountId,
+      streams: (commands: readonly Transfer[]) => commands.flatMap((c) => [c.from, c.to]),
+      context: { correlationId: 'transfer', occurredAt: at },
+    };
+    const moved = await handleCommand(
+      target,
+      ledgerDecider,
+      { kind: 'transfer', from: 't1', to: 't2', amountMinor: 60 },
+      options,
+    );
+    expect(moved.kind === 'accepted' && moved.events.map((e) => [e.streamId, e.streamVersion])).toEqual([
+      ['t1', 3],
+      ['t2', 2],
+    ]);
+    // t1 now holds 40: the rule reads the stream as the transfer left it.
+    const refused = await handleCommand(
+      target,
+      ledgerDecider,
+      { kind: 'transfer', from: 't1', to: 't2', amountMinor: 60 },
+      options,
+    );
+    expect(refused).toEqual({
+      kind: 'rejected',
+      rejection: { kind: 'rejected', reason: 'insufficient-funds', detail: 't1 holds 40' },
+    });
+    expect([await balance('t1'), await balance('t2')]).toEqual(['40', '60']);
   });
 
   it('after the bounded retries the conflict reaches the caller and nothing of the command is written', async () => {
