@@ -135,7 +135,13 @@ describe('the Colossus month, CI size: one day, ~2,000 GPUs, as fast as the serv
     );
     expect(hours.length).toBe(24);
     const deviations = hours.map((u) =>
-      Math.abs(u.allocatedShareOfHealthy! - rampShare(result.plan, Date.parse(u.hourStart) + 1_800_000)),
+      Math.abs(
+        u.allocatedShareOfHealthy! -
+          rampShare(
+            { startMs: result.plan.startMs, endMs: result.plan.plannedEndMs },
+            Date.parse(u.hourStart) + 1_800_000,
+          ),
+      ),
     );
     const mean = deviations.reduce((a, b) => a + b, 0) / deviations.length;
     expect(mean).toBeLessThan(0.12);

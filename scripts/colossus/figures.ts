@@ -36,7 +36,7 @@ export function figuresOf(
   generatedAt: string,
 ): ColossusReportFigures {
   const iso = (ms: number) => new Date(ms).toISOString();
-  const span = { startMs: result.plan.startMs, endMs: result.plan.endMs };
+  const span = { startMs: result.plan.startMs, endMs: result.plan.plannedEndMs };
 
   const routing = new Map<
     string,
@@ -101,7 +101,7 @@ export function figuresOf(
       seed: result.options.seed,
       speed: String(result.options.speed),
       startAt: iso(result.plan.startMs),
-      endAt: iso(result.plan.endMs),
+      endAt: iso(result.plan.endMs) + (result.endedEarlyAt ? ' (ended early: wall budget)' : ''),
       dealAt: iso(result.plan.dealAtMs),
       sampleIntervalSeconds: result.plan.sampleIntervalMs / 1000,
       samplingFactor: result.plan.samplingFactor,

@@ -37,6 +37,7 @@ interface CliOptions {
   concurrency: string;
   startStack: boolean;
   portBase: string;
+  wallBudget?: string;
   auditDatabaseUrl?: string;
 }
 
@@ -132,6 +133,7 @@ async function main(): Promise<void> {
       false,
     )
     .option('--port-base <n>', 'first port of the four services', '3001')
+    .option('--wall-budget <seconds>', 'end the month early (and say so) once its phase has taken this long')
     .addOption(
       new Option('--audit-database-url <url>', 'the database as fleetledger_audit').env('AUDIT_DATABASE_URL'),
     )
@@ -184,12 +186,16 @@ async function main(): Promise<void> {
       speed,
       sampleBudget: Number(options.sampleBudget),
       concurrency: Number(options.concurrency),
+      wallBudgetMs: options.wallBudget === undefined ? undefined : Number(options.wallBudget) * 1000,
       auditDatabaseUrl: auditUrlFrom(options),
       reportFile: options.report,
       log: (line) => process.stdout.write(`[colossus] ${line}\n`),
     });
     const f = outcome.figures;
     const lines = [
+      ...(outcome.result.endedEarlyAt
+        ? [`the month ended early at ${outcome.result.endedEarlyAt} (wall budget)`]
+        : []),
       `wall time ${((Date.now() - started) / 1000).toFixed(0)} s; load average now ${loadavg()
         .map((l) => l.toFixed(1))
         .join(' ')} (2 cores)`,

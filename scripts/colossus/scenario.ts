@@ -49,6 +49,11 @@ export interface ScenarioOptions {
   sampleBudget: number;
   /** Requests in flight at once per kind of call. */
   concurrency: number;
+  /**
+   * Wall time the month phase may take (ms); past it the month ends at the simulated instant reached (the rest
+   * is not run, and the result says so). Undefined: no limit.
+   */
+  wallBudgetMs?: number;
   log: (line: string) => void;
   onStatus?: (status: LiveStatus) => void;
 }
@@ -94,7 +99,14 @@ export interface ScenarioResult {
   plan: Pick<
     Plan,
     'startMs' | 'endMs' | 'stepMs' | 'dealAtMs' | 'sampleIntervalMs' | 'samplingFactor' | 'closeEveryMs'
-  > & { workloads: number; incidents: number };
+  > & {
+    workloads: number;
+    incidents: number;
+    /** The plan's end (the ramp's 85 %); `endMs` is where the run ended. */
+    plannedEndMs: number;
+  };
+  /** Set when the wall budget ended the month before its planned end: the simulated instant reached. */
+  endedEarlyAt?: string;
   fleet: Record<GpuClass, number>;
   halls: number;
   racks: number;
@@ -330,6 +342,8 @@ export async function runColossus(client: ServiceClient, options: ScenarioOption
       `telemetry: one sample per allocated GPU every ${plan.sampleIntervalMs / 1000} s of simulated time ` +
       `(a node agent sends one every 10 s: sampled down ${plan.samplingFactor}x; busy time and energy are metered from what is sent)`,
   );
+  /** The month's end: the plan's, or where the wall budget stopped it. */
+  let endMs = plan.endMs;
   const random = seededRandom(options.seed ^ 0x5eed);
   const held = new Map<string, Held>();
   const submittedOpen = new Map<string, PlannedWorkload>(); // submitted, not yet departed
@@ -354,7 +368,7 @@ export async function runColossus(client: ServiceClient, options: ScenarioOption
       phase,
       simMs: simNow,
       startMs,
-      endMs: plan.endMs,
+      endMs,
       fleet,
       allocated,
       placementsDone,
@@ -702,8 +716,15 @@ export async function runColossus(client: ServiceClient, options: ScenarioOption
     if (w.departMs < plan.endMs) departures.set(w.departMs, [...(departures.get(w.departMs) ?? []), w]);
   }
   let dealDone = false;
-  for (let t = startMs; t < plan.endMs; t += plan.stepMs) {
+  for (let t = startMs; t < endMs; t += plan.stepMs) {
     simNow = t;
+    if (options.wallBudgetMs !== undefined && Date.now() - wallStart > options.wallBudgetMs) {
+      endMs = t;
+      say(
+        `wall budget of ${options.wallBudgetMs / 1000} s spent at ${iso(t)}: the month ends there, ${((plan.endMs - t) / 3_600_000).toFixed(1)} simulated hours short`,
+      );
+      break;
+    }
     if (options.speed !== 'max') {
       const dueWall = wallStart + (t - startMs) / options.speed;
       if (dueWall > Date.now()) await sleep(dueWall - Date.now());
@@ -741,16 +762,16 @@ export async function runColossus(client: ServiceClient, options: ScenarioOption
     // Placements change only at step boundaries, so every tick inside the step sees the same ones.
     for (let tick = t; tick < next; tick += Math.min(plan.sampleIntervalMs, plan.stepMs))
       if ((tick - startMs) % plan.sampleIntervalMs === 0) await sendTelemetry(tick);
-    if ((next - startMs) % plan.closeEveryMs === 0 && next < plan.endMs) await closeWindows(next);
+    if ((next - startMs) % plan.closeEveryMs === 0 && next < endMs) await closeWindows(next);
     report();
   }
   endPhase('month-end');
 
   // ---- month end --------------------------------------------------------------------------------------
-  simNow = plan.endMs;
-  const endAt = iso(plan.endMs);
+  simNow = endMs;
+  const endAt = iso(endMs);
   await mapConcurrent([...submittedOpen.values()], options.concurrency, (w) => depart(w, endAt));
-  const closeAtMs = Math.max(periodEndMs(period), plan.endMs) + HOUR_MS;
+  const closeAtMs = Math.max(periodEndMs(period), endMs) + HOUR_MS;
   await closeWindows(closeAtMs);
   report(true);
   const quotaHistory = (
@@ -822,7 +843,7 @@ export async function runColossus(client: ServiceClient, options: ScenarioOption
               'metering',
               'finance',
               'GET',
-              `/metering/utilization?gpuClass=${gpuClass}&from=${iso(startMs)}&to=${iso(plan.endMs)}`,
+              `/metering/utilization?gpuClass=${gpuClass}&from=${iso(startMs)}&to=${iso(endMs)}`,
             )
           ).body,
       ),
@@ -839,13 +860,15 @@ export async function runColossus(client: ServiceClient, options: ScenarioOption
       speed: options.speed,
       sampleBudget: options.sampleBudget,
       concurrency: options.concurrency,
+      wallBudgetMs: options.wallBudgetMs,
     },
     period,
     invoiceId,
     leaseId,
     plan: {
       startMs: plan.startMs,
-      endMs: plan.endMs,
+      endMs,
+      plannedEndMs: plan.endMs,
       stepMs: plan.stepMs,
       dealAtMs: plan.dealAtMs,
       sampleIntervalMs: plan.sampleIntervalMs,
