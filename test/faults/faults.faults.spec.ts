@@ -4,6 +4,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual, promisify } from 'node:util';
 import { Topics } from '@fleetledger/contracts';
+import { DataSource } from 'typeorm';
 import { testCallerToken } from '@fleetledger/testing';
 import { prepareTestAuth } from '../../libs/testing/src/test-auth-setup';
 import { auditedServices } from '../../apps/audit/src/services';
@@ -133,6 +134,18 @@ const FAULTS: Fault[] = [
     },
   },
   {
+    name: 'combined: kill -9 the metering.telemetry.v1[0] leader + SIGKILL metering + restart PostgreSQL',
+    stage: 'mid-telemetry',
+    inject: async (ctx) => {
+      leaderDown = await ctx.platform.leaderOf(Topics.meteringTelemetry);
+      await cluster('kill', String(leaderDown));
+      ctx.notes.push(`broker ${leaderDown} killed`);
+      await killAndRestart('metering')!(ctx);
+      await privatePostgres('restart');
+    },
+    recover: async () => void (await cluster('start', String(leaderDown))),
+  },
+  {
     name: 'SIGTERM metering mid-ingestion (graceful shutdown)',
     stage: 'mid-telemetry',
     inject: async ({ platform, driver, notes, shutdown, phase }) => {
@@ -194,6 +207,14 @@ describe('faults at platform scale: nothing lost or billed twice', () => {
   const phases: PhaseWorkload[] = [];
   const figures: Figure[] = [];
   const log = (line: string) => process.stderr.write(`[faults] ${line}\n`);
+  // As the audit role, like the CLI: it reads every schema and writes only the *_replay ones.
+  let audit: DataSource | undefined;
+  const auditDataSource = async () =>
+    (audit ??= await new DataSource({
+      type: 'postgres',
+      url: platform.db.auditUrl,
+      extra: { max: 2 },
+    }).initialize());
 
   beforeAll(async () => {
     process.env.KAFKAJS_LOG_LEVEL ??= 'nothing';
@@ -209,6 +230,7 @@ describe('faults at platform scale: nothing lost or billed twice', () => {
   }, 600_000);
 
   afterAll(async () => {
+    await audit?.destroy();
     await driver?.stop();
     await platform.stop();
     if (figures.length > 0) {
@@ -300,7 +322,7 @@ describe('faults at platform scale: nothing lost or billed twice', () => {
 
       // The audit: hash chains whole, every event a consumer needs in its inbox exactly once, projections
       // rebuilt from the logs equal to the live ones (the same functions `npm run audit -- verify|reconcile` run).
-      const db = await platform.db.adminDataSource();
+      const db = await auditDataSource();
       const verified = await verifyAll(db, auditedServices, 20);
       expect(verified.chains.filter((c) => !c.verification.ok)).toEqual([]);
       expect(verified.ok).toBe(true);
@@ -310,6 +332,7 @@ describe('faults at platform scale: nothing lost or billed twice', () => {
 
       const telemetryRecords = (await platform.topicRecords(Topics.meteringTelemetry)) - telemetryBefore;
       const stored = await driver.storedSamples(phase.day);
+      log(`${fault.name}: recovered in ${(recoveryMs / 1000).toFixed(1)} s; ${ctx.notes.join('; ')}`);
       figures.push({
         fault: fault.name,
         recoveryMs,

@@ -48,6 +48,11 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** A bound for Promise.race that does not keep the process alive once the race is decided. */
+function deadline(ms: number): Promise<undefined> {
+  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
+}
+
 /** Polls `check` every `everyMs` until it is true; false once `timeoutMs` passed. */
 export async function eventually(
   check: () => Promise<boolean>,
@@ -198,7 +203,7 @@ export class FaultPlatform {
     const service = this.services.get(name)!;
     service.child!.kill(signal);
     if (signal === 'SIGSTOP' || signal === 'SIGCONT') return undefined;
-    const result = await Promise.race([service.exited!, sleep(120_000).then(() => undefined)]);
+    const result = await Promise.race([service.exited!, deadline(120_000)]);
     service.child = undefined;
     return result;
   }
@@ -244,7 +249,7 @@ export class FaultPlatform {
       if (service.child && service.child.exitCode === null) {
         service.child.kill('SIGCONT');
         service.child.kill('SIGTERM');
-        await Promise.race([service.exited, sleep(30_000)]);
+        await Promise.race([service.exited, deadline(30_000)]);
         if (service.child.exitCode === null) service.child.kill('SIGKILL');
       }
     await this.admin?.disconnect().catch(() => undefined);
