@@ -324,6 +324,21 @@ export class WorkloadDriver {
     };
   }
 
+  /**
+   * Telemetry records metering found already stored (its `duplicate` counter): redeliveries after a crash
+   * and resent records alike. The counter lives in the process, so it starts again at 0 after a restart.
+   */
+  async meteringDuplicates(): Promise<number> {
+    const response = await fetch(`${this.platform.services.get('metering')!.url}/metrics`, {
+      signal: AbortSignal.timeout(10_000),
+    }).catch(() => undefined);
+    if (!response?.ok) return 0;
+    const line = (await response.text())
+      .split('\n')
+      .find((l) => l.startsWith('fleetledger_metering_samples_total{outcome="duplicate"}'));
+    return line ? Number(line.split(' ').pop()) : 0;
+  }
+
   /** Dead letters recorded by every consumer of every service. */
   async deadLetters(): Promise<number> {
     let n = 0;
