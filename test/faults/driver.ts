@@ -246,11 +246,28 @@ export class WorkloadDriver {
       if (c === Math.floor(chunks / 2) && options.midway) await options.midway();
       const messages = samples.slice(c * chunk, (c + 1) * chunk).map((s) => this.telemetryRecord(s));
       for (let t = 0; t < (options.times ?? 1); t++) {
-        await this.telemetry!.send({ topic, messages });
+        await this.sendTelemetry(topic, messages);
         sent += messages.length;
       }
     }
     return sent;
+  }
+
+  /**
+   * One awaited send; a send kafkajs gave up on (a leader killed before the controller moved leadership)
+   * is sent again, as an agent would: a copy that did arrive is absorbed by its sample id.
+   */
+  private async sendTelemetry(topic: string, messages: { key: string; value: string }[]): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await this.telemetry!.send({ topic, messages });
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await sleep(1_000);
+      }
+    }
   }
 
   /** Closes every window due as of `asOfMs`; returns what the closer did. */

@@ -151,13 +151,14 @@ const FAULTS: Fault[] = [
     inject: async ({ platform, driver, notes, shutdown, phase }) => {
       const { grace, preStop } = gracePeriod('metering');
       const group = `${platform.topicPrefix}metering-telemetry`;
-      const admin = await platform.adminClient();
       const committed = async () =>
         (
-          await admin.fetchOffsets({
-            groupId: group,
-            topics: [`${platform.topicPrefix}${Topics.meteringTelemetry}`],
-          })
+          await platform.withAdmin((admin) =>
+            admin.fetchOffsets({
+              groupId: group,
+              topics: [`${platform.topicPrefix}${Topics.meteringTelemetry}`],
+            }),
+          )
         )
           .flatMap((t) => t.partitions)
           .reduce((n, p) => n + Math.max(Number(p.offset), 0), 0);
@@ -254,6 +255,8 @@ describe('faults at platform scale: nothing lost or billed twice', () => {
   it.each(selected.map((fault, i) => [fault.name, fault, i] as const))(
     '%s',
     async (_name, fault, i) => {
+      const repaired = await platform.repair();
+      if (repaired.length > 0) log(`repaired what an earlier phase left down: ${repaired.join(', ')}`);
       const phase = generatePhase(SEED, i + 1);
       phases.push(phase);
       const ctx: FaultContext = { platform, driver, phase, notes: [], shutdown: [] };
