@@ -615,13 +615,15 @@ export async function runColossus(client: ServiceClient, options: ScenarioOption
     for (let i = 0; i < batch.length; i += SAMPLES_PER_REQUEST)
       chunks.push(batch.slice(i, i + SAMPLES_PER_REQUEST));
     const started = Date.now();
-    await mapConcurrent(chunks, 2, async (chunk) => {
+    // One batch at a time: concurrent batches contend on metering's attribution lock (lock timeouts, 500).
+    await mapConcurrent(chunks, 1, async (chunk) => {
       const reply = await client.expect<{ accepted: number; duplicates: number; rejected: unknown[] }>(
         'metering',
         'telemetry-agent',
         'POST',
         '/metering/samples',
         { samples: chunk },
+        { retries: 5 },
       );
       samples.sent += chunk.length;
       samples.accepted += reply.body.accepted;
