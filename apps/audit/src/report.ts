@@ -158,7 +158,7 @@ export function toCsv(header: string[], rows: (string | number | null)[][]): str
   return [header, ...rows].map((row) => row.map(cell).join(',')).join('\n') + '\n';
 }
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,

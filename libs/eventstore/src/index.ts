@@ -3,7 +3,9 @@
  * consumer, and the Kafka client set-up a service needs. Kafka administration (topics, ACLs) is a
  * separate entry, `@fleetledger/eventstore/kafka-admin`, for provisioning scripts and test harnesses.
  */
+export * from './command-handler';
 export { DeadLetter, DeadLetterPublisher } from './dead-letter';
+export * from './decider';
 export {
   InvalidEventError,
   MissingPrincipalError,
@@ -26,6 +28,10 @@ export {
   InboxConsumerOptions,
   nextOffset,
   parseEventMessage,
+  RawBatch,
+  RawBatchHandler,
+  RawBatchResult,
+  RawConsumerOptions,
 } from './inbox-consumer';
 export { InboxRow, readInbox } from './inbox';
 export { createIdempotentProducer, createKafka, KafkaSettings, kafkaSettingsFromEnv } from './kafka';
