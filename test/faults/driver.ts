@@ -352,7 +352,7 @@ export class WorkloadDriver {
     if (!response?.ok) return 0;
     const line = (await response.text())
       .split('\n')
-      .find((l) => l.startsWith('fleetledger_metering_samples_total{outcome="duplicate"}'));
+      .find((l) => l.startsWith('fleetledger_metering_samples_total{') && l.includes('outcome="duplicate"'));
     return line ? Number(line.split(' ').pop()) : 0;
   }
 
