@@ -6,12 +6,14 @@ import { allocationService } from './allocation.options';
 import { AllocationKafkaController } from './api/allocation.kafka';
 import { LeasesController } from './api/leases.controller';
 import { PowerController } from './api/power.controller';
+import { ProgressController } from './api/progress.controller';
 import { QuotasController } from './api/quotas.controller';
 import { WorkloadsController } from './api/workloads.controller';
 import { AllocationCommands } from './handlers/allocation-commands';
 import { AllocationEngine } from './handlers/allocation-engine';
 import { AllocationQueries } from './handlers/allocation-queries';
 import { InventoryConsumer } from './handlers/inventory.consumer';
+import { WatermarkHeartbeat } from './progress/watermark-heartbeat';
 
 @Module({
   imports: [PlatformModule.forService(allocationService)],
@@ -20,6 +22,7 @@ import { InventoryConsumer } from './handlers/inventory.consumer';
     QuotasController,
     WorkloadsController,
     PowerController,
+    ProgressController,
     AllocationKafkaController,
   ],
   providers: [
@@ -40,6 +43,7 @@ import { InventoryConsumer } from './handlers/inventory.consumer';
       useFactory: (dataSource: DataSource) => new AllocationQueries(dataSource, allocationService.schema),
     },
     InventoryConsumer,
+    WatermarkHeartbeat,
   ],
 })
 export class AllocationModule implements OnModuleInit {

@@ -3,6 +3,7 @@ export * from './event-definition';
 export * from './principal';
 export * from './registry';
 export * from './topics';
+export * from './progress';
 export * from './kafka-acls';
 export * as inventory from './inventory';
 export * as allocation from './allocation';

@@ -36,6 +36,11 @@ export async function startTestService(
     ...testAuthEnv(options.service),
     // Tests call services many times a second as one caller; the limit itself has its own test.
     RATE_LIMIT_REQUESTS: '1000000',
+    // Issue #22: tests tell their stories at fixed instants in the past, so allocation's watermark follows
+    // its own decisions (and operators), not the wall clock; metering closes on the lateness alone unless a
+    // test asks for `METERING_PLACEMENT_WATERMARK: 'required'` (the watermark stories do).
+    ALLOCATION_WATERMARK_FOLLOWS_CLOCK: 'false',
+    METERING_PLACEMENT_WATERMARK: 'ignored',
     ...overrides.env,
   });
   const app = await createServiceApp(module, options);

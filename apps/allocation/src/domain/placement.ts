@@ -665,6 +665,12 @@ export function placementEvents(
  */
 export function checkCommandTime(state: AllocationState, at: string): Rejection<'stale-command'> | null {
   if (Number.isNaN(Date.parse(at))) return reject('stale-command', `${at} is not an instant`);
+  // Issue #22: behind the published watermark, metering and billing have been told the past is complete.
+  if (state.watermarkAt && Date.parse(at) < Date.parse(state.watermarkAt))
+    return reject(
+      'stale-command',
+      `the command is stamped ${at}, behind allocation's published watermark ${state.watermarkAt}: every placement before it has been published to metering and billing as complete, so the past is not reopened; send it again with a current time (or none)`,
+    );
   if (state.ledgerAt && Date.parse(at) < Date.parse(state.ledgerAt))
     return reject(
       'stale-command',

@@ -63,6 +63,12 @@ export class AllocationState {
    * A ledger command stamped earlier is refused (`stale-command`): see `checkCommandTime`.
    */
   ledgerAt = '';
+  /**
+   * Allocation's published watermark (issue #22, domain/watermark.ts; ISO, '' before the first): every
+   * ledger event decided before it is published. It also raises `ledgerAt`, so the time-order rule
+   * refuses commands stamped behind it.
+   */
+  watermarkAt = '';
 
   usageOf(tenantId: string, gpuClass: GpuClass, workloadClass: allocation.WorkloadClass): number {
     return this.usage.get(scopeKey(tenantId, gpuClass, workloadClass)) ?? 0;
@@ -147,6 +153,15 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
       state.ledgerAt = new Date(Date.parse(at)).toISOString();
   }
   switch (event.type) {
+    case allocation.PartitionWatermarkAdvanced.type: {
+      // All partitions carry the same instant; the first marker of a batch moves both clocks.
+      const at = (event.payload as allocation.PartitionWatermarkAdvancedPayload).watermark;
+      const ms = Date.parse(at);
+      if (!state.watermarkAt || ms > Date.parse(state.watermarkAt))
+        state.watermarkAt = new Date(ms).toISOString();
+      if (!state.ledgerAt || ms > Date.parse(state.ledgerAt)) state.ledgerAt = new Date(ms).toISOString();
+      return;
+    }
     case allocation.LeaseSigned.type:
     case allocation.LeaseAmended.type: {
       const before = state.leases.get((event.payload as { leaseId: string }).leaseId);

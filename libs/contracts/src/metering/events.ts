@@ -137,6 +137,11 @@ export const UsageCorrected = defineEvent({
     hourStart,
     reason: z.enum(USAGE_CORRECTION_REASONS),
     correctedAt: isoInstant,
+    /**
+     * Issue #22: how long after the window was closed this correction was made (the input named by
+     * `reason` was that late at least). Absent on corrections recorded before it existed.
+     */
+    lateByMs: z.number().int().nonnegative().optional(),
     delta: z.object({
       gpuSecondsAllocated: signedMilliDecimal,
       gpuSecondsBusy: signedMilliDecimal,
@@ -148,10 +153,42 @@ export const UsageCorrected = defineEvent({
   }),
 });
 
+/** An input of metering that a watermark can hold back (issue #22). */
+export const METERING_INPUTS = ['placements', 'telemetry'] as const;
+export const meteringInputSchema = z.enum(METERING_INPUTS);
+export type MeteringInput = z.infer<typeof meteringInputSchema>;
+
+/**
+ * Metering's own progress (issue #22): every usage window of an hour that ends at or before
+ * `closedBefore` is recorded (UsageRecorded) and published before this event, on the same stream
+ * `metering-progress`, so billing knows how far its usage input is complete. `limitedBy` says what
+ * held the bound: the allowed lateness on the wall clock, or an input's watermark; `inputs` lists each
+ * input's watermark as metering saw it (null: no watermark from that input yet).
+ */
+export const UsageWindowsClosed = defineEvent({
+  type: 'metering.UsageWindowsClosed',
+  schema: z.object({
+    closedBefore: isoInstant,
+    previousClosedBefore: isoInstant.nullable(),
+    limitedBy: z.enum(['lateness', 'placements-watermark', 'telemetry-watermark']),
+    inputs: z.array(
+      z.object({
+        input: meteringInputSchema,
+        watermark: isoInstant.nullable(),
+        lagMs: z.number().int().nullable(),
+      }),
+    ),
+    closedAt: isoInstant,
+  }),
+});
+
+export const METERING_PROGRESS_STREAM = 'metering-progress';
+
 export type UsageRecordedPayload = PayloadOf<typeof UsageRecorded>;
+export type UsageWindowsClosedPayload = PayloadOf<typeof UsageWindowsClosed>;
 export type UsageCorrectedPayload = PayloadOf<typeof UsageCorrected>;
 
-export const allMeteringEvents = [UsageRecorded, UsageCorrected] as const;
+export const allMeteringEvents = [UsageRecorded, UsageCorrected, UsageWindowsClosed] as const;
 
 export function usageRecordId(leaseId: string, gpuClass: string, hourStartIso: string): string {
   return `${leaseId}|${gpuClass}|${hourStartIso}`;
