@@ -11,3 +11,4 @@ export * from './projection';
 export * from './schema';
 export * from './sql';
 export * from './transaction';
+export * from './watermark';

@@ -65,8 +65,8 @@ export class AllocationState {
   ledgerAt = '';
   /**
    * Allocation's published watermark (issue #22, domain/watermark.ts; ISO, '' before the first): every
-   * ledger event decided before it is published. It also raises `ledgerAt`, so the time-order rule
-   * refuses commands stamped behind it.
+   * ledger event decided before it is published. The time-order rule refuses commands stamped behind
+   * it too (`checkCommandTime`), and nothing allocation decides on its own is dated before it.
    */
   watermarkAt = '';
 
@@ -154,12 +154,11 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
   }
   switch (event.type) {
     case allocation.PartitionWatermarkAdvanced.type: {
-      // All partitions carry the same instant; the first marker of a batch moves both clocks.
+      // All partitions carry the same instant; the first marker of a batch moves it.
       const at = (event.payload as allocation.PartitionWatermarkAdvancedPayload).watermark;
       const ms = Date.parse(at);
       if (!state.watermarkAt || ms > Date.parse(state.watermarkAt))
         state.watermarkAt = new Date(ms).toISOString();
-      if (!state.ledgerAt || ms > Date.parse(state.ledgerAt)) state.ledgerAt = new Date(ms).toISOString();
       return;
     }
     case allocation.LeaseSigned.type:

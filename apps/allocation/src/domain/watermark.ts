@@ -70,7 +70,7 @@ export function decideOperatorWatermark(
 
 /**
  * One marker per partition of the events topic, each on the stream whose key Kafka routes to that
- * partition (`streamIds[p]`, see progress/partition-keys.ts). All of them in one append, after every
+ * partition (`streamIds[p]`, see libs/eventstore/src/watermark.ts). All of them in one append, after every
  * event decided before them.
  */
 export function watermarkEvents(

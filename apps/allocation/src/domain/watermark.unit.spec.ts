@@ -1,5 +1,5 @@
 import { allocation } from '@fleetledger/contracts';
-import { partitionStreamIds } from '../progress/partition-keys';
+import { partitionStreamIds } from '@fleetledger/eventstore';
 import { checkCommandTime, commandTime } from './placement';
 import { AllocationState, evolve } from './state';
 import { decideOperatorWatermark, nextWatermark, watermarkEvents } from './watermark';

@@ -2,9 +2,9 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { allocation, EventEnvelope, servicePrincipal, Topics } from '@fleetledger/contracts';
 import { KAFKA, Messaging, Metrics, runAs } from '@fleetledger/platform';
 import { Kafka } from 'kafkajs';
+import { partitionStreamIds, topicPartitionCount } from '@fleetledger/eventstore';
 import { decideOperatorWatermark, nextWatermark, WatermarkPolicy } from '../domain/watermark';
 import { AllocationEngine, RejectedCommand } from '../handlers/allocation-engine';
-import { partitionStreamIds } from './partition-keys';
 import { parseWatermarkEnv, WatermarkEnv } from './watermark.config';
 
 export interface PartitionProgress {
@@ -120,16 +120,8 @@ export class WatermarkHeartbeat implements OnApplicationBootstrap, OnApplication
 
   /** The events topic's partition count, from the broker (a topic can grow; ids follow). */
   private async refreshPartitions(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const metadata = await admin.fetchTopicMetadata({ topics: [this.messaging.eventsTopic] });
-      const partitions = metadata.topics[0]?.partitions.length ?? 0;
-      if (partitions === 0) throw new Error(`topic ${this.messaging.eventsTopic} has no partitions`);
-      this.streamIds = partitionStreamIds('allocation', partitions);
-    } finally {
-      await admin.disconnect();
-    }
+    const partitions = await topicPartitionCount(this.kafka, this.messaging.eventsTopic);
+    this.streamIds = partitionStreamIds('allocation', partitions);
   }
 }
 

@@ -2,15 +2,23 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { newEvent, servicePrincipal } from '@fleetledger/contracts';
 import {
   GpuClass,
-  METERING_PROGRESS_STREAM,
   UsageCorrected,
   UsageRecorded,
   usageRecordStreamId,
   UsageWindowsClosed,
   UsageWindowsClosedPayload,
 } from '@fleetledger/contracts/metering';
-import { applyAll, EventStore, Queryable, runInTransaction, StreamAppend } from '@fleetledger/eventstore';
-import { Messaging, Metrics, runAs } from '@fleetledger/platform';
+import {
+  applyAll,
+  EventStore,
+  partitionStreamIds,
+  Queryable,
+  runInTransaction,
+  StreamAppend,
+  topicPartitionCount,
+} from '@fleetledger/eventstore';
+import { KAFKA, Messaging, Metrics, runAs } from '@fleetledger/platform';
+import { Kafka } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { v5 as uuidv5 } from 'uuid';
 import { allocatedGpuMs, PlacementInterval } from '../domain/attribution';
@@ -83,7 +91,21 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly messaging: Messaging,
     private readonly metrics: Metrics,
     @Inject(METERING_ENV) private readonly env: MeteringEnv,
+    @Inject(KAFKA) private readonly kafka: Kafka,
   ) {}
+
+  /** Stream ids keyed to each partition of metering's events topic (its progress markers), read once. */
+  private progressStreams?: Promise<string[]>;
+  private progressStreamIds(): Promise<string[]> {
+    this.progressStreams ??= topicPartitionCount(this.kafka, this.messaging.eventsTopic).then(
+      (partitions) => partitionStreamIds('metering', partitions),
+      (error: Error) => {
+        this.progressStreams = undefined;
+        throw error;
+      },
+    );
+    return this.progressStreams;
+  }
 
   onApplicationBootstrap(): void {
     if (this.env.METERING_CLOSE_INTERVAL_MS <= 0) return;
@@ -108,6 +130,7 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
     asOfMs: number,
     correlationId = `metering-close-${new Date(asOfMs).toISOString()}`,
   ): Promise<CloseResult> {
+    const progressStreams = await this.progressStreamIds();
     return runInTransaction(this.dataSource, async (tx) => {
       await tx.query(`SELECT version FROM metering.attribution_head WHERE id = 1 FOR SHARE`);
       const [progress] = await tx.query<{ closed_before: Date | null; progress_version: number }[]>(
@@ -227,28 +250,33 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
         });
       }
 
-      // Issue #22: metering's own progress, after the records it covers (same append, later positions).
+      // Issue #22: metering's own progress, one marker per partition, after the records it covers (same
+      // append, later positions, so the relay publishes each marker after them on its partition).
       const newClosedBefore =
         dueBefore === undefined ? closedBefore : Math.max(closedBefore ?? dueBefore, dueBefore);
       if (newClosedBefore !== undefined && newClosedBefore !== closedBefore) {
-        const payload: UsageWindowsClosedPayload = {
-          closedBefore: new Date(newClosedBefore).toISOString(),
-          previousClosedBefore: closedBefore === undefined ? null : new Date(closedBefore).toISOString(),
-          limitedBy: bound.limitedBy,
-          inputs,
-          closedAt: new Date(asOfMs).toISOString(),
-        };
-        appends.push({
-          streamId: METERING_PROGRESS_STREAM,
-          expectedVersion: progress.progress_version,
-          events: [
-            newEvent(
-              UsageWindowsClosed,
-              payload,
-              payload.closedAt,
-              uuidv5(`metering-progress|${payload.closedBefore}`, EVENT_ID_NAMESPACE),
-            ),
-          ],
+        progressStreams.forEach((streamId, partition) => {
+          const payload: UsageWindowsClosedPayload = {
+            partition,
+            partitions: progressStreams.length,
+            closedBefore: new Date(newClosedBefore).toISOString(),
+            previousClosedBefore: closedBefore === undefined ? null : new Date(closedBefore).toISOString(),
+            limitedBy: bound.limitedBy,
+            inputs,
+            closedAt: new Date(asOfMs).toISOString(),
+          };
+          appends.push({
+            streamId,
+            expectedVersion: progress.progress_version,
+            events: [
+              newEvent(
+                UsageWindowsClosed,
+                payload,
+                payload.closedAt,
+                uuidv5(`${streamId}|${payload.closedBefore}`, EVENT_ID_NAMESPACE),
+              ),
+            ],
+          });
         });
       }
       const appended = await this.store.appendToStreams(tx, appends, {

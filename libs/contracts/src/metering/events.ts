@@ -160,14 +160,18 @@ export type MeteringInput = z.infer<typeof meteringInputSchema>;
 
 /**
  * Metering's own progress (issue #22): every usage window of an hour that ends at or before
- * `closedBefore` is recorded (UsageRecorded) and published before this event, on the same stream
- * `metering-progress`, so billing knows how far its usage input is complete. `limitedBy` says what
+ * `closedBefore` is recorded (UsageRecorded) and published before this event on every partition
+ * of metering's topic (one marker per partition, keyed like allocation's watermarks), so billing,
+ * once it has handled the marker of every partition, has rated every record before `closedBefore`. `limitedBy` says what
  * held the bound: the allowed lateness on the wall clock, or an input's watermark; `inputs` lists each
  * input's watermark as metering saw it (null: no watermark from that input yet).
  */
 export const UsageWindowsClosed = defineEvent({
   type: 'metering.UsageWindowsClosed',
   schema: z.object({
+    /** One marker per partition of metering's events topic, like allocation's (libs/contracts/src/progress.ts). */
+    partition: z.number().int().nonnegative(),
+    partitions: z.number().int().positive(),
     closedBefore: isoInstant,
     previousClosedBefore: isoInstant.nullable(),
     limitedBy: z.enum(['lateness', 'placements-watermark', 'telemetry-watermark']),
@@ -181,8 +185,6 @@ export const UsageWindowsClosed = defineEvent({
     closedAt: isoInstant,
   }),
 });
-
-export const METERING_PROGRESS_STREAM = 'metering-progress';
 
 export type UsageRecordedPayload = PayloadOf<typeof UsageRecorded>;
 export type UsageWindowsClosedPayload = PayloadOf<typeof UsageWindowsClosed>;
