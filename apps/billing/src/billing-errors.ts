@@ -21,6 +21,7 @@ export const BillingErrorStatus = {
   'currency-changed': HttpStatus.UNPROCESSABLE_ENTITY,
   'gpu-class-not-priced': HttpStatus.UNPROCESSABLE_ENTITY,
   'period-not-ended': HttpStatus.UNPROCESSABLE_ENTITY,
+  'period-incomplete': HttpStatus.CONFLICT,
 } as const;
 
 export type BillingErrorCode = keyof typeof BillingErrorStatus;

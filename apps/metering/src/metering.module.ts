@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { PlatformModule } from '@fleetledger/platform';
 import { MeteringController } from './api/metering.controller';
+import { MeteringProgressController } from './api/progress.controller';
 import { AttributionCache } from './ingestion/attribution-cache';
 import { SampleIngestor } from './ingestion/sample-ingestor';
 import { SamplePartitions } from './ingestion/sample-partitions';
@@ -15,7 +16,7 @@ import { WindowCloser } from './windows/window-closer';
 
 @Module({
   imports: [PlatformModule.forService(meteringService)],
-  controllers: [MeteringController],
+  controllers: [MeteringController, MeteringProgressController],
   providers: [
     { provide: METERING_ENV, useFactory: () => parseMeteringEnv(process.env) },
     AttributionCache,

@@ -10,7 +10,12 @@ import { AppendMeta, BillingStore } from './billing-store';
 import { InvoiceHandler } from './invoice.handler';
 
 export { LEASE_EVENT_TYPES };
-export const USAGE_EVENT_TYPES = new Set<string>([metering.UsageRecorded.type, metering.UsageCorrected.type]);
+export const USAGE_EVENT_TYPES = new Set<string>([
+  metering.UsageRecorded.type,
+  metering.UsageCorrected.type,
+  // Issue #22: metering's watermark, in the same partitions as the usage it covers.
+  metering.UsageWindowsClosed.type,
+]);
 
 /**
  * Turns consumed usage into charges, inside the consumer's inbox transaction (so a redelivered event changes
@@ -28,6 +33,7 @@ export class UsageRater {
 
   async handle(event: EventEnvelope, tx: Queryable): Promise<void> {
     if (LEASE_EVENT_TYPES.has(event.type)) return this.applyLeaseEvent(event, tx);
+    if (event.type === metering.UsageWindowsClosed.type) return this.recordMeteringWatermark(event, tx);
     if (USAGE_EVENT_TYPES.has(event.type)) return this.rate(event, tx);
   }
 
@@ -48,6 +54,23 @@ export class UsageRater {
       await this.handle(event, tx);
     }
     await this.rateRecords(run, tx);
+  }
+
+  /**
+   * Issue #22: metering closed every hour before `closedBefore` and published it after those records on
+   * this partition; every record before it on this partition is rated (or held) by now, in this same
+   * inbox transaction or an earlier one. Never moves back.
+   */
+  private async recordMeteringWatermark(event: EventEnvelope, tx: Queryable): Promise<void> {
+    const mark = event.payload as metering.UsageWindowsClosedPayload;
+    await tx.query(
+      `INSERT INTO billing.input_watermarks (input, partition, partitions, watermark, event_id)
+       VALUES ('metering', $1, $2, $3, $4)
+       ON CONFLICT (input, partition) DO UPDATE SET
+         partitions = EXCLUDED.partitions, watermark = EXCLUDED.watermark, event_id = EXCLUDED.event_id
+       WHERE billing.input_watermarks.watermark < EXCLUDED.watermark`,
+      [mark.partition, mark.partitions, mark.closedBefore, event.eventId],
+    );
   }
 
   private async rateRecords(events: readonly EventEnvelope[], tx: Queryable): Promise<void> {
