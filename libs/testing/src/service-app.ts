@@ -41,6 +41,8 @@ export async function startTestService(
     // test asks for `METERING_PLACEMENT_WATERMARK: 'required'` (the watermark stories do).
     ALLOCATION_WATERMARK_FOLLOWS_CLOCK: 'false',
     METERING_PLACEMENT_WATERMARK: 'ignored',
+    // Drafts are finalized by the tests (POST /invoices/finalize-due for the scheduler's stories), not a timer.
+    BILLING_AUTO_FINALIZE_INTERVAL_MS: '0',
     ...overrides.env,
   });
   const app = await createServiceApp(module, options);
