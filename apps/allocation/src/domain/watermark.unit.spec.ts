@@ -1,10 +1,8 @@
 import { allocation } from '@fleetledger/contracts';
-import { partitionStreamIds } from '@fleetledger/eventstore';
 import { checkCommandTime, commandTime } from './placement';
 import { AllocationState, evolve } from './state';
 import { decideOperatorWatermark, nextWatermark, watermarkEvents } from './watermark';
 import { isRejection } from './rejection';
-import { Partitioners } from 'kafkajs';
 
 const T = (hhmm: string) => Date.parse(`2026-03-01T${hhmm}:00.000Z`);
 const iso = (hhmm: string) => new Date(T(hhmm)).toISOString();
@@ -58,25 +56,6 @@ describe('allocation watermark: where it moves', () => {
 });
 
 describe('allocation watermark: one marker per partition, and the time-order rule behind it', () => {
-  it('the stream id of partition p is a key the producer sends to partition p', () => {
-    const partitioner = Partitioners.DefaultPartitioner();
-    for (const partitions of [1, 3, 6]) {
-      const ids = partitionStreamIds('allocation', partitions);
-      expect(new Set(ids).size).toBe(partitions);
-      const partitionMetadata = ids.map((_, partitionId) => ({
-        partitionId,
-        leader: 0,
-        replicas: [0],
-        isr: [0],
-        partitionErrorCode: 0,
-        offlineReplicas: [],
-      }));
-      ids.forEach((key, p) =>
-        expect(partitioner({ topic: 't', partitionMetadata, message: { key, value: null } })).toBe(p),
-      );
-    }
-  });
-
   it('markers name their partition and the partition count; evolving one refuses commands stamped behind it', () => {
     const appends = watermarkEvents({ watermark: iso('10:00'), source: 'heartbeat' }, ['a', 'b', 'c']);
     expect(appends.map((a) => [a.streamId, a.events[0].payload])).toEqual([
