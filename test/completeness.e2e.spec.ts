@@ -180,6 +180,8 @@ describe('issue #22: money only from complete data', () => {
         })
         .expect(201);
     }
+    const leases = (await allocation().get('/leases').expect(200)).body as { tenantId: string }[];
+    expect(leases.map((l) => l.tenantId).sort()).toEqual([ACME, GLOBEX]);
   });
 
   it('closes the morning once the watermark has passed it: both drafts cover until 10:00 and are incomplete', async () => {
