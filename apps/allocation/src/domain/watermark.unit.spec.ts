@@ -1,5 +1,5 @@
 import { allocation } from '@fleetledger/contracts';
-import { checkCommandTime, commandTime } from './placement';
+import { checkCommandTime, commandTime } from './command-time';
 import { AllocationState, evolve } from './state';
 import { decideOperatorWatermark, nextWatermark, watermarkEvents } from './watermark';
 import { isRejection } from './rejection';
