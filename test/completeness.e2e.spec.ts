@@ -3,7 +3,7 @@ import { QueryRunner } from 'typeorm';
 import { explainInvoice, formatExplanation } from '../apps/audit/src/explain';
 import { invoiceTotals, replayServices } from '../apps/audit/src/replay';
 import { auditedServices } from '../apps/audit/src/services';
-import { FLEET_GPUS, flowFleet } from './e2e/fleet';
+import { FLEET_GPUS, flowFleet, nodeOfGpu } from './e2e/fleet';
 import { FlowServices, startFlowServices } from './e2e/flow-services';
 
 /**
@@ -332,6 +332,39 @@ describe('issue #22: money only from complete data', () => {
     );
     expect(await invoice(ACME, ACME_INVOICE)).toMatchObject({ totalMinor: expected, complete: false });
     expect(expected).toBe('3000');
+  });
+
+  it('telemetry that really arrives late corrects the closed hour, saying which input was late and by how much', async () => {
+    // acme-w1's first GPU, as metering knows the (released) placement.
+    const [{ gpuId }] = await sql<{ gpuId: string }>(
+      `SELECT gpu_ids[1] AS "gpuId" FROM metering.placements WHERE workload_id = 'acme-w1'`,
+    );
+    const sampledAt = at('10:15');
+    await metering()
+      .post('/metering/samples')
+      .send({
+        samples: [
+          {
+            sampleId: `late:${gpuId}:${sampledAt}`,
+            gpuId,
+            nodeId: nodeOfGpu(gpuId),
+            sampledAt,
+            utilization: 0.5,
+            powerW: 720,
+          },
+        ],
+      })
+      .expect(200);
+    // Closed at 12:10 (story time); the correction comes with the close at 12:40.
+    expect(await close(at('12:40'))).toMatchObject({ corrected: 1 });
+    const [correction] = await sql<{ payload: { reason: string; lateByMs: number; hourStart: string } }>(
+      `SELECT payload FROM metering.events WHERE type = 'metering.UsageCorrected'`,
+    );
+    expect(correction.payload).toMatchObject({
+      reason: 'late-samples',
+      hourStart: at('10:00'),
+      lateByMs: 30 * 60_000,
+    });
   });
 
   it('once March is complete and its grace has passed, the scheduler finalizes the draft as the billing service, once', async () => {
