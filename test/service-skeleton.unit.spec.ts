@@ -2,8 +2,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 /**
- * Holds the service skeleton of docs/architecture.md ("The service skeleton"): Kafka consumers live in
- * `api/<source>.consumer.ts` and register with Messaging in `onModuleInit`, nowhere else.
+ * Holds the service skeleton of docs/architecture.md ("The service skeleton"): controllers, Kafka handlers and
+ * consumers live in `api/`; consumers are `api/<source>.consumer.ts` and register with Messaging in
+ * `onModuleInit`, nowhere else.
  */
 const root = join(__dirname, '..');
 const apps = readdirSync(join(root, 'apps')).filter((app) =>
@@ -50,8 +51,10 @@ describe('service skeleton', () => {
     },
   );
 
-  it('every *.consumer.ts file is in an api/ folder', () => {
-    const misplaced = files.filter((f) => f.path.endsWith('.consumer.ts') && !/\/src\/api\//.test(f.path));
+  it('every consumer, controller and Kafka handler file is in an api/ folder', () => {
+    const misplaced = files.filter(
+      (f) => /\.(consumer|controller|kafka)\.ts$/.test(f.path) && !/\/src\/api\//.test(f.path),
+    );
     expect(misplaced.map((f) => f.path)).toEqual([]);
   });
 });

@@ -11,6 +11,7 @@
 #   infra/kafka/cluster.sh cut N     drop every packet to and from node N's address (nftables on loopback)
 #   infra/kafka/cluster.sh heal N    lift that cut                status   exit 0 when all three answer
 #   infra/kafka/cluster.sh brokers   print the bootstrap list (host:port,host:port,host:port)
+#   infra/kafka/cluster.sh running N exit 0 when node N's process is alive     logs DIR  copy the nodes' logs
 #
 # Topology: node N listens on 127.0.10.N (clients on KAFKA_CLUSTER_PORT, controller on +1). Linux routes
 # all of 127.0.0.0/8 to `lo`, so the three addresses need no set-up, and a cut by address touches only
@@ -18,8 +19,8 @@
 # ("combined"): a quorum of three voters in three JVMs. Replication factor 3, min.insync.replicas 2
 # (cluster.properties.template).
 # Environment: KAFKA_CLUSTER_STATE_DIR (<repo>/.infra/kafka-cluster), KAFKA_CLUSTER_NET (127.0.10),
-#              KAFKA_CLUSTER_PORT (19092), KAFKA_CLUSTER_HEAP (384m per node: three nodes and four
-#              services fit in a few GiB), KAFKA_LIBS (jars; default infra/kafka/libs via kafka.sh fetch).
+#              KAFKA_CLUSTER_PORT (19092), KAFKA_CLUSTER_HEAP (512m per node: three nodes and four
+#              services fit in about 2.5 GiB), KAFKA_LIBS (jars; default infra/kafka/libs via kafka.sh fetch).
 # Network cuts need root (nft); they live in the nftables table `inet fleetledger_cluster_<port>` alone.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,7 +29,7 @@ state="${KAFKA_CLUSTER_STATE_DIR:-$repo/.infra/kafka-cluster}"
 net="${KAFKA_CLUSTER_NET:-127.0.10}"
 port="${KAFKA_CLUSTER_PORT:-19092}"
 controller_port=$((port + 1))
-heap="${KAFKA_CLUSTER_HEAP:-384m}"
+heap="${KAFKA_CLUSTER_HEAP:-512m}"
 libs="${KAFKA_LIBS:-$here/libs}"
 credentials="$state/credentials.env"
 nft_table="fleetledger_cluster_$port"
@@ -182,9 +183,11 @@ case "${1:-}" in
   stop) node_arg "${2:-}"; stop_node "$2" TERM ;;
   start) node_arg "${2:-}"; start_node "$2"; wait_node "$2" ;;
   pid) node_arg "${2:-}"; cat "$(pidfile "$2")" ;;
+  running) node_arg "${2:-}"; running "$2" ;;
+  logs) for n in "${nodes[@]}"; do [ -d "$state/node$n/logs" ] && mkdir -p "$2/node$n" && cp "$state/node$n/logs/"*.log "$2/node$n/" 2>/dev/null; done; true ;;
   cut) node_arg "${2:-}"; cut "$2" ;;
   heal) node_arg "${2:-}"; heal "$2" ;;
   status) for n in "${nodes[@]}"; do answers "$n" || exit 1; done ;;
   brokers) brokers ;;
-  *) echo "usage: $0 up|down|destroy|kill N|stop N|start N|pid N|cut N|heal N|status|brokers" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|destroy|kill N|stop N|start N|pid N|running N|cut N|heal N|status|brokers|logs DIR" >&2; exit 2 ;;
 esac

@@ -63,9 +63,14 @@ export class ServiceClient {
     method: 'GET' | 'POST' | 'PUT',
     path: string,
     body?: unknown,
-    options: { accept?: number[]; headers?: Record<string, string> } = {},
+    options: { accept?: number[]; headers?: Record<string, string>; retries?: number } = {},
   ): Promise<Reply<T>> {
-    const reply = await this.call<T>(service, as, method, path, body, options.headers);
+    let reply = await this.call<T>(service, as, method, path, body, options.headers);
+    // Only for idempotent calls (e.g. samples: deduplicated by id): a 5xx under load is tried again.
+    for (let attempt = 1; reply.status >= 500 && attempt <= (options.retries ?? 0); attempt++) {
+      await sleep(500 * 2 ** attempt);
+      reply = await this.call<T>(service, as, method, path, body, options.headers);
+    }
     if ((reply.status >= 200 && reply.status < 300) || options.accept?.includes(reply.status)) return reply;
     throw new ScenarioError(
       `${method} ${service}${path}: ${reply.status} ${JSON.stringify(reply.body).slice(0, 500)}`,

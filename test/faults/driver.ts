@@ -246,11 +246,28 @@ export class WorkloadDriver {
       if (c === Math.floor(chunks / 2) && options.midway) await options.midway();
       const messages = samples.slice(c * chunk, (c + 1) * chunk).map((s) => this.telemetryRecord(s));
       for (let t = 0; t < (options.times ?? 1); t++) {
-        await this.telemetry!.send({ topic, messages });
+        await this.sendTelemetry(topic, messages);
         sent += messages.length;
       }
     }
     return sent;
+  }
+
+  /**
+   * One awaited send; a send kafkajs gave up on (a leader killed before the controller moved leadership)
+   * is sent again, as an agent would: a copy that did arrive is absorbed by its sample id.
+   */
+  private async sendTelemetry(topic: string, messages: { key: string; value: string }[]): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await this.telemetry!.send({ topic, messages });
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await sleep(1_000);
+      }
+    }
   }
 
   /** Closes every window due as of `asOfMs`; returns what the closer did. */
@@ -322,6 +339,21 @@ export class WorkloadDriver {
       lines: Object.fromEntries(lines.map((l) => [l.lineId, [l.quantity, l.amountMinor]])),
       totalMinor: result.body.totalMinor,
     };
+  }
+
+  /**
+   * Telemetry records metering found already stored (its `duplicate` counter): redeliveries after a crash
+   * and resent records alike. The counter lives in the process, so it starts again at 0 after a restart.
+   */
+  async meteringDuplicates(): Promise<number> {
+    const response = await fetch(`${this.platform.services.get('metering')!.url}/metrics`, {
+      signal: AbortSignal.timeout(10_000),
+    }).catch(() => undefined);
+    if (!response?.ok) return 0;
+    const line = (await response.text())
+      .split('\n')
+      .find((l) => l.startsWith('fleetledger_metering_samples_total{outcome="duplicate"}'));
+    return line ? Number(line.split(' ').pop()) : 0;
   }
 
   /** Dead letters recorded by every consumer of every service. */

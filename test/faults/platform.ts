@@ -148,6 +148,54 @@ export class FaultPlatform {
     return this.admin;
   }
 
+  /**
+   * An admin request that outlives a broker's death: until the controller fences a killed broker (6 s,
+   * longer on a loaded machine) metadata still names it leader, and kafkajs's own retries give up sooner.
+   * Retries with a fresh client for up to a minute.
+   */
+  async withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        return await work(await this.adminClient());
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        const stale = this.admin;
+        this.admin = undefined;
+        await stale?.disconnect().catch(() => undefined);
+        await sleep(1_000);
+      }
+    }
+  }
+
+  /**
+   * Puts back what a failed phase may have left down (a killed broker, a cut, a stopped service), so one
+   * failure does not fail every later phase; returns what it had to repair.
+   */
+  async repair(): Promise<string[]> {
+    const repaired: string[] = [];
+    for (const node of ['1', '2', '3']) {
+      await cluster('heal', node);
+      if (
+        !(await cluster('running', node).then(
+          () => true,
+          () => false,
+        ))
+      ) {
+        await cluster('start', node);
+        repaired.push(`broker ${node} started`);
+      }
+    }
+    for (const [name, service] of this.services) {
+      service.child?.kill('SIGCONT');
+      if (!service.child || service.child.exitCode !== null || service.child.signalCode !== null) {
+        await this.startService(name);
+        repaired.push(`${name} started`);
+      }
+    }
+    return repaired;
+  }
+
   serviceEnv(name: ServiceName, port: number): NodeJS.ProcessEnv {
     return {
       PATH: process.env.PATH,
@@ -210,15 +258,19 @@ export class FaultPlatform {
 
   /** The broker (1-3) leading partition `partition` of a base topic of this deployment. */
   async leaderOf(baseTopic: string, partition = 0): Promise<number> {
-    const admin = await this.adminClient();
-    const { topics } = await admin.fetchTopicMetadata({ topics: [`${this.topicPrefix}${baseTopic}`] });
+    const { topics } = await this.withAdmin((admin) =>
+      admin.fetchTopicMetadata({ topics: [`${this.topicPrefix}${baseTopic}`] }),
+    );
     const leader = topics[0].partitions.find((p) => p.partitionId === partition)!.leader;
     return leader;
   }
 
   /** Records each of this deployment's consumer groups has not yet committed past, summed. */
   async consumerLag(): Promise<Record<string, number>> {
-    const admin = await this.adminClient();
+    return this.withAdmin((admin) => this.lagOf(admin));
+  }
+
+  private async lagOf(admin: Admin): Promise<Record<string, number>> {
     const { groups } = await admin.listGroups();
     const lag: Record<string, number> = {};
     for (const { groupId } of groups) {
@@ -239,8 +291,9 @@ export class FaultPlatform {
 
   /** Records on a base topic of this deployment (all partitions). */
   async topicRecords(baseTopic: string): Promise<number> {
-    const admin = await this.adminClient();
-    const offsets = await admin.fetchTopicOffsets(`${this.topicPrefix}${baseTopic}`);
+    const offsets = await this.withAdmin((admin) =>
+      admin.fetchTopicOffsets(`${this.topicPrefix}${baseTopic}`),
+    );
     return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
   }
 
@@ -255,6 +308,8 @@ export class FaultPlatform {
     await this.admin?.disconnect().catch(() => undefined);
     await this.db?.drop().catch(() => undefined);
     await privatePostgres('destroy').catch(() => undefined);
+    // The brokers' logs outlive the cluster, for a failed run's post-mortem.
+    await cluster('logs', path.join(REPO, '.infra/faults-kafka-logs')).catch(() => undefined);
     await cluster('destroy').catch(() => undefined);
   }
 }

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
-import { EventEnvelope, NewEvent, Principal } from '@fleetledger/contracts';
-import { Decider, isRejected, Rejection } from './decider';
+import { EventEnvelope, NewEvent, Principal, Rejection } from '@fleetledger/contracts';
+import { Decider, isRejected } from './decider';
 import { WrongExpectedVersionError } from './errors';
 import { AppendContext, EventStore, ExpectedVersion, StreamAppend } from './event-store';
 import { applyAll, Projection } from './projection';

@@ -1,23 +1,14 @@
 import { deepStrictEqual } from 'node:assert/strict';
-
-/**
- * Why a command was refused: a value with a reason code and a sentence, never an exception (STYLE.md,
- * "Rejections are values with a reason"). Each service narrows `Reason` to its own codes; the services'
- * own `Rejection` types have this shape, so they are interchangeable with it.
- */
-export interface Rejection<Reason extends string = string> {
-  kind: 'rejected';
-  reason: Reason;
-  detail: string;
-}
+import { isRejection, Rejection } from '@fleetledger/contracts';
 
 /** What a decider answers: the events the command causes (none: already as asked), or why not. */
 export type Decision<Event, Reason extends string = string> = readonly Event[] | Rejection<Reason>;
 
+/** A rejection, told apart from a list of events (libs/contracts' `Rejection`, the one every service uses). */
 export function isRejected<Event, Reason extends string>(
   decision: Decision<Event, Reason>,
 ): decision is Rejection<Reason> {
-  return !Array.isArray(decision) && (decision as Rejection<Reason>).kind === 'rejected';
+  return isRejection(decision);
 }
 
 /**
