@@ -6,6 +6,7 @@ export * from './hash-chain';
 export * from './inbox-consumer';
 export * from './kafka';
 export * from './kafka-security';
+export * from './log-sealer';
 export * from './outbox-relay';
 export * from './projection';
 export * from './schema';

@@ -151,6 +151,8 @@ export class ProjectionRunner {
   /** Applies up to `batchSize` events; returns how many it applied. */
   async runOnce(batchSize = 1000): Promise<number> {
     const s = ident(this.store.schema);
+    // Outside the transaction: moving the horizon records its own transaction id, which must end first.
+    if (this.projection.source.kind === 'log') await this.store.advanceHorizon(this.dataSource);
     return runInTransaction(this.dataSource, async (tx) => {
       await tx.query(
         `INSERT INTO ${s}.projection_checkpoints (projection, position) VALUES ($1, 0) ON CONFLICT DO NOTHING`,
@@ -252,6 +254,9 @@ export async function rebuildProjections(
     }
   });
 
+  // A rebuild replays everything committed when it starts: wait (bounded) until readers may see all of it.
+  if (reader.source.kind === 'log')
+    await store.awaitHorizon(dataSource, await store.headPosition(dataSource));
   const checkpoints = new Map<string, number>(
     (
       await dataSource.query<{ projection: string; position: string }[]>(

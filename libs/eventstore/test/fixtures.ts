@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Kafka, Producer } from 'kafkajs';
 import { deadLetterTopic, defineEvent, EventRegistry } from '@fleetledger/contracts';
 import {
-  createEventStoreMigration,
+  eventStoreMigrations,
   createIdempotentProducer,
   ensureTopics,
   Queryable,
@@ -50,7 +50,7 @@ export class CreateBalances1700000000001 implements MigrationInterface {
   }
 }
 
-export const migrations = [createEventStoreMigration(SCHEMA, 1700000000000), CreateBalances1700000000001];
+export const migrations = [...eventStoreMigrations(SCHEMA, 1700000000000), CreateBalances1700000000001];
 
 /** The balances projection: deterministic, writes only its own table. */
 export const balancesProjection = {

@@ -6,7 +6,14 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { deadLetterTopic, EventHeaders, servicePrincipal, topicName } from '@fleetledger/contracts';
-import { ensureTopics, InboxConsumer, InboxConsumerOptions, OutboxRelay } from '@fleetledger/eventstore';
+import {
+  ensureTopics,
+  EventStore,
+  InboxConsumer,
+  InboxConsumerOptions,
+  LogSealer,
+  OutboxRelay,
+} from '@fleetledger/eventstore';
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { runAs } from './auth/request-context';
@@ -34,6 +41,7 @@ export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutd
   private readonly registrations: ConsumerRegistration[] = [];
   private readonly consumers: InboxConsumer[] = [];
   private relay?: OutboxRelay;
+  private sealer?: LogSealer;
   private gaugeTimer?: NodeJS.Timeout;
 
   constructor(
@@ -76,6 +84,16 @@ export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutd
         onError: (error) => this.logger.error(`outbox relay: ${(error as Error).message}`),
       });
       this.relay.start();
+      // The sealer moves the log's horizon (what readers see) and links new events into the hash chain
+      // behind the writers (docs/architecture.md, "Event store: concurrent appends").
+      this.sealer = new LogSealer(
+        this.dataSource,
+        new EventStore(this.options.schema, this.options.registry),
+        {
+          onError: (error) => this.logger.error(`log sealer: ${(error as Error).message}`),
+        },
+      );
+      this.sealer.start();
     }
     if (this.env.CONSUMERS) {
       // A consumer acts as its service: the events it appends record the service principal (and,
@@ -171,6 +189,7 @@ export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutd
     clearInterval(this.gaugeTimer);
     for (const consumer of this.consumers.splice(0)) await consumer.stop();
     await this.relay?.stop();
+    await this.sealer?.stop();
     await this.producer.disconnect();
   }
 }
