@@ -52,8 +52,9 @@ export class LogSealer {
     return sealed;
   }
 
-  /** Seals everything below the horizon (as moved now). */
+  /** Seals everything committed by now (waiting, bounded, until the horizon reaches it). */
   async sealAll(): Promise<number> {
+    await this.store.awaitHorizon(this.dataSource, await this.store.headPosition(this.dataSource));
     let total = 0;
     for (let n = await this.sealOnce(); n > 0; n = await this.sealOnce()) total += n;
     return total;

@@ -185,7 +185,10 @@ export class ProjectionRunner {
     });
   }
 
+  /** Applies everything committed by now (waiting, bounded, until the horizon reaches it). */
   async catchUp(batchSize = 1000): Promise<number> {
+    if (this.projection.source.kind === 'log')
+      await this.store.awaitHorizon(this.dataSource, await this.store.headPosition(this.dataSource));
     let total = 0;
     for (let n = await this.runOnce(batchSize); n > 0; n = await this.runOnce(batchSize)) total += n;
     return total;

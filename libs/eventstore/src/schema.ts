@@ -203,7 +203,9 @@ export function concurrentAppendDdl(schema: string): string[] {
        stream record;
        actual integer;
      BEGIN
-       -- The transaction id first, positions after: the horizon's proof rests on this order.
+       -- Announce a writer of this log (shared: writers do not block each other), and take the transaction id,
+       -- before any position: the horizon's proof rests on this order.
+       PERFORM pg_advisory_xact_lock_shared(hashtext('fleetledger.log-writers'), hashtext('${schema}'));
        PERFORM pg_current_xact_id();
        PERFORM pg_advisory_xact_lock(hashtextextended('${lockPrefix}' || id, 0))
           FROM (SELECT DISTINCT unnest(stream_ids) AS id) d ORDER BY id;
@@ -259,6 +261,18 @@ export function concurrentAppendDdl(schema: string): string[] {
        v_horizon := head.horizon;
        v_candidate := head.horizon_candidate;
        IF head.horizon_candidate_xid IS NOT NULL AND head.horizon_candidate_xid < pg_snapshot_xmin(snap) THEN
+         v_horizon := greatest(v_horizon, head.horizon_candidate);
+         v_candidate := NULL;
+       ELSIF head.horizon_candidate_xid IS NOT NULL AND head.horizon_candidate_xid < pg_snapshot_xmax(snap)
+         AND NOT EXISTS (
+           -- The same condition narrowed to this log's writers (they hold the shared writers lock until they
+           -- end), so a long transaction elsewhere in the cluster does not hold this log's readers back.
+           SELECT 1 FROM pg_locks w JOIN pg_locks t ON t.pid = w.pid AND t.locktype = 'transactionid' AND t.granted
+            WHERE w.locktype = 'advisory' AND w.granted AND w.objsubid = 2
+              AND w.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+              AND w.classid = (hashtext('fleetledger.log-writers')::bigint & 4294967295)::oid
+              AND w.objid = (hashtext('${schema}')::bigint & 4294967295)::oid
+              AND age(t.transactionid) >= age(head.horizon_candidate_xid::xid)) THEN
          v_horizon := greatest(v_horizon, head.horizon_candidate);
          v_candidate := NULL;
        ELSIF head.horizon_candidate_xid IS NOT NULL AND head.horizon_candidate_xid >= pg_snapshot_xmax(snap) THEN

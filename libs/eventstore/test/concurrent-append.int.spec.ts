@@ -80,6 +80,33 @@ describe('EventStore with concurrent writers and the sealer', () => {
     expect(chain.eventsChecked).toBeGreaterThanOrEqual(appended.length);
   });
 
+  it('a long transaction that is not a writer of this log does not hold its readers back', async () => {
+    const bystander = dataSource.createQueryRunner();
+    await bystander.connect();
+    try {
+      await bystander.startTransaction();
+      // It has a transaction id (it wrote something) and stays open: the cluster's xmin stays behind it.
+      await bystander.query(`SELECT pg_current_xact_id()`);
+      const [event] = await runInTransaction(dataSource, (tx) =>
+        store.append(
+          tx,
+          'past-bystander',
+          0,
+          [newEvent(AccountOpened, { accountId: 'b', owner: 'o' }, at)],
+          ctx,
+        ),
+      );
+      const started = Date.now();
+      await store.awaitHorizon(dataSource, event.globalPosition, 5000);
+      expect(Date.now() - started).toBeLessThan(5000);
+      const read = await store.readAll(dataSource, event.globalPosition - 1, 10);
+      expect(read.map((e) => e.eventId)).toContain(event.eventId);
+    } finally {
+      await bystander.rollbackTransaction().catch(() => undefined);
+      await bystander.release();
+    }
+  });
+
   it('a sealer killed in the middle of a batch loses nothing: the next one resumes and the chain verifies', async () => {
     const killed = await runInTransaction(dataSource, (tx) =>
       store.append(
