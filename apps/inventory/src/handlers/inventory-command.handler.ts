@@ -29,8 +29,9 @@ export interface BatchResult {
  * Why a lock and not per-stream optimistic concurrency: the power rules span streams (a rack's
  * commissioning is checked against its hall's and site's caps, which other racks' streams change),
  * so two commands on different racks could each pass a check that together they break. The event
- * store serialises a service's appends anyway (log_head lock); taking a transaction-scoped advisory
- * lock first serialises the decision with the append, across replicas.
+ * store no longer serialises a service's appends (issue #19: appends to different streams commit side
+ * by side), so this transaction-scoped advisory lock is what serialises the decision with the append,
+ * across replicas.
  */
 export class InventoryCommandHandler {
   /** Plain constructor (no Nest decorators) so the import CLI and the benchmark use the same handler. */
