@@ -159,7 +159,6 @@ export function createEventLogSealMigration(schema: string, timestamp: number): 
  */
 export function concurrentAppendDdl(schema: string): string[] {
   const s = ident(schema);
-  const lockPrefix = `${schema}:`;
   return [
     `CREATE SEQUENCE ${s}.events_position_seq AS bigint CACHE 1`,
     `SELECT setval('${schema}.events_position_seq', greatest(h.global_position, 1), h.global_position > 0)
@@ -190,41 +189,44 @@ export function concurrentAppendDdl(schema: string): string[] {
      END $$`,
     `ALTER TABLE ${s}.outbox DROP CONSTRAINT IF EXISTS outbox_global_position_fkey,
        ALTER COLUMN message DROP NOT NULL, ALTER COLUMN headers DROP NOT NULL`,
-    // One call per append. Streams are locked (transaction advisory locks, in id order so two batches cannot
-    // deadlock each other) before their version is read, so a version check is exact and two appends to one
-    // stream queue; appends to different streams never wait for each other.
+    // One call per append, set-based whatever the number of streams (a batch may touch thousands). Expected
+    // versions are checked against the newest committed version; two appends racing on one stream both insert
+    // the same next version and the unique (stream_id, stream_version) key makes the second wait for the first
+    // and fail (a version conflict), so optimistic concurrency holds without any lock between streams.
     `CREATE FUNCTION ${s}.append_events(p_streams jsonb, p_events jsonb, p_recorded_at timestamptz, p_topic text,
        OUT versions integer[], OUT positions bigint[])
      LANGUAGE plpgsql AS $fn$
      DECLARE
        stream_ids text[] := ARRAY(SELECT x->>'id' FROM jsonb_array_elements(p_streams) WITH ORDINALITY AS t(x, n) ORDER BY n);
        metadatas jsonb[] := ARRAY(SELECT x->'metadata' FROM jsonb_array_elements(p_streams) WITH ORDINALITY AS t(x, n) ORDER BY n);
-       seen jsonb := '{}';
-       stream record;
-       actual integer;
+       conflict jsonb;
      BEGIN
        -- Announce a writer of this log (shared: writers do not block each other), and take the transaction id,
        -- before any position: the horizon's proof rests on this order.
        PERFORM pg_advisory_xact_lock_shared(hashtext('fleetledger.log-writers'), hashtext('${schema}'));
        PERFORM pg_current_xact_id();
-       PERFORM pg_advisory_xact_lock(hashtextextended('${lockPrefix}' || id, 0))
-          FROM (SELECT DISTINCT unnest(stream_ids) AS id) d ORDER BY id;
-       versions := '{}';
-       FOR stream IN SELECT x->>'id' AS id, (x->>'expected')::integer AS expected, (x->>'count')::integer AS event_count, n
-                       FROM jsonb_array_elements(p_streams) WITH ORDINALITY AS t(x, n) ORDER BY n LOOP
-         actual := (seen->>stream.id)::integer;
-         IF actual IS NULL THEN
-           SELECT e.stream_version INTO actual FROM ${s}.events e
-            WHERE e.stream_id = stream.id ORDER BY e.stream_version DESC LIMIT 1;
-           actual := coalesce(actual, 0);
-         END IF;
-         IF stream.expected IS NOT NULL AND stream.expected <> actual THEN
-           RAISE EXCEPTION 'wrong-expected-version' USING ERRCODE = 'FL409',
-             DETAIL = json_build_object('streamId', stream.id, 'expected', stream.expected, 'actual', actual)::text;
-         END IF;
-         versions[stream.n] := actual;
-         seen := seen || jsonb_build_object(stream.id, actual + stream.event_count);
-       END LOOP;
+       -- Each append's version: the stream's newest version plus the events of earlier appends to the same
+       -- stream in this batch.
+       WITH s AS (
+         SELECT x->>'id' AS id, (x->>'expected')::integer AS expected, (x->>'count')::integer AS event_count, n
+           FROM jsonb_array_elements(p_streams) WITH ORDINALITY AS t(x, n)
+       ), base AS (
+         SELECT d.id, coalesce((SELECT e.stream_version FROM ${s}.events e WHERE e.stream_id = d.id
+                                 ORDER BY e.stream_version DESC LIMIT 1), 0) AS version
+           FROM (SELECT DISTINCT id FROM s) d
+       ), checked AS (
+         SELECT s.n, s.id, s.expected,
+                b.version + coalesce(sum(s.event_count) OVER (PARTITION BY s.id ORDER BY s.n
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::integer AS actual
+           FROM s JOIN base b ON b.id = s.id
+       )
+       SELECT array_agg(c.actual ORDER BY c.n),
+              (array_agg(jsonb_build_object('streamId', c.id, 'expected', c.expected, 'actual', c.actual) ORDER BY c.n)
+                 FILTER (WHERE c.expected IS NOT NULL AND c.expected <> c.actual))[1]
+         INTO versions, conflict FROM checked c;
+       IF conflict IS NOT NULL THEN
+         RAISE EXCEPTION 'wrong-expected-version' USING ERRCODE = 'FL409', DETAIL = conflict::text;
+       END IF;
        positions := ARRAY(SELECT nextval('${schema}.events_position_seq') FROM generate_series(1, jsonb_array_length(p_events)));
        INSERT INTO ${s}.events (global_position, event_id, stream_id, stream_version, type, schema_version,
                                 payload, metadata, occurred_at, recorded_at)

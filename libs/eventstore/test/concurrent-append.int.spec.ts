@@ -80,6 +80,63 @@ describe('EventStore with concurrent writers and the sealer', () => {
     expect(chain.eventsChecked).toBeGreaterThanOrEqual(appended.length);
   });
 
+  it('one batch may append to a stream twice: the second append is checked against the first', async () => {
+    const appended = await runInTransaction(dataSource, (tx) =>
+      store.appendToStreams(
+        tx,
+        [
+          {
+            streamId: 'twice',
+            expectedVersion: 0,
+            events: [newEvent(AccountOpened, { accountId: 't', owner: 'o' }, at)],
+          },
+          {
+            streamId: 'other',
+            expectedVersion: 0,
+            events: [newEvent(AccountOpened, { accountId: 'u', owner: 'o' }, at)],
+          },
+          {
+            streamId: 'twice',
+            expectedVersion: 1,
+            events: [newEvent(DepositMade, { accountId: 't', amountMinor: 1 }, at)],
+          },
+        ],
+        ctx,
+      ),
+    );
+    expect(appended.map((e) => [e.streamId, e.streamVersion])).toEqual([
+      ['twice', 1],
+      ['other', 1],
+      ['twice', 2],
+    ]);
+    await expect(
+      runInTransaction(dataSource, (tx) =>
+        store.appendToStreams(
+          tx,
+          [
+            {
+              streamId: 'twice',
+              expectedVersion: 2,
+              events: [newEvent(DepositMade, { accountId: 't', amountMinor: 2 }, at)],
+            },
+            {
+              streamId: 'twice',
+              expectedVersion: 2,
+              events: [newEvent(DepositMade, { accountId: 't', amountMinor: 3 }, at)],
+            },
+          ],
+          ctx,
+        ),
+      ),
+    ).rejects.toMatchObject({
+      code: 'wrong-expected-version',
+      streamId: 'twice',
+      expectedVersion: 2,
+      actualVersion: 3,
+    });
+    expect(await store.streamVersion(dataSource, 'twice')).toBe(2);
+  });
+
   it('a long transaction that is not a writer of this log does not hold its readers back', async () => {
     const bystander = dataSource.createQueryRunner();
     await bystander.connect();
