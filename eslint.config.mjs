@@ -53,6 +53,9 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
+          paths: [
+            { name: '@fleetledger/eventstore', message: 'domain/ is pure: no Nest, TypeORM, pg or kafkajs.' },
+          ],
           patterns: [
             {
               group: [
@@ -61,7 +64,9 @@ export default tseslint.config(
                 'typeorm/*',
                 'pg',
                 'kafkajs',
-                '@fleetledger/eventstore',
+                '@fleetledger/eventstore/*',
+                // The Decider contract and its given/when/then specification are pure (no I/O).
+                '!@fleetledger/eventstore/decider',
                 '@fleetledger/platform',
               ],
               message: 'domain/ is pure: no Nest, TypeORM, pg or kafkajs.',
@@ -83,7 +88,11 @@ export default tseslint.config(
       'jest/valid-expect': 'error',
       // Table-driven domain tests branch on a decision's kind before asserting on it.
       'jest/no-conditional-expect': 'off',
-      'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'request.**.expect'] }],
+      'jest/expect-expect': [
+        'error',
+        // given(events).when(command).then(...) is the decider specification of libs/eventstore (decider.ts).
+        { assertFunctionNames: ['expect', 'request.**.expect', 'given.**.then', 'given.**.thenRejects'] },
+      ],
       '@typescript-eslint/no-explicit-any': 'off',
     },
   },

@@ -5,6 +5,7 @@
 #   npm run stack                    run in the foreground
 #   STACK_SEED=none npm run stack    an empty platform (no demo seed)
 #   STACK_SMOKE=1 npm run stack      start, check every service's readiness, stop (used by CI)
+#   STACK_PORT_BASE=4001 npm run stack   the four services on 4001-4004 instead of 3001-3004
 # Given KAFKA_BROKERS / DATABASE_URL, it uses them and starts no local infrastructure.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -87,7 +88,7 @@ kafka_user_env() {
   grep '^KAFKA_SSL' "$credentials" || true
 }
 
-port=3001
+port="${STACK_PORT_BASE:-3001}"
 for svc in "${services[@]}"; do
   url_var="${svc^^}_DATABASE_URL"
   mapfile -t kafka_env < <(kafka_user_env "$svc")
@@ -98,7 +99,7 @@ for svc in "${services[@]}"; do
   port=$((port + 1))
 done
 
-port=3001
+port="${STACK_PORT_BASE:-3001}"
 for svc in "${services[@]}"; do
   for i in $(seq 1 120); do
     if curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then echo "[stack] $svc ready"; break; fi
@@ -109,7 +110,11 @@ for svc in "${services[@]}"; do
 done
 
 if [ "$seed" = demo ]; then
-  SEED_TOKEN="$(token --role operator finance telemetry-agent --subject demo-seed)" node dist/scripts/seed-demo.js
+  base="${STACK_PORT_BASE:-3001}"
+  SEED_TOKEN="$(token --role operator finance telemetry-agent --subject demo-seed)" \
+    INVENTORY_URL="http://127.0.0.1:$base" ALLOCATION_URL="http://127.0.0.1:$((base + 1))" \
+    METERING_URL="http://127.0.0.1:$((base + 2))" BILLING_URL="http://127.0.0.1:$((base + 3))" \
+    node dist/scripts/seed-demo.js
 else
   echo "[stack] STACK_SEED=none: no demo data"
 fi

@@ -6,8 +6,8 @@
  *      (target >= 5,000/s, p99 < 5 ms).
  * Run: node -r @swc-node/register bench/allocation/placement.bench.ts
  */
-import { allocation } from '@fleetledger/contracts';
-import { runRelease, runSubmit } from '../../apps/allocation/src/domain/placement';
+import { allocation, mulberry32 } from '@fleetledger/contracts';
+import { runRelease, runSubmit } from '../../apps/allocation/src/domain/ledger';
 import { isRejection } from '../../apps/allocation/src/domain/rejection';
 import { AllocationState } from '../../apps/allocation/src/domain/state';
 import { World } from '../../apps/allocation/test/allocation-world';
@@ -27,16 +27,6 @@ function fleet(): HallSpec[] {
   return halls;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so runs compare. */
-function rng(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const pick = <T>(r: () => number, xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
 
 /** Inference: GB200-sized gangs; agentic: small, often loose; training: HGX gangs of whole nodes. */
@@ -111,7 +101,7 @@ function percentile(sorted: number[], p: number) {
 function main() {
   const w = setup();
   const state = w.state;
-  const r = rng(42);
+  const r = mulberry32(42);
   let n = 0;
   const latencies: number[] = [];
   const t0 = performance.now();

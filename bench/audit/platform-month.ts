@@ -22,6 +22,7 @@ import {
   billing,
   EventEnvelope,
   metering,
+  mulberry32,
   NewEvent,
   topicName,
   Topics,
@@ -83,18 +84,6 @@ const PRICE_PER_GPU_HOUR: Record<GpuClass, bigint> = {
 const ENERGY_PER_KWH = 8_000_000n;
 const USD = { code: 'USD', minorUnitExponent: 2 };
 const HOUR_MS = 3_600_000;
-
-/** A small seedable PRNG (mulberry32), so a seed always gives the same month. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const milli = (value: bigint) => `${value / 1000n}.${(value % 1000n).toString().padStart(3, '0')}`;
 
@@ -245,7 +234,7 @@ export async function seedPlatformMonth(
 ): Promise<SeedSummary> {
   const started = Date.now();
   const say = options.onProgress ?? (() => undefined);
-  const random = seeded(options.seed);
+  const random = mulberry32(options.seed);
   const byName = new Map(services.map((s) => [s.service, s]));
   const service = (name: string) => {
     const found = byName.get(name);

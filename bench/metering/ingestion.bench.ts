@@ -16,11 +16,18 @@
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { Command } from 'commander';
+import { KafkaUsers } from '@fleetledger/contracts';
 import { MeteringModule } from '../../apps/metering/src/metering.module';
 import { meteringService } from '../../apps/metering/src/metering.options';
-import { TelemetryConsumer } from '../../apps/metering/src/ingestion/telemetry.consumer';
+import { TelemetryConsumer } from '../../apps/metering/src/api/telemetry.consumer';
 import { UsageQueries } from '../../apps/metering/src/queries/usage.queries';
-import { startTestService, testKafka, useLocalKafkaCredentials } from '@fleetledger/testing';
+import {
+  startTestService,
+  testKafka,
+  testKafkaCredentials,
+  useLocalKafkaCredentials,
+} from '@fleetledger/testing';
+import { prepareTestAuth } from '@fleetledger/testing/test-auth-setup';
 import { DataSource } from 'typeorm';
 import { generateFleet } from '../../apps/metering/src/domain/node-agent-simulator';
 import { publishDemoPlacements } from '../../apps/metering/src/simulator/telemetry-publisher';
@@ -72,6 +79,8 @@ async function main() {
   process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
   process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
   useLocalKafkaCredentials();
+  // The service under test trusts a throw-away issuer, as in the int tests (jest's global setup makes it there).
+  await prepareTestAuth();
   const service = await startTestService(MeteringModule, meteringService, {
     env: {
       LOG_LEVEL: 'warn',
@@ -148,7 +157,12 @@ async function main() {
       String(nodes),
     ],
     {
-      env: { ...process.env, KAFKA_TOPIC_PREFIX: service.topicPrefix },
+      // The simulator publishes as the node agents' Kafka user (the service under test left its own in KAFKA_SASL_*).
+      env: {
+        ...process.env,
+        ...(testKafkaCredentials()?.env(KafkaUsers.telemetry) ?? {}),
+        KAFKA_TOPIC_PREFIX: service.topicPrefix,
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Metrics } from '@fleetledger/platform/metrics';
 import type { ServiceOptions } from '@fleetledger/platform/service-options';
-import { TelemetryConsumer } from '../../apps/metering/src/ingestion/telemetry.consumer';
+import { TelemetryConsumer } from '../../apps/metering/src/api/telemetry.consumer';
 import {
   byKind,
   loadDocuments,
@@ -61,7 +61,7 @@ async function exportedSeries(): Promise<{
   const metrics = new Metrics({ service: 'monitoring-test' } as ServiceOptions);
   // Only the constructor runs, registering the consumer's series; no Kafka or database is touched.
   const none = undefined as never;
-  new TelemetryConsumer(none, none, none, none, none, none, none, metrics);
+  new TelemetryConsumer(none, none, none, metrics);
   const json = await metrics.registry.getMetricsAsJSON();
   const labels = new Map<string, Set<string>>([['up', new Set(targetLabels)]]);
   for (const metric of json) {

@@ -1,4 +1,4 @@
-import { seededRandom } from '../../apps/metering/src/domain/node-agent-simulator';
+import { mulberry32 } from '@fleetledger/contracts';
 
 /**
  * A generated month of activity on the end-to-end fleet (test/e2e/fleet.ts), March 2026 (UTC), for the
@@ -36,7 +36,7 @@ export function hourOf(day: number, hour: number): string {
 }
 
 export function generateMonth(seed: number): GeneratedJob[] {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const pick = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
   const jobs: GeneratedJob[] = [];
   for (let day = 1; day <= DAYS; day++) {

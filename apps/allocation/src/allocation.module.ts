@@ -4,6 +4,7 @@ import { Messaging, PlatformModule } from '@fleetledger/platform';
 import { DataSource } from 'typeorm';
 import { allocationService } from './allocation.options';
 import { AllocationKafkaController } from './api/allocation.kafka';
+import { InventoryConsumer } from './api/inventory.consumer';
 import { LeasesController } from './api/leases.controller';
 import { PowerController } from './api/power.controller';
 import { QuotasController } from './api/quotas.controller';
@@ -11,7 +12,6 @@ import { WorkloadsController } from './api/workloads.controller';
 import { AllocationCommands } from './handlers/allocation-commands';
 import { AllocationEngine } from './handlers/allocation-engine';
 import { AllocationQueries } from './handlers/allocation-queries';
-import { InventoryConsumer } from './handlers/inventory.consumer';
 
 @Module({
   imports: [PlatformModule.forService(allocationService)],

@@ -1,7 +1,7 @@
 import { allocation, inventory, NewEvent } from '@fleetledger/contracts';
 import { decideLease, FleetFacts, LeaseCommand } from '../src/domain/lease';
 import { LeaseEndEvents, runExpireDue, runTerminate } from '../src/domain/lease-end';
-import { runEvictions, runQueue, runRelease, runSubmit, runWithdraw } from '../src/domain/placement';
+import { runEvictions, runQueue, runRelease, runSubmit, runWithdraw } from '../src/domain/ledger';
 import { decideQuotaChange, QuotaCommand } from '../src/domain/quota';
 import { isRejection } from '../src/domain/rejection';
 import { AllocationState, evolve } from '../src/domain/state';

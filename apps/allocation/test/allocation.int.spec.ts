@@ -353,7 +353,21 @@ describe('allocation service on real Kafka and PostgreSQL', () => {
       expect(await call('allocation.release', release, 'r-2')).toMatchObject({
         outcome: 'not-placed',
         workloadId: 'rpc-1',
+        reason: 'not-placed',
       });
+      // A refused command's reply carries the taxonomy's reason, as the HTTP error body does.
+      expect(await call('allocation.place', inference36('rpc-1'), 'c-dup')).toMatchObject({
+        outcome: 'rejected',
+        reason: 'duplicate',
+      });
+      const stale = { ...inference36('rpc-stale'), requestedAt: '2000-01-01T00:00:00.000Z' };
+      expect(await call('allocation.place', stale, 'c-stale')).toMatchObject({
+        outcome: 'rejected',
+        workloadId: 'rpc-stale',
+        reason: 'stale-command',
+        detail: expect.stringContaining('time order'),
+      });
+      expect(await placementsOf('rpc-stale')).toBe(0);
       // Take the 36 GB200 GPUs again: the replica test below counts on what is left free.
       const again = await post('/workloads', inference36('rpc-2')).expect(201);
       expect(again.body).toMatchObject({ outcome: 'placed', gpuClass: 'GB200' });

@@ -66,7 +66,7 @@ export interface InvoiceExplanation {
 const SCHEMAS = ['inventory', 'allocation', 'metering', 'billing'];
 
 async function existingSchemas(db: Queryable): Promise<string[]> {
-  const rows = await db.query(
+  const rows = await db.query<{ table_schema: string }[]>(
     `SELECT table_schema FROM information_schema.tables WHERE table_name = 'events' AND table_schema = ANY($1::text[])`,
     [SCHEMAS],
   );
@@ -96,7 +96,7 @@ export async function locateEvent(
   eventId: string,
 ): Promise<LocatedEvent | undefined> {
   for (const schema of schemas) {
-    const [row] = await db.query(
+    const [row] = await db.query<Record<string, unknown>[]>(
       `SELECT ${EVENT_COLUMNS} FROM ${ident(schema)}.events WHERE event_id::text = $1`,
       [eventId],
     );
@@ -114,7 +114,7 @@ async function eventsWhere(
   typePattern: string,
 ): Promise<LocatedEvent[]> {
   if (!schemas.includes(schema)) return [];
-  const rows = await db.query(
+  const rows = await db.query<Record<string, unknown>[]>(
     `SELECT ${EVENT_COLUMNS} FROM ${ident(schema)}.events WHERE payload->>$1 = $2 AND type ILIKE $3 ORDER BY global_position`,
     [field, value, typePattern],
   );
@@ -122,15 +122,15 @@ async function eventsWhere(
 }
 
 async function samplesOf(db: Queryable, usage: Record<string, unknown>, limit: number) {
-  const exists = await db.query(
+  const exists = await db.query<unknown[]>(
     `SELECT 1 FROM information_schema.tables WHERE table_schema = 'metering' AND table_name = 'samples'`,
   );
   if (exists.length === 0 || typeof usage.leaseId !== 'string') return { count: 0, sampleIds: [] };
   const params = [usage.leaseId, usage.gpuClass, usage.hourStart];
   const where = `FROM metering.samples s JOIN metering.usage_windows w ON w.window_id = s.window_id
                  WHERE w.lease_id = $1 AND w.gpu_class = $2 AND w.hour_start = $3::timestamptz`;
-  const [{ n }] = await db.query(`SELECT count(*)::int AS n ${where}`, params);
-  const ids = await db.query(
+  const [{ n }] = await db.query<{ n: number }[]>(`SELECT count(*)::int AS n ${where}`, params);
+  const ids = await db.query<{ sample_id: string }[]>(
     `SELECT s.sample_id ${where} ORDER BY s.sampled_at, s.sample_id LIMIT ${limit}`,
     params,
   );
@@ -147,7 +147,9 @@ export async function explainInvoice(
   lineNo?: number,
   sampleLimit = 20,
 ): Promise<InvoiceExplanation> {
-  const [invoice] = await db.query(
+  const [invoice] = await db.query<
+    { invoice_id: string; tenant_id: string; period: string; status: string; total: string | null }[]
+  >(
     `SELECT invoice_id, tenant_id, period, status, total_minor::text AS total FROM billing.invoices WHERE invoice_number = $1`,
     [invoiceNumber],
   );
@@ -160,7 +162,18 @@ export async function explainInvoice(
   const finalization = history.find((e) => e.type === 'billing.InvoiceFinalized');
   const leaseEventIds = finalization?.payload.leaseEventIds as string[] | undefined;
   // Only the invoice's own lines: credit notes (document_id = the note) are corrections after the fact, in history.
-  const lines = await db.query(
+  const lines = await db.query<
+    {
+      line_no: number;
+      kind: string;
+      gpu_class: string | null;
+      lease_id: string;
+      quantity: string;
+      quantity_unit: string;
+      amount: string;
+      source_event_ids: string[];
+    }[]
+  >(
     `SELECT line_no, kind, gpu_class, lease_id, quantity::text AS quantity, quantity_unit, amount_minor::text AS amount, source_event_ids
        FROM billing.invoice_lines WHERE invoice_id = $1 AND document_id = $1 AND ($2::int IS NULL OR line_no = $2) ORDER BY line_no`,
     [invoice.invoice_id, lineNo ?? null],
@@ -255,7 +268,7 @@ async function leaseLineage(
   ).filter((e) => /^allocation\.Lease[A-Z]/.test(e.type));
   if (leaseEventIds) return lifecycle.filter((e) => leaseEventIds.includes(e.eventId));
   if (!finalization || !schemas.includes('billing')) return lifecycle;
-  const consumed = await db.query(
+  const consumed = await db.query<{ event_id: string }[]>(
     `SELECT event_id::text AS event_id FROM billing.inbox WHERE event_id::text = ANY($1::text[]) AND processed_at <= $2`,
     [lifecycle.map((e) => e.eventId), finalization.recordedAt],
   );

@@ -38,7 +38,7 @@ export function periodBounds(period: string): { from: string; to: string } {
 }
 
 async function tableExists(db: Queryable, schema: string, table: string): Promise<boolean> {
-  const rows = await db.query(
+  const rows = await db.query<unknown[]>(
     `SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2`,
     [schema, table],
   );
@@ -58,7 +58,7 @@ export async function collectFigures(db: Queryable, period: string): Promise<Rep
   };
   if (await tableExists(db, 'metering', 'usage_by_record')) {
     figures.usageByClass = (
-      await db.query(
+      await db.query<Record<string, string>[]>(
         `SELECT gpu_class, count(*)::int AS records,
                 round(sum(gpu_ms_allocated) / 3600000.0, 3)::text AS allocated,
                 round(sum(busy_ms) / 3600000.0, 3)::text AS busy,
@@ -77,7 +77,7 @@ export async function collectFigures(db: Queryable, period: string): Promise<Rep
   }
   if (await tableExists(db, 'metering', 'cluster_utilization_hourly')) {
     figures.utilizationByDay = (
-      await db.query(
+      await db.query<Record<string, string>[]>(
         `SELECT to_char(date_trunc('day', hour_start AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, gpu_class,
                 CASE WHEN sum(gpu_ms_allocated) = 0 THEN 0 ELSE round(100.0 * sum(busy_ms) / sum(gpu_ms_allocated), 1) END AS pct
            FROM metering.cluster_utilization_hourly WHERE hour_start >= $1 AND hour_start < $2
@@ -92,7 +92,7 @@ export async function collectFigures(db: Queryable, period: string): Promise<Rep
   }
   if (await tableExists(db, 'billing', 'invoices')) {
     figures.invoices = (
-      await db.query(
+      await db.query<Record<string, string | number | null>[]>(
         `SELECT invoice_number, tenant_id, status, currency_code, currency_exponent, coalesce(total_minor, 0)::text AS total
            FROM billing.invoices WHERE period = $1 ORDER BY invoice_number NULLS LAST, invoice_id`,
         [period],
@@ -106,7 +106,7 @@ export async function collectFigures(db: Queryable, period: string): Promise<Rep
       exponent: Number(r.currency_exponent),
     }));
     figures.invoiceSteps = (
-      await db.query(
+      await db.query<Record<string, string | Date>[]>(
         `SELECT e.payload->>'invoiceId' AS invoice_id, e.type, e.recorded_at,
                 coalesce(e.metadata->'principal'->>'subject', '(none)') AS subject,
                 coalesce((SELECT string_agg(r, ',') FROM jsonb_array_elements_text(e.metadata->'principal'->'roles') r), '') AS roles
@@ -124,7 +124,7 @@ export async function collectFigures(db: Queryable, period: string): Promise<Rep
       recordedAt: (r.recorded_at as Date).toISOString(),
     }));
     figures.revenueByClass = (
-      await db.query(
+      await db.query<Record<string, string>[]>(
         `SELECT coalesce(l.gpu_class, l.kind) AS gpu_class, i.currency_code, i.currency_exponent, sum(l.amount_minor)::text AS amount
            FROM billing.invoice_lines l JOIN billing.invoices i ON i.invoice_id = l.invoice_id
           WHERE i.period = $1 GROUP BY 1, 2, 3 ORDER BY 1`,
@@ -158,7 +158,7 @@ export function toCsv(header: string[], rows: (string | number | null)[][]): str
   return [header, ...rows].map((row) => row.map(cell).join(',')).join('\n') + '\n';
 }
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,

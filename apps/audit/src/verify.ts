@@ -29,7 +29,7 @@ export interface VerifyReport {
 }
 
 async function schemaExists(db: Queryable, schema: string): Promise<boolean> {
-  const rows = await db.query(
+  const rows = await db.query<unknown[]>(
     `SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'events'`,
     [schema],
   );
@@ -53,10 +53,10 @@ export async function verifyAll(
   for (const service of present) {
     const store = new EventStore(service.schema, service.registry);
     const verification = await store.verifyChain(db);
-    const [{ n }] = await db.query(
+    const [{ n }] = await db.query<{ n: number }[]>(
       `SELECT count(*)::int AS n FROM ${ident(service.schema)}.outbox WHERE published_at IS NULL`,
     );
-    const principals = await db.query(
+    const principals = await db.query<{ subject: string; roles: string[]; events: number }[]>(
       `SELECT coalesce(metadata->'principal'->>'subject', '(none)') AS subject,
               coalesce(metadata->'principal'->'roles', '[]'::jsonb) AS roles, count(*)::int AS events
          FROM ${ident(service.schema)}.events GROUP BY 1, 2 ORDER BY 3 DESC, 1`,
@@ -72,34 +72,36 @@ export async function verifyAll(
 
   const producers = new Map<string, string>();
   for (const service of present) {
-    const topics = await db.query(`SELECT DISTINCT topic FROM ${ident(service.schema)}.outbox`);
+    const topics = await db.query<{ topic: string }[]>(
+      `SELECT DISTINCT topic FROM ${ident(service.schema)}.outbox`,
+    );
     for (const { topic } of topics) producers.set(topic, service.schema);
   }
 
   const deliveries: DeliveryCheck[] = [];
   for (const service of present) {
     const s = ident(service.schema);
-    const subscriptions = await db.query(
+    const subscriptions = await db.query<{ consumer: string; topic: string }[]>(
       `SELECT DISTINCT consumer, topic FROM ${s}.inbox ORDER BY consumer, topic`,
     );
-    for (const { consumer, topic } of subscriptions as { consumer: string; topic: string }[]) {
+    for (const { consumer, topic } of subscriptions) {
       const producerSchema = producers.get(topic);
       if (!producerSchema) continue;
       const p = ident(producerSchema);
-      const [counts] = await db.query(
+      const [counts] = await db.query<{ published: number; consumed: number }[]>(
         `SELECT (SELECT count(*)::int FROM ${p}.outbox o WHERE o.topic = $2 AND o.published_at IS NOT NULL) AS published,
                 (SELECT count(*)::int FROM ${s}.inbox i WHERE i.consumer = $1 AND i.topic = $2) AS consumed`,
         [consumer, topic],
       );
       // An outbox row names its event by position (compact rows since issue #19 carry no message).
-      const missing = await db.query(
+      const missing = await db.query<{ id: string }[]>(
         `SELECT e.event_id::text AS id FROM ${p}.outbox o JOIN ${p}.events e ON e.global_position = o.global_position
           WHERE o.topic = $2 AND o.published_at IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM ${s}.inbox i WHERE i.consumer = $1 AND i.event_id = e.event_id)
           ORDER BY o.id LIMIT $3`,
         [consumer, topic, sampleLimit],
       );
-      const unknown = await db.query(
+      const unknown = await db.query<{ id: string }[]>(
         `SELECT i.event_id::text AS id FROM ${s}.inbox i
           WHERE i.consumer = $1 AND i.topic = $2
             AND NOT EXISTS (SELECT 1 FROM ${p}.events e JOIN ${p}.outbox o ON o.global_position = e.global_position
@@ -114,8 +116,8 @@ export async function verifyAll(
         producerSchema,
         published: counts.published,
         consumed: counts.consumed,
-        missing: missing.map((r: { id: string }) => r.id),
-        unknown: unknown.map((r: { id: string }) => r.id),
+        missing: missing.map((r) => r.id),
+        unknown: unknown.map((r) => r.id),
       });
     }
   }

@@ -1,11 +1,22 @@
 import { HttpStatus } from '@nestjs/common';
-import { ServiceError } from '@fleetledger/platform';
+import { ErrorTaxonomy, ServiceError } from '@fleetledger/platform';
+import { InvoiceRejectionReason } from './domain/invoice';
+import { MonthCloseRejection } from './domain/month-close';
+import { PublishRejection } from './domain/rate-plans';
+import { RatingRejection } from './domain/rating';
+
+/** Every reason billing's domain refuses a command with. */
+export type BillingErrorCode =
+  | InvoiceRejectionReason
+  | RatingRejection['reason']
+  | PublishRejection['reason']
+  | MonthCloseRejection['reason'];
 
 /**
  * Billing's one error taxonomy: every rejection reason the domain returns, with the HTTP status it maps to.
  * Inside the Kafka consumer the same reasons name why usage is held (usage_holds.reason).
  */
-export const BillingErrorStatus = {
+export const billingErrors = new ErrorTaxonomy<BillingErrorCode>({
   'invoice-not-found': HttpStatus.NOT_FOUND,
   'invoice-finalized': HttpStatus.CONFLICT,
   'invoice-not-finalized': HttpStatus.CONFLICT,
@@ -21,10 +32,11 @@ export const BillingErrorStatus = {
   'currency-changed': HttpStatus.UNPROCESSABLE_ENTITY,
   'gpu-class-not-priced': HttpStatus.UNPROCESSABLE_ENTITY,
   'period-not-ended': HttpStatus.UNPROCESSABLE_ENTITY,
-} as const;
+});
 
-export type BillingErrorCode = keyof typeof BillingErrorStatus;
-
-export function billingError(rejection: { reason: BillingErrorCode; detail: string }): ServiceError {
-  return new ServiceError(rejection.reason, rejection.detail, BillingErrorStatus[rejection.reason]);
+export function billingError(rejection: {
+  reason: BillingErrorCode;
+  detail: string;
+}): ServiceError<BillingErrorCode> {
+  return billingErrors.error(rejection);
 }

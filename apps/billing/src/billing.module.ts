@@ -13,6 +13,7 @@ import { MonthCloseHandler } from './handlers/month-close.handler';
 import { RatePlanHandler } from './handlers/rate-plan.handler';
 import { UsageRater } from './handlers/usage-rater';
 import { InvoiceQueries } from './queries/invoice.queries';
+import { UsageHoldQueries } from './queries/usage-holds.queries';
 
 @Module({
   imports: [PlatformModule.forService(billingService)],
@@ -26,6 +27,7 @@ import { InvoiceQueries } from './queries/invoice.queries';
     UsageConsumer,
     FleetHealthConsumer,
     InvoiceQueries,
+    UsageHoldQueries,
   ],
 })
 export class BillingModule {}

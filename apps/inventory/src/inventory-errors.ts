@@ -1,11 +1,12 @@
 import { HttpStatus } from '@nestjs/common';
+import { ErrorTaxonomy } from '@fleetledger/platform';
 import { RejectionReason } from './domain/rejection';
 
 /**
- * The inventory's error taxonomy as HTTP: each domain rejection reason is the error code in the
- * body (`{ error: <reason>, message: <detail> }`), with this status.
+ * The inventory's one error taxonomy: each domain rejection reason is the error code in the body
+ * (`{ error: <reason>, message: <detail> }`), with this status; plus the fleet file refused at the edge.
  */
-const statusByReason: Record<RejectionReason, HttpStatus> = {
+export const inventoryErrors = new ErrorTaxonomy<RejectionReason | 'invalid-fleet-file'>({
   'unknown-site': HttpStatus.NOT_FOUND,
   'unknown-hall': HttpStatus.NOT_FOUND,
   'unknown-rack': HttpStatus.NOT_FOUND,
@@ -21,8 +22,9 @@ const statusByReason: Record<RejectionReason, HttpStatus> = {
   'budget-below-draw': HttpStatus.UNPROCESSABLE_ENTITY,
   'node-decommissioned': HttpStatus.CONFLICT,
   'node-not-drained': HttpStatus.CONFLICT,
-};
+  'invalid-fleet-file': HttpStatus.BAD_REQUEST,
+});
 
 export function rejectionStatus(reason: RejectionReason): HttpStatus {
-  return statusByReason[reason];
+  return inventoryErrors.status(reason);
 }

@@ -1,15 +1,16 @@
 import { Module } from '@nestjs/common';
 import { PlatformModule } from '@fleetledger/platform';
+import { FleetConsumer } from './api/fleet.consumer';
 import { MeteringController } from './api/metering.controller';
+import { PlacementsConsumer } from './api/placements.consumer';
+import { TelemetryConsumer } from './api/telemetry.consumer';
 import { AttributionCache } from './ingestion/attribution-cache';
 import { SampleIngestor } from './ingestion/sample-ingestor';
 import { SamplePartitions } from './ingestion/sample-partitions';
 import { SampleArchive } from './retention/sample-archive';
-import { TelemetryConsumer } from './ingestion/telemetry.consumer';
 import { METERING_ENV, parseMeteringEnv } from './metering.config';
 import { meteringService } from './metering.options';
 import { PlacementsHandler } from './placements/placements.handler';
-import { FleetHandler } from './fleet/fleet.handler';
 import { UsageQueries } from './queries/usage.queries';
 import { WindowCloser } from './windows/window-closer';
 
@@ -22,9 +23,11 @@ import { WindowCloser } from './windows/window-closer';
     SamplePartitions,
     SampleIngestor,
     SampleArchive,
-    TelemetryConsumer,
     PlacementsHandler,
-    FleetHandler,
+    // Consumers (api/*.consumer.ts), each registered with Messaging in its onModuleInit.
+    TelemetryConsumer,
+    PlacementsConsumer,
+    FleetConsumer,
     WindowCloser,
     UsageQueries,
   ],

@@ -1,4 +1,4 @@
-import { Topics, topicName } from '@fleetledger/contracts';
+import { mulberry32, Topics, topicName } from '@fleetledger/contracts';
 import { metering } from '@fleetledger/contracts';
 import { Messaging } from '@fleetledger/platform';
 import {
@@ -13,7 +13,6 @@ import {
 import { DataSource } from 'typeorm';
 import { placementFactFrom } from '../src/domain/attribution';
 import { MeteringLedger } from '../src/domain/metering-ledger';
-import { seededRandom } from '../src/domain/node-agent-simulator';
 import { MeteringModule } from '../src/metering.module';
 import { meteringService } from '../src/metering.options';
 import { UsageQueries } from '../src/queries/usage.queries';
@@ -66,7 +65,7 @@ describe('the service agrees with the in-memory reference ledger (seeded random 
   });
 
   it('same final usage per record after duplicates, shuffling, late samples and a late release', async () => {
-    const random = seededRandom(42);
+    const random = mulberry32(42);
     const ledger = new MeteringLedger(LATENESS_MS);
     const groups = [0, 1, 2, 3].map((g) => [0, 1, 2, 3].map((i) => `g${g}-${i}`));
     const leases = ['lease-x', 'lease-y', 'lease-z'];

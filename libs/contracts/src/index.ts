@@ -1,7 +1,9 @@
 export * from './envelope';
 export * from './event-definition';
 export * from './principal';
+export * from './random';
 export * from './registry';
+export * from './rejection';
 export * from './topics';
 export * from './kafka-acls';
 export * as inventory from './inventory';

@@ -2,6 +2,7 @@ import { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafka
 import { DataSource, EntityManager } from 'typeorm';
 import { EventEnvelope, eventEnvelopeSchema, EventRegistry, formatZodError } from '@fleetledger/contracts';
 import { DeadLetter, DeadLetterPublisher } from './dead-letter';
+import { consumerTimingFromEnv } from './kafka';
 import { PoisonMessageError } from './errors';
 import { ident } from './sql';
 import { runInTransaction } from './transaction';
@@ -37,6 +38,41 @@ export interface InboxConsumerOptions {
   accepts?: (type: string) => boolean;
   onProcessed?: (count: number) => void;
   onDeadLetter?: (letter: DeadLetter) => void;
+}
+
+/** One Kafka batch of one partition, as the raw mode hands it over. */
+export interface RawBatch {
+  topic: string;
+  partition: number;
+  messages: readonly KafkaMessage[];
+}
+
+/** What a raw batch handler did: how many items it took in, and the records it refused, with why. */
+export interface RawBatchResult {
+  processed: number;
+  deadLetters: DeadLetter[];
+}
+
+/**
+ * Raw/bulk mode: records that are not event envelopes (telemetry samples, a hundred thousand a second),
+ * handed over a whole Kafka batch at a time. There is no inbox row per record (it would double the write
+ * volume): the handler must make a redelivered batch change nothing on its own (a unique key per record)
+ * and commit its writes before it returns. The framework does the rest as for events: the refused records
+ * go to `dead_letters` and `<topic>.dlq` with their reasons, then the offset is committed, so a crash
+ * anywhere redelivers the batch.
+ */
+export type RawBatchHandler = (batch: RawBatch) => Promise<RawBatchResult>;
+
+export interface RawConsumerOptions extends Omit<
+  InboxConsumerOptions,
+  'registry' | 'handle' | 'handleBatch' | 'accepts'
+> {
+  handleRaw: RawBatchHandler;
+  /** kafkajs fetch tuning for bulk: upper bound of one fetch across partitions, and how long a fetch waits to fill. */
+  maxBytes?: number;
+  maxWaitTimeInMs?: number;
+  /** Partitions handled at once (kafkajs `partitionsConsumedConcurrently`); default 1. */
+  partitionsConsumedConcurrently?: number;
 }
 
 type Parsed = { ok: true; envelope: EventEnvelope } | { ok: false; reason: string; detail: string };
@@ -81,25 +117,31 @@ export class InboxConsumer {
   private readonly deadLetters: DeadLetterPublisher;
   private readonly s: string;
 
+  private readonly options: InboxConsumerOptions | RawConsumerOptions;
+
+  /** Events mode (`InboxConsumerOptions`), or raw/bulk mode (`RawConsumerOptions`, with `handleRaw`). */
   constructor(
     private readonly kafka: Kafka,
     private readonly dataSource: DataSource,
     producer: Producer,
-    private readonly options: InboxConsumerOptions,
+    options: InboxConsumerOptions | RawConsumerOptions,
   ) {
+    this.options = options;
     this.deadLetters = new DeadLetterPublisher(producer, options.name);
     this.s = ident(options.schema);
   }
 
   async start(): Promise<void> {
+    const raw = 'handleRaw' in this.options ? this.options : undefined;
     this.consumer = this.kafka.consumer({
       groupId: this.options.groupId ?? this.options.name,
       allowAutoTopicCreation: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      ...consumerTimingFromEnv(),
       ...(this.options.maxBytesPerPartition
         ? { maxBytesPerPartition: this.options.maxBytesPerPartition }
         : {}),
+      ...(raw?.maxBytes ? { maxBytes: raw.maxBytes } : {}),
+      ...(raw?.maxWaitTimeInMs ? { maxWaitTimeInMs: raw.maxWaitTimeInMs } : {}),
     });
     await this.consumer.connect();
     await this.consumer.subscribe({
@@ -109,7 +151,9 @@ export class InboxConsumer {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: (batch) => this.onBatch(batch),
+      partitionsConsumedConcurrently: raw?.partitionsConsumedConcurrently ?? 1,
+      eachBatch: (batch) =>
+        raw ? this.onRawBatch(raw, batch) : this.onBatch(this.options as InboxConsumerOptions, batch),
     });
   }
 
@@ -118,19 +162,54 @@ export class InboxConsumer {
     this.consumer = undefined;
   }
 
-  private async onBatch({
-    batch,
-    resolveOffset,
-    heartbeat,
-    commitOffsetsIfNecessary,
-    isRunning,
-    isStale,
-  }: EachBatchPayload) {
+  /** Raw mode: the handler takes the batch in (and commits it), then dead letters, then the offset. */
+  private async onRawBatch(
+    options: RawConsumerOptions,
+    { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload,
+  ) {
+    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    const result = await options.handleRaw({
+      topic: batch.topic,
+      partition: batch.partition,
+      messages: batch.messages,
+    });
+    const letters = result.deadLetters;
+    if (letters.length > 0) {
+      // One statement for the batch's letters: a bad producer can send many at once.
+      await this.dataSource.query(
+        `INSERT INTO ${this.s}.dead_letters (consumer, topic, partition, kafka_offset, reason, detail)
+         SELECT $1, t.topic, t.partition, t.kafka_offset, t.reason, t.detail
+           FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[])
+             AS t(topic, partition, kafka_offset, reason, detail)
+         ON CONFLICT (consumer, topic, partition, kafka_offset) DO NOTHING`,
+        [
+          options.name,
+          letters.map((l) => l.topic),
+          letters.map((l) => l.partition),
+          letters.map((l) => l.message.offset),
+          letters.map((l) => l.reason),
+          letters.map((l) => l.detail),
+        ],
+      );
+      await this.deadLetters.publish(letters);
+      for (const letter of letters) options.onDeadLetter?.(letter);
+    }
+    if (result.processed > 0) options.onProcessed?.(result.processed);
+    const last = batch.messages[batch.messages.length - 1].offset;
+    resolveOffset(last);
+    await commitOffsetsIfNecessary(nextOffset(batch.topic, batch.partition, last)); // autoCommit is off
+    await heartbeat();
+  }
+
+  private async onBatch(
+    options: InboxConsumerOptions,
+    { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload,
+  ) {
     if (!isRunning() || isStale()) return;
     const letters: DeadLetter[] = [];
     const valid: { message: KafkaMessage; envelope: EventEnvelope }[] = [];
     for (const message of batch.messages) {
-      const parsed = parseEventMessage(message, this.options.registry);
+      const parsed = parseEventMessage(message, options.registry);
       if (parsed.ok) {
         valid.push({ message, envelope: parsed.envelope });
       } else {
@@ -146,28 +225,21 @@ export class InboxConsumer {
 
     let processed = 0;
     await runInTransaction(this.dataSource, async (tx) => {
-      processed = this.options.handleBatch
-        ? await this.applyAsBatch(tx, batch.topic, batch.partition, valid, letters)
-        : await this.applyOneByOne(tx, batch.topic, batch.partition, valid, letters);
+      processed = options.handleBatch
+        ? await this.applyAsBatch(options, tx, batch.topic, batch.partition, valid, letters)
+        : await this.applyOneByOne(options, tx, batch.topic, batch.partition, valid, letters);
       for (const letter of letters) {
         await tx.query(
           `INSERT INTO ${this.s}.dead_letters (consumer, topic, partition, kafka_offset, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (consumer, topic, partition, kafka_offset) DO NOTHING`,
-          [
-            this.options.name,
-            letter.topic,
-            letter.partition,
-            letter.message.offset,
-            letter.reason,
-            letter.detail,
-          ],
+          [options.name, letter.topic, letter.partition, letter.message.offset, letter.reason, letter.detail],
         );
       }
     });
 
     await this.deadLetters.publish(letters);
-    for (const letter of letters) this.options.onDeadLetter?.(letter);
-    if (processed > 0) this.options.onProcessed?.(processed);
+    for (const letter of letters) options.onDeadLetter?.(letter);
+    if (processed > 0) options.onProcessed?.(processed);
     const last = batch.messages[batch.messages.length - 1];
     if (last) {
       resolveOffset(last.offset);
@@ -179,6 +251,7 @@ export class InboxConsumer {
 
   /** Each event in its own savepoint with its inbox row; a poison event is rolled back alone and dead-lettered. */
   private async applyOneByOne(
+    options: InboxConsumerOptions,
     tx: EntityManager,
     topic: string,
     partition: number,
@@ -192,12 +265,12 @@ export class InboxConsumer {
         const inserted = await tx.query(
           `INSERT INTO ${this.s}.inbox (consumer, event_id, topic, partition, kafka_offset, envelope)
            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING seq`,
-          [this.options.name, envelope.eventId, topic, partition, message.offset, JSON.stringify(envelope)],
+          [options.name, envelope.eventId, topic, partition, message.offset, JSON.stringify(envelope)],
         );
         // Every event of the topic gets its inbox row, also those this consumer does not act on, so
         // the audit can prove each published event was taken in exactly once by each subscriber.
-        if (inserted.length > 0 && (!this.options.accepts || this.options.accepts(envelope.type))) {
-          await this.options.handle(envelope, tx);
+        if (inserted.length > 0 && (!options.accepts || options.accepts(envelope.type))) {
+          await options.handle(envelope, tx);
           processed += 1;
         }
         await tx.query('RELEASE SAVEPOINT inbox_event');
@@ -212,6 +285,7 @@ export class InboxConsumer {
 
   /** One inbox insert for the batch, then `handleBatch` with the new accepted events; poison -> one by one. */
   private async applyAsBatch(
+    options: InboxConsumerOptions,
     tx: EntityManager,
     topic: string,
     partition: number,
@@ -233,7 +307,7 @@ export class InboxConsumer {
          ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id::text AS event_id`,
         // One JSON document, not a jsonb[] parameter: node-postgres would escape every envelope into an array literal.
         [
-          this.options.name,
+          options.name,
           topic,
           partition,
           JSON.stringify(
@@ -250,16 +324,15 @@ export class InboxConsumer {
         .map((entry) => entry.envelope)
         .filter(
           (envelope) =>
-            fresh.has(envelope.eventId.toLowerCase()) &&
-            (!this.options.accepts || this.options.accepts(envelope.type)),
+            fresh.has(envelope.eventId.toLowerCase()) && (!options.accepts || options.accepts(envelope.type)),
         );
-      if (accepted.length > 0) await this.options.handleBatch!(accepted, tx);
+      if (accepted.length > 0) await options.handleBatch!(accepted, tx);
       await tx.query('RELEASE SAVEPOINT inbox_batch');
       return accepted.length;
     } catch (error) {
       if (!(error instanceof PoisonMessageError)) throw error;
       await tx.query('ROLLBACK TO SAVEPOINT inbox_batch');
-      return this.applyOneByOne(tx, topic, partition, valid, letters);
+      return this.applyOneByOne(options, tx, topic, partition, valid, letters);
     }
   }
 }

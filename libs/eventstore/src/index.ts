@@ -1,5 +1,7 @@
 export * from './canonical-json';
+export * from './command-handler';
 export * from './dead-letter';
+export * from './decider';
 export * from './errors';
 export * from './event-store';
 export * from './hash-chain';

@@ -47,8 +47,13 @@ export function kafkaSettingsFromEnv(
 }
 
 /**
- * The producer every service publishes with: idempotent, acks from all in-sync replicas, one request
- * in flight so a stream's order survives retries. Sends are always awaited by callers.
+ * The producer every service publishes with: idempotent, acks from all in-sync replicas (kafkajs sends
+ * acks=-1 by default and refuses anything else on an idempotent producer), one request in flight so a
+ * stream's order survives retries and leader changes. Sends are always awaited by callers. On a
+ * replicated cluster a write is acknowledged once min.insync.replicas copies have it, so a leader that
+ * dies after acknowledging loses nothing; one that dies before makes kafkajs retry against the new leader
+ * (metadata refresh on NOT_LEADER_FOR_PARTITION), and the idempotent sequence numbers drop the copy the old
+ * leader may already have replicated.
  * Retries are bounded (kafkajs would retry forever, which would hang shutdown): a send that still
  * fails is retried by the outbox relay later, and any duplicate that causes is absorbed by the
  * consumers' inboxes, which is where exactly-once is really enforced (DESIGN.md section 2).
@@ -63,14 +68,45 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
 }
 
 /**
- * Creates topics that do not exist yet, with the given partitions. Several services start at once
- * and create shared topics concurrently, so a failed attempt is retried after listing again.
+ * How the topics a service creates are replicated (docs/deploy.md, "A replicated Kafka cluster"):
+ * KAFKA_REPLICATION_FACTOR copies of each partition (1 on the local single broker, 3 on a cluster) and,
+ * with KAFKA_MIN_INSYNC_REPLICAS, the topic refuses an acks=all write that fewer replicas acknowledged.
+ */
+export function topicReplicationFromEnv(env: Record<string, string | undefined> = process.env): {
+  replicationFactor: number;
+  minInsyncReplicas?: number;
+} {
+  const replicationFactor = Number(env.KAFKA_REPLICATION_FACTOR ?? 1);
+  const minInsyncReplicas = env.KAFKA_MIN_INSYNC_REPLICAS ? Number(env.KAFKA_MIN_INSYNC_REPLICAS) : undefined;
+  return { replicationFactor, ...(minInsyncReplicas ? { minInsyncReplicas } : {}) };
+}
+
+/**
+ * Consumer group timing (docs/deploy.md): a member that sends no heartbeat for KAFKA_SESSION_TIMEOUT_MS
+ * (30 s) is dropped and its partitions go to the others; heartbeats every KAFKA_HEARTBEAT_INTERVAL_MS
+ * (3 s, at most a third of the session timeout).
+ */
+export function consumerTimingFromEnv(env: Record<string, string | undefined> = process.env): {
+  sessionTimeout: number;
+  heartbeatInterval: number;
+} {
+  return {
+    sessionTimeout: Number(env.KAFKA_SESSION_TIMEOUT_MS ?? 30_000),
+    heartbeatInterval: Number(env.KAFKA_HEARTBEAT_INTERVAL_MS ?? 3_000),
+  };
+}
+
+/**
+ * Creates topics that do not exist yet, with the given partitions and the deployment's replication
+ * (topicReplicationFromEnv unless given). Several services start at once and create shared topics
+ * concurrently, so a failed attempt is retried after listing again.
  */
 export async function ensureTopics(
   kafka: Kafka,
   topics: readonly string[],
-  options: { numPartitions?: number; replicationFactor?: number } = {},
+  options: { numPartitions?: number; replicationFactor?: number; minInsyncReplicas?: number } = {},
 ): Promise<void> {
+  const replication = { ...topicReplicationFromEnv(), ...options };
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -84,7 +120,14 @@ export async function ensureTopics(
           topics: missing.map((topic) => ({
             topic,
             numPartitions: options.numPartitions ?? 3,
-            replicationFactor: options.replicationFactor ?? 1,
+            replicationFactor: replication.replicationFactor,
+            ...(replication.minInsyncReplicas
+              ? {
+                  configEntries: [
+                    { name: 'min.insync.replicas', value: String(replication.minInsyncReplicas) },
+                  ],
+                }
+              : {}),
           })),
         });
       } catch (error) {

@@ -113,11 +113,11 @@ async function countSource(
   const s = ident(store.schema);
   const [row] =
     projection.source.kind === 'log'
-      ? await db.query(
+      ? await db.query<{ n: string }[]>(
           `SELECT count(*)::bigint AS n FROM ${s}.events WHERE global_position > $1 ${until ? 'AND recorded_at <= $2' : ''}`,
           until ? [after, until] : [after],
         )
-      : await db.query(
+      : await db.query<{ n: string }[]>(
           `SELECT count(*)::bigint AS n FROM ${s}.inbox WHERE consumer = $1 AND seq > $2
              AND ($3::timestamptz IS NULL OR (envelope->>'recordedAt')::timestamptz <= $3)
              AND ($4::text[] IS NULL OR envelope->>'type' = ANY($4::text[]))`,
@@ -329,7 +329,7 @@ export async function tableChecksum(
   schema: string,
   table: string,
 ): Promise<{ rows: number; checksum: string }> {
-  const [row] = await db.query(
+  const [row] = await db.query<{ rows: string; checksum: string }[]>(
     `SELECT count(*)::bigint AS rows,
             md5(coalesce(string_agg(h, '' ORDER BY h), '')) AS checksum
        FROM (SELECT md5(t::text) AS h FROM ${ident(schema)}.${ident(table)} t) hashed`,

@@ -6,9 +6,13 @@ export function ident(name: string): string {
   return `"${name}"`;
 }
 
-/** The minimal query surface the store needs: a TypeORM EntityManager, QueryRunner or DataSource all fit. */
+/**
+ * The minimal query surface the store needs: a TypeORM EntityManager, QueryRunner or DataSource all fit.
+ * The caller names the rows it reads (`query<{ n: string }[]>(...)`): no `any` default, so a read whose
+ * shape nobody stated does not compile into untyped code.
+ */
 export interface Queryable {
-  query<T = any>(sql: string, parameters?: unknown[]): Promise<T>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  query<T = unknown>(sql: string, parameters?: unknown[]): Promise<T>;
 }
 
 /**

@@ -38,7 +38,10 @@ export async function createServiceApp(
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
+  // SIGTERM (Kubernetes, within terminationGracePeriodSeconds) or SIGINT: stop taking requests, let the
+  // consumers finish their in-flight batch and commit, drain the relay, close the pool, then exit 0 (1 if
+  // the shutdown itself failed). Without useProcessExit Nest re-raises the signal and the pod ends 143.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   const env = app.get<ServiceEnv>(SERVICE_ENV);
   app.useBodyParser('json', { limit: env.HTTP_BODY_LIMIT });
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, options), {
@@ -53,7 +56,11 @@ export async function createServiceApp(
           brokers: env.KAFKA_BROKERS,
           ...kafkaSecurityFromEnv(env),
         },
-        consumer: { groupId: `${env.KAFKA_TOPIC_PREFIX}${options.service}-rpc` },
+        consumer: {
+          groupId: `${env.KAFKA_TOPIC_PREFIX}${options.service}-rpc`,
+          sessionTimeout: env.KAFKA_SESSION_TIMEOUT_MS,
+          heartbeatInterval: env.KAFKA_HEARTBEAT_INTERVAL_MS,
+        },
         producer: { allowAutoTopicCreation: true },
       },
     },

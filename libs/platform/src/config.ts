@@ -48,6 +48,16 @@ export const serviceEnvSchema = z.object({
   KAFKA_SSL: booleanFromString.default(false),
   /** PEM file of the CA that signed the brokers' certificates (mounted from a Secret); system CAs when unset. */
   KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
+  /**
+   * A replicated cluster (docs/deploy.md, "A replicated Kafka cluster"): copies of each topic the service
+   * creates (1 on the local single broker, 3 in production) and the fewest in-sync copies an acks=all write
+   * needs (2 with 3 copies). Read by ensureTopics (libs/eventstore/src/kafka.ts); validated here.
+   */
+  KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(7).default(1),
+  KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(7).optional(),
+  /** Consumer group timing: a member silent this long is dropped and its partitions reassigned. */
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(30_000),
+  KAFKA_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(100_000).default(3_000),
   /** Largest JSON body accepted (telemetry batches and fleet imports are large); bigger answers 413. */
   HTTP_BODY_LIMIT: z
     .string()
@@ -73,6 +83,15 @@ export class ConfigurationError extends Error {
 export function parseServiceEnv(env: Record<string, string | undefined>): ServiceEnv {
   const parsed = serviceEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigurationError(`invalid environment: ${formatZodError(parsed.error)}`);
+  const { KAFKA_REPLICATION_FACTOR, KAFKA_MIN_INSYNC_REPLICAS, KAFKA_SESSION_TIMEOUT_MS } = parsed.data;
+  if (KAFKA_MIN_INSYNC_REPLICAS !== undefined && KAFKA_MIN_INSYNC_REPLICAS > KAFKA_REPLICATION_FACTOR)
+    throw new ConfigurationError(
+      'invalid environment: KAFKA_MIN_INSYNC_REPLICAS must not exceed KAFKA_REPLICATION_FACTOR (no write could succeed)',
+    );
+  if (parsed.data.KAFKA_HEARTBEAT_INTERVAL_MS * 3 > KAFKA_SESSION_TIMEOUT_MS)
+    throw new ConfigurationError(
+      'invalid environment: KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS',
+    );
   try {
     kafkaSecurityFromEnv(parsed.data);
   } catch (error) {

@@ -26,6 +26,16 @@ describe('service environment', () => {
     ['a port out of range', { ...base, PORT: '70000' }, /PORT/],
     ['a boolean that is not one', { ...base, MIGRATIONS_RUN: 'yes' }, /MIGRATIONS_RUN/],
     [
+      'more in-sync replicas required than there are copies',
+      { ...base, KAFKA_REPLICATION_FACTOR: '3', KAFKA_MIN_INSYNC_REPLICAS: '4' },
+      /KAFKA_MIN_INSYNC_REPLICAS must not exceed/,
+    ],
+    [
+      'a heartbeat too slow for the session timeout',
+      { ...base, KAFKA_SESSION_TIMEOUT_MS: '10000', KAFKA_HEARTBEAT_INTERVAL_MS: '5000' },
+      /KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third/,
+    ],
+    [
       'a Kafka user without a password',
       { ...base, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'billing' },
       /KAFKA_SASL_PASSWORD missing/,

@@ -6,15 +6,46 @@ import { WrongExpectedVersionError } from '@fleetledger/eventstore';
  * An error a service reports to its caller: a stable code from the service's taxonomy, an HTTP status
  * and details. Domain code returns rejections as values; handlers turn them into ServiceErrors.
  */
-export class ServiceError extends Error {
+export class ServiceError<Code extends string = string> extends Error {
   constructor(
-    readonly code: string,
+    readonly code: Code,
     message: string,
     readonly httpStatus: number = HttpStatus.UNPROCESSABLE_ENTITY,
     readonly details?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'ServiceError';
+  }
+}
+
+/**
+ * One service's error taxonomy: every reason it refuses a request with, and the HTTP status of each.
+ * The statuses are a record over the service's reason union, so a reason the domain gains does not
+ * compile until it has a status (no fallback status hides a forgotten one). Inside a Kafka handler
+ * the same reason is the reply's reason code or the dead letter's reason.
+ */
+export class ErrorTaxonomy<Reason extends string> {
+  constructor(private readonly statuses: { readonly [R in Reason]: HttpStatus }) {}
+
+  status(reason: Reason): HttpStatus {
+    return this.statuses[reason];
+  }
+
+  /** The error a rejection becomes at the edge: the reason is the code, the detail the message. */
+  error(
+    rejection: { reason: Reason; detail: string },
+    details?: Record<string, unknown>,
+  ): ServiceError<Reason> {
+    return new ServiceError(rejection.reason, rejection.detail, this.statuses[rejection.reason], details);
+  }
+
+  /** Whether `error` is a refusal of this taxonomy (and so has one of its reasons as its code). */
+  owns(error: unknown): error is ServiceError<Reason> {
+    return error instanceof ServiceError && Object.prototype.hasOwnProperty.call(this.statuses, error.code);
+  }
+
+  get reasons(): Reason[] {
+    return Object.keys(this.statuses) as Reason[];
   }
 }
 

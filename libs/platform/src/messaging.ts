@@ -13,6 +13,7 @@ import {
   InboxConsumerOptions,
   LogSealer,
   OutboxRelay,
+  RawConsumerOptions,
 } from '@fleetledger/eventstore';
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
@@ -30,6 +31,11 @@ export type ConsumerRegistration = Omit<
   topics: string[];
 };
 
+/** A raw/bulk consumer (records that are not event envelopes): see libs/eventstore's `RawBatchHandler`. */
+export type RawConsumerRegistration = Omit<RawConsumerOptions, 'schema' | 'topics' | 'groupId'> & {
+  topics: string[];
+};
+
 /**
  * Owns the service's Kafka side: creates its topics, runs the outbox relay and the inbox consumers,
  * and stops them in a safe order on shutdown (consumers finish their batch and commit, then the
@@ -38,7 +44,7 @@ export type ConsumerRegistration = Omit<
 @Injectable()
 export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(Messaging.name);
-  private readonly registrations: ConsumerRegistration[] = [];
+  private readonly registrations: (ConsumerRegistration | RawConsumerRegistration)[] = [];
   private readonly consumers: InboxConsumer[] = [];
   private relay?: OutboxRelay;
   private sealer?: LogSealer;
@@ -63,8 +69,16 @@ export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutd
     return this.topic(this.options.eventsTopic);
   }
 
-  /** Registers a consumer; call from a provider's constructor or onModuleInit. */
+  /**
+   * Registers a consumer. Call it from the consumer provider's `onModuleInit` (docs/architecture.md, "One
+   * service skeleton"): consumers start together in `onApplicationBootstrap`, after every module is ready.
+   */
   registerConsumer(registration: ConsumerRegistration): void {
+    this.registrations.push(registration);
+  }
+
+  /** Registers a raw/bulk consumer (same framework, same group id, DLQ and lag gauges as the others). */
+  registerRawConsumer(registration: RawConsumerRegistration): void {
     this.registrations.push(registration);
   }
 
@@ -100,14 +114,37 @@ export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutd
       // through the handler, the causation id of the event that caused them).
       const principal = servicePrincipal(this.options.service);
       for (const registration of this.registrations) {
-        const { handle, handleBatch } = registration;
-        const consumer = new InboxConsumer(this.kafka, this.dataSource, this.producer, {
-          ...registration,
-          handle: (event, tx) => runAs(principal, () => handle(event, tx)),
-          handleBatch: handleBatch && ((events, tx) => runAs(principal, () => handleBatch(events, tx))),
+        const common = {
           topics: registration.topics.map((t) => this.topic(t)),
           groupId: `${this.env.KAFKA_TOPIC_PREFIX}${registration.name}`,
           schema: this.options.schema,
+        };
+        if ('handleRaw' in registration) {
+          const { handleRaw } = registration;
+          const consumer = new InboxConsumer(this.kafka, this.dataSource, this.producer, {
+            ...registration,
+            ...common,
+            handleRaw: (batch) => runAs(principal, () => handleRaw(batch)),
+            onProcessed: (n) => {
+              this.metrics.eventsConsumed.inc({ consumer: registration.name }, n);
+              registration.onProcessed?.(n);
+            },
+            // A raw consumer reports its dead letters itself (one log line per batch, not per record).
+            onDeadLetter: (letter) => {
+              this.metrics.deadLetters.inc({ consumer: registration.name, reason: letter.reason });
+              registration.onDeadLetter?.(letter);
+            },
+          });
+          await consumer.start();
+          this.consumers.push(consumer);
+          continue;
+        }
+        const { handle, handleBatch } = registration;
+        const consumer = new InboxConsumer(this.kafka, this.dataSource, this.producer, {
+          ...registration,
+          ...common,
+          handle: (event, tx) => runAs(principal, () => handle(event, tx)),
+          handleBatch: handleBatch && ((events, tx) => runAs(principal, () => handleBatch(events, tx))),
           registry: this.options.registry,
           onProcessed: (n) => {
             this.metrics.eventsConsumed.inc({ consumer: registration.name }, n);

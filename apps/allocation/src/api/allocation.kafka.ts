@@ -1,8 +1,9 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { allocation, formatZodError, topicName } from '@fleetledger/contracts';
-import { Allow, ServiceError } from '@fleetledger/platform';
+import { Allow } from '@fleetledger/platform';
 import { v7 as uuidv7 } from 'uuid';
+import { allocationErrors } from '../allocation-errors';
 import { AllocationCommands, placeReply } from '../handlers/allocation-commands';
 
 /**
@@ -26,13 +27,8 @@ export class AllocationKafkaController {
       const events = await this.commands.submit(request, requestedAt, uuidv7());
       return placeReply(request.workloadId, events);
     } catch (error) {
-      if (error instanceof ServiceError)
-        return {
-          outcome: 'rejected',
-          workloadId,
-          reason: error.code === 'duplicate' ? 'duplicate' : 'invalid',
-          detail: error.message,
-        };
+      if (allocationErrors.owns(error))
+        return { outcome: 'rejected', workloadId, reason: error.code, detail: error.message };
       throw error;
     }
   }
@@ -41,7 +37,8 @@ export class AllocationKafkaController {
   async release(@Payload() payload: unknown): Promise<allocation.ReleaseReply> {
     const parsed = allocation.releaseRequestSchema.safeParse(payload);
     const workloadId = String((payload as { workloadId?: unknown })?.workloadId ?? '');
-    if (!parsed.success) return { outcome: 'not-placed', workloadId, detail: formatZodError(parsed.error) };
+    if (!parsed.success)
+      return { outcome: 'not-placed', workloadId, reason: 'invalid', detail: formatZodError(parsed.error) };
     try {
       const events = await this.commands.release(parsed.data.workloadId, parsed.data.requestedAt, uuidv7());
       return {
@@ -50,7 +47,8 @@ export class AllocationKafkaController {
         placementId: (events[0].payload as { placementId: string }).placementId,
       };
     } catch (error) {
-      if (error instanceof ServiceError) return { outcome: 'not-placed', workloadId, detail: error.message };
+      if (allocationErrors.owns(error))
+        return { outcome: 'not-placed', workloadId, reason: error.code, detail: error.message };
       throw error;
     }
   }

@@ -1,7 +1,8 @@
 import { Body, Controller, Get, Param, Post, Put } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { allocation, Principal } from '@fleetledger/contracts';
-import { actingTenant, Allow, CallerPrincipal, CorrelationId, ServiceError } from '@fleetledger/platform';
+import { actingTenant, Allow, CallerPrincipal, CorrelationId } from '@fleetledger/platform';
+import { allocationErrors } from '../allocation-errors';
 import { AllocationCommands } from '../handlers/allocation-commands';
 import { AllocationQueries } from '../handlers/allocation-queries';
 import { ChangeQuotaDto, ChangeRoutesDto } from './dto';
@@ -32,7 +33,10 @@ export class QuotasController {
     const gpuClass = allocation.gpuClassSchema.safeParse(gpuClassParam);
     const workloadClass = allocation.workloadClassSchema.safeParse(workloadClassParam);
     if (!gpuClass.success || !workloadClass.success)
-      throw new ServiceError('invalid', `unknown class ${gpuClassParam}/${workloadClassParam}`, 400);
+      throw allocationErrors.error({
+        reason: 'unknown-class',
+        detail: `unknown class ${gpuClassParam}/${workloadClassParam}`,
+      });
     const events = await this.commands.quota(
       {
         tenantId,
@@ -80,7 +84,7 @@ export class QuotasController {
       );
       return { changed: true, ...(event.payload as object) };
     } catch (error) {
-      if (error instanceof ServiceError && error.code === 'unchanged')
+      if (allocationErrors.owns(error) && error.code === 'unchanged')
         return { changed: false, ...(await this.queries.routes()) };
       throw error;
     }

@@ -61,8 +61,33 @@ export interface GpuRec {
   placementId: string | null;
 }
 
+/**
+ * What a search reads of one pool's free capacity. The live `Pool` answers from the view's records; a
+ * what-if (`WhatIfPool`, preemption) answers as if some placements had been released, without changing
+ * the view.
+ */
+export interface FreeCapacity {
+  readonly gpuClass: GpuClass;
+  readonly fence: string | null;
+  /** Free GPUs in the pool. */
+  readonly freeGpus: number;
+  /** The highest free count a node (or rack) of the pool may have in the buckets. */
+  readonly maxBucket: number;
+  /** Nodes (racks) of the pool with exactly k free GPUs, k >= 1. */
+  nodesWithFree(k: number): Iterable<NodeRec>;
+  racksWithFree(k: number): Iterable<RackRec>;
+  nodeFree(node: NodeRec): number;
+  rackFree(rack: RackRec): number;
+  isFree(gpu: GpuRec): boolean;
+  /** GPUs of the node held by placements (their draw counts on the budgets). */
+  allocated(node: NodeRec): number;
+  drawW(scope: RackRec | HallRec | SiteRec): number;
+}
+
+const NO_MEMBERS: ReadonlySet<never> = new Set();
+
 /** Free capacity of one GPU class behind one fence, indexed for the engine. */
-export class Pool {
+export class Pool implements FreeCapacity {
   /** nodesByFree[k]: nodes of this pool with exactly k free GPUs (k >= 1). */
   readonly nodesByFree: Set<NodeRec>[] = [];
   /** racksByFree[k]: racks of this pool with exactly k free GPUs (k >= 1). */
@@ -73,6 +98,31 @@ export class Pool {
     readonly gpuClass: GpuClass,
     readonly fence: string | null,
   ) {}
+
+  get maxBucket(): number {
+    return Math.max(this.nodesByFree.length, this.racksByFree.length) - 1;
+  }
+  nodesWithFree(k: number): Iterable<NodeRec> {
+    return this.nodesByFree[k] ?? NO_MEMBERS;
+  }
+  racksWithFree(k: number): Iterable<RackRec> {
+    return this.racksByFree[k] ?? NO_MEMBERS;
+  }
+  nodeFree(node: NodeRec): number {
+    return node.free;
+  }
+  rackFree(rack: RackRec): number {
+    return rack.free;
+  }
+  isFree(gpu: GpuRec): boolean {
+    return gpu.health === 'healthy' && gpu.placementId === null;
+  }
+  allocated(node: NodeRec): number {
+    return node.allocated;
+  }
+  drawW(scope: RackRec | HallRec | SiteRec): number {
+    return scope.drawW;
+  }
 
   bucket<T>(buckets: Set<T>[], k: number): Set<T> {
     let set = buckets[k];

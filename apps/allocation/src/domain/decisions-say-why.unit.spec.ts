@@ -1,15 +1,10 @@
 import { allocation, inventory } from '@fleetledger/contracts';
 import { T0, TERM, World } from '../../test/allocation-world';
 import { NewEvent } from '@fleetledger/contracts';
-import {
-  commandTime,
-  queuedInOrder,
-  redriveAfter,
-  routingOf,
-  runRelease,
-  runSubmit,
-  runWithdraw,
-} from './placement';
+import { commandTime } from './command-time';
+import { redriveAfter, runRelease, runSubmit, runWithdraw } from './ledger';
+import { routingOf } from './placement';
+import { queuedInOrder } from './queue';
 import { decideQuotaChange } from './quota';
 
 /** Issue #15: the pure rules behind "decisions that say why". */

@@ -1,14 +1,17 @@
 import { allocation, NewEvent } from '@fleetledger/contracts';
 import { decideExpireDue, decideLease, FleetFacts, LeaseCommand } from './lease';
-import { runLeaseEnds } from './placement';
 import { isRejection, Rejection } from './rejection';
-import { AllocationState, evolve } from './state';
+import { AllocationState } from './state';
+import { applySteps, Steps } from './steps';
+import { leaseEndSteps } from './workload';
 
 /**
  * A lease's end touches two streams: the lease (`lease-book`) and the workloads it held
- * (`placement-ledger`). These run both steps on the state and return the events of each stream;
- * the service appends them in one transaction.
+ * (`placement-ledger`). These decide both, in steps (the lease's events first, applied before its
+ * placements are decided); the service appends them in one transaction.
  */
+const S = allocation.AllocationStreams;
+
 export interface LeaseEndEvents {
   leaseBook: NewEvent[];
   ledger: NewEvent[];
@@ -20,29 +23,46 @@ export interface LeaseEndEvents {
  * (`lease-ended`) and placed again under another lease of its tenant or rejected, queued workloads
  * no lease can take are rejected, and the queue runs.
  */
-export function runExpireDue(state: AllocationState, at: string, author: string): LeaseEndEvents {
-  const leaseBook = decideExpireDue(state.leases, at, author);
-  for (const event of leaseBook) evolve(state, event);
-  return { leaseBook, ledger: runLeaseEnds(state, at) };
+export function* expireDueSteps(state: AllocationState, at: string, author: string): Steps {
+  yield { streamId: S.leaseBook, events: decideExpireDue(state.leases, at, author) };
+  yield* leaseEndSteps(state, at);
 }
 
 /** Terminate: LeaseTerminated, then the lease's placements end at `at` as for an expiry (only that lease's). */
+export function terminateSteps(
+  state: AllocationState,
+  command: Extract<LeaseCommand, { kind: 'terminate' }>,
+  fleet: FleetFacts,
+): Steps | Rejection {
+  const leaseBook = decideLease(state.leases, command, fleet);
+  return isRejection(leaseBook) ? leaseBook : terminated(state, leaseBook, command);
+}
+
+function* terminated(
+  state: AllocationState,
+  leaseBook: NewEvent[],
+  command: { leaseId: string; at: string },
+): Steps {
+  yield { streamId: S.leaseBook, events: leaseBook };
+  if (state.leases.has(command.leaseId)) yield* leaseEndSteps(state, command.at, new Set([command.leaseId]));
+}
+
+/** Both streams' events of lease-end steps, applied to the state (the domain tests' way to run them). */
+export function applyLeaseEnd(state: AllocationState, steps: Steps): LeaseEndEvents {
+  const streams = applySteps(state, steps);
+  const of = (streamId: string) => streams.find((s) => s.streamId === streamId)?.events ?? [];
+  return { leaseBook: of(S.leaseBook), ledger: of(S.placementLedger) };
+}
+
+export function runExpireDue(state: AllocationState, at: string, author: string): LeaseEndEvents {
+  return applyLeaseEnd(state, expireDueSteps(state, at, author));
+}
+
 export function runTerminate(
   state: AllocationState,
   command: Extract<LeaseCommand, { kind: 'terminate' }>,
   fleet: FleetFacts,
 ): LeaseEndEvents | Rejection {
-  const leaseBook = decideLease(state.leases, command, fleet);
-  if (isRejection(leaseBook)) return leaseBook;
-  for (const event of leaseBook) evolve(state, event);
-  const lease = state.leases.get(command.leaseId);
-  return {
-    leaseBook,
-    ledger: lease ? runLeaseEnds(state, command.at, new Set([lease.leaseId])) : [],
-  };
+  const steps = terminateSteps(state, command, fleet);
+  return isRejection(steps) ? steps : applyLeaseEnd(state, steps);
 }
-
-export const leaseEndStreams = (events: LeaseEndEvents) => [
-  { streamId: allocation.AllocationStreams.leaseBook, events: events.leaseBook },
-  { streamId: allocation.AllocationStreams.placementLedger, events: events.ledger },
-];

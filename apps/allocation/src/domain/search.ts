@@ -1,9 +1,9 @@
 import { allocation } from '@fleetledger/contracts';
-import { GpuRec, HallRec, NodeRec, nodeDrawW, Pool, RackRec, SiteRec } from './capacity';
+import { FreeCapacity, GpuRec, HallRec, NodeRec, nodeDrawW, RackRec, SiteRec } from './capacity';
 
 /**
- * Finding GPUs for one request inside one pool. Pure reads of the capacity view: nothing here
- * changes it. Every search is best-fit (the smallest hole that fits) to keep big holes for big jobs.
+ * Finding GPUs for one request inside one pool. Pure reads of the pool's free capacity (the live pool,
+ * or a what-if over it): nothing here changes it. Every search is best-fit (the smallest hole that fits) to keep big holes for big jobs.
  */
 
 export type SearchFailure = 'capacity' | 'power-headroom' | 'topology';
@@ -25,22 +25,28 @@ class PowerTally {
   /** The first budget that refused, in words (budget, draw, headroom, what was needed). */
   blockedBy = '';
 
+  constructor(private readonly pool: FreeCapacity) {}
+
   /** Adds k GPUs of a node if every budget above it still holds; remembers a refusal. */
   tryAdd(node: NodeRec, k: number): boolean {
-    const watts = nodeDrawW(node, node.allocated + k) - nodeDrawW(node, node.allocated);
+    const allocated = this.pool.allocated(node);
+    const watts = nodeDrawW(node, allocated + k) - nodeDrawW(node, allocated);
     const rack = node.rack;
     const hall = rack.hall;
     const site = hall.site;
+    const rackDrawW = this.pool.drawW(rack);
+    const hallDrawW = this.pool.drawW(hall);
+    const siteDrawW = this.pool.drawW(site);
     const rackW = (this.racks.get(rack) ?? 0) + watts;
     const hallW = (this.halls.get(hall) ?? 0) + watts;
     const siteW = (this.sites.get(site) ?? 0) + watts;
     const over =
-      rack.drawW + rackW > rack.budgetW
-        ? { scope: `rack ${rack.rackId}`, budgetW: rack.budgetW, drawW: rack.drawW + rackW - watts }
-        : hall.drawW + hallW > hall.budgetW
-          ? { scope: `hall ${hall.hallId}`, budgetW: hall.budgetW, drawW: hall.drawW + hallW - watts }
-          : site.drawW + siteW > site.budgetW
-            ? { scope: `site ${site.siteId}`, budgetW: site.budgetW, drawW: site.drawW + siteW - watts }
+      rackDrawW + rackW > rack.budgetW
+        ? { scope: `rack ${rack.rackId}`, budgetW: rack.budgetW, drawW: rackDrawW + rackW - watts }
+        : hallDrawW + hallW > hall.budgetW
+          ? { scope: `hall ${hall.hallId}`, budgetW: hall.budgetW, drawW: hallDrawW + hallW - watts }
+          : siteDrawW + siteW > site.budgetW
+            ? { scope: `site ${site.siteId}`, budgetW: site.budgetW, drawW: siteDrawW + siteW - watts }
             : null;
     if (over) {
       this.blocked = true;
@@ -63,7 +69,7 @@ class PowerTally {
   }
 
   fork(): PowerTally {
-    const copy = new PowerTally();
+    const copy = new PowerTally(this.pool);
     for (const [k, v] of this.racks) copy.racks.set(k, v);
     for (const [k, v] of this.halls) copy.halls.set(k, v);
     for (const [k, v] of this.sites) copy.sites.set(k, v);
@@ -71,54 +77,56 @@ class PowerTally {
   }
 }
 
-const freeGpus = (node: NodeRec, k: number): GpuRec[] => {
+function freeGpus(pool: FreeCapacity, node: NodeRec, k: number): GpuRec[] {
   const out: GpuRec[] = [];
   for (const gpu of node.gpus) {
-    if (gpu.health === 'healthy' && gpu.placementId === null) {
+    if (pool.isFree(gpu)) {
       out.push(gpu);
       if (out.length === k) break;
     }
   }
   return out;
-};
-
-const isWhole = (node: NodeRec) => node.free === node.gpus.length;
-
-function* bucketsUp<T>(buckets: Set<T>[], from: number): Generator<T> {
-  for (let k = Math.max(1, from); k < buckets.length; k++) {
-    const set = buckets[k];
-    if (set) yield* set;
-  }
 }
 
-function* bucketsDown<T>(buckets: Set<T>[]): Generator<T> {
-  for (let k = buckets.length - 1; k >= 1; k--) {
-    const set = buckets[k];
-    if (set) yield* set;
-  }
+const isWhole = (pool: FreeCapacity, node: NodeRec) => pool.nodeFree(node) === node.gpus.length;
+
+function* nodesUp(pool: FreeCapacity, from: number): Generator<NodeRec> {
+  const max = pool.maxBucket;
+  for (let k = Math.max(1, from); k <= max; k++) yield* pool.nodesWithFree(k);
+}
+
+function* racksUp(pool: FreeCapacity, from: number): Generator<RackRec> {
+  const max = pool.maxBucket;
+  for (let k = Math.max(1, from); k <= max; k++) yield* pool.racksWithFree(k);
+}
+
+function* racksDown(pool: FreeCapacity): Generator<RackRec> {
+  for (let k = pool.maxBucket; k >= 1; k--) yield* pool.racksWithFree(k);
 }
 
 /** The smallest node that holds n free GPUs (one NVLink domain on HGX, one tray on GB200). */
-function oneNode(pool: Pool, n: number, tally: PowerTally, exclude?: Set<NodeRec>): GpuRec[] | null {
-  for (const node of bucketsUp(pool.nodesByFree, n)) {
+function oneNode(pool: FreeCapacity, n: number, tally: PowerTally, exclude?: Set<NodeRec>): GpuRec[] | null {
+  for (const node of nodesUp(pool, n)) {
     if (exclude?.has(node)) continue;
-    if (tally.tryAdd(node, n)) return freeGpus(node, n);
+    if (tally.tryAdd(node, n)) return freeGpus(pool, node, n);
   }
   return null;
 }
 
 /** n GPUs inside one rack, whole nodes first; null if the rack's budgets refuse. */
-function pickInRack(rack: RackRec, n: number, tally: PowerTally): GpuRec[] | null {
+function pickInRack(pool: FreeCapacity, rack: RackRec, n: number, tally: PowerTally): GpuRec[] | null {
   const local = tally.fork();
-  const nodes = rack.nodes.filter((node) => node.free > 0).sort((a, b) => b.free - a.free);
+  const nodes = rack.nodes
+    .filter((node) => pool.nodeFree(node) > 0)
+    .sort((a, b) => pool.nodeFree(b) - pool.nodeFree(a));
   const out: GpuRec[] = [];
   for (const node of nodes) {
-    const k = Math.min(node.free, n - out.length);
+    const k = Math.min(pool.nodeFree(node), n - out.length);
     if (!local.tryAdd(node, k)) {
       tally.blocked = true;
       return null;
     }
-    out.push(...freeGpus(node, k));
+    out.push(...freeGpus(pool, node, k));
     if (out.length === n) {
       tally.adopt(local);
       return out;
@@ -128,23 +136,23 @@ function pickInRack(rack: RackRec, n: number, tally: PowerTally): GpuRec[] | nul
 }
 
 /** The smallest rack (for GB200: NVLink domain) holding n free GPUs. */
-function oneRack(pool: Pool, n: number, tally: PowerTally, exclude?: Set<RackRec>): GpuRec[] | null {
-  for (const rack of bucketsUp(pool.racksByFree, n)) {
+function oneRack(pool: FreeCapacity, n: number, tally: PowerTally, exclude?: Set<RackRec>): GpuRec[] | null {
+  for (const rack of racksUp(pool, n)) {
     if (exclude?.has(rack)) continue;
-    const gpus = pickInRack(rack, n, tally);
+    const gpus = pickInRack(pool, rack, n, tally);
     if (gpus) return gpus;
   }
   return null;
 }
 
 /** GB200 gang beyond one domain: whole free NVL72 racks, plus the smallest domain for the rest. */
-function wholeDomains(pool: Pool, n: number, tally: PowerTally): GpuRec[] | null {
+function wholeDomains(pool: FreeCapacity, n: number, tally: PowerTally): GpuRec[] | null {
   const out: GpuRec[] = [];
   const used = new Set<RackRec>();
-  for (const rack of bucketsDown(pool.racksByFree)) {
+  for (const rack of racksDown(pool)) {
     const size = rack.nodes.reduce((s, node) => s + node.gpus.length, 0);
-    if (rack.free !== size || n - out.length < size) continue;
-    const gpus = pickInRack(rack, size, tally);
+    if (pool.rackFree(rack) !== size || n - out.length < size) continue;
+    const gpus = pickInRack(pool, rack, size, tally);
     if (!gpus) continue;
     out.push(...gpus);
     used.add(rack);
@@ -158,7 +166,7 @@ function wholeDomains(pool: Pool, n: number, tally: PowerTally): GpuRec[] | null
 
 /** HGX gang beyond one node: whole nodes, as few racks as possible (one rack when one fits). */
 function wholeNodesFewestRacks(
-  pool: Pool,
+  pool: FreeCapacity,
   n: number,
   gpusPerNode: number,
   tally: PowerTally,
@@ -173,8 +181,8 @@ function wholeNodesFewestRacks(
     for (const rack of racks) {
       for (const node of rack.nodes) {
         if (wholeTaken === wholeNeeded) break;
-        if (!isWhole(node) || !local.tryAdd(node, node.gpus.length)) continue;
-        out.push(...freeGpus(node, node.gpus.length));
+        if (!isWhole(pool, node) || !local.tryAdd(node, node.gpus.length)) continue;
+        out.push(...freeGpus(pool, node, node.gpus.length));
         used.add(node);
         wholeTaken += 1;
       }
@@ -187,8 +195,8 @@ function wholeNodesFewestRacks(
   };
 
   // One rack if one holds the job: the smallest such rack.
-  for (const rack of bucketsUp(pool.racksByFree, n)) {
-    const wholes = rack.nodes.reduce((c, node) => c + (isWhole(node) ? 1 : 0), 0);
+  for (const rack of racksUp(pool, n)) {
+    const wholes = rack.nodes.reduce((c, node) => c + (isWhole(pool, node) ? 1 : 0), 0);
     if (wholes < wholeNeeded) continue;
     const local = tally.fork();
     const out: GpuRec[] = [];
@@ -196,8 +204,8 @@ function wholeNodesFewestRacks(
     const used = new Set<NodeRec>();
     for (const node of rack.nodes) {
       if (taken === wholeNeeded) break;
-      if (isWhole(node) && local.tryAdd(node, node.gpus.length)) {
-        out.push(...freeGpus(node, node.gpus.length));
+      if (isWhole(pool, node) && local.tryAdd(node, node.gpus.length)) {
+        out.push(...freeGpus(pool, node, node.gpus.length));
         used.add(node);
         taken += 1;
       }
@@ -208,30 +216,30 @@ function wholeNodesFewestRacks(
     }
     if (rest > 0) {
       const partial = rack.nodes
-        .filter((node) => !used.has(node) && node.free >= rest)
-        .sort((a, b) => a.free - b.free)
+        .filter((node) => !used.has(node) && pool.nodeFree(node) >= rest)
+        .sort((a, b) => pool.nodeFree(a) - pool.nodeFree(b))
         .find((node) => local.tryAdd(node, rest));
       if (!partial) continue;
-      out.push(...freeGpus(partial, rest));
+      out.push(...freeGpus(pool, partial, rest));
     }
     tally.adopt(local);
     return out;
   }
   // Several racks: the emptiest racks first, so the job spans as few as possible.
   const local = tally.fork();
-  const out = takeFrom(bucketsDown(pool.racksByFree), local);
+  const out = takeFrom(racksDown(pool), local);
   tally.blocked ||= local.blocked;
   if (out) tally.adopt(local);
   return out;
 }
 
 /** Any n free GPUs, filling the most fragmented nodes first (keeps whole nodes for gangs). */
-function scattered(pool: Pool, n: number, tally: PowerTally): GpuRec[] | null {
+function scattered(pool: FreeCapacity, n: number, tally: PowerTally): GpuRec[] | null {
   const out: GpuRec[] = [];
-  for (const node of bucketsUp(pool.nodesByFree, 1)) {
-    const k = Math.min(node.free, n - out.length);
+  for (const node of nodesUp(pool, 1)) {
+    const k = Math.min(pool.nodeFree(node), n - out.length);
     if (!tally.tryAdd(node, k)) continue;
-    out.push(...freeGpus(node, k));
+    out.push(...freeGpus(pool, node, k));
     if (out.length === n) return out;
   }
   return null;
@@ -241,10 +249,10 @@ const perNode = (gpuClass: allocation.GpuClass) => (gpuClass === 'GB200' ? 4 : 8
 const perDomain = (gpuClass: allocation.GpuClass) => (gpuClass === 'GB200' ? 72 : 8);
 
 /** Finds GPUs for a request in a pool, honouring its topology; names why when it cannot. */
-export function searchPool(pool: Pool, shape: Shape): SearchResult {
+export function searchPool(pool: FreeCapacity, shape: Shape): SearchResult {
   const n = shape.gpuCount;
   const cls = pool.gpuClass;
-  const tally = new PowerTally();
+  const tally = new PowerTally(pool);
   const fail = (reason: SearchFailure, detail: string): SearchResult => ({ ok: false, reason, detail });
 
   if (shape.topology === 'same-node' && n > perNode(cls))

@@ -1,34 +1,20 @@
 import { allocation, EventEnvelope, NewEvent } from '@fleetledger/contracts';
-import { ServiceError } from '@fleetledger/platform';
 import { decideLease, FleetFacts, LeaseCommand } from '../domain/lease';
-import { leaseEndStreams, runExpireDue, runTerminate } from '../domain/lease-end';
-import { commandTime, redriveAfter, runRelease, runSubmit, runWithdraw } from '../domain/placement';
+import { commandTime } from '../domain/command-time';
+import { expireDueSteps, terminateSteps } from '../domain/lease-end';
+import { redriveSteps, releaseSteps } from '../domain/ledger';
+import { decideSubmit, decideWithdraw } from '../domain/workload';
 import { ChangeQuota, decideQuotaChange } from '../domain/quota';
 import { isRejection, Rejection } from '../domain/rejection';
 import { ChangeRoutes, decideRoutingChange } from '../domain/routing';
 import { AllocationState } from '../domain/state';
+import { allocationErrors } from '../allocation-errors';
 import { AllocationEngine, RejectedCommand } from './allocation-engine';
 
 const S = allocation.AllocationStreams;
 
-/** HTTP status of each rejection reason (the service's error taxonomy). */
-const STATUS: Record<string, number> = {
-  'unknown-lease': 404,
-  'not-placed': 404,
-  'unknown-workload': 404,
-  'not-queued': 409,
-  'stale-command': 409,
-  duplicate: 409,
-  'exclusive-overlap': 409,
-  'wrong-status': 409,
-  unchanged: 409,
-  'beyond-fleet': 422,
-  'beyond-scope': 422,
-  invalid: 422,
-};
-
-export function toServiceError(rejection: Rejection): ServiceError {
-  return new ServiceError(rejection.reason, rejection.detail, STATUS[rejection.reason] ?? 422);
+export function toServiceError(rejection: Rejection) {
+  return allocationErrors.error(rejection);
 }
 
 export function fleetFacts(state: AllocationState): FleetFacts {
@@ -58,13 +44,8 @@ export class AllocationCommands {
     // A termination also ends the lease's placements (placement-ledger), in the same transaction.
     if (command.kind === 'terminate')
       return this.run(
-        this.engine.executeAcross(
-          correlationId,
-          (state) => {
-            const ended = runTerminate(state, command, fleetFacts(state));
-            return isRejection(ended) ? ended : leaseEndStreams(ended);
-          },
-          true,
+        this.engine.executeAcross(correlationId, (state) =>
+          terminateSteps(state, command, fleetFacts(state)),
         ),
       );
     // Signing, activating or amending a lease can change what queued work may use: the queue is re-driven.
@@ -106,19 +87,10 @@ export class AllocationCommands {
     at: string,
   ) {
     return this.run(
-      this.engine.executeAcross(
-        correlationId,
-        (state) => {
-          const events = decide(state);
-          if (isRejection(events)) return events;
-          const ledger = redriveAfter(state, events, at);
-          return [
-            { streamId, events },
-            { streamId: S.placementLedger, events: ledger },
-          ];
-        },
-        true,
-      ),
+      this.engine.executeAcross(correlationId, (state) => {
+        const events = decide(state);
+        return isRejection(events) ? events : redriveSteps(state, { streamId, events }, at);
+      }),
     );
   }
 
@@ -129,24 +101,15 @@ export class AllocationCommands {
   submit(request: allocation.WorkloadRequest, requestedAt: string | undefined, correlationId: string) {
     const now = new Date().toISOString();
     return this.run(
-      this.engine.execute(
-        S.placementLedger,
-        correlationId,
-        (state) => runSubmit(state, request, commandTime(state, requestedAt, now)),
-        true,
+      this.engine.execute(S.placementLedger, correlationId, (state) =>
+        decideSubmit(state, request, commandTime(state, requestedAt, now)),
       ),
     );
   }
 
   /** The expiry sweep at `at`: LeaseExpired for every lease due, then their placements end and the queue runs. */
   expireDue(at: string, author: string, correlationId: string) {
-    return this.run(
-      this.engine.executeAcross(
-        correlationId,
-        (state) => leaseEndStreams(runExpireDue(state, at, author)),
-        true,
-      ),
-    );
+    return this.run(this.engine.executeAcross(correlationId, (state) => expireDueSteps(state, at, author)));
   }
 
   withdraw(
@@ -157,11 +120,8 @@ export class AllocationCommands {
   ) {
     const now = new Date().toISOString();
     return this.run(
-      this.engine.execute(
-        S.placementLedger,
-        correlationId,
-        (state) => runWithdraw(state, workloadId, commandTime(state, requestedAt, now), reason),
-        true,
+      this.engine.execute(S.placementLedger, correlationId, (state) =>
+        decideWithdraw(state, workloadId, commandTime(state, requestedAt, now), reason),
       ),
     );
   }
@@ -169,11 +129,8 @@ export class AllocationCommands {
   release(workloadId: string, requestedAt: string | undefined, correlationId: string) {
     const now = new Date().toISOString();
     return this.run(
-      this.engine.execute(
-        S.placementLedger,
-        correlationId,
-        (state) => runRelease(state, workloadId, commandTime(state, requestedAt, now)),
-        true,
+      this.engine.executeAcross(correlationId, (state) =>
+        releaseSteps(state, workloadId, commandTime(state, requestedAt, now)),
       ),
     );
   }

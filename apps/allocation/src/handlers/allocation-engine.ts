@@ -8,18 +8,20 @@ import {
 } from '@fleetledger/contracts';
 import { currentPrincipal } from '@fleetledger/platform';
 import {
-  applyAll,
+  CommandTarget,
   EventStore,
   Projection,
   Queryable,
+  recordEvents,
+  retryOnConflict,
   runInTransaction,
   StreamAppend,
-  WrongExpectedVersionError,
 } from '@fleetledger/eventstore';
 import { DataSource } from 'typeorm';
 import { Rejection, isRejection } from '../domain/rejection';
 import { AllocationState, evolve } from '../domain/state';
-import { runEvictions, runQueue } from '../domain/placement';
+import { runEvictions, runQueue } from '../domain/ledger';
+import { applySteps, StreamEvents } from '../domain/steps';
 import { fleetGpusProjection, INVENTORY_CONSUMER } from '../projections/fleet-gpus.projection';
 import { leasesProjection } from '../projections/leases.projection';
 import { placementsProjection } from '../projections/placements.projection';
@@ -30,18 +32,14 @@ const MAX_CONFLICT_RETRIES = 5;
 /** Commands committed together in one transaction at most. */
 const MAX_BATCH = 200;
 
-/** Events one command appends to one stream. */
-export interface StreamEvents {
-  streamId: string;
-  events: NewEvent[];
-}
+export type { StreamEvents } from '../domain/steps';
 
 interface PendingCommand {
   correlationId: string;
   /** Who asked (captured when the command was queued: a group commit mixes several callers). */
   principal: Principal | undefined;
-  step: (state: AllocationState) => StreamEvents[] | Rejection;
-  mutates: boolean;
+  /** Decides the command's events, in steps the engine applies one after the other (the only place state changes). */
+  step: (state: AllocationState) => Iterable<StreamEvents> | Rejection;
   resolve: (events: EventEnvelope[]) => void;
   reject: (error: unknown) => void;
 }
@@ -58,11 +56,21 @@ export class RejectedCommand extends Error {
  * Holds the allocation state in memory (capacity view of 220,000 GPUs, leases, quotas, ledger) and
  * runs every command and every consumed inventory event through it one at a time.
  *
- * Each step: decide (and, for ledger steps, evolve in memory), then in ONE transaction append to the
- * stream with the expected version the state was built at, write the outbox and the inline
- * projections. If the append fails (another replica wrote first: WrongExpectedVersionError, or any
- * error) the in-memory state is rebuilt from the database before the next step, so memory never
- * holds what the log does not. A version conflict is retried on the rebuilt state (a few times).
+ * This is the single-writer variant of libs/eventstore's `handleCommand` (docs/architecture.md, "One
+ * way to handle a command"): the same steps, with the load done once at start instead of per command.
+ * - load: `reload()` folds the inbox's inventory events and the whole allocation log with `evolve`
+ *   (state.ts), and remembers each stream's version; it runs at start and after any failed append.
+ * - decide: each queued command's step, on the in-memory state; a rejection is a value with its reason;
+ *   the decided events are applied in memory step by step (`applySteps`), so the next command sees them.
+ * - record: `recordEvents` (the same code `handleCommand` appends with): events + outbox with each
+ *   stream's expected version, then the registered inline projections (`ownProjections`), in ONE
+ *   transaction.
+ * - retry: `retryOnConflict` (the same bounded retry): another replica wrote first, so the state is
+ *   rebuilt from the database and the commands are decided again. Any failed append also rebuilds the
+ *   state before the next step, so memory never holds what the log does not.
+ * What differs is group commit: commands that arrive while a transaction is in flight are decided one
+ * after the other and recorded together in one transaction (one log-head lock for up to MAX_BATCH
+ * commands), which is where the service's placement throughput comes from (bench/allocation).
  */
 export class AllocationEngine {
   private state = new AllocationState();
@@ -71,12 +79,17 @@ export class AllocationEngine {
   private stale = true;
   private readonly pending: PendingCommand[] = [];
 
+  /** Where the engine records: the store, the outbox topic and the inline projections (as `handleCommand`). */
+  private readonly target: CommandTarget;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly store: EventStore,
     /** Full topic name (deployment prefix included). */
-    private readonly eventsTopic: string,
-  ) {}
+    eventsTopic: string,
+  ) {
+    this.target = { dataSource, store, topic: eventsTopic, projections: ownProjections };
+  }
 
   /** Runs `work` after every step queued before it (a single-writer lane). */
   private serial<T>(work: () => Promise<T>): Promise<T> {
@@ -131,12 +144,12 @@ export class AllocationEngine {
     cause: { correlationId: string; causationId: string },
   ): Promise<EventEnvelope[]> {
     if (events.length === 0) return [];
-    const appended = await this.store.append(tx, streamId, this.versions.get(streamId) ?? 0, events, {
-      ...cause,
-      principal: servicePrincipal('allocation'),
-      topic: this.eventsTopic,
-    });
-    for (const projection of ownProjections) await applyAll(tx, projection, appended, this.store.schema);
+    const appended = await recordEvents(
+      tx,
+      this.target,
+      [{ streamId, expectedVersion: this.versions.get(streamId) ?? 0, events }],
+      { ...cause, principal: servicePrincipal('allocation') },
+    );
     for (const envelope of appended) this.versions.set(envelope.streamId, envelope.streamVersion);
     return appended;
   }
@@ -164,12 +177,8 @@ export class AllocationEngine {
         expected.set(streamId, version + events.length);
       }
     }
-    const appended = await this.store.appendToStreams(tx, appends, {
-      correlationId: 'allocation-batch',
-      topic: this.eventsTopic,
-    });
-    // The group commit's events in one call per projection (batch appliers write a few statements).
-    for (const projection of ownProjections) await applyAll(tx, projection, appended, this.store.schema);
+    // The group commit's events in one append and one call per projection (batch appliers write a few statements).
+    const appended = await recordEvents(tx, this.target, appends, { correlationId: 'allocation-batch' });
     for (const envelope of appended) this.versions.set(envelope.streamId, envelope.streamVersion);
     let offset = 0;
     return decided.map(({ appends: mine }) => {
@@ -182,7 +191,7 @@ export class AllocationEngine {
 
   /**
    * One command on one stream. `step` gets the current state and returns the events to append, or a
-   * rejection; `mutates` says whether it already evolved the state (ledger steps do).
+   * rejection; the engine applies the events.
    *
    * Group commit: commands that arrive while a transaction is in flight are decided one after the
    * other on the state as the previous ones left it, and committed together in the next
@@ -193,76 +202,73 @@ export class AllocationEngine {
     streamId: string,
     correlationId: string,
     step: (state: AllocationState) => NewEvent[] | Rejection,
-    mutates: boolean,
   ): Promise<EventEnvelope[]> {
-    return this.executeAcross(
-      correlationId,
-      (state) => {
-        const events = step(state);
-        return isRejection(events) ? events : [{ streamId, events }];
-      },
-      mutates,
-    );
+    return this.executeAcross(correlationId, (state) => {
+      const events = step(state);
+      return isRejection(events) ? events : [{ streamId, events }];
+    });
   }
 
   /**
    * One command that appends to several streams in one transaction (a lease's end: `lease-book` and
-   * `placement-ledger`), each with its expected version; the caller gets the events in stream order given.
+   * `placement-ledger`), each with its expected version; the caller gets the events in the order the streams
+   * first appear in the steps.
    */
   executeAcross(
     correlationId: string,
-    step: (state: AllocationState) => StreamEvents[] | Rejection,
-    mutates: boolean,
+    step: (state: AllocationState) => Iterable<StreamEvents> | Rejection,
   ): Promise<EventEnvelope[]> {
     return new Promise<EventEnvelope[]>((resolve, reject) => {
-      this.pending.push({ correlationId, principal: currentPrincipal(), step, mutates, resolve, reject });
-      if (this.pending.length === 1)
-        void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH), MAX_CONFLICT_RETRIES));
+      this.pending.push({ correlationId, principal: currentPrincipal(), step, resolve, reject });
+      if (this.pending.length === 1) void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH)));
     });
   }
 
-  private async flush(batch: PendingCommand[], retriesLeft: number): Promise<void> {
-    if (this.pending.length > 0)
-      void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH), MAX_CONFLICT_RETRIES));
+  private async flush(batch: PendingCommand[]): Promise<void> {
+    if (this.pending.length > 0) void this.serial(() => this.flush(this.pending.splice(0, MAX_BATCH)));
+    /** Commands not yet settled: a retry decides these again, a failure rejects these. */
+    let open = batch;
     try {
-      if (this.stale) await this.reload();
+      await retryOnConflict(
+        MAX_CONFLICT_RETRIES,
+        async () => {
+          if (this.stale) await this.reload();
+          const decided = this.decideBatch(open);
+          open = decided.map((d) => d.command);
+          if (decided.length === 0) return;
+          const results = await runInTransaction(this.dataSource, (tx) => this.appendBatch(tx, decided));
+          decided.forEach(({ command }, i) => command.resolve(results[i]));
+          open = [];
+        },
+        // Another replica appended first: decide again on the state as the log now has it.
+        () => (this.stale = true),
+      );
     } catch (error) {
-      for (const command of batch) command.reject(error);
-      return;
+      if (open.length > 0) this.stale = true;
+      for (const command of open) command.reject(error);
     }
+  }
+
+  /** Decides each command on the state as the ones before it left it; rejected ones are settled here. */
+  private decideBatch(batch: PendingCommand[]): { command: PendingCommand; appends: StreamEvents[] }[] {
     const decided: { command: PendingCommand; appends: StreamEvents[] }[] = [];
     for (const command of batch) {
-      let appends: StreamEvents[] | Rejection;
+      let appends: StreamEvents[];
       try {
-        appends = command.step(this.state);
+        const steps = command.step(this.state);
+        if (isRejection(steps)) {
+          command.reject(new RejectedCommand(steps));
+          continue;
+        }
+        appends = applySteps(this.state, steps);
       } catch (error) {
         this.stale = true; // a bug left the state half-changed: rebuild it before the next batch
         command.reject(error);
         continue;
       }
-      if (isRejection(appends)) {
-        command.reject(new RejectedCommand(appends));
-        continue;
-      }
-      if (!command.mutates)
-        for (const { events } of appends) for (const event of events) evolve(this.state, event);
       decided.push({ command, appends });
     }
-    if (decided.length === 0) return;
-    try {
-      const results = await runInTransaction(this.dataSource, (tx) => this.appendBatch(tx, decided));
-      decided.forEach(({ command }, i) => command.resolve(results[i]));
-    } catch (error) {
-      this.stale = true;
-      if (retriesLeft > 0 && error instanceof WrongExpectedVersionError) {
-        await this.flush(
-          decided.map((d) => d.command),
-          retriesLeft - 1,
-        );
-        return;
-      }
-      for (const { command } of decided) command.reject(error);
-    }
+    return decided;
   }
 
   /**

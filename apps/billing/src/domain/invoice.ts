@@ -33,20 +33,38 @@ export type NewInvoiceEvent = {
   [K in InvoiceEvent['type']]: { type: K; payload: Extract<InvoiceEvent, { type: K }>['payload'] };
 }[InvoiceEvent['type']];
 
-export interface InvoiceState {
-  status: 'none' | 'draft' | 'finalized';
-  invoiceId?: string;
-  tenantId?: string;
-  period?: string;
-  currency?: Currency;
+/** What an invoice is once it exists: whose, which month, in which currency. */
+export interface InvoiceHeader {
+  invoiceId: string;
+  tenantId: string;
+  period: string;
+  currency: Currency;
+}
+
+/** What finalizing froze: the number, lines and total, and the event that did it. */
+export interface FinalizedInvoice {
+  invoiceNumber: number;
+  lines: InvoiceLine[];
+  totalMinor: bigint;
+  finalizedAt: string;
+  eventId: string;
+}
+
+/** No event yet: the stream is empty. */
+export interface NoInvoice {
+  status: 'none';
   charges: Map<string, ChargeRated>;
-  finalized?: {
-    invoiceNumber: number;
-    lines: InvoiceLine[];
-    totalMinor: bigint;
-    finalizedAt: string;
-    eventId: string;
-  };
+}
+
+export interface DraftInvoice extends InvoiceHeader {
+  status: 'draft';
+  charges: Map<string, ChargeRated>;
+}
+
+export interface FinalInvoice extends InvoiceHeader {
+  status: 'finalized';
+  charges: Map<string, ChargeRated>;
+  finalized: FinalizedInvoice;
   creditNotes: billing.CreditNoteIssuedPayload[];
   /** Adjusting charges settled after finalization (credited or absorbed): part of every later recomputation. */
   settledAdjustments: ChargeRated[];
@@ -56,19 +74,25 @@ export interface InvoiceState {
   settledSourceIds: Set<string>;
 }
 
-export const initialInvoiceState = (): InvoiceState => ({
-  status: 'none',
-  charges: new Map(),
-  creditNotes: [],
-  settledAdjustments: [],
-  absorbedLines: [],
-  settledSourceIds: new Set(),
-});
+/** The invoice stream folded: one shape per status, so what a status has is never optional. */
+export type InvoiceState = NoInvoice | DraftInvoice | FinalInvoice;
+
+/**
+ * What deciding on new charges needs, and all that billing's fast path loads from the read model instead of
+ * replaying the stream: the header, the status, the invoice number once final and the charges already rated
+ * (the fast path loads only the ones the batch names). Every InvoiceState is one.
+ */
+export type InvoiceForCharges =
+  | Pick<NoInvoice, 'status'>
+  | (InvoiceHeader & { status: 'draft'; charges: ReadonlyMap<string, unknown> })
+  | (InvoiceHeader & { status: 'finalized'; finalized: Pick<FinalizedInvoice, 'invoiceNumber'> });
+
+export const initialInvoiceState = (): InvoiceState => ({ status: 'none', charges: new Map() });
 
 export function evolveInvoice(state: InvoiceState, event: InvoiceEvent): InvoiceState {
   switch (event.type) {
     case 'billing.InvoiceDrafted':
-      return { ...state, status: 'draft', ...event.payload };
+      return { charges: state.charges, status: 'draft', ...event.payload };
     case 'billing.ChargeRated': {
       state.charges.set(event.payload.chargeId, event.payload);
       return state;
@@ -77,8 +101,9 @@ export function evolveInvoice(state: InvoiceState, event: InvoiceEvent): Invoice
       return state;
     case 'billing.InvoiceFinalized':
       return {
-        ...state,
+        ...headerOf(state, event.type),
         status: 'finalized',
+        charges: state.charges,
         finalized: {
           invoiceNumber: event.payload.invoiceNumber,
           lines: event.payload.lines,
@@ -86,24 +111,50 @@ export function evolveInvoice(state: InvoiceState, event: InvoiceEvent): Invoice
           finalizedAt: event.payload.finalizedAt,
           eventId: event.eventId,
         },
+        creditNotes: [],
+        settledAdjustments: [],
+        absorbedLines: [],
+        settledSourceIds: new Set(),
       };
     case 'billing.CreditNoteIssued': {
-      for (const id of event.payload.sourceEventIds) state.settledSourceIds.add(id);
+      const final = finalOf(state, event.type);
+      for (const id of event.payload.sourceEventIds) final.settledSourceIds.add(id);
       return {
-        ...state,
-        creditNotes: [...state.creditNotes, event.payload],
-        settledAdjustments: [...state.settledAdjustments, ...event.payload.adjustingCharges],
+        ...final,
+        creditNotes: [...final.creditNotes, event.payload],
+        settledAdjustments: [...final.settledAdjustments, ...event.payload.adjustingCharges],
       };
     }
     case 'billing.CorrectionAbsorbed': {
-      for (const id of event.payload.sourceEventIds) state.settledSourceIds.add(id);
+      const final = finalOf(state, event.type);
+      for (const id of event.payload.sourceEventIds) final.settledSourceIds.add(id);
       return {
-        ...state,
-        settledAdjustments: [...state.settledAdjustments, ...event.payload.adjustingCharges],
-        absorbedLines: [...state.absorbedLines, ...event.payload.lines],
+        ...final,
+        settledAdjustments: [...final.settledAdjustments, ...event.payload.adjustingCharges],
+        absorbedLines: [...final.absorbedLines, ...event.payload.lines],
       };
     }
   }
+}
+
+/** The id the next credit note of an invoice takes (a draft has none yet, so its first is cn1). */
+export function nextCreditNoteId(state: DraftInvoice | FinalInvoice): string {
+  const issued = state.status === 'finalized' ? state.creditNotes.length : 0;
+  return `${state.invoiceId}.cn${issued + 1}`;
+}
+
+/** The header of an invoice that exists; an event that needs one on an empty stream is a corrupt log. */
+function headerOf(state: InvoiceState, eventType: string): InvoiceHeader {
+  if (state.status === 'none')
+    throw new Error(`${eventType} on an invoice stream that has no InvoiceDrafted`);
+  const { invoiceId, tenantId, period, currency } = state;
+  return { invoiceId, tenantId, period, currency };
+}
+
+function finalOf(state: InvoiceState, eventType: string): FinalInvoice {
+  if (state.status !== 'finalized')
+    throw new Error(`${eventType} on invoice that is not final (${state.status})`);
+  return state;
 }
 
 /** What the invoice needs from outside its stream to compute lines. */
@@ -115,14 +166,16 @@ export interface BillingContext {
   commitmentsBilledElsewhere?: ReadonlySet<string>;
 }
 
+export interface RateChargesCommand {
+  kind: 'rate-charges';
+  invoiceId: string;
+  tenantId: string;
+  period: string;
+  charges: readonly ChargeRated[];
+}
+
 export type InvoiceCommand =
-  | {
-      kind: 'rate-charges';
-      invoiceId: string;
-      tenantId: string;
-      period: string;
-      charges: readonly ChargeRated[];
-    }
+  | RateChargesCommand
   | { kind: 'finalize'; invoiceNumber: number; finalizedAt: string; context: BillingContext }
   /** Month close: a draft for a month a commitment is owed in, whether or not usage opened one. */
   | { kind: 'open'; invoiceId: string; tenantId: string; period: string; currency: Currency }
@@ -155,18 +208,28 @@ export type InvoiceRejectionReason =
 
 export type InvoiceRejection = { kind: 'rejected'; reason: InvoiceRejectionReason; detail: string };
 
+/** Rating charges needs only what InvoiceForCharges holds (billing's fast path loads no more); the rest, the stream. */
+export function decideInvoice(
+  state: InvoiceForCharges,
+  command: RateChargesCommand,
+): NewInvoiceEvent[] | InvoiceRejection;
 export function decideInvoice(
   state: InvoiceState,
   command: InvoiceCommand,
+): NewInvoiceEvent[] | InvoiceRejection;
+export function decideInvoice(
+  state: InvoiceState | InvoiceForCharges,
+  command: InvoiceCommand,
 ): NewInvoiceEvent[] | InvoiceRejection {
+  if (command.kind === 'rate-charges') return decideRateCharges(state, command);
+  // The overloads hold that any other command comes with the whole stream folded.
+  const folded = state as InvoiceState;
   switch (command.kind) {
-    case 'rate-charges':
-      return decideRateCharges(state, command);
     case 'finalize':
-      return decideFinalize(state, command);
+      return decideFinalize(folded, command);
     case 'open':
       // Idempotent: an invoice that exists (draft or final) is left as it is.
-      if (state.status !== 'none') return [];
+      if (folded.status !== 'none') return [];
       return [
         {
           type: 'billing.InvoiceDrafted',
@@ -179,32 +242,33 @@ export function decideInvoice(
         },
       ];
     case 'settle-correction':
-      return decideSettleCorrection(state, command);
+      return decideSettleCorrection(folded, command);
     case 'grant-credit':
-      return decideGrantCredit(state, command);
+      return decideGrantCredit(folded, command);
   }
 }
 
 function decideRateCharges(
-  state: InvoiceState,
-  command: Extract<InvoiceCommand, { kind: 'rate-charges' }>,
+  state: InvoiceForCharges,
+  command: RateChargesCommand,
 ): NewInvoiceEvent[] | InvoiceRejection {
   if (state.status === 'finalized') {
     return {
       kind: 'rejected',
       reason: 'invoice-finalized',
-      detail: `invoice ${state.invoiceId} #${state.finalized?.invoiceNumber} is final; correct it with a credit note`,
+      detail: `invoice ${state.invoiceId} #${state.finalized.invoiceNumber} is final; correct it with a credit note`,
     };
   }
   // New charge ids only, each once (a batch can hold the same usage record twice, re-emitted under a new event id).
   const seen = new Set<string>();
   const fresh = command.charges.filter((charge) => {
-    if (state.charges.has(charge.chargeId) || seen.has(charge.chargeId)) return false;
+    if ((state.status === 'draft' && state.charges.has(charge.chargeId)) || seen.has(charge.chargeId))
+      return false;
     seen.add(charge.chargeId);
     return true;
   });
   if (fresh.length === 0) return [];
-  const currency = state.currency ?? fresh[0].currency;
+  const currency = state.status === 'draft' ? state.currency : fresh[0].currency;
   const foreign = fresh.find((charge) => charge.currency.code !== currency.code);
   if (foreign) {
     return {
@@ -234,21 +298,21 @@ function decideFinalize(
     return {
       kind: 'rejected',
       reason: 'invoice-finalized',
-      detail: `invoice ${state.invoiceId} is already final as #${state.finalized?.invoiceNumber}`,
+      detail: `invoice ${state.invoiceId} is already final as #${state.finalized.invoiceNumber}`,
     };
   }
   const composition = compose(state, [...state.charges.values()], command.context);
   if (composition.kind === 'rejected') return composition;
-  const invoiceId = state.invoiceId!;
+  const { invoiceId } = state;
   const events: NewInvoiceEvent[] = composition.credits.map((credit) => ({
     type: 'billing.CreditIssued' as const,
     payload: {
       creditId: `${invoiceId}:${credit.leaseId}:${credit.gpuClass}:sla`,
       invoiceId,
-      tenantId: state.tenantId!,
+      tenantId: state.tenantId,
       leaseId: credit.leaseId,
       gpuClass: credit.gpuClass,
-      period: state.period!,
+      period: state.period,
       reason: 'sla-availability' as const,
       availabilityBasisPoints: credit.availabilityBasisPoints,
       creditBasisPoints: credit.creditBasisPoints,
@@ -262,8 +326,8 @@ function decideFinalize(
     payload: {
       invoiceId,
       invoiceNumber: command.invoiceNumber,
-      tenantId: state.tenantId!,
-      period: state.period!,
+      tenantId: state.tenantId,
+      period: state.period,
       currency: composition.currency,
       lines: composition.lines,
       totalMinor: composition.totalMinor.toString(),
@@ -285,7 +349,7 @@ function decideSettleCorrection(
   state: InvoiceState,
   command: Extract<InvoiceCommand, { kind: 'settle-correction' }>,
 ): NewInvoiceEvent[] | InvoiceRejection {
-  if (state.status !== 'finalized' || !state.finalized) {
+  if (state.status !== 'finalized') {
     return {
       kind: 'rejected',
       reason: 'invoice-not-finalized',
@@ -309,13 +373,17 @@ function decideSettleCorrection(
     ...state.creditNotes.flatMap((note) => note.lines),
     ...state.absorbedLines,
   ];
-  for (const line of billedLines)
+  const billedLine = new Map<string, InvoiceLine>();
+  for (const line of billedLines) {
     billed.set(line.lineId, (billed.get(line.lineId) ?? 0n) + BigInt(line.amountMinor));
+    if (!billedLine.has(line.lineId)) billedLine.set(line.lineId, line);
+  }
   const deltaLines: InvoiceLine[] = [];
   const sourceEventIds = [...new Set(fresh.flatMap((charge) => charge.sourceEventIds))];
   const recomputed = new Map(composition.lines.map((line) => [line.lineId, line]));
   for (const lineId of [...new Set([...billed.keys(), ...recomputed.keys()])].sort()) {
-    const line = recomputed.get(lineId) ?? billedLines.find((candidate) => candidate.lineId === lineId)!;
+    // Every id comes from one of the two maps.
+    const line = (recomputed.get(lineId) ?? billedLine.get(lineId)) as InvoiceLine;
     const delta = BigInt(recomputed.get(lineId)?.amountMinor ?? '0') - (billed.get(lineId) ?? 0n);
     if (delta === 0n) continue;
     deltaLines.push({ ...line, amountMinor: delta.toString(), sourceEventIds });
@@ -333,10 +401,10 @@ function decideSettleCorrection(
       {
         type: 'billing.CorrectionAbsorbed',
         payload: {
-          invoiceId: state.invoiceId!,
+          invoiceId: state.invoiceId,
           invoiceNumber: state.finalized.invoiceNumber,
-          tenantId: state.tenantId!,
-          period: state.period!,
+          tenantId: state.tenantId,
+          period: state.period,
           adjustingCharges: fresh,
           lines: deltaLines,
           absorbedAt: command.issuedAt,
@@ -349,7 +417,7 @@ function decideSettleCorrection(
     {
       type: 'billing.CreditNoteIssued',
       payload: {
-        ...creditNoteHeader(state, state.finalized, command),
+        ...creditNoteHeader(state, command),
         reason: 'usage-corrected',
         lines: deltaLines,
         totalMinor: total.toString(),
@@ -362,19 +430,15 @@ function decideSettleCorrection(
 }
 
 /** What every credit note of a final invoice says about itself and the invoice it corrects. */
-function creditNoteHeader(
-  state: InvoiceState,
-  finalized: { invoiceNumber: number },
-  command: { creditNoteId: string; creditNoteNumber: number },
-) {
+function creditNoteHeader(state: FinalInvoice, command: { creditNoteId: string; creditNoteNumber: number }) {
   return {
     creditNoteId: command.creditNoteId,
     creditNoteNumber: command.creditNoteNumber,
-    invoiceId: state.invoiceId!,
-    invoiceNumber: finalized.invoiceNumber,
-    tenantId: state.tenantId!,
-    period: state.period!,
-    currency: state.currency!,
+    invoiceId: state.invoiceId,
+    invoiceNumber: state.finalized.invoiceNumber,
+    tenantId: state.tenantId,
+    period: state.period,
+    currency: state.currency,
   };
 }
 
@@ -382,7 +446,7 @@ function decideGrantCredit(
   state: InvoiceState,
   command: Extract<InvoiceCommand, { kind: 'grant-credit' }>,
 ): NewInvoiceEvent[] | InvoiceRejection {
-  if (state.status !== 'finalized' || !state.finalized) {
+  if (state.status !== 'finalized') {
     return {
       kind: 'rejected',
       reason: 'invoice-not-finalized',
@@ -405,7 +469,7 @@ function decideGrantCredit(
     {
       type: 'billing.CreditNoteIssued',
       payload: {
-        ...creditNoteHeader(state, state.finalized, command),
+        ...creditNoteHeader(state, command),
         reason: command.reason,
         lines: [
           {
@@ -440,14 +504,14 @@ function leaseEventIdsOf(lines: readonly InvoiceLine[], context: BillingContext)
   ];
 }
 
-function compose(state: InvoiceState, charges: ChargeRated[], context: BillingContext) {
+function compose(state: InvoiceHeader, charges: ChargeRated[], context: BillingContext) {
   return composeInvoiceLines({
-    period: state.period!,
+    period: state.period,
     charges,
     leases: context.leases.filter((lease) => lease.tenantId === state.tenantId),
     planVersions: context.planVersions,
     outages: context.outages,
-    invoiceLeaseId: termEndLeaseOf(state.invoiceId!, state.tenantId!, state.period!),
+    invoiceLeaseId: termEndLeaseOf(state.invoiceId, state.tenantId, state.period),
     commitmentsBilledElsewhere: context.commitmentsBilledElsewhere,
   });
 }

@@ -191,7 +191,7 @@ describe('an invoice opened by month close', () => {
   it('is a draft; opening it again (or an invoice usage opened) decides nothing', () => {
     const { kind: _kind, ...payload } = open;
     expect(decideInvoice(initialInvoiceState(), open)).toEqual([{ type: 'billing.InvoiceDrafted', payload }]);
-    const drafted = { ...initialInvoiceState(), status: 'draft' as const };
+    const drafted = { ...payload, status: 'draft' as const, charges: new Map() };
     expect(decideInvoice(drafted, open)).toEqual([]);
   });
 

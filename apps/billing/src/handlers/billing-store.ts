@@ -2,7 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { EventEnvelope, NewEvent } from '@fleetledger/contracts';
 import { EventStore, ident, Queryable, StreamAppend } from '@fleetledger/eventstore';
 import { Messaging, Metrics } from '@fleetledger/platform';
-import { InvoiceEvent, InvoiceState, evolveInvoice, initialInvoiceState } from '../domain/invoice';
+import {
+  InvoiceEvent,
+  InvoiceForCharges,
+  InvoiceState,
+  evolveInvoice,
+  initialInvoiceState,
+} from '../domain/invoice';
 import { BillingContext } from '../domain/invoice';
 import { LeaseTerms } from '../domain/leases';
 import { RatePlanVersion } from '../domain/rate-plans';
@@ -51,10 +57,9 @@ export class BillingStore {
     tx: Queryable,
     invoiceId: string,
     chargeIds: readonly string[],
-  ): Promise<{ state: InvoiceState; version: number }> {
+  ): Promise<{ state: InvoiceForCharges; version: number }> {
     const version = await this.store.streamVersion(tx, invoiceStreamId(invoiceId));
-    const state = initialInvoiceState();
-    if (version === 0) return { state, version };
+    if (version === 0) return { state: { status: 'none' }, version };
     const [row] = await tx.query<
       {
         tenant_id: string;
@@ -69,25 +74,26 @@ export class BillingStore {
       [invoiceId],
     );
     if (!row) throw new Error(`invoice ${invoiceId} has events but no read-model row`);
-    state.status = row.status;
-    state.invoiceId = invoiceId;
-    state.tenantId = row.tenant_id;
-    state.period = row.period;
-    state.currency = { code: row.currency_code, minorUnitExponent: row.currency_exponent };
-    if (row.invoice_number !== null)
-      state.finalized = {
-        invoiceNumber: row.invoice_number,
-        lines: [],
-        totalMinor: 0n,
-        finalizedAt: '',
-        eventId: '',
+    const header = {
+      invoiceId,
+      tenantId: row.tenant_id,
+      period: row.period,
+      currency: { code: row.currency_code, minorUnitExponent: row.currency_exponent },
+    };
+    if (row.status === 'finalized') {
+      if (row.invoice_number === null)
+        throw new Error(`final invoice ${invoiceId} has no number in the read model`);
+      return {
+        state: { ...header, status: 'finalized', finalized: { invoiceNumber: row.invoice_number } },
+        version,
       };
+    }
     const known = await tx.query<{ charge: ChargeRated }[]>(
       `SELECT charge FROM ${ident(this.store.schema)}.charges WHERE charge_id = ANY($1::text[])`,
       [chargeIds],
     );
-    for (const { charge } of known) state.charges.set(charge.chargeId, charge);
-    return { state, version };
+    const charges = new Map(known.map(({ charge }) => [charge.chargeId, charge]));
+    return { state: { ...header, status: 'draft', charges }, version };
   }
 
   /** Appends atomically to several streams (outbox included) and updates the read models in the same transaction. */

@@ -8,7 +8,7 @@ import {
 } from '@fleetledger/eventstore';
 import { DataSource, EntityManager } from 'typeorm';
 import { billingError } from '../billing-errors';
-import { decideInvoice, InvoiceRejection } from '../domain/invoice';
+import { decideInvoice, InvoiceRejection, nextCreditNoteId } from '../domain/invoice';
 import { periodOf } from '../domain/periods';
 import { ChargeRated, invoiceIdFor } from '../domain/rating';
 import { AppendMeta, BillingStore, invoiceStreamId } from './billing-store';
@@ -99,7 +99,7 @@ export class InvoiceHandler {
       const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
       if (state.status === 'none' || state.tenantId !== tenantId)
         throw billingError({ reason: 'invoice-not-found', detail: `no invoice ${invoiceId}` });
-      const context = await this.billing.context(tx, tenantId, { invoiceId, period: state.period! });
+      const context = await this.billing.context(tx, tenantId, { invoiceId, period: state.period });
       const claim = await this.billing.claimNumber(tx, 'invoice', invoiceId, finalizedAt);
       const decision = decideInvoice(state, {
         kind: 'finalize',
@@ -129,7 +129,7 @@ export class InvoiceHandler {
       const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
       if (state.status === 'none' || state.tenantId !== tenantId)
         throw billingError({ reason: 'invoice-not-found', detail: `no invoice ${invoiceId}` });
-      const creditNoteId = `${invoiceId}.cn${state.creditNotes.length + 1}`;
+      const creditNoteId = nextCreditNoteId(state);
       const claim = await this.billing.claimNumber(tx, 'credit-note', creditNoteId, issuedAt);
       const decision = decideInvoice(state, {
         kind: 'grant-credit',
@@ -179,8 +179,10 @@ export class InvoiceHandler {
     if (Array.isArray(rated)) return 'billed-on-open-invoice';
     if (rated.reason !== 'invoice-finalized') throw billingError(rated);
     const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
-    const context = await this.billing.context(tx, state.tenantId!, { invoiceId, period: state.period! });
-    const creditNoteId = `${invoiceId}.cn${state.creditNotes.length + 1}`;
+    if (state.status !== 'finalized')
+      throw new Error(`invoice ${invoiceId} refused charges as final but is ${state.status}`);
+    const context = await this.billing.context(tx, state.tenantId, { invoiceId, period: state.period });
+    const creditNoteId = nextCreditNoteId(state);
     const claim = await this.billing.claimNumber(tx, 'credit-note', creditNoteId, correctedAt);
     const decision = decideInvoice(state, {
       kind: 'settle-correction',
@@ -207,7 +209,7 @@ export class InvoiceHandler {
     }
     if (decision.reason !== 'correction-raises-invoice') throw billingError(decision);
     const openPeriod = periodOf(Date.parse(correctedAt));
-    const openInvoiceId = invoiceIdFor(state.tenantId!, openPeriod);
+    const openInvoiceId = invoiceIdFor(state.tenantId, openPeriod);
     const moved = charges.map((charge) => ({ ...charge, invoiceId: openInvoiceId, period: openPeriod }));
     const onOpen = await this.rateCharges(tx, openInvoiceId, moved, meta);
     if (!Array.isArray(onOpen)) throw billingError(onOpen);

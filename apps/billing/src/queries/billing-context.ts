@@ -105,7 +105,7 @@ export class BillingContextReader {
         others.map((row) => termEndLeaseOf(row.invoice_id, tenantId, invoice.period)!).filter(Boolean),
       );
     }
-    const billedOnMonthly = await tx.query(
+    const billedOnMonthly = await tx.query<unknown[]>(
       `SELECT 1 FROM ${this.s}.invoice_lines WHERE document_id = $1 AND lease_id = $2
           AND (kind IN ('gpu-overage', 'commitment-shortfall', 'sla-credit')
                OR (kind = 'gpu-usage' AND line_id NOT LIKE '%:prior-period' AND line_id NOT LIKE '%:outside-commitment'))

@@ -1,6 +1,7 @@
-import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Allow, CorrelationId, ServiceError } from '@fleetledger/platform';
+import { Allow, CorrelationId } from '@fleetledger/platform';
+import { inventoryErrors } from '../inventory-errors';
 import { createZodDto } from 'nestjs-zod';
 import { fleetFileSchema, parseFleetDescription } from '../domain/fleet-description';
 import { InventoryCommandHandler } from '../handlers/inventory-command.handler';
@@ -23,7 +24,7 @@ export class FleetImportController {
   async importFleet(@Body() body: FleetFileDto, @CorrelationId() correlationId: string) {
     const parsed = parseFleetDescription(JSON.stringify(body), 'json');
     if (!parsed.ok)
-      throw new ServiceError('invalid-fleet-file', parsed.errors.join('; '), HttpStatus.BAD_REQUEST);
+      throw inventoryErrors.error({ reason: 'invalid-fleet-file', detail: parsed.errors.join('; ') });
     const summary = await importFleet(this.handler, parsed.fleet, {
       correlationId,
       occurredAt: new Date().toISOString(),

@@ -1,4 +1,4 @@
-import { inventory } from '@fleetledger/contracts';
+import { inventory, mulberry32 } from '@fleetledger/contracts';
 import { NodeToCommission } from './commands';
 import { FleetDescription } from './fleet-description';
 
@@ -99,18 +99,6 @@ export function generateColossusFleet(options: GeneratorOptions): FleetDescripti
     }
   });
   return fleet;
-}
-
-/** A small, fast, seedable PRNG (public domain), so a seed always gives the same fleet. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffle<T>(items: T[], random: () => number): T[] {

@@ -1,3 +1,5 @@
+import { Rejection as GenericRejection } from '@fleetledger/contracts';
+
 /**
  * Why the inventory refuses a command. One code per business rule; the API maps each to an HTTP
  * status (see api/inventory-errors.ts).
@@ -24,16 +26,6 @@ export const rejectionReasons = [
 
 export type RejectionReason = (typeof rejectionReasons)[number];
 
-export interface Rejection {
-  kind: 'rejected';
-  reason: RejectionReason;
-  detail: string;
-}
+export type Rejection = GenericRejection<RejectionReason>;
 
-export function reject(reason: RejectionReason, detail: string): Rejection {
-  return { kind: 'rejected', reason, detail };
-}
-
-export function isRejection(value: unknown): value is Rejection {
-  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'rejected';
-}
+export { isRejection, reject } from '@fleetledger/contracts';

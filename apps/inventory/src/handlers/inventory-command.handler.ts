@@ -1,13 +1,20 @@
-import { EventEnvelope, inventory, NewEvent } from '@fleetledger/contracts';
-import { EventStore, Queryable, runInTransaction, StreamAppend } from '@fleetledger/eventstore';
+import { EventEnvelope, inventory } from '@fleetledger/contracts';
+import {
+  BatchResult as CommandBatchResult,
+  CommandContext as AppendCommandContext,
+  CommandTarget,
+  EventStore,
+  handleCommands,
+  HandleOptions,
+} from '@fleetledger/eventstore';
 import { Metrics, ServiceError } from '@fleetledger/platform';
 import { DataSource } from 'typeorm';
 import { InventoryCommand } from '../domain/commands';
-import { decide } from '../domain/decide';
-import { evolveAll } from '../domain/evolve';
-import { Rejection, isRejection } from '../domain/rejection';
+import { Fleet } from '../domain/fleet';
+import { inventoryDecider } from '../domain/inventory.decider';
+import { RejectionReason } from '../domain/rejection';
 import { streamOf } from '../domain/streams';
-import { applyFleetEvents } from '../projections/fleet.projection';
+import { fleetProjection } from '../projections/fleet.projection';
 import { loadFleetSlice } from './fleet-slice';
 import { rejectionStatus } from '../inventory-errors';
 
@@ -17,37 +24,46 @@ export interface CommandContext {
   occurredAt: string;
 }
 
-export interface BatchResult {
-  events: EventEnvelope[];
-  rejections: { index: number; command: InventoryCommand; rejection: Rejection }[];
-}
+export type BatchResult = CommandBatchResult<InventoryCommand, RejectionReason>;
 
 /**
- * Decides inventory commands and records their events, in ONE transaction: command lock, load the
- * fleet slice, decide, append to the event store + outbox, update the fleet projection.
+ * Inventory's commands through libs/eventstore's `handleCommands`, in ONE transaction: command lock, load
+ * the fleet slice, decide (domain/inventory.decider.ts), append to the event store + outbox, update the
+ * fleet projection (registered inline).
  *
  * Why a lock and not per-stream optimistic concurrency: the power rules span streams (a rack's
  * commissioning is checked against its hall's and site's caps, which other racks' streams change),
  * so two commands on different racks could each pass a check that together they break. The event
  * store no longer serialises a service's appends (issue #19: appends to different streams commit side
  * by side), so this transaction-scoped advisory lock is what serialises the decision with the append,
- * across replicas.
+ * across replicas. The state is a slice of the fleet read model (always exactly the log: it is updated
+ * in the append's transaction), not a replay of streams, so the appends expect 'any' version: the lock
+ * is the concurrency control.
  */
 export class InventoryCommandHandler {
+  private readonly target: CommandTarget;
+
   /** Plain constructor (no Nest decorators) so the import CLI and the benchmark use the same handler. */
   constructor(
-    private readonly dataSource: DataSource,
+    dataSource: DataSource,
     private readonly store: EventStore,
     /** Full Kafka topic name (deployment prefix included) the outbox publishes to. */
-    private readonly eventsTopic: string,
+    eventsTopic: string,
     private readonly metrics?: Metrics,
-  ) {}
+  ) {
+    this.target = { dataSource, store, topic: eventsTopic, projections: [fleetProjection] };
+  }
 
   /** One command; a rejection becomes a ServiceError (4xx) and nothing is written. */
   async execute(command: InventoryCommand, context: CommandContext): Promise<EventEnvelope[]> {
     const stop = this.metrics?.commandDuration.startTimer({ command: command.kind });
     try {
       const result = await this.executeBatch([command], context, { atomic: true });
+      const [rejected] = result.rejections;
+      if (rejected) {
+        const { reason, detail } = rejected.rejection;
+        throw new ServiceError(reason, detail, rejectionStatus(reason), { command: command.kind });
+      }
       stop?.({ outcome: 'accepted' });
       return result.events;
     } catch (error) {
@@ -58,7 +74,7 @@ export class InventoryCommandHandler {
 
   /**
    * Several commands in one transaction, each decided on the fleet as the ones before it left it.
-   * `atomic`: the first rejection aborts all (thrown as ServiceError); otherwise rejected commands are
+   * `atomic`: the first rejection aborts all (and is the one reported); otherwise rejected commands are
    * skipped and reported, the others are recorded (the bulk import).
    */
   async executeBatch(
@@ -66,50 +82,25 @@ export class InventoryCommandHandler {
     context: CommandContext,
     options: { atomic: boolean },
   ): Promise<BatchResult> {
-    return runInTransaction(this.dataSource, async (tx) => {
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`${this.store.schema}:commands`]);
-      const fleet = await loadFleetSlice(tx, this.store.schema, commands);
-      const decided: inventory.InventoryEvent[] = [];
-      const rejections: BatchResult['rejections'] = [];
-      commands.forEach((command, index) => {
-        const decision = decide(fleet, command);
-        if (isRejection(decision)) {
-          if (options.atomic)
-            throw new ServiceError(decision.reason, decision.detail, rejectionStatus(decision.reason), {
-              command: command.kind,
-            });
-          rejections.push({ index, command, rejection: decision });
-          return;
-        }
-        evolveAll(fleet, decision);
-        decided.push(...decision);
-      });
-      const events = await this.record(tx, decided, context);
-      return { events, rejections };
+    const result = await handleCommands(this.target, inventoryDecider, commands, {
+      ...this.options(context),
+      atomic: options.atomic,
     });
+    for (const envelope of result.events) this.metrics?.eventsAppended.inc({ type: envelope.type });
+    return result;
   }
 
-  private async record(
-    tx: Queryable,
-    decided: inventory.InventoryEvent[],
-    context: CommandContext,
-  ): Promise<EventEnvelope[]> {
-    if (decided.length === 0) return [];
-    // Consecutive events of one stream go in one append; the log keeps the order they were decided in.
-    const appends: StreamAppend[] = [];
-    for (const event of decided) {
-      const streamId = streamOf(event);
-      const newEvent: NewEvent = { type: event.type, payload: event.payload, occurredAt: context.occurredAt };
-      const last = appends[appends.length - 1];
-      if (last && last.streamId === streamId) (last.events as NewEvent[]).push(newEvent);
-      else appends.push({ streamId, expectedVersion: 'any', events: [newEvent] });
-    }
-    const envelopes = await this.store.appendToStreams(tx, appends, {
-      correlationId: context.correlationId,
-      topic: this.eventsTopic,
-    });
-    await applyFleetEvents(tx, envelopes as unknown as inventory.InventoryEvent[], this.store.schema);
-    for (const envelope of envelopes) this.metrics?.eventsAppended.inc({ type: envelope.type });
-    return envelopes;
+  private options(
+    context: AppendCommandContext,
+  ): HandleOptions<Fleet, InventoryCommand, inventory.InventoryEvent> {
+    return {
+      streamOf,
+      lock: 'commands',
+      load: async (tx, commands) => ({
+        state: await loadFleetSlice(tx, this.store.schema, commands),
+        expectedVersion: () => 'any',
+      }),
+      context,
+    };
   }
 }

@@ -32,7 +32,7 @@ export class FleetQueries {
   }
 
   async capacityByClass(): Promise<ClassCapacity[]> {
-    const rows = await this.db.query(
+    const rows = await this.db.query<Record<string, string>[]>(
       `SELECT gpu_class, ${healthColumns} FROM ${this.s}.class_health_counts GROUP BY gpu_class ORDER BY gpu_class`,
     );
     return rows.map((row: Record<string, string>) => {
@@ -42,7 +42,7 @@ export class FleetQueries {
   }
 
   async fleetByHall(): Promise<(HealthCounts & { hallId: string; gpuClass: string })[]> {
-    const rows = await this.db.query(
+    const rows = await this.db.query<Record<string, string>[]>(
       `SELECT hall_id, gpu_class, ${healthColumns} FROM ${this.s}.rack_health_counts GROUP BY hall_id, gpu_class ORDER BY hall_id, gpu_class`,
     );
     return rows.map((row: Record<string, string>) => ({
@@ -53,7 +53,7 @@ export class FleetQueries {
   }
 
   async racksOfHall(hallId: string): Promise<(HealthCounts & { rackId: string; gpuClass: string })[]> {
-    const rows = await this.db.query(
+    const rows = await this.db.query<Record<string, string>[]>(
       `SELECT rack_id, gpu_class, ${healthColumns} FROM ${this.s}.rack_health_counts WHERE hall_id = $1
         GROUP BY rack_id, gpu_class ORDER BY rack_id`,
       [hallId],
@@ -67,7 +67,7 @@ export class FleetQueries {
 
   async siteHeadroom(): Promise<PowerHeadroom[]> {
     return headroom(
-      await this.db.query(
+      await this.db.query<HeadroomRow[]>(
         `SELECT site_id AS id, power_cap_w AS budget, draw_w AS draw FROM ${this.s}.sites ORDER BY site_id`,
       ),
     );
@@ -75,7 +75,7 @@ export class FleetQueries {
 
   async hallHeadroom(): Promise<PowerHeadroom[]> {
     return headroom(
-      await this.db.query(
+      await this.db.query<HeadroomRow[]>(
         `SELECT hall_id AS id, power_cap_w AS budget, draw_w AS draw FROM ${this.s}.halls ORDER BY hall_id`,
       ),
     );
@@ -83,7 +83,7 @@ export class FleetQueries {
 
   async rackHeadroom(hallId: string): Promise<PowerHeadroom[]> {
     return headroom(
-      await this.db.query(
+      await this.db.query<HeadroomRow[]>(
         `SELECT rack_id AS id, power_budget_w AS budget, draw_w AS draw FROM ${this.s}.racks WHERE hall_id = $1 ORDER BY rack_id`,
         [hallId],
       ),
@@ -91,7 +91,7 @@ export class FleetQueries {
   }
 
   async gpu(gpuId: string): Promise<Record<string, unknown> | undefined> {
-    const [row] = await this.db.query(
+    const [row] = await this.db.query<Record<string, unknown>[]>(
       `SELECT gpu_id AS "gpuId", node_id AS "nodeId", rack_id AS "rackId", hall_id AS "hallId", gpu_class AS "gpuClass",
               memory_gb AS "memoryGb", nvlink_domain AS "nvlinkDomain", reported_health AS "reportedHealth", health
          FROM ${this.s}.gpus WHERE gpu_id = $1`,
@@ -109,7 +109,9 @@ function toCounts(row: Record<string, string>): HealthCounts {
   return { ...counts, total: inventory.gpuHealthStates.reduce((sum, h) => sum + counts[h], 0) };
 }
 
-function headroom(rows: { id: string; budget: string; draw: string }[]): PowerHeadroom[] {
+type HeadroomRow = { id: string; budget: string; draw: string };
+
+function headroom(rows: HeadroomRow[]): PowerHeadroom[] {
   return rows.map((r) => ({
     id: r.id,
     budgetW: Number(r.budget),

@@ -1,16 +1,11 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { gpuClassSchema, TelemetrySample, telemetryBatchSchema } from '@fleetledger/contracts/metering';
-import {
-  actingTenant,
-  Allow,
-  assertTenantAccess,
-  CallerPrincipal,
-  ServiceError,
-} from '@fleetledger/platform';
+import { actingTenant, Allow, assertTenantAccess, CallerPrincipal } from '@fleetledger/platform';
 import { Principal } from '@fleetledger/contracts';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { SampleIngestor } from '../ingestion/sample-ingestor';
+import { meteringErrors } from '../metering-errors';
 import { parseSample } from '../ingestion/sample-parsing';
 import { UsageQueries } from '../queries/usage.queries';
 import { SampleArchive } from '../retention/sample-archive';
@@ -144,11 +139,10 @@ export class MeteringController {
       query.asOf === undefined ? undefined : Date.parse(query.asOf),
     );
     if (!usage)
-      throw new ServiceError(
-        'workload-not-found',
-        `no placement of workload ${workloadId} is known`,
-        HttpStatus.NOT_FOUND,
-      );
+      throw meteringErrors.error({
+        reason: 'workload-not-found',
+        detail: `no placement of workload ${workloadId} is known`,
+      });
     assertTenantAccess(caller, usage.tenantId, `workload ${workloadId}`);
     return usage;
   }

@@ -1,3 +1,4 @@
+import { mulberry32 } from '@fleetledger/contracts';
 import { GpuClass, SAMPLE_PERIOD_SECONDS, TelemetrySample } from '@fleetledger/contracts/metering';
 
 /**
@@ -25,23 +26,11 @@ const POWER_PROFILE: Record<GpuClass, { idleW: number; maxW: number; gpusPerNode
   GB200: { idleW: 100, maxW: 1200, gpusPerNode: 4 },
 };
 
-/** mulberry32: a tiny, well-distributed 32-bit PRNG; enough for simulation, not for secrets. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function generateFleet(spec: FleetSpec): SimulatedNode[] {
   const mix = spec.classMix ?? { H100: 1, H200: 1, GB200: 1 };
   const classes = (Object.keys(mix) as GpuClass[]).filter((c) => (mix[c] ?? 0) > 0);
   const weight = classes.reduce((sum, c) => sum + (mix[c] ?? 0), 0);
-  const random = seededRandom(spec.seed);
+  const random = mulberry32(spec.seed);
   const nodes: SimulatedNode[] = [];
   for (let n = 0; n < spec.nodes; n++) {
     let pick = random() * weight;
@@ -79,7 +68,7 @@ export class NodeAgentSimulator {
     readonly fleet: readonly SimulatedNode[],
     private readonly options: SimulatorOptions,
   ) {
-    this.random = seededRandom(options.seed ^ 0x9e3779b9);
+    this.random = mulberry32(options.seed ^ 0x9e3779b9);
     this.periodMs = options.periodMs ?? SAMPLE_PERIOD_SECONDS * 1000;
     let gpus = 0;
     for (const node of fleet) {

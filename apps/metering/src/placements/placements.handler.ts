@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { allocation, EventEnvelope, Topics } from '@fleetledger/contracts';
+import { EventEnvelope } from '@fleetledger/contracts';
 import { Queryable } from '@fleetledger/eventstore';
-import { Messaging } from '@fleetledger/platform';
 import {
   AttributionIndex,
   evolveInterval,
@@ -19,13 +18,6 @@ import {
   windowIds,
 } from '../ingestion/window-store';
 
-const PLACEMENT_TYPES = new Set<string>([
-  allocation.WorkloadPlaced.type,
-  allocation.WorkloadReleased.type,
-  allocation.WorkloadPreempted.type,
-  allocation.WorkloadEvicted.type,
-]);
-
 /**
  * Consumes allocation's placement events (through the inbox: exactly once in effect) into
  * attribution intervals, and moves samples whose holder changed: samples that arrived before their
@@ -34,15 +26,7 @@ const PLACEMENT_TYPES = new Set<string>([
  */
 @Injectable()
 export class PlacementsHandler {
-  constructor(messaging: Messaging) {
-    messaging.registerConsumer({
-      name: 'metering-placements',
-      topics: [Topics.allocationEvents],
-      accepts: (type) => PLACEMENT_TYPES.has(type),
-      handle: (event, tx) => this.handle(event, tx),
-    });
-  }
-
+  // Registered as consumer `metering-placements` by api/placements.consumer.ts.
   async handle(event: EventEnvelope, tx: Queryable): Promise<void> {
     const fact = placementFactFrom(event);
     if (!fact) return;

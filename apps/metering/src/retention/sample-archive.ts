@@ -1,9 +1,9 @@
-import { HttpStatus, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { runInTransaction } from '@fleetledger/eventstore';
-import { ServiceError } from '@fleetledger/platform';
 import { DataSource } from 'typeorm';
 import { DAY_MS } from '../domain/quantities';
 import { samplePartitionName } from '../ingestion/sample-partitions';
+import { meteringErrors } from '../metering-errors';
 
 export interface ArchivedDay {
   day: string;
@@ -32,7 +32,7 @@ export class SampleArchive {
 
   async archiveBefore(day: string, nowMs: number): Promise<ArchiveResult> {
     if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(Date.parse(`${day}T00:00:00Z`)))
-      throw new ServiceError('invalid-day', `not a day: ${day}`, HttpStatus.BAD_REQUEST);
+      throw meteringErrors.error({ reason: 'invalid-day', detail: `not a day: ${day}` });
     const beforeMs = Date.parse(`${day}T00:00:00Z`);
     return runInTransaction(this.dataSource, async (tx) => {
       // Exclusive: no ingestion batch, placement change or close runs while partitions move.
@@ -46,19 +46,19 @@ export class SampleArchive {
         [new Date(beforeMs).toISOString()],
       );
       if (!state.closed_before || state.closed_before.getTime() < beforeMs || state.dirty > 0)
-        throw new ServiceError(
-          'archive-before-close',
-          `days before ${day} still have windows to close or correct: close them first`,
-          HttpStatus.CONFLICT,
+        throw meteringErrors.error(
+          {
+            reason: 'archive-before-close',
+            detail: `days before ${day} still have windows to close or correct: close them first`,
+          },
           { closedBefore: state.closed_before?.toISOString() ?? null, windowsPending: state.dirty },
         );
       // Late samples keep arriving for a while after close: keep at least two days.
       if (beforeMs > nowMs - 2 * DAY_MS)
-        throw new ServiceError(
-          'archive-too-recent',
-          `keep at least the last two days attached (asked to archive before ${day})`,
-          HttpStatus.CONFLICT,
-        );
+        throw meteringErrors.error({
+          reason: 'archive-too-recent',
+          detail: `keep at least the last two days attached (asked to archive before ${day})`,
+        });
       const partitions = await tx.query<{ table_name: string }[]>(
         `SELECT c.relname AS table_name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
           WHERE i.inhparent = 'metering.samples'::regclass ORDER BY c.relname`,

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  BeforeApplicationShutdown,
+} from '@nestjs/common';
 import { newEvent, servicePrincipal } from '@fleetledger/contracts';
 import {
   GpuClass,
@@ -63,7 +69,7 @@ export interface CloseResult {
  * `asOf` is an input: the timer passes the wall clock, tests and operators pass an instant.
  */
 @Injectable()
-export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdown {
+export class WindowCloser implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WindowCloser.name);
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
@@ -90,7 +96,11 @@ export class WindowCloser implements OnApplicationBootstrap, OnApplicationShutdo
     }, this.env.METERING_CLOSE_INTERVAL_MS);
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /**
+   * Before TypeORM closes its pool (onApplicationShutdown): on SIGTERM the in-flight batch still commits
+   * its rows and then its offset, so a rolling restart redelivers nothing (test/faults, graceful shutdown).
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.running;
   }

@@ -12,6 +12,29 @@ export const AllocationPatterns = {
 
 const isoInstant = z.iso.datetime({ offset: true });
 
+/**
+ * Why allocation refuses a command outright (nothing decided, nothing written): the codes of its error
+ * taxonomy (apps/allocation/src/allocation-errors.ts), in the HTTP error body and in Kafka replies.
+ */
+export const COMMAND_REJECTION_REASONS = [
+  'unknown-lease',
+  'not-placed',
+  'unknown-workload',
+  'not-queued',
+  'stale-command',
+  'duplicate',
+  'exclusive-overlap',
+  'wrong-status',
+  'unchanged',
+  'beyond-fleet',
+  'beyond-scope',
+  'invalid',
+  /** A GPU class or workload class in a path that the contracts do not know. */
+  'unknown-class',
+] as const;
+export const commandRejectionReasonSchema = z.enum(COMMAND_REJECTION_REASONS);
+export type CommandRejectionReason = z.infer<typeof commandRejectionReasonSchema>;
+
 /** `requestedAt` is the decision time; the service stamps it on receipt when absent. */
 export const placeRequestSchema = workloadRequestSchema.extend({ requestedAt: isoInstant.optional() });
 export type PlaceRequest = z.infer<typeof placeRequestSchema>;
@@ -40,7 +63,8 @@ export const placeReplySchema = z.discriminatedUnion('outcome', [
   z.object({
     outcome: z.enum(['queued', 'rejected']),
     workloadId: z.string(),
-    reason: rejectionReasonSchema,
+    /** A placement decision's reason (queued or rejected), or why the command was refused (rejected). */
+    reason: z.union([rejectionReasonSchema, commandRejectionReasonSchema]),
     detail: z.string(),
   }),
 ]);
@@ -48,6 +72,12 @@ export type PlaceReply = z.infer<typeof placeReplySchema>;
 
 export const releaseReplySchema = z.discriminatedUnion('outcome', [
   z.object({ outcome: z.literal('released'), workloadId: z.string(), placementId: z.string() }),
-  z.object({ outcome: z.literal('not-placed'), workloadId: z.string(), detail: z.string() }),
+  z.object({
+    outcome: z.literal('not-placed'),
+    workloadId: z.string(),
+    /** Why nothing was released (absent in replies sent before it existed). */
+    reason: commandRejectionReasonSchema.optional(),
+    detail: z.string(),
+  }),
 ]);
 export type ReleaseReply = z.infer<typeof releaseReplySchema>;

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Topics } from '@fleetledger/contracts';
 import { applyAll, EventStore } from '@fleetledger/eventstore';
 import { Messaging } from '@fleetledger/platform';
@@ -10,15 +10,20 @@ import { FLEET_CONSUMER, fleetProjection } from '../projections/fleet.projection
  * healthy GPUs per class over time: the denominator of "allocated / healthy fleet".
  */
 @Injectable()
-export class FleetHandler {
-  constructor(messaging: Messaging, store: EventStore) {
-    messaging.registerConsumer({
+export class FleetConsumer implements OnModuleInit {
+  constructor(
+    private readonly messaging: Messaging,
+    private readonly store: EventStore,
+  ) {}
+
+  onModuleInit(): void {
+    this.messaging.registerConsumer({
       name: FLEET_CONSUMER,
       topics: [Topics.inventoryEvents],
       accepts: (type) => HEALTH_EVENT_TYPES.has(type),
-      handle: (event, tx) => fleetProjection.apply(tx, event, store.schema),
+      handle: (event, tx) => fleetProjection.apply(tx, event, this.store.schema),
       // A Kafka batch in one call: GPUs read once, counts folded, two writes (see the projection).
-      handleBatch: (events, tx) => applyAll(tx, fleetProjection, events, store.schema),
+      handleBatch: (events, tx) => applyAll(tx, fleetProjection, events, this.store.schema),
     });
   }
 }

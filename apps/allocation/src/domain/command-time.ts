@@ -1,0 +1,31 @@
+import { reject, Rejection } from './rejection';
+import { AllocationState } from './state';
+
+/**
+ * Issue #15 (9), time in commands: the placement ledger is decided in time order. A ledger command
+ * (submit, release, withdraw) stamped before the ledger's latest event is refused with
+ * `stale-command`: the state holds only the present (today's free GPUs, quotas, fences), so a
+ * decision "as of" an earlier instant would be made against capacity that did not exist then, and
+ * its events would read as if they had happened before decisions already recorded. Equal times are
+ * fine. A caller that does not stamp its command gets the later of its clock and the ledger's time.
+ */
+export function checkCommandTime(state: AllocationState, at: string): Rejection<'stale-command'> | null {
+  if (Number.isNaN(Date.parse(at))) return reject('stale-command', `${at} is not an instant`);
+  if (state.ledgerAt && Date.parse(at) < Date.parse(state.ledgerAt))
+    return reject(
+      'stale-command',
+      `the command is stamped ${at}, before the placement ledger's latest decision at ${state.ledgerAt}; allocation decides in time order and does not evaluate the past: send it again with a current time (or none)`,
+    );
+  return null;
+}
+
+/** The time a ledger command runs at: the caller's stamp, else the later of `now` and the ledger's latest event. */
+export function commandTime(state: AllocationState, requestedAt: string | undefined, now: string): string {
+  if (requestedAt) return requestedAt;
+  return state.ledgerAt && Date.parse(state.ledgerAt) > Date.parse(now) ? state.ledgerAt : now;
+}
+
+/** The later of two instants (ISO), `b` may be empty. */
+export function laterOf(a: string, b: string): string {
+  return b && Date.parse(b) > Date.parse(a) ? b : a;
+}
