@@ -342,6 +342,22 @@ export class WorkloadDriver {
   }
 
   /**
+   * The draft as a tenant polling it would see it now (direct, 3 s bound: never waits for a restart);
+   * `complete` and `coveredUntil` where billing reports completeness (#22), else undefined.
+   */
+  async draftSample(): Promise<
+    { totalMinor: bigint; complete?: boolean; coveredUntil?: string } | undefined
+  > {
+    const response = await fetch(`${this.platform.services.get('billing')!.url}/invoices/${TENANT}.2026-03`, {
+      headers: { authorization: `Bearer ${this.token}`, 'x-tenant-id': TENANT },
+      signal: AbortSignal.timeout(3_000),
+    }).catch(() => undefined);
+    if (response?.status !== 200) return undefined;
+    const body = (await response.json()) as { totalMinor: string; complete?: boolean; coveredUntil?: string };
+    return { totalMinor: BigInt(body.totalMinor), complete: body.complete, coveredUntil: body.coveredUntil };
+  }
+
+  /**
    * Telemetry records metering found already stored (its `duplicate` counter): redeliveries after a crash
    * and resent records alike. The counter lives in the process, so it starts again at 0 after a restart.
    */
@@ -352,7 +368,7 @@ export class WorkloadDriver {
     if (!response?.ok) return 0;
     const line = (await response.text())
       .split('\n')
-      .find((l) => l.startsWith('fleetledger_metering_samples_total{outcome="duplicate"}'));
+      .find((l) => l.startsWith('fleetledger_metering_samples_total{') && l.includes('outcome="duplicate"'));
     return line ? Number(line.split(' ').pop()) : 0;
   }
 

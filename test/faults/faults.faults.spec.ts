@@ -196,6 +196,7 @@ interface Figure {
   duplicatesAbsorbed: number;
   /** Records the suite itself sent more than once (the flood). */
   resent: number;
+  drafts: DraftsSeen;
   lost: number;
   corrections: number;
   notes: string;
@@ -239,11 +240,11 @@ describe('faults at platform scale: nothing lost or billed twice', () => {
     await platform.stop();
     if (figures.length > 0) {
       const table = [
-        '| fault | recovery (lag 0, totals exact) | records processed during the fault | duplicates absorbed (sent twice on purpose) | lost | corrections | notes | load average |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+        '| fault | recovery (lag 0, totals exact) | records processed during the fault | duplicates absorbed (sent twice on purpose) | lost | corrections | draft polled: peak / final total (polls, complete) | notes | load average |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
         ...figures.map(
           (f) =>
-            `| ${f.fault} | ${(f.recoveryMs / 1000).toFixed(1)} s | ${f.duringFault} | ${f.duplicatesAbsorbed} (${f.resent}) | ${f.lost} | ${f.corrections} | ${f.notes} | ${f.load} |`,
+            `| ${f.fault} | ${(f.recoveryMs / 1000).toFixed(1)} s | ${f.duringFault} | ${f.duplicatesAbsorbed} (${f.resent}) | ${f.lost} | ${f.corrections} | ${f.drafts.peak} / ${f.drafts.final} (${f.drafts.polls}, ${f.drafts.complete}) | ${f.notes} | ${f.load} |`,
         ),
       ].join('\n');
       log(`figures (seed ${SEED}):\n${table}`);
@@ -261,6 +262,7 @@ describe('faults at platform scale: nothing lost or billed twice', () => {
       phases.push(phase);
       const ctx: FaultContext = { platform, driver, phase, notes: [], shutdown: [] };
       const telemetryBefore = await platform.topicRecords(Topics.meteringTelemetry);
+      const drafts = sampleDrafts(driver);
       let injectedAt = 0;
       let workAtInject = 0;
       const meteringProcess = platform.services.get('metering')!.child;
@@ -319,6 +321,9 @@ describe('faults at platform scale: nothing lost or billed twice', () => {
         1_000,
       );
       const recoveryMs = Date.now() - recoveryStart;
+      const draftSeen = await drafts.stop();
+      // Never billed twice, not even for a moment: no draft a tenant could see was above the final total.
+      expect(BigInt(draftSeen.peak)).toBeLessThanOrEqual(BigInt(invoiceExpected.totalMinor));
       expect(lag).toEqual(Object.fromEntries(Object.keys(lag).map((k) => [k, 0])));
       expect(sortedWindows(usageSeen)).toEqual(sortedWindows(usageExpected));
       expect(await driver.invoice()).toEqual(invoiceExpected);
@@ -354,6 +359,7 @@ describe('faults at platform scale: nothing lost or billed twice', () => {
         duringFault: injectedAt ? workAtRecover - workAtInject : 0,
         duplicatesAbsorbed: telemetryDuplicates + republished,
         resent: telemetryRecords - stored + republished,
+        drafts: draftSeen,
         lost: phase.samples.length - stored,
         corrections,
         notes: [...ctx.notes, `${sent} telemetry records sent`].join('; '),
@@ -387,4 +393,47 @@ function sortedWindows(usage: Map<string, ExpectedWindow>): ExpectedWindow[] {
 
 function sameUsage(a: Map<string, ExpectedWindow>, b: Map<string, ExpectedWindow>): boolean {
   return JSON.stringify(sortedWindows(a)) === JSON.stringify(sortedWindows(b));
+}
+
+interface DraftsSeen {
+  polls: number;
+  peak: string;
+  final: string;
+  /** How many polls said complete (billing's completeness, #22), or n/a where billing does not report it. */
+  complete: string;
+}
+
+/**
+ * Polls the month's draft invoice every second during a phase, as a tenant watching it would: the peak
+ * total seen must never exceed the final one (usage only grows; a double count would show as a peak above).
+ */
+function sampleDrafts(driver: WorkloadDriver): { stop(): Promise<DraftsSeen> } {
+  let running = true;
+  let polls = 0;
+  let peak = -1n;
+  let complete: number | undefined;
+  const loop = (async () => {
+    for (let i = 0; running && i < 1_000; i++) {
+      const draft = await driver.draftSample();
+      if (draft) {
+        polls += 1;
+        if (draft.totalMinor > peak) peak = draft.totalMinor;
+        if (draft.complete !== undefined) complete = (complete ?? 0) + (draft.complete ? 1 : 0);
+      }
+      await sleep(1_000);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      const last = await driver.draftSample();
+      return {
+        polls,
+        peak: String(peak),
+        final: String(last?.totalMinor ?? 'none'),
+        complete: complete === undefined ? 'n/a' : `${complete} complete`,
+      };
+    },
+  };
 }

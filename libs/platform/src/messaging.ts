@@ -7,7 +7,6 @@ import {
 } from '@nestjs/common';
 import { deadLetterTopic, EventHeaders, servicePrincipal, topicName } from '@fleetledger/contracts';
 import {
-  ensureTopics,
   EventStore,
   InboxConsumer,
   InboxConsumerOptions,
@@ -15,6 +14,7 @@ import {
   OutboxRelay,
   RawConsumerOptions,
 } from '@fleetledger/eventstore';
+import { ensureTopics } from '@fleetledger/eventstore/kafka-admin';
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { runAs } from './auth/request-context';
