@@ -253,15 +253,18 @@ describe('database roles on a database migrated before roles existed', () => {
       await admin.end();
     }
 
-    // The service now migrates as its role, finding its history: only the seal is new.
+    // The service now migrates as its role, finding its history: only the seal and concurrent appends are new.
     const inventoryUrl = testRoleUrl(adminUrl, 'fleetledger_test_inventory');
     await migrateAs(inventoryUrl, inventoryService);
     const inventory = await connect(inventoryUrl);
     try {
       const { rows } = await inventory.query(
-        'SELECT name FROM inventory.inventory_migrations ORDER BY id DESC LIMIT 1',
+        'SELECT name FROM inventory.inventory_migrations ORDER BY id DESC LIMIT 2',
       );
-      expect(rows).toEqual([{ name: 'SealEventLogInventory1765000000000' }]);
+      expect(rows).toEqual([
+        { name: 'ConcurrentAppendInventory1767000000000' },
+        { name: 'SealEventLogInventory1765000000000' },
+      ]);
       expect(await attempt(inventory, 'DELETE FROM inventory.events')).toBe('42501');
       expect(await attempt(inventory, 'UPDATE inventory.gpus SET health = health')).toBe('ok');
     } finally {

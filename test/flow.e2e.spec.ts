@@ -472,7 +472,8 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
     const deliveries = [];
     for (const d of report.deliveries) {
       const rows = await db.query(
-        `SELECT DISTINCT message->>'type' AS type FROM ${d.producerSchema}.outbox WHERE (message->>'eventId') = ANY($1::text[])`,
+        `SELECT DISTINCT e.type FROM ${d.producerSchema}.outbox o
+           JOIN ${d.producerSchema}.events e ON e.global_position = o.global_position WHERE e.event_id::text = ANY($1::text[])`,
         [d.missing],
       );
       deliveries.push({ ...d, missingTypes: rows.map((r: { type: string }) => r.type).sort() as string[] });

@@ -5,9 +5,8 @@
 import 'reflect-metadata';
 import { z } from 'zod';
 import { defineEvent, EventRegistry, newEvent, servicePrincipal } from '@fleetledger/contracts';
-import { EventStore, runInTransaction } from '@fleetledger/eventstore';
+import { EventStore, eventStoreMigrations, LogSealer, runInTransaction } from '@fleetledger/eventstore';
 import { TestDatabase } from '@fleetledger/testing';
-import { createEventStoreMigration } from '@fleetledger/eventstore';
 
 const Sampled = defineEvent({
   type: 'BenchSampled',
@@ -52,7 +51,7 @@ async function main() {
   process.env.TEST_ADMIN_DATABASE_URL ??=
     process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const db = await TestDatabase.create('fl_bench');
-  const dataSource = await db.dataSource([createEventStoreMigration('bench', 1764000000000)], 16);
+  const dataSource = await db.dataSource(eventStoreMigrations('bench', 1764000000000), 16);
   try {
     const ctx = { correlationId: 'bench', topic: 'bench.events.v1' };
     let t = Date.now();
@@ -112,6 +111,7 @@ async function main() {
 
     const total = await store.headPosition(dataSource);
     t = Date.now();
+    await store.awaitHorizon(dataSource, total);
     let position = 0;
     let read = 0;
     for (;;) {
@@ -121,6 +121,10 @@ async function main() {
       position = events[events.length - 1].globalPosition;
     }
     report('read all by global position (pages of 2000)', read, Date.now() - t);
+
+    t = Date.now();
+    const sealed = await new LogSealer(dataSource, store).sealAll();
+    report('seal: link the log into the hash chain (behind the writers)', sealed, Date.now() - t);
 
     t = Date.now();
     const verification = await store.verifyChain(dataSource);

@@ -7,7 +7,7 @@
 import 'reflect-metadata';
 import { z } from 'zod';
 import { defineEvent, EventRegistry, newEvent, servicePrincipal } from '@fleetledger/contracts';
-import { createEventStoreMigration, EventStore, runInTransaction } from '@fleetledger/eventstore';
+import { EventStore, eventStoreMigrations, runInTransaction } from '@fleetledger/eventstore';
 import { TestDatabase } from '@fleetledger/testing';
 import type { DataSource } from 'typeorm';
 
@@ -32,7 +32,7 @@ async function fleetLedger(name: string, topic: string | undefined): Promise<Con
     principal: () => servicePrincipal('bench'),
   });
   const db = await TestDatabase.create('fl_bench_vs');
-  const dataSource: DataSource = await db.dataSource([createEventStoreMigration('bench', 1764000000000)], 16);
+  const dataSource: DataSource = await db.dataSource(eventStoreMigrations('bench', 1764000000000), 16);
   const ctx = { correlationId: 'bench', ...(topic ? { topic } : {}) };
   return {
     name,
@@ -43,6 +43,8 @@ async function fleetLedger(name: string, topic: string | undefined): Promise<Con
     readAll: async (page) => {
       let position = 0;
       let read = 0;
+      // Everything written so far is committed: wait until readers may see it (the horizon; issue #19).
+      await store.awaitHorizon(dataSource, await store.headPosition(dataSource));
       for (;;) {
         const events = await store.readAll(dataSource, position, page);
         if (events.length === 0) return read;

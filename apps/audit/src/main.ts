@@ -55,7 +55,7 @@ program
       for (const chain of report.chains) {
         const v = chain.verification;
         print(
-          `${v.ok ? 'ok  ' : 'FAIL'} ${chain.service}: ${v.eventsChecked} events chained, ${chain.unpublishedOutbox} waiting in outbox` +
+          `${v.ok ? 'ok  ' : 'FAIL'} ${chain.service}: ${v.eventsChecked} events chained, ${v.pending ?? 0} not yet sealed (pending, not broken), ${chain.unpublishedOutbox} waiting in outbox` +
             (v.firstBreak ? `; first broken link: ${JSON.stringify(v.firstBreak)}` : ''),
         );
         for (const p of chain.principals)

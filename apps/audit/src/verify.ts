@@ -93,17 +93,19 @@ export async function verifyAll(
                 (SELECT count(*)::int FROM ${s}.inbox i WHERE i.consumer = $1 AND i.topic = $2) AS consumed`,
         [consumer, topic],
       );
+      // An outbox row names its event by position (compact rows since issue #19 carry no message).
       const missing = await db.query<{ id: string }[]>(
-        `SELECT (o.message->>'eventId') AS id FROM ${p}.outbox o
+        `SELECT e.event_id::text AS id FROM ${p}.outbox o JOIN ${p}.events e ON e.global_position = o.global_position
           WHERE o.topic = $2 AND o.published_at IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM ${s}.inbox i WHERE i.consumer = $1 AND i.event_id = (o.message->>'eventId')::uuid)
+            AND NOT EXISTS (SELECT 1 FROM ${s}.inbox i WHERE i.consumer = $1 AND i.event_id = e.event_id)
           ORDER BY o.id LIMIT $3`,
         [consumer, topic, sampleLimit],
       );
       const unknown = await db.query<{ id: string }[]>(
         `SELECT i.event_id::text AS id FROM ${s}.inbox i
           WHERE i.consumer = $1 AND i.topic = $2
-            AND NOT EXISTS (SELECT 1 FROM ${p}.outbox o WHERE o.topic = $2 AND (o.message->>'eventId')::uuid = i.event_id)
+            AND NOT EXISTS (SELECT 1 FROM ${p}.events e JOIN ${p}.outbox o ON o.global_position = e.global_position
+                             WHERE e.event_id = i.event_id AND o.topic = $2)
           ORDER BY i.seq LIMIT $3`,
         [consumer, topic, sampleLimit],
       );

@@ -37,7 +37,10 @@ export function chainHash(prevHash: string, event: HashedEventFields): string {
 export type ChainBreak =
   | { kind: 'hash-mismatch'; globalPosition: number; eventId: string; expected: string; stored: string }
   | { kind: 'prev-hash-mismatch'; globalPosition: number; eventId: string; expected: string; stored: string }
-  | { kind: 'position-gap'; globalPosition: number; expectedPosition: number };
+  /** The sealed head does not match the last sealed event (an event at or before it was removed). */
+  | { kind: 'position-gap'; globalPosition: number; expectedPosition: number }
+  /** An event inside the sealed range has no chain link: it was inserted behind the sealer. */
+  | { kind: 'missing-link'; globalPosition: number; eventId: string };
 
 export interface ChainVerification {
   ok: boolean;
@@ -45,4 +48,8 @@ export interface ChainVerification {
   lastPosition: number;
   lastHash: string;
   firstBreak?: ChainBreak;
+  /** The sealed head: events up to it are linked; the sealer links later ones behind the writers. */
+  sealedPosition?: number;
+  /** Events after the sealed head: not yet sealed, which is not a break. */
+  pending?: number;
 }

@@ -21,6 +21,7 @@ export {
   StreamAppend,
 } from './event-store';
 export { ChainBreak, ChainVerification } from './hash-chain';
+export { LogSealer, LogSealerOptions } from './log-sealer';
 export {
   BatchEventHandler,
   EventHandler,
@@ -50,7 +51,14 @@ export {
   TableComparison,
   tableChecksum,
 } from './projection';
-export { createEventLogSealMigration, createEventStoreMigration, eventStoreDdl } from './schema';
+export {
+  concurrentAppendDdl,
+  createConcurrentAppendMigration,
+  createEventLogSealMigration,
+  createEventStoreMigration,
+  eventStoreDdl,
+  eventStoreMigrations,
+} from './schema';
 export { createSchemaIfMissingSql, ident, Queryable } from './sql';
 export { DEFAULT_TRANSACTION_LIMITS, runInTransaction, TransactionLimits } from './transaction';
 export * from './watermark';

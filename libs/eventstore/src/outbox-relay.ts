@@ -1,5 +1,6 @@
 import { Message, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
+import { EVENT_COLUMNS, headersFor, StoredEventRow, storedEnvelope } from './event-store';
 import { ident } from './sql';
 
 export interface OutboxRelayOptions {
@@ -70,11 +71,23 @@ export class OutboxRelay {
         await queryRunner.rollbackTransaction();
         return 0;
       }
-      const rows: OutboxRow[] = await queryRunner.query(
-        `SELECT id, topic, message_key, message, headers FROM ${this.s}.outbox
-          WHERE published_at IS NULL ORDER BY id LIMIT $1`,
-        [this.options.batchSize ?? 500],
-      );
+      // A compact outbox row (issue #19) names the event by position; the message is the event row itself.
+      // Rows written before carry their message.
+      const rows: OutboxRow[] = (
+        await queryRunner.query(
+          `SELECT o.id, o.topic, o.message_key, o.message, o.headers, ${EVENT_COLUMNS.split(', ')
+            .map((c) => `e.${c}`)
+            .join(', ')}
+             FROM ${this.s}.outbox o
+             LEFT JOIN ${this.s}.events e ON o.message IS NULL AND e.global_position = o.global_position
+            WHERE o.published_at IS NULL ORDER BY o.id LIMIT $1`,
+          [this.options.batchSize ?? 500],
+        )
+      ).map((row: OutboxRow & StoredEventRow) => {
+        if (row.message !== null) return row;
+        const envelope = storedEnvelope(row);
+        return { ...row, message: envelope, headers: headersFor(envelope) };
+      });
       if (rows.length === 0) {
         await queryRunner.rollbackTransaction();
         return 0;

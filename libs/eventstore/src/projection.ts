@@ -151,6 +151,8 @@ export class ProjectionRunner {
   /** Applies up to `batchSize` events; returns how many it applied. */
   async runOnce(batchSize = 1000): Promise<number> {
     const s = ident(this.store.schema);
+    // Outside the transaction: moving the horizon records its own transaction id, which must end first.
+    if (this.projection.source.kind === 'log') await this.store.advanceHorizon(this.dataSource);
     return runInTransaction(this.dataSource, async (tx) => {
       await tx.query(
         `INSERT INTO ${s}.projection_checkpoints (projection, position) VALUES ($1, 0) ON CONFLICT DO NOTHING`,
@@ -183,7 +185,10 @@ export class ProjectionRunner {
     });
   }
 
+  /** Applies everything committed by now (waiting, bounded, until the horizon reaches it). */
   async catchUp(batchSize = 1000): Promise<number> {
+    if (this.projection.source.kind === 'log')
+      await this.store.awaitHorizon(this.dataSource, await this.store.headPosition(this.dataSource));
     let total = 0;
     for (let n = await this.runOnce(batchSize); n > 0; n = await this.runOnce(batchSize)) total += n;
     return total;
@@ -252,6 +257,9 @@ export async function rebuildProjections(
     }
   });
 
+  // A rebuild replays everything committed when it starts: wait (bounded) until readers may see all of it.
+  if (reader.source.kind === 'log')
+    await store.awaitHorizon(dataSource, await store.headPosition(dataSource));
   const checkpoints = new Map<string, number>(
     (
       await dataSource.query<{ projection: string; position: string }[]>(

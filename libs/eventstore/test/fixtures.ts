@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Kafka, Producer } from 'kafkajs';
 import { deadLetterTopic, defineEvent, EventRegistry } from '@fleetledger/contracts';
-import { createEventStoreMigration, createIdempotentProducer, Queryable } from '@fleetledger/eventstore';
+import { createIdempotentProducer, eventStoreMigrations, Queryable } from '@fleetledger/eventstore';
 import { ensureTopics } from '@fleetledger/eventstore/kafka-admin';
 import { TestDatabase, testKafka, uniqueTopicPrefix } from '@fleetledger/testing';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
@@ -46,7 +46,7 @@ export class CreateBalances1700000000001 implements MigrationInterface {
   }
 }
 
-export const migrations = [createEventStoreMigration(SCHEMA, 1700000000000), CreateBalances1700000000001];
+export const migrations = [...eventStoreMigrations(SCHEMA, 1700000000000), CreateBalances1700000000001];
 
 /** The balances projection: deterministic, writes only its own table. */
 export const balancesProjection = {

@@ -134,6 +134,18 @@ function sealFunctionStatements(plan: DatabaseRolePlan): string[] {
                    WHERE n.nspname = target_schema AND p.proname = 'refuse_event_change') THEN
          EXECUTE format('ALTER FUNCTION %I.refuse_event_change() OWNER TO %I', target_schema, ${literal(log)});
        END IF;
+       -- Concurrent appends (issue #19): the sealer chains new events in event_chain, so their hash columns
+       -- stay empty; the chain table is sealed like the log.
+       IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = target_schema AND c.relname = 'event_chain' AND c.relkind = 'r') THEN
+         EXECUTE format('ALTER TABLE %I.events ALTER COLUMN prev_hash DROP NOT NULL, ALTER COLUMN hash DROP NOT NULL', target_schema);
+         EXECUTE format('ALTER TABLE %I.event_chain OWNER TO %I', target_schema, ${literal(log)});
+         EXECUTE format('REVOKE ALL ON %I.event_chain FROM %I', target_schema, schema_owner);
+         EXECUTE format('GRANT SELECT, INSERT ON %I.event_chain TO %I', target_schema, schema_owner);
+         IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${literal(audit)}) THEN
+           EXECUTE format('GRANT SELECT ON %I.event_chain TO %I', target_schema, ${literal(audit)});
+         END IF;
+       END IF;
      END $fn$`,
     `REVOKE ALL ON FUNCTION ${fn} FROM PUBLIC`,
   ];
@@ -191,7 +203,7 @@ BEGIN
                           WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS kind
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = ${literal(schema)} AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
-       AND c.relowner <> ${literal(role)}::regrole AND c.relname <> 'events'
+       AND c.relowner <> ${literal(role)}::regrole AND c.relname NOT IN ('events', 'event_chain')
        AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                                               AND d.objid = c.oid AND d.deptype IN ('a', 'i')))
   LOOP

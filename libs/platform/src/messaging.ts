@@ -7,8 +7,10 @@ import {
 } from '@nestjs/common';
 import { deadLetterTopic, EventHeaders, servicePrincipal, topicName } from '@fleetledger/contracts';
 import {
+  EventStore,
   InboxConsumer,
   InboxConsumerOptions,
+  LogSealer,
   OutboxRelay,
   RawConsumerOptions,
 } from '@fleetledger/eventstore';
@@ -45,6 +47,7 @@ export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutd
   private readonly registrations: (ConsumerRegistration | RawConsumerRegistration)[] = [];
   private readonly consumers: InboxConsumer[] = [];
   private relay?: OutboxRelay;
+  private sealer?: LogSealer;
   private gaugeTimer?: NodeJS.Timeout;
 
   constructor(
@@ -95,6 +98,16 @@ export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutd
         onError: (error) => this.logger.error(`outbox relay: ${(error as Error).message}`),
       });
       this.relay.start();
+      // The sealer moves the log's horizon (what readers see) and links new events into the hash chain
+      // behind the writers (docs/architecture.md, "Event store: concurrent appends").
+      this.sealer = new LogSealer(
+        this.dataSource,
+        new EventStore(this.options.schema, this.options.registry),
+        {
+          onError: (error) => this.logger.error(`log sealer: ${(error as Error).message}`),
+        },
+      );
+      this.sealer.start();
     }
     if (this.env.CONSUMERS) {
       // A consumer acts as its service: the events it appends record the service principal (and,
@@ -213,6 +226,7 @@ export class Messaging implements OnApplicationBootstrap, BeforeApplicationShutd
     clearInterval(this.gaugeTimer);
     for (const consumer of this.consumers.splice(0)) await consumer.stop();
     await this.relay?.stop();
+    await this.sealer?.stop();
     await this.producer.disconnect();
   }
 }

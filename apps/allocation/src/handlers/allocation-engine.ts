@@ -125,6 +125,8 @@ export class AllocationEngine {
       if (rows.length < 2000) break;
     }
     let position = 0;
+    // The state must hold every committed event: wait (bounded) until readers may see them all.
+    await this.store.awaitHorizon(this.dataSource, await this.store.headPosition(db));
     for (;;) {
       const events = await this.store.readAll(db, position, 5000);
       for (const event of events) {

@@ -4,6 +4,7 @@ import { SealEventLogAllocation1765000000000 } from './1765000000000-seal-event-
 import { PlacementRouting1766000000000 } from './1766000000000-placement-routing';
 import { QueueOrder1766000000100 } from './1766000000100-queue-order';
 import { WorkloadHistory1766000000200 } from './1766000000200-workload-history';
+import { ConcurrentAppendAllocation1767000000000 } from './1767000000000-concurrent-append';
 
 /** Every migration of the allocation schema, oldest first. Never edit one that has shipped: add a new one. */
 export const allocationMigrations = [
@@ -13,4 +14,5 @@ export const allocationMigrations = [
   PlacementRouting1766000000000,
   QueueOrder1766000000100,
   WorkloadHistory1766000000200,
+  ConcurrentAppendAllocation1767000000000,
 ];

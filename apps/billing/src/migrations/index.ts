@@ -4,6 +4,7 @@ import { BillingFleetHealth1764000000200 } from './1764000000200-fleet-health';
 import { BillingFleetHealthPosition1764000000300 } from './1764000000300-fleet-health-position';
 import { SealEventLogBilling1765000000000 } from './1765000000000-seal-event-log';
 import { BillingCompleteness1766100000000 } from './1766100000000-completeness';
+import { ConcurrentAppendBilling1767000000000 } from './1767000000000-concurrent-append';
 
 /** Every migration of the billing schema, oldest first. Never edit one that has shipped: add a new one. */
 export const billingMigrations = [
@@ -13,4 +14,5 @@ export const billingMigrations = [
   BillingFleetHealthPosition1764000000300,
   SealEventLogBilling1765000000000,
   BillingCompleteness1766100000000,
+  ConcurrentAppendBilling1767000000000,
 ];

@@ -34,10 +34,11 @@ export type BatchResult = CommandBatchResult<InventoryCommand, RejectionReason>;
  * Why a lock and not per-stream optimistic concurrency: the power rules span streams (a rack's
  * commissioning is checked against its hall's and site's caps, which other racks' streams change),
  * so two commands on different racks could each pass a check that together they break. The event
- * store serialises a service's appends anyway (log_head lock); taking a transaction-scoped advisory
- * lock first serialises the decision with the append, across replicas. The state is a slice of the
- * fleet read model (always exactly the log: it is updated in the append's transaction), not a replay
- * of streams, so the appends expect 'any' version: the lock is the concurrency control.
+ * store no longer serialises a service's appends (issue #19: appends to different streams commit side
+ * by side), so this transaction-scoped advisory lock is what serialises the decision with the append,
+ * across replicas. The state is a slice of the fleet read model (always exactly the log: it is updated
+ * in the append's transaction), not a replay of streams, so the appends expect 'any' version: the lock
+ * is the concurrency control.
  */
 export class InventoryCommandHandler {
   private readonly target: CommandTarget;

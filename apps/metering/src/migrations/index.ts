@@ -7,6 +7,7 @@ import { SampleIndexLocality1764000000500 } from './1764000000500-sample-index-l
 import { AppendOnlySampleIndexes1764000000600 } from './1764000000600-append-only-sample-indexes';
 import { SealEventLogMetering1765000000000 } from './1765000000000-seal-event-log';
 import { InputWatermarks1766100000000 } from './1766100000000-input-watermarks';
+import { ConcurrentAppendMetering1767000000000 } from './1767000000000-concurrent-append';
 
 /** Every migration of the metering schema, oldest first. Never edit one that has shipped: add a new one. */
 export const meteringMigrations = [
@@ -19,4 +20,5 @@ export const meteringMigrations = [
   AppendOnlySampleIndexes1764000000600,
   SealEventLogMetering1765000000000,
   InputWatermarks1766100000000,
+  ConcurrentAppendMetering1767000000000,
 ];

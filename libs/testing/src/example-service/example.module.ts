@@ -13,7 +13,7 @@ import {
 } from '@nestjs/common';
 import { Topics } from '@fleetledger/contracts';
 import {
-  createEventStoreMigration,
+  eventStoreMigrations,
   EventStore,
   Projection,
   Queryable,
@@ -91,7 +91,7 @@ export const accountsProjection: Projection = {
 export const exampleService: ServiceOptions = {
   service: 'example',
   schema: 'example',
-  migrations: [createEventStoreMigration('example', 1764000000000), CreateAccounts1764000000001],
+  migrations: [...eventStoreMigrations('example', 1764000000000), CreateAccounts1764000000001],
   registry: exampleRegistry,
   eventsTopic: Topics.inventoryEvents,
   projections: [accountsProjection],
