@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EventEnvelope, NewEvent } from '@fleetledger/contracts';
-import { EventStore, ident, Queryable, StreamAppend } from '@fleetledger/eventstore';
+import { EventStore, ident, Queryable, recordEvents, StreamAppend } from '@fleetledger/eventstore';
 import { Messaging, Metrics } from '@fleetledger/platform';
 import {
   InvoiceEvent,
@@ -13,7 +13,7 @@ import { BillingContext } from '../domain/invoice';
 import { LeaseTerms } from '../domain/leases';
 import { RatePlanVersion } from '../domain/rate-plans';
 import { ChargeRated } from '../domain/rating';
-import { applyInvoiceEvents } from '../projections/invoices.projection';
+import { invoicesProjection } from '../projections/invoices.projection';
 import { BillingContextReader } from '../queries/billing-context';
 
 export const invoiceStreamId = (invoiceId: string) => `invoice-${invoiceId}`;
@@ -98,11 +98,13 @@ export class BillingStore {
 
   /** Appends atomically to several streams (outbox included) and updates the read models in the same transaction. */
   async append(tx: Queryable, appends: readonly StreamAppend[], meta: AppendMeta): Promise<EventEnvelope[]> {
-    const appended = await this.store.appendToStreams(tx, appends, {
-      ...meta,
-      topic: this.messaging.eventsTopic,
-    });
-    await applyInvoiceEvents(tx, appended, this.store.schema);
+    // libs/eventstore's recordEvents, as handleCommand records: events + outbox, then the inline projection.
+    const appended = await recordEvents(
+      tx,
+      { store: this.store, topic: this.messaging.eventsTopic, projections: [invoicesProjection] },
+      appends,
+      meta,
+    );
     for (const event of appended) this.metrics.eventsAppended.inc({ type: event.type });
     return appended;
   }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ident, runInTransaction, WrongExpectedVersionError } from '@fleetledger/eventstore';
+import { ident, retryOnConflict, runInTransaction } from '@fleetledger/eventstore';
 import { DataSource } from 'typeorm';
 import { v5 as uuidv5 } from 'uuid';
 import { billingError } from '../billing-errors';
@@ -97,12 +97,6 @@ export class MonthCloseHandler {
     work: (tx: Parameters<Parameters<typeof runInTransaction>[1]>[0]) => Promise<T>,
     attempts = 3,
   ): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await runInTransaction(this.dataSource, work);
-      } catch (error) {
-        if (!(error instanceof WrongExpectedVersionError) || attempt >= attempts) throw error;
-      }
-    }
+    return retryOnConflict(attempts - 1, () => runInTransaction(this.dataSource, work));
   }
 }
