@@ -70,6 +70,11 @@ source "$repo/.infra/database-urls.env"
 # Callers authenticate with bearer JWTs of the local dev issuer (its keys under .infra/auth, made once).
 node dist/scripts/dev-issuer.js ensure >/dev/null
 export AUTH_ISSUER=fleetledger-dev AUTH_JWKS_FILE="$repo/.infra/auth/jwks.json"
+# Issue #22: the local stack plays stories stamped in the past (the demo seeds an hour back) or ahead of the clock
+# (Colossus simulates a month): allocation's watermark follows its own decisions, not the wall clock, and metering
+# closes on the lateness alone, as in docker-compose.yml; k8s/ runs the defaults. Either can be overridden.
+export ALLOCATION_WATERMARK_FOLLOWS_CLOCK="${ALLOCATION_WATERMARK_FOLLOWS_CLOCK:-false}"
+export METERING_PLACEMENT_WATERMARK="${METERING_PLACEMENT_WATERMARK:-ignored}"
 token() { node dist/scripts/dev-issuer.js mint "$@"; }
 
 # Each service runs as its own Kafka SCRAM user (docs/deploy.md, "Kafka security"), from the credentials the

@@ -433,6 +433,16 @@ describe('audit over a generated month: leases, quota doubling, placements, rack
       60_000,
       'billing to rate the corrections',
     );
+    // Issue #22: finalize once billing knows March is complete (metering closed through April 1 on every partition).
+    for (const tenant of ['acme', 'borealis'] as const)
+      await waitUntil(
+        async () => {
+          const draft = await billing().get(`/invoices/${INVOICE[tenant]}`).set({ 'x-tenant-id': tenant });
+          return draft.body.complete === true && draft.body.finalizable === true;
+        },
+        60_000,
+        `billing to see March complete for ${tenant}`,
+      );
     finalTotals = {};
     for (const tenant of ['acme', 'borealis'] as const) {
       const finalized = await billing()

@@ -383,7 +383,13 @@ describe('FleetLedger end to end: fleet -> lease -> placements -> telemetry -> u
       await financeAlice
         .post(`/invoices/${INVOICE}/finalize`)
         .set(asTenant)
-        .send({ finalizedAt: '2026-04-01T00:00:00.000Z' })
+        // Issue #22: March is not complete (metering has closed only the story's first two hours, train-1 still
+        // runs), so finalize would answer 409 period-incomplete: this story is about the invoice's lines and
+        // lineage, so finance forces it and says why (the invoice and `audit explain` show the reason).
+        .send({
+          finalizedAt: '2026-04-01T00:00:00.000Z',
+          force: { reason: 'end-to-end story: finance finalizes the first two hours of March as the month' },
+        })
         .expect(200)
     ).body;
     expect(finalized).toMatchObject({ status: 'finalized', invoiceNumber: 1, totalMinor: expectedTotal });

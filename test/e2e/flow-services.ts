@@ -25,12 +25,12 @@ export const METERING_ENV = { METERING_CLOSE_INTERVAL_MS: '0', METERING_LATENESS
  * app, so they start one after the other. Allocation's Kafka request/reply patterns read the prefix
  * when its module loads, so the modules are loaded only after the prefix is set.
  */
-export async function startFlowServices(): Promise<FlowServices> {
+export async function startFlowServices(env: Record<string, string> = {}): Promise<FlowServices> {
   const topicPrefix = uniqueTopicPrefix();
   process.env.KAFKA_TOPIC_PREFIX = topicPrefix;
   const db = await TestDatabase.create('fl_e2e');
   const started: TestService[] = [];
-  const overrides = { db, topicPrefix, env: METERING_ENV };
+  const overrides = { db, topicPrefix, env: { ...METERING_ENV, ...env } };
   try {
     const { InventoryModule } = await import('../../apps/inventory/src/inventory.module');
     const { inventoryService } = await import('../../apps/inventory/src/inventory.options');

@@ -7,11 +7,13 @@ import { AllocationKafkaController } from './api/allocation.kafka';
 import { InventoryConsumer } from './api/inventory.consumer';
 import { LeasesController } from './api/leases.controller';
 import { PowerController } from './api/power.controller';
+import { ProgressController } from './api/progress.controller';
 import { QuotasController } from './api/quotas.controller';
 import { WorkloadsController } from './api/workloads.controller';
 import { AllocationCommands } from './handlers/allocation-commands';
 import { AllocationEngine } from './handlers/allocation-engine';
 import { AllocationQueries } from './handlers/allocation-queries';
+import { WatermarkHeartbeat } from './progress/watermark-heartbeat';
 
 @Module({
   imports: [PlatformModule.forService(allocationService)],
@@ -20,6 +22,7 @@ import { AllocationQueries } from './handlers/allocation-queries';
     QuotasController,
     WorkloadsController,
     PowerController,
+    ProgressController,
     AllocationKafkaController,
   ],
   providers: [
@@ -40,6 +43,7 @@ import { AllocationQueries } from './handlers/allocation-queries';
       useFactory: (dataSource: DataSource) => new AllocationQueries(dataSource, allocationService.schema),
     },
     InventoryConsumer,
+    WatermarkHeartbeat,
   ],
 })
 export class AllocationModule implements OnModuleInit {

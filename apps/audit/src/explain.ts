@@ -60,6 +60,12 @@ export interface InvoiceExplanation {
   history: LocatedEvent[];
   /** Corrections absorbed by a commitment after finalization. */
   absorbedCorrections: AbsorbedCorrection[];
+  /**
+   * Issue #22: how complete the period's inputs were when it was finalized, and the written reason when
+   * finance forced it final while incomplete (from the InvoiceFinalized event).
+   */
+  completeness?: { coveredUntil: string; complete: boolean; missing: { input: string; detail: string }[] };
+  forcedReason?: string;
   lines: ExplainedLine[];
 }
 
@@ -242,6 +248,12 @@ export async function explainInvoice(
     finalization,
     history,
     absorbedCorrections: history.filter((e) => e.type === 'billing.CorrectionAbsorbed').map(absorbed),
+    ...(finalization?.payload.completeness
+      ? { completeness: finalization.payload.completeness as InvoiceExplanation['completeness'] }
+      : {}),
+    ...(typeof finalization?.payload.forcedReason === 'string'
+      ? { forcedReason: finalization.payload.forcedReason }
+      : {}),
     tenantId: invoice.tenant_id,
     period: invoice.period,
     status: invoice.status,
@@ -339,6 +351,8 @@ export interface ExplanationSummary {
   history: EventRef[];
   /** "correction of +X GPU-h absorbed by the commitment", one per absorbed correction. */
   notes: string[];
+  /** Issue #22: the written reason when finance forced it final while its inputs were incomplete. */
+  forcedReason?: string;
   lines: LineSummary[];
 }
 
@@ -383,6 +397,7 @@ export function summarizeExplanation(explanation: InvoiceExplanation): Explanati
     ...(explanation.finalization ? { finalization: ref(explanation.finalization) } : {}),
     history: explanation.history.map(ref),
     notes: explanation.absorbedCorrections.map(correctionNote),
+    ...(explanation.forcedReason ? { forcedReason: explanation.forcedReason } : {}),
     lines: explanation.lines.map((line) => {
       const found = line.sources.flatMap((source) => ('missing' in source.event ? [] : [source.event]));
       return {
@@ -411,6 +426,12 @@ function header(explanation: InvoiceExplanation, out: string[]) {
     `invoice ${explanation.invoiceNumber} (${explanation.invoiceId}) tenant ${explanation.tenantId} period ${explanation.period} ${explanation.status} total ${explanation.totalMinor ?? '-'} minor units`,
   );
   for (const e of explanation.history) out.push(`  ${e.type.replace('billing.', '')}: ${describeEvent(e)}`);
+  if (explanation.forcedReason)
+    out.push(
+      `  FORCED final while incomplete (${(explanation.completeness?.missing ?? []).map((m) => m.input).join(', ') || 'inputs unknown'} missing; covered until ${explanation.completeness?.coveredUntil ?? '-'}): "${explanation.forcedReason}"`,
+    );
+  else if (explanation.completeness)
+    out.push(`  final on complete inputs (covered until ${explanation.completeness.coveredUntil})`);
   for (const correction of explanation.absorbedCorrections)
     out.push(
       `  note: ${correctionNote(correction)} (${correction.event.service}#${correction.event.globalPosition}, ${correction.sourceEventIds.length} usage correction(s), recorded ${correction.event.recordedAt})`,

@@ -32,6 +32,7 @@ export const billingErrors = new ErrorTaxonomy<BillingErrorCode>({
   'currency-changed': HttpStatus.UNPROCESSABLE_ENTITY,
   'gpu-class-not-priced': HttpStatus.UNPROCESSABLE_ENTITY,
   'period-not-ended': HttpStatus.UNPROCESSABLE_ENTITY,
+  'period-incomplete': HttpStatus.CONFLICT,
 });
 
 export function billingError(rejection: {

@@ -7,6 +7,10 @@ import { RatePlansController } from './api/rate-plans.controller';
 import { UsageConsumer } from './api/usage.consumer';
 import { UsageHoldsController } from './api/usage-holds.controller';
 import { billingService } from './billing.options';
+import { BILLING_ENV, parseBillingEnv } from './billing.config';
+import { ProgressController } from './api/progress.controller';
+import { AutoFinalizer } from './handlers/auto-finalizer';
+import { CompletenessQueries } from './queries/completeness.queries';
 import { BillingStore } from './handlers/billing-store';
 import { InvoiceHandler } from './handlers/invoice.handler';
 import { MonthCloseHandler } from './handlers/month-close.handler';
@@ -17,7 +21,13 @@ import { UsageHoldQueries } from './queries/usage-holds.queries';
 
 @Module({
   imports: [PlatformModule.forService(billingService)],
-  controllers: [BillingPeriodsController, InvoicesController, RatePlansController, UsageHoldsController],
+  controllers: [
+    BillingPeriodsController,
+    InvoicesController,
+    RatePlansController,
+    UsageHoldsController,
+    ProgressController,
+  ],
   providers: [
     BillingStore,
     InvoiceHandler,
@@ -28,6 +38,9 @@ import { UsageHoldQueries } from './queries/usage-holds.queries';
     FleetHealthConsumer,
     InvoiceQueries,
     UsageHoldQueries,
+    CompletenessQueries,
+    AutoFinalizer,
+    { provide: BILLING_ENV, useFactory: () => parseBillingEnv(process.env) },
   ],
 })
 export class BillingModule {}

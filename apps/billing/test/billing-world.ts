@@ -11,6 +11,7 @@ import { Producer } from 'kafkajs';
 import { BillingModule } from '../src/billing.module';
 import { billingService } from '../src/billing.options';
 import { usdPlan } from './fixtures';
+import { meteringWatermarkEnvelopes } from './envelopes';
 
 export interface BillingWorld {
   service: TestService;
@@ -26,11 +27,29 @@ export interface BillingWorld {
  * unless told otherwise, the test USD rate plan published (as of 2026-10-01).
  */
 export async function startBillingWorld(
-  options: { collectBillingEvents?: boolean; publishUsdPlan?: boolean } = {},
+  options: {
+    collectBillingEvents?: boolean;
+    publishUsdPlan?: boolean;
+    /**
+     * Issue #22: the producer stands in for metering, so it also says how far metering has closed usage
+     * (UsageWindowsClosed on every partition). By default a metering fully caught up: every hour before
+     * 2100 closed, so drafts are complete once their period has ended and finalizing is about the invoice.
+     * null: no marker (drafts cover nothing and finalizing answers 409 period-incomplete).
+     */
+    meteringClosedBefore?: string | null;
+  } = {},
 ): Promise<BillingWorld> {
   const service = await startTestService(BillingModule, billingService);
   const producer = topicOwnersProducer(service.topicPrefix);
   await producer.connect();
+  const closedBefore =
+    options.meteringClosedBefore === undefined ? METERING_CAUGHT_UP : options.meteringClosedBefore;
+  if (closedBefore !== null)
+    await publishMeteringWatermark(
+      producer,
+      topicName(Topics.meteringEvents, service.topicPrefix),
+      closedBefore,
+    );
   const collector = options.collectBillingEvents
     ? await new TopicCollector(testKafka()).start([topicName(Topics.billingEvents, service.topicPrefix)])
     : undefined;
@@ -49,4 +68,25 @@ export async function startBillingWorld(
       await service.stop();
     },
   };
+}
+
+const METERING_CAUGHT_UP = '2100-01-01T00:00:00.000Z';
+
+/** Metering's progress marker on each partition of its topic (explicit partitions, as its keys would route them). */
+export async function publishMeteringWatermark(
+  producer: Producer,
+  topic: string,
+  closedBefore: string,
+  partitions = 3,
+): Promise<void> {
+  const envelopes = meteringWatermarkEnvelopes(closedBefore, partitions);
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: envelopes.map((envelope, partition) => ({
+      partition,
+      key: envelope.streamId,
+      value: JSON.stringify(envelope),
+    })),
+  });
 }

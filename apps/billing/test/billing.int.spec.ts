@@ -334,7 +334,12 @@ describe('billing service against real Kafka and PostgreSQL', () => {
     await api(service.url)
       .post('/invoices/tenant-a.2026-12/finalize')
       .set(tenantA)
-      .send({ finalizedAt: '2026-12-31T00:00:00.000Z' })
+      // December has not ended on the wall clock (issue #22: 409 period-incomplete), and this story is about
+      // usage that arrives for a month that is final: finance forces it, saying why.
+      .send({
+        finalizedAt: '2026-12-31T00:00:00.000Z',
+        force: { reason: 'closed early to show where usage for a final month goes' },
+      })
       .expect(200);
     const correction = usageCorrected(l1Usage[0], { gpuSeconds: '3600.000' }, 2);
     const raised = envelope(

@@ -1,4 +1,4 @@
-import { EventEnvelope, EventHeaders } from '@fleetledger/contracts';
+import { EventEnvelope, EventHeaders, metering } from '@fleetledger/contracts';
 import { Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 
@@ -40,4 +40,27 @@ export async function publish(producer: Producer, topic: string, events: EventEn
       },
     })),
   });
+}
+
+/** Metering's UsageWindowsClosed for each partition (issue #22): every hour before `closedBefore` is closed. */
+export function meteringWatermarkEnvelopes(
+  closedBefore: string,
+  partitions: number,
+): EventEnvelope<string, metering.UsageWindowsClosedPayload>[] {
+  return Array.from({ length: partitions }, (_, partition) =>
+    envelope<metering.UsageWindowsClosedPayload>(
+      metering.UsageWindowsClosed.type,
+      `metering-watermark-p${partition}`,
+      {
+        partition,
+        partitions,
+        closedBefore,
+        previousClosedBefore: null,
+        limitedBy: 'lateness',
+        inputs: [{ input: 'placements', watermark: null, lagMs: null }],
+        closedAt: closedBefore,
+      },
+      closedBefore,
+    ),
+  );
 }

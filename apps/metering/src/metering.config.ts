@@ -11,6 +11,12 @@ export const meteringEnvSchema = z.object({
     .default(5 * 60_000),
   /** How often the window closer runs on the wall clock; 0 disables it (tests close explicitly). */
   METERING_CLOSE_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
+  /**
+   * Issue #22: `required` (production): an hour closes only once allocation's placement watermark
+   * (min over all partitions) has passed its end, besides the lateness. `ignored`: the lateness alone
+   * (placements published by hand, without a producer that publishes progress: some tests).
+   */
+  METERING_PLACEMENT_WATERMARK: z.enum(['required', 'ignored']).default('required'),
   /** Partitions of the telemetry topic processed at once by one instance. */
   METERING_TELEMETRY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
 });

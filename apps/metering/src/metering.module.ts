@@ -3,6 +3,7 @@ import { PlatformModule } from '@fleetledger/platform';
 import { FleetConsumer } from './api/fleet.consumer';
 import { MeteringController } from './api/metering.controller';
 import { PlacementsConsumer } from './api/placements.consumer';
+import { MeteringProgressController } from './api/progress.controller';
 import { TelemetryConsumer } from './api/telemetry.consumer';
 import { AttributionCache } from './ingestion/attribution-cache';
 import { SampleIngestor } from './ingestion/sample-ingestor';
@@ -16,7 +17,7 @@ import { WindowCloser } from './windows/window-closer';
 
 @Module({
   imports: [PlatformModule.forService(meteringService)],
-  controllers: [MeteringController],
+  controllers: [MeteringController, MeteringProgressController],
   providers: [
     { provide: METERING_ENV, useFactory: () => parseMeteringEnv(process.env) },
     AttributionCache,

@@ -155,7 +155,10 @@ describe('metering against real Kafka and PostgreSQL', () => {
       .expect(200);
     expect(result.body).toMatchObject({ recorded: 4, corrected: 0 });
     await service.app.get(Messaging).flushOutbox();
-    await events.waitFor((m) => m.length >= 4);
+    // The topic also carries metering's progress markers (UsageWindowsClosed, issue #22): count the records.
+    await events.waitFor(
+      (m) => m.filter((x) => (x.value as { type: string }).type === metering.UsageRecorded.type).length >= 4,
+    );
     const recorded = usageEvents()
       .filter((e) => e.type === metering.UsageRecorded.type)
       .map((e) => e.payload as metering.UsageRecordedPayload)

@@ -5,6 +5,7 @@ export * from './random';
 export * from './registry';
 export * from './rejection';
 export * from './topics';
+export * from './progress';
 export * from './kafka-acls';
 export * as inventory from './inventory';
 export * as allocation from './allocation';

@@ -53,3 +53,4 @@ export {
 export { createEventLogSealMigration, createEventStoreMigration, eventStoreDdl } from './schema';
 export { createSchemaIfMissingSql, ident, Queryable } from './sql';
 export { DEFAULT_TRANSACTION_LIMITS, runInTransaction, TransactionLimits } from './transaction';
+export * from './watermark';

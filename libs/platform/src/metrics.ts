@@ -17,6 +17,9 @@ export class Metrics {
   readonly outboxPending: Gauge;
   readonly consumerLag: Gauge<'consumer' | 'topic' | 'partition'>;
   readonly commandDuration: Histogram<'command' | 'outcome'>;
+  /** Issue #22: how far each input (or the service's own output, input="own") is complete. */
+  readonly watermark: Gauge<'input'>;
+  readonly watermarkLag: Gauge<'input'>;
 
   constructor(@Inject(SERVICE_OPTIONS) options: ServiceOptions) {
     this.registry.setDefaultLabels({ service: options.service });
@@ -61,6 +64,18 @@ export class Metrics {
       help: 'Command handling time (decide + append), by command and outcome',
       labelNames: ['command', 'outcome'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.watermark = new Gauge({
+      name: 'fleetledger_watermark_timestamp_seconds',
+      help: 'Watermark of an input (input="own": what this service published): everything before it is complete',
+      labelNames: ['input'],
+      registers,
+    });
+    this.watermarkLag = new Gauge({
+      name: 'fleetledger_watermark_lag_seconds',
+      help: 'Wall clock minus the watermark of an input (input="own": of what this service published)',
+      labelNames: ['input'],
       registers,
     });
   }

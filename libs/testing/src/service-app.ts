@@ -36,6 +36,16 @@ export async function startTestService(
     ...testAuthEnv(options.service),
     // Tests call services many times a second as one caller; the limit itself has its own test.
     RATE_LIMIT_REQUESTS: '1000000',
+    // Issue #22: tests tell their stories at fixed instants in the past, so allocation's watermark follows
+    // its own decisions (and operators), not the wall clock, and moves only when asked (POST /progress/watermark)
+    // unless a test turns the heartbeat on; metering closes on the lateness alone unless a test asks for
+    // `METERING_PLACEMENT_WATERMARK: 'required'`. The watermark stories (test/completeness.e2e.spec.ts) do both;
+    // the others then see exactly the events their commands made.
+    ALLOCATION_WATERMARK_FOLLOWS_CLOCK: 'false',
+    ALLOCATION_WATERMARK_INTERVAL_MS: '0',
+    METERING_PLACEMENT_WATERMARK: 'ignored',
+    // Drafts are finalized by the tests (POST /invoices/finalize-due for the scheduler's stories), not a timer.
+    BILLING_AUTO_FINALIZE_INTERVAL_MS: '0',
     ...overrides.env,
   });
   const app = await createServiceApp(module, options);

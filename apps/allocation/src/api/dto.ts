@@ -57,3 +57,8 @@ export class ChangeRoutesDto extends createZodDto(
 export class PlaceDto extends createZodDto(allocation.placeRequestSchema) {}
 export class ReleaseDto extends createZodDto(z.object({ requestedAt: at })) {}
 export class WithdrawDto extends createZodDto(z.object({ requestedAt: at, reason: reason.optional() })) {}
+
+/** Issue #22: an operator declares the placement ledger complete until `to` (never in the future). */
+export class AdvanceWatermarkDto extends createZodDto(
+  z.object({ to: z.iso.datetime({ offset: true }), reason: reason.optional() }),
+) {}

@@ -28,7 +28,7 @@ export function releaseSteps(
  */
 export function* redriveSteps(state: AllocationState, change: StreamEvents, at: string): Steps {
   yield change;
-  yield* queueSteps(state, laterOf(at, state.ledgerAt));
+  yield* queueSteps(state, laterOf(laterOf(at, state.ledgerAt), state.watermarkAt));
 }
 
 function* thenQueue(first: StreamEvents, state: AllocationState, at: string): Steps {
@@ -73,5 +73,5 @@ export function runLeaseEnds(state: AllocationState, at: string, only?: Readonly
 /** Applies a change's events (quota, lease, routing), then re-drives the queue; returns the ledger's events. */
 export function redriveAfter(state: AllocationState, events: readonly NewEvent[], at: string): NewEvent[] {
   for (const event of events) evolve(state, event);
-  return runQueue(state, laterOf(at, state.ledgerAt));
+  return runQueue(state, laterOf(laterOf(at, state.ledgerAt), state.watermarkAt));
 }

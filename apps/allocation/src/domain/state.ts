@@ -63,6 +63,12 @@ export class AllocationState {
    * A ledger command stamped earlier is refused (`stale-command`): see `checkCommandTime`.
    */
   ledgerAt = '';
+  /**
+   * Allocation's published watermark (issue #22, domain/watermark.ts; ISO, '' before the first): every
+   * ledger event decided before it is published. The time-order rule refuses commands stamped behind
+   * it too (`checkCommandTime`), and nothing allocation decides on its own is dated before it.
+   */
+  watermarkAt = '';
 
   usageOf(tenantId: string, gpuClass: GpuClass, workloadClass: allocation.WorkloadClass): number {
     return this.usage.get(scopeKey(tenantId, gpuClass, workloadClass)) ?? 0;
@@ -164,6 +170,14 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
   if (at && (!state.ledgerAt || Date.parse(at) > Date.parse(state.ledgerAt)))
     state.ledgerAt = new Date(Date.parse(at)).toISOString();
   switch (event.type) {
+    case allocation.PartitionWatermarkAdvanced.type: {
+      // All partitions carry the same instant; the first marker of a batch moves it.
+      const at = (event.payload as allocation.PartitionWatermarkAdvancedPayload).watermark;
+      const ms = Date.parse(at);
+      if (!state.watermarkAt || ms > Date.parse(state.watermarkAt))
+        state.watermarkAt = new Date(ms).toISOString();
+      return;
+    }
     case allocation.LeaseSigned.type:
     case allocation.LeaseAmended.type: {
       const before = state.leases.get(event.payload.leaseId);

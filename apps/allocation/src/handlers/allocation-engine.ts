@@ -21,8 +21,11 @@ import {
 import { DataSource } from 'typeorm';
 import { Rejection, isRejection } from '../domain/rejection';
 import { AllocationState, evolve } from '../domain/state';
+import { laterOf } from '../domain/command-time';
 import { runEvictions, runQueue } from '../domain/ledger';
+import { reject } from '../domain/rejection';
 import { applySteps, StreamEvents } from '../domain/steps';
+import { WatermarkAdvance, watermarkEvents } from '../domain/watermark';
 import { fleetGpusProjection, INVENTORY_CONSUMER } from '../projections/fleet-gpus.projection';
 import { leasesProjection } from '../projections/leases.projection';
 import { placementsProjection } from '../projections/placements.projection';
@@ -281,7 +284,9 @@ export class AllocationEngine {
       try {
         evolve(this.state, envelope);
         await fleetGpusProjection.apply(tx, envelope, this.store.schema);
-        const at = envelope.occurredAt;
+        // Issue #22: an inventory event stamped behind the published watermark is acted on at the
+        // watermark (allocation learned of it then; the past that metering was told is complete stays so).
+        const at = laterOf(envelope.occurredAt, this.state.watermarkAt);
         const payload = envelope.payload as Record<string, unknown>;
         const gpuIds = Array.isArray(payload.gpuIds)
           ? (payload.gpuIds as string[])
@@ -298,6 +303,25 @@ export class AllocationEngine {
         this.stale = true;
         throw error;
       }
+    });
+  }
+
+  /**
+   * Issue #22: one watermark marker per partition (`streamIds[p]` is keyed to partition p), in the
+   * single-writer lane, so the markers follow every event decided before them in the log, the
+   * outbox and each partition. `decide` says where the watermark goes (null: it did not move, and
+   * nothing is written; the promise then rejects with `unchanged`).
+   */
+  advanceWatermark(
+    correlationId: string,
+    decide: (state: AllocationState) => WatermarkAdvance | Rejection | null,
+    streamIds: readonly string[],
+  ): Promise<EventEnvelope[]> {
+    return this.executeAcross(correlationId, (state) => {
+      const advance = decide(state);
+      if (advance === null) return reject('unchanged', 'the watermark did not move');
+      if (isRejection(advance)) return advance;
+      return watermarkEvents(advance, streamIds);
     });
   }
 

@@ -3,10 +3,17 @@ import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ActingTenant, Allow, CorrelationId } from '@fleetledger/platform';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
+import { AutoFinalizer } from '../handlers/auto-finalizer';
 import { InvoiceHandler } from '../handlers/invoice.handler';
 import { InvoiceQueries } from '../queries/invoice.queries';
 
-class FinalizeDto extends createZodDto(z.object({ finalizedAt: z.iso.datetime({ offset: true }) })) {}
+class FinalizeDto extends createZodDto(
+  z.object({
+    finalizedAt: z.iso.datetime({ offset: true }),
+    /** Issue #22: finalize an incomplete draft anyway, with a written reason (shown on the invoice and in the audit). */
+    force: z.object({ reason: z.string().trim().min(10).max(2000) }).optional(),
+  }),
+) {}
 class CreditNoteDto extends createZodDto(
   z.object({
     /** Positive amount to credit, in minor units, as a string of digits. */
@@ -36,6 +43,7 @@ export class InvoicesController {
   constructor(
     private readonly queries: InvoiceQueries,
     private readonly handler: InvoiceHandler,
+    private readonly autoFinalizer: AutoFinalizer,
   ) {}
 
   @Get()
@@ -66,15 +74,35 @@ export class InvoicesController {
   @Post(':invoiceId/finalize')
   @HttpCode(200)
   @Allow('finance')
-  @ApiOperation({ summary: 'freeze the draft under the next gap-free invoice number (finance)' })
+  @ApiOperation({
+    summary:
+      'freeze the draft under the next gap-free invoice number (finance); 409 period-incomplete names each missing input unless the period is complete and its grace elapsed, or `force.reason` says why anyway',
+  })
   async finalize(
     @ActingTenant() tenantId: string,
     @Param('invoiceId') invoiceId: string,
     @Body() body: FinalizeDto,
     @CorrelationId() correlationId: string,
   ) {
-    await this.handler.finalize(tenantId, invoiceId, body.finalizedAt, { correlationId });
+    await this.handler.finalize(
+      tenantId,
+      invoiceId,
+      body.finalizedAt,
+      { correlationId },
+      { forceReason: body.force?.reason },
+    );
     return this.queries.get(tenantId, invoiceId);
+  }
+
+  @Post('finalize-due')
+  @HttpCode(200)
+  @Allow('finance', 'operator', 'service')
+  @ApiOperation({
+    summary:
+      'finalize now every complete draft whose grace has ended (what the scheduler does every BILLING_AUTO_FINALIZE_INTERVAL_MS); lists what still waits and why',
+  })
+  async finalizeDue() {
+    return { outcomes: await this.autoFinalizer.finalizeDue(Date.now()) };
   }
 
   @Post(':invoiceId/credit-notes')

@@ -1,4 +1,5 @@
 import type { billing } from '@fleetledger/contracts';
+import { Completeness, incompleteDetail } from './completeness';
 import {
   ClassOutage,
   composeInvoiceLines,
@@ -176,7 +177,19 @@ export interface RateChargesCommand {
 
 export type InvoiceCommand =
   | RateChargesCommand
-  | { kind: 'finalize'; invoiceNumber: number; finalizedAt: string; context: BillingContext }
+  | {
+      kind: 'finalize';
+      invoiceNumber: number;
+      finalizedAt: string;
+      context: BillingContext;
+      /**
+       * Issue #22: how complete the period's inputs are (domain/completeness.ts). Absent: not checked
+       * (replays and benchmarks of decisions already made).
+       */
+      completeness?: Completeness;
+      /** Finance forces an incomplete draft final: the written reason, recorded in the event. */
+      forceReason?: string;
+    }
   /** Month close: a draft for a month a commitment is owed in, whether or not usage opened one. */
   | { kind: 'open'; invoiceId: string; tenantId: string; period: string; currency: Currency }
   | {
@@ -204,6 +217,7 @@ export type InvoiceRejectionReason =
   | 'correction-raises-invoice'
   | 'credit-not-positive'
   | 'credit-exceeds-invoice'
+  | 'period-incomplete'
   | CompositionRejection['reason'];
 
 export type InvoiceRejection = { kind: 'rejected'; reason: InvoiceRejectionReason; detail: string };
@@ -301,6 +315,15 @@ function decideFinalize(
       detail: `invoice ${state.invoiceId} is already final as #${state.finalized.invoiceNumber}`,
     };
   }
+  // Issue #22: final only when every input has passed the period end and the grace has elapsed, or
+  // forced by finance with a written reason.
+  const completeness = command.completeness;
+  if (completeness && !completeness.finalizable && !command.forceReason)
+    return {
+      kind: 'rejected',
+      reason: 'period-incomplete',
+      detail: incompleteDetail(state.invoiceId, completeness),
+    };
   const composition = compose(state, [...state.charges.values()], command.context);
   if (composition.kind === 'rejected') return composition;
   const { invoiceId } = state;
@@ -333,6 +356,19 @@ function decideFinalize(
       totalMinor: composition.totalMinor.toString(),
       finalizedAt: command.finalizedAt,
       leaseEventIds: leaseEventIdsOf(composition.lines, command.context),
+      ...(completeness
+        ? {
+            completeness: {
+              coveredUntil: completeness.coveredUntil,
+              complete: completeness.complete,
+              missing: completeness.missing.map(({ input, reason, detail }) => ({ input, reason, detail })),
+            },
+          }
+        : {}),
+      // A reason given for a draft that needed none is not a forced finalization.
+      ...(command.forceReason && completeness && !completeness.finalizable
+        ? { forcedReason: command.forceReason }
+        : {}),
     },
   });
   return events;

@@ -9,6 +9,7 @@ import {
   NewInvoiceEvent,
 } from './invoice';
 import { composeInvoiceLines } from './invoice-lines';
+import { periodCompleteness } from './completeness';
 import { lease, usageCorrected, usageRecorded, usdPlan } from '../../test/fixtures';
 
 const plan = usdPlan();
@@ -436,5 +437,66 @@ describe('rating a batch of charges', () => {
       charges: [...charges, ...charges],
     });
     expect(events.map((event) => event.type)).toEqual(['billing.InvoiceDrafted', 'billing.ChargeRated']);
+  });
+});
+
+describe('issue #22: finalization waits for a complete period', () => {
+  const incomplete = periodCompleteness({
+    period: '2026-11',
+    nowMs: at('2026-12-01T05:00:00Z'),
+    meteringWatermarkMs: at('2026-11-30T20:00:00Z'),
+    pendingHolds: 0,
+    graceMs: 3_600_000,
+  });
+  const complete = periodCompleteness({
+    period: '2026-11',
+    nowMs: at('2026-12-01T05:00:00Z'),
+    meteringWatermarkMs: at('2026-12-01T04:00:00Z'),
+    pendingHolds: 0,
+    graceMs: 3_600_000,
+  });
+  const finalize = {
+    kind: 'finalize' as const,
+    invoiceNumber: 7,
+    finalizedAt: '2026-12-01T05:00:00.000Z',
+    context,
+  };
+
+  it('refuses an incomplete draft with period-incomplete naming the lagging input', () => {
+    const result = decideInvoice(draftWith(exampleCharges), { ...finalize, completeness: incomplete });
+    expect(Array.isArray(result)).toBe(false);
+    expect(result).toMatchObject({ reason: 'period-incomplete' });
+    expect((result as { detail: string }).detail).toMatch(
+      /metering: metering has closed usage before 2026-11-30T20:00/,
+    );
+  });
+
+  it('finalizes a complete draft, recording how complete it was; no forced reason', () => {
+    const events = decided(draftWith(exampleCharges), { ...finalize, completeness: complete });
+    const final = events.find((e) => e.type === 'billing.InvoiceFinalized')!.payload as {
+      completeness: unknown;
+      forcedReason?: string;
+    };
+    expect(final.completeness).toEqual({
+      coveredUntil: '2026-12-01T00:00:00.000Z',
+      complete: true,
+      missing: [],
+    });
+    expect(final.forcedReason).toBeUndefined();
+  });
+
+  it('forces an incomplete draft only with a written reason, which the event keeps with what was missing', () => {
+    const events = decided(draftWith(exampleCharges), {
+      ...finalize,
+      completeness: incomplete,
+      forceReason: 'customer contract requires the invoice on the 1st; metering outage acknowledged',
+    });
+    const final = events.find((e) => e.type === 'billing.InvoiceFinalized')!.payload as {
+      completeness: { complete: boolean; missing: { reason: string }[] };
+      forcedReason?: string;
+    };
+    expect(final.forcedReason).toMatch(/metering outage acknowledged/);
+    expect(final.completeness.complete).toBe(false);
+    expect(final.completeness.missing.map((m) => m.reason)).toEqual(['metering-behind']);
   });
 });

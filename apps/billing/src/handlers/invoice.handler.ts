@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { HttpStatus, Injectable, Optional } from '@nestjs/common';
+import { ServiceError } from '@fleetledger/platform';
 import { EventEnvelope, NewEvent } from '@fleetledger/contracts';
 import {
   Queryable,
@@ -11,6 +12,7 @@ import { billingError } from '../billing-errors';
 import { decideInvoice, InvoiceRejection, nextCreditNoteId } from '../domain/invoice';
 import { periodOf } from '../domain/periods';
 import { ChargeRated, invoiceIdFor } from '../domain/rating';
+import { CompletenessQueries } from '../queries/completeness.queries';
 import { AppendMeta, BillingStore, invoiceStreamId } from './billing-store';
 
 export type SettleOutcome = 'credited' | 'already-settled' | 'absorbed' | 'billed-on-open-invoice';
@@ -21,6 +23,8 @@ export class InvoiceHandler {
   constructor(
     private readonly dataSource: DataSource,
     private readonly billing: BillingStore,
+    /** Issue #22: without it (benchmarks of the decision path) finalization does not check completeness. */
+    @Optional() private readonly completeness?: CompletenessQueries,
   ) {}
 
   /** Inside the caller's transaction. Returns the rejection when the invoice is already final. */
@@ -89,24 +93,45 @@ export class InvoiceHandler {
     return this.billing.append(tx, appends, groups[0].meta);
   }
 
+  /**
+   * Finalizes a draft under the next gap-free number. Issue #22: only when its period is complete and
+   * the grace has elapsed (409 `period-incomplete` naming each missing input), unless `forceReason`
+   * says in writing why finance finalizes it anyway. `nowMs` is the wall clock the period and grace are
+   * judged against.
+   */
   async finalize(
     tenantId: string,
     invoiceId: string,
     finalizedAt: string,
     meta: AppendMeta,
+    options: { forceReason?: string; nowMs?: number } = {},
   ): Promise<EventEnvelope[]> {
     return this.retryingOnConflict(async (tx) => {
       const { state, version } = await this.billing.loadInvoice(tx, invoiceId);
       if (state.status === 'none' || state.tenantId !== tenantId)
         throw billingError({ reason: 'invoice-not-found', detail: `no invoice ${invoiceId}` });
       const context = await this.billing.context(tx, tenantId, { invoiceId, period: state.period });
+      const completeness =
+        state.status === 'draft'
+          ? await this.completeness?.of(tx, tenantId, state.period, options.nowMs ?? Date.now())
+          : undefined;
       const claim = await this.billing.claimNumber(tx, 'invoice', invoiceId, finalizedAt);
       const decision = decideInvoice(state, {
         kind: 'finalize',
         invoiceNumber: claim.number,
         finalizedAt,
         context,
+        completeness,
+        forceReason: options.forceReason,
       });
+      if (!Array.isArray(decision) && decision.reason === 'period-incomplete' && completeness)
+        // The body names each missing input (details.missing), so a caller can tell what to wait for.
+        throw new ServiceError(decision.reason, decision.detail, HttpStatus.CONFLICT, {
+          coveredUntil: completeness.coveredUntil,
+          complete: completeness.complete,
+          finalizableFrom: completeness.finalizableFrom,
+          missing: completeness.missing,
+        });
       if (!Array.isArray(decision)) throw billingError(decision);
       const events = decision.map((event) => ({ ...event, occurredAt: finalizedAt }));
       return this.billing.append(

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { EventEnvelope, isEvent, metering } from '@fleetledger/contracts';
+import { eventGuard, EventEnvelope, EventOf, isEvent, metering } from '@fleetledger/contracts';
 import { Queryable } from '@fleetledger/eventstore';
 import { ServiceError } from '@fleetledger/platform';
 import { LeaseTerms, ratePlanIdAt } from '../domain/leases';
@@ -10,10 +10,16 @@ import { AppendMeta, BillingStore } from './billing-store';
 import { InvoiceHandler } from './invoice.handler';
 
 export { LEASE_EVENT_TYPES };
-export const USAGE_EVENT_TYPES = new Set<string>([metering.UsageRecorded.type, metering.UsageCorrected.type]);
+export const USAGE_EVENT_TYPES = new Set<string>([
+  metering.UsageRecorded.type,
+  metering.UsageCorrected.type,
+  // Issue #22: metering's watermark, in the same partitions as the usage it covers.
+  metering.UsageWindowsClosed.type,
+]);
 
 /** A consumed usage event (metering's UsageRecorded or UsageCorrected), narrowed by its type. */
-type UsageEvent = EventEnvelope & metering.MeteringEvent;
+const isUsageEvent = eventGuard([metering.UsageRecorded, metering.UsageCorrected]);
+type UsageEvent = EventEnvelope & EventOf<typeof metering.UsageRecorded | typeof metering.UsageCorrected>;
 type UsageRecordedEvent = EventEnvelope & {
   type: typeof metering.UsageRecorded.type;
   payload: metering.UsageRecordedPayload;
@@ -35,7 +41,8 @@ export class UsageRater {
 
   async handle(event: EventEnvelope, tx: Queryable): Promise<void> {
     if (LEASE_EVENT_TYPES.has(event.type)) return this.applyLeaseEvent(event, tx);
-    if (metering.isMeteringEvent(event)) return this.rate(event, tx);
+    if (isUsageEvent(event)) return this.rate(event, tx);
+    if (isEvent(metering.UsageWindowsClosed, event)) return this.recordMeteringWatermark(event, tx);
   }
 
   /**
@@ -55,6 +62,26 @@ export class UsageRater {
       await this.handle(event, tx);
     }
     await this.rateRecords(run, tx);
+  }
+
+  /**
+   * Issue #22: metering closed every hour before `closedBefore` and published it after those records on
+   * this partition; every record before it on this partition is rated (or held) by now, in this same
+   * inbox transaction or an earlier one. Never moves back.
+   */
+  private async recordMeteringWatermark(
+    event: EventEnvelope & { payload: metering.UsageWindowsClosedPayload },
+    tx: Queryable,
+  ): Promise<void> {
+    const mark = event.payload;
+    await tx.query(
+      `INSERT INTO billing.input_watermarks (input, partition, partitions, watermark, event_id)
+       VALUES ('metering', $1, $2, $3, $4)
+       ON CONFLICT (input, partition) DO UPDATE SET
+         partitions = EXCLUDED.partitions, watermark = EXCLUDED.watermark, event_id = EXCLUDED.event_id
+       WHERE billing.input_watermarks.watermark < EXCLUDED.watermark`,
+      [mark.partition, mark.partitions, mark.closedBefore, event.eventId],
+    );
   }
 
   private async rateRecords(events: readonly UsageRecordedEvent[], tx: Queryable): Promise<void> {
@@ -223,7 +250,7 @@ export class UsageRater {
     for (const { envelope } of rows) {
       await tx.query(`DELETE FROM billing.usage_holds WHERE event_id = $1`, [envelope.eventId]);
       // Only usage is ever held (hold takes a UsageEvent).
-      if (metering.isMeteringEvent(envelope)) await this.rate(envelope, tx);
+      if (isUsageEvent(envelope)) await this.rate(envelope, tx);
     }
   }
 }

@@ -53,8 +53,16 @@ export const invoicesProjection: Projection = {
       case 'billing.InvoiceFinalized': {
         const invoice = event.payload;
         await tx.query(
-          `UPDATE ${s}.invoices SET status = 'finalized', invoice_number = $2, total_minor = $3, finalized_at = $4 WHERE invoice_id = $1`,
-          [invoice.invoiceId, invoice.invoiceNumber, invoice.totalMinor, invoice.finalizedAt],
+          `UPDATE ${s}.invoices SET status = 'finalized', invoice_number = $2, total_minor = $3, finalized_at = $4,
+                  forced_reason = $5, completeness = $6 WHERE invoice_id = $1`,
+          [
+            invoice.invoiceId,
+            invoice.invoiceNumber,
+            invoice.totalMinor,
+            invoice.finalizedAt,
+            invoice.forcedReason ?? null,
+            invoice.completeness ? JSON.stringify(invoice.completeness) : null,
+          ],
         );
         await insertLines(tx, s, invoice.invoiceId, invoice.invoiceId, invoice.lines);
         return;

@@ -27,11 +27,15 @@ export class BillingContextReader {
   async draftPreview(
     tx: Queryable,
     invoice: { invoiceId: string; tenantId: string; period: string },
+    /** Issue #22: only usage of hours that start before this instant (the draft's `coveredUntil`). */
+    usageBefore?: string,
   ): Promise<InvoiceLine[]> {
-    const charges = await tx.query<{ charge: billing.ChargeRatedPayload }[]>(
+    const rated = await tx.query<{ charge: billing.ChargeRatedPayload }[]>(
       `SELECT charge FROM ${this.s}.charges WHERE invoice_id = $1`,
       [invoice.invoiceId],
     );
+    const beforeMs = usageBefore === undefined ? Number.POSITIVE_INFINITY : Date.parse(usageBefore);
+    const charges = rated.filter((c) => Date.parse(c.charge.usageHourStart) < beforeMs);
     const context = await this.context(tx, invoice.tenantId, invoice);
     const composition = composeInvoiceLines({
       period: invoice.period,

@@ -3,6 +3,8 @@ import type { billing } from '@fleetledger/contracts';
 import { DataSource } from 'typeorm';
 import { billingError } from '../billing-errors';
 import { BillingStore } from '../handlers/billing-store';
+import { Completeness } from '../domain/completeness';
+import { CompletenessQueries } from './completeness.queries';
 import { FLEET_HEALTH_CONSUMER } from '../api/fleet-health.consumer';
 import { USAGE_CONSUMER } from '../api/usage.consumer';
 import { ident, readInbox } from '@fleetledger/eventstore';
@@ -20,6 +22,8 @@ interface InvoiceRow {
   invoice_number: number | null;
   total_minor: string | null;
   finalized_at: Date | null;
+  forced_reason: string | null;
+  completeness: { coveredUntil: string; complete: boolean; missing: unknown[] } | null;
 }
 
 interface LineRow {
@@ -43,6 +47,7 @@ export class InvoiceQueries {
   constructor(
     private readonly dataSource: DataSource,
     private readonly billing: BillingStore,
+    private readonly completeness: CompletenessQueries,
   ) {}
 
   async list(tenantId: string, period?: string) {
@@ -55,20 +60,27 @@ export class InvoiceQueries {
     for (const row of rows) {
       const header = this.header(row);
       if (header.totalMinor !== null) invoices.push(header);
-      else
+      else {
+        const completeness = await this.draftCompleteness(row);
         invoices.push({
           ...header,
-          totalMinor: (await this.draftLines(row))
+          totalMinor: (await this.draftLines(row, completeness))
             .reduce((sum, line) => sum + BigInt(line.amountMinor), 0n)
             .toString(),
+          ...completenessView(completeness),
         });
+      }
     }
     return invoices;
   }
 
   async get(tenantId: string, invoiceId: string) {
     const row = await this.invoiceRow(tenantId, invoiceId);
-    const lines = row.status === 'finalized' ? await this.storedLines(invoiceId) : await this.draftLines(row);
+    const completeness = row.status === 'draft' ? await this.draftCompleteness(row) : undefined;
+    const lines =
+      row.status === 'finalized'
+        ? await this.storedLines(invoiceId)
+        : await this.draftLines(row, completeness);
     const creditNotes = await this.dataSource.query<
       {
         credit_note_id: string;
@@ -93,7 +105,13 @@ export class InvoiceQueries {
     // A draft's total is the preview's: what finalizing now would bill.
     const totalMinor =
       header.totalMinor ?? lines.reduce((sum, line) => sum + BigInt(line.amountMinor), 0n).toString();
-    return { ...header, totalMinor, lines, creditNotes: notes };
+    return {
+      ...header,
+      totalMinor,
+      ...(completeness ? completenessView(completeness) : {}),
+      lines,
+      creditNotes: notes,
+    };
   }
 
   /** The events an invoice line's amount came from, as they were consumed or appended. */
@@ -138,6 +156,15 @@ export class InvoiceQueries {
       invoiceNumber: row.invoice_number,
       totalMinor: row.total_minor === null ? null : String(row.total_minor),
       finalizedAt: row.finalized_at?.toISOString() ?? null,
+      // Issue #22: a finalized invoice shows how complete its inputs were and, when forced, why.
+      ...(row.status === 'finalized'
+        ? {
+            forcedReason: row.forced_reason,
+            coveredUntil: row.completeness?.coveredUntil ?? null,
+            complete: row.completeness?.complete ?? null,
+            missing: row.completeness?.missing ?? [],
+          }
+        : {}),
     };
   }
 
@@ -161,12 +188,30 @@ export class InvoiceQueries {
     }));
   }
 
-  /** A draft's lines are a preview, computed the way finalizing will compute them. */
-  private draftLines(row: InvoiceRow): Promise<billing.InvoiceLine[]> {
-    return this.billing.reader.draftPreview(this.dataSource, {
-      invoiceId: row.invoice_id,
-      tenantId: row.tenant_id,
-      period: row.period,
-    });
+  /**
+   * A draft's lines are a preview, computed the way finalizing will compute them, from usage of the
+   * hours before `coveredUntil` only (issue #22): a draft never shows an hour its inputs have not completed.
+   */
+  private draftLines(row: InvoiceRow, completeness?: Completeness): Promise<billing.InvoiceLine[]> {
+    return this.billing.reader.draftPreview(
+      this.dataSource,
+      { invoiceId: row.invoice_id, tenantId: row.tenant_id, period: row.period },
+      completeness?.coveredUntil,
+    );
   }
+
+  private draftCompleteness(row: InvoiceRow): Promise<Completeness> {
+    return this.completeness.of(this.dataSource, row.tenant_id, row.period, Date.now());
+  }
+}
+
+/** What a draft shows of its completeness (issue #22). */
+function completenessView(completeness: Completeness) {
+  return {
+    coveredUntil: completeness.coveredUntil,
+    complete: completeness.complete,
+    finalizable: completeness.finalizable,
+    finalizableFrom: completeness.finalizableFrom,
+    missing: completeness.missing,
+  };
 }

@@ -24,7 +24,9 @@ export class PlacementsConsumer implements OnModuleInit {
     this.messaging.registerConsumer({
       name: PLACEMENTS_CONSUMER,
       topics: [Topics.allocationEvents],
-      accepts: (type) => PLACEMENT_TYPES.has(type),
+      // Allocation's watermarks (issue #22) travel in the same partitions, so this consumer (not another
+      // group) must take them: handling a marker then proves every placement before it was handled.
+      accepts: (type) => PLACEMENT_TYPES.has(type) || type === allocation.PartitionWatermarkAdvanced.type,
       handle: (event, tx) => this.placements.handle(event, tx),
     });
   }

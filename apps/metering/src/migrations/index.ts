@@ -6,6 +6,7 @@ import { FleetCapacity1764000000400 } from './1764000000400-fleet-capacity';
 import { SampleIndexLocality1764000000500 } from './1764000000500-sample-index-locality';
 import { AppendOnlySampleIndexes1764000000600 } from './1764000000600-append-only-sample-indexes';
 import { SealEventLogMetering1765000000000 } from './1765000000000-seal-event-log';
+import { InputWatermarks1766100000000 } from './1766100000000-input-watermarks';
 
 /** Every migration of the metering schema, oldest first. Never edit one that has shipped: add a new one. */
 export const meteringMigrations = [
@@ -17,4 +18,5 @@ export const meteringMigrations = [
   SampleIndexLocality1764000000500,
   AppendOnlySampleIndexes1764000000600,
   SealEventLogMetering1765000000000,
+  InputWatermarks1766100000000,
 ];

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { EventEnvelope } from '@fleetledger/contracts';
+import { allocation, EventEnvelope } from '@fleetledger/contracts';
 import { Queryable } from '@fleetledger/eventstore';
 import {
   AttributionIndex,
@@ -26,8 +26,10 @@ import {
  */
 @Injectable()
 export class PlacementsHandler {
-  // Registered as consumer `metering-placements` by api/placements.consumer.ts.
+  // Registered as consumer `metering-placements` by api/placements.consumer.ts (placements and allocation's watermarks).
   async handle(event: EventEnvelope, tx: Queryable): Promise<void> {
+    if (event.type === allocation.PartitionWatermarkAdvanced.type)
+      return recordWatermark(tx, 'placements', event);
     const fact = placementFactFrom(event);
     if (!fact) return;
     // Exclusive: waits for ingestion batches in flight (they hold it FOR SHARE), and holds new ones off.
@@ -238,4 +240,21 @@ export function changedRange(
 /** An instant for Postgres; an open end is 'infinity'. */
 function timestamp(ms: number): string {
   return Number.isFinite(ms) ? new Date(ms).toISOString() : 'infinity';
+}
+
+/**
+ * Issue #22: the latest watermark handled from one partition of an input (never moves back: a
+ * redelivered older marker changes nothing).
+ */
+async function recordWatermark(tx: Queryable, input: string, event: EventEnvelope): Promise<void> {
+  const mark = event.payload as allocation.PartitionWatermarkAdvancedPayload;
+  await tx.query(
+    `INSERT INTO metering.input_watermarks (input, topic, partition, partitions, watermark, source, event_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (input, partition) DO UPDATE SET
+       topic = EXCLUDED.topic, partitions = EXCLUDED.partitions, watermark = EXCLUDED.watermark,
+       source = EXCLUDED.source, event_id = EXCLUDED.event_id
+     WHERE metering.input_watermarks.watermark < EXCLUDED.watermark`,
+    [input, mark.topic, mark.partition, mark.partitions, mark.watermark, mark.source, event.eventId],
+  );
 }

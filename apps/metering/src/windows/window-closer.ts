@@ -11,17 +11,28 @@ import {
   UsageCorrected,
   UsageRecorded,
   usageRecordStreamId,
+  UsageWindowsClosed,
+  UsageWindowsClosedPayload,
 } from '@fleetledger/contracts/metering';
-import { applyAll, EventStore, Queryable, runInTransaction, StreamAppend } from '@fleetledger/eventstore';
-import { Messaging, Metrics, runAs } from '@fleetledger/platform';
+import {
+  applyAll,
+  EventStore,
+  partitionStreamIds,
+  Queryable,
+  runInTransaction,
+  StreamAppend,
+  topicPartitionCount,
+} from '@fleetledger/eventstore';
+import { KAFKA, Messaging, Metrics, runAs } from '@fleetledger/platform';
+import { Kafka } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { v5 as uuidv5 } from 'uuid';
 import { allocatedGpuMs, PlacementInterval } from '../domain/attribution';
+import { CloseLimit, closeBound, inputWatermarkMs, lateByMs } from '../domain/closing';
 import { hourStartOf, HOUR_MS } from '../domain/quantities';
 import {
   buildUsageRecorded,
   decideCorrection,
-  dueBeforeMs,
   RecordTotals,
   totalsOf,
   WindowKey,
@@ -51,14 +62,20 @@ interface WindowRow {
     energyMilliWh: number;
     sampleCount: number;
     digest: string;
+    /** When the window was closed (ms; absent on windows closed before issue #22). */
+    closedAtMs?: number;
   } | null;
   corrections: number;
 }
 
 export interface CloseResult {
-  closedBefore: string;
+  /** null: nothing has ever closed (an input has no watermark yet). */
+  closedBefore: string | null;
   recorded: number;
   corrected: number;
+  /** What held the bound (issue #22), and each input's watermark as seen. */
+  limitedBy: CloseLimit;
+  inputs: UsageWindowsClosedPayload['inputs'];
 }
 
 /**
@@ -80,7 +97,21 @@ export class WindowCloser implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly messaging: Messaging,
     private readonly metrics: Metrics,
     @Inject(METERING_ENV) private readonly env: MeteringEnv,
+    @Inject(KAFKA) private readonly kafka: Kafka,
   ) {}
+
+  /** Stream ids keyed to each partition of metering's events topic (its progress markers), read once. */
+  private progressStreams?: Promise<string[]>;
+  private progressStreamIds(): Promise<string[]> {
+    this.progressStreams ??= topicPartitionCount(this.kafka, this.messaging.eventsTopic).then(
+      (partitions) => partitionStreamIds('metering', partitions),
+      (error: Error) => {
+        this.progressStreams = undefined;
+        throw error;
+      },
+    );
+    return this.progressStreams;
+  }
 
   onApplicationBootstrap(): void {
     if (this.env.METERING_CLOSE_INTERVAL_MS <= 0) return;
@@ -109,26 +140,57 @@ export class WindowCloser implements OnApplicationBootstrap, BeforeApplicationSh
     asOfMs: number,
     correlationId = `metering-close-${new Date(asOfMs).toISOString()}`,
   ): Promise<CloseResult> {
+    const progressStreams = await this.progressStreamIds();
     return runInTransaction(this.dataSource, async (tx) => {
       await tx.query(`SELECT version FROM metering.attribution_head WHERE id = 1 FOR SHARE`);
-      const [progress] = await tx.query<{ closed_before: Date | null }[]>(
-        `SELECT closed_before FROM metering.close_progress WHERE id = 1 FOR UPDATE`,
+      const [progress] = await tx.query<{ closed_before: Date | null; progress_version: number }[]>(
+        `SELECT closed_before, progress_version FROM metering.close_progress WHERE id = 1 FOR UPDATE`,
       );
-      const dueBefore = dueBeforeMs(this.env.METERING_LATENESS_MS, asOfMs);
+      // Issue #22: the hour closes on min(wall clock - lateness, the placements' watermark).
+      const marks = await tx.query<{ partition: number; partitions: number; watermark: Date }[]>(
+        `SELECT partition, partitions, watermark FROM metering.input_watermarks WHERE input = 'placements'`,
+      );
+      const placementsMs = inputWatermarkMs(
+        marks.map((m) => ({
+          partition: m.partition,
+          partitions: m.partitions,
+          watermarkMs: m.watermark.getTime(),
+        })),
+      );
+      const bound = closeBound(asOfMs, this.env.METERING_LATENESS_MS, [
+        {
+          input: 'placements',
+          required: this.env.METERING_PLACEMENT_WATERMARK === 'required',
+          watermarkMs: placementsMs,
+        },
+      ]);
+      const inputs: UsageWindowsClosedPayload['inputs'] = [
+        {
+          input: 'placements',
+          watermark: placementsMs === null ? null : new Date(placementsMs).toISOString(),
+          lagMs: placementsMs === null ? null : asOfMs - placementsMs,
+        },
+      ];
+      const dueBefore = Number.isFinite(bound.dueBeforeMs) ? bound.dueBeforeMs : undefined;
       const closedBefore = progress.closed_before?.getTime();
-      if (closedBefore === undefined || dueBefore > closedBefore)
+      if (dueBefore !== undefined && (closedBefore === undefined || dueBefore > closedBefore))
         await this.createAllocatedWindows(tx, closedBefore, dueBefore);
 
       const windows = await tx.query<WindowRow[]>(
         `SELECT window_id, lease_id, tenant_id, gpu_class, hour_start, busy_ms, energy_mj, sample_count, digest::text AS digest,
                 status, published, corrections
-           FROM metering.usage_windows WHERE (status = 'open' AND hour_start < $1) OR dirty
+           FROM metering.usage_windows WHERE (status = 'open' AND hour_start < $1::timestamptz) OR dirty
           ORDER BY window_id FOR UPDATE`,
-        [new Date(dueBefore).toISOString()],
+        [dueBefore === undefined ? null : new Date(dueBefore).toISOString()],
       );
       const intervals = await this.intervalsFor(tx, windows);
       const appends: StreamAppend[] = [];
-      const updates: { windowId: number; published: RecordTotals; corrections: number }[] = [];
+      const updates: {
+        windowId: number;
+        published: RecordTotals;
+        corrections: number;
+        closedAtMs: number | undefined;
+      }[] = [];
       let recorded = 0;
       let corrected = 0;
       for (const row of windows) {
@@ -161,12 +223,20 @@ export class WindowCloser implements OnApplicationBootstrap, BeforeApplicationSh
               ),
             ],
           });
-          updates.push({ windowId: Number(row.window_id), published: totals, corrections: 0 });
+          updates.push({
+            windowId: Number(row.window_id),
+            published: totals,
+            corrections: 0,
+            closedAtMs: asOfMs,
+          });
           recorded += 1;
           continue;
         }
         const published = { ...row.published!, digest: BigInt(row.published!.digest) };
-        const correction = decideCorrection(key, published, totals, row.corrections + 1, asOfMs, eventIds);
+        const decided = decideCorrection(key, published, totals, row.corrections + 1, asOfMs, eventIds);
+        // Issue #22: a correction says which input was late (its reason) and by how much.
+        const late = lateByMs(row.published!.closedAtMs, asOfMs);
+        const correction = decided && (late === undefined ? decided : { ...decided, lateByMs: late });
         if (correction) {
           appends.push({
             streamId: usageRecordStreamId(correction.usageRecordId),
@@ -186,9 +256,39 @@ export class WindowCloser implements OnApplicationBootstrap, BeforeApplicationSh
           windowId: Number(row.window_id),
           published: totals,
           corrections: row.corrections + (correction ? 1 : 0),
+          closedAtMs: row.published!.closedAtMs,
         });
       }
 
+      // Issue #22: metering's own progress, one marker per partition, after the records it covers (same
+      // append, later positions, so the relay publishes each marker after them on its partition).
+      const newClosedBefore =
+        dueBefore === undefined ? closedBefore : Math.max(closedBefore ?? dueBefore, dueBefore);
+      if (newClosedBefore !== undefined && newClosedBefore !== closedBefore) {
+        progressStreams.forEach((streamId, partition) => {
+          const payload: UsageWindowsClosedPayload = {
+            partition,
+            partitions: progressStreams.length,
+            closedBefore: new Date(newClosedBefore).toISOString(),
+            previousClosedBefore: closedBefore === undefined ? null : new Date(closedBefore).toISOString(),
+            limitedBy: bound.limitedBy,
+            inputs,
+            closedAt: new Date(asOfMs).toISOString(),
+          };
+          appends.push({
+            streamId,
+            expectedVersion: progress.progress_version,
+            events: [
+              newEvent(
+                UsageWindowsClosed,
+                payload,
+                payload.closedAt,
+                uuidv5(`${streamId}|${payload.closedBefore}`, EVENT_ID_NAMESPACE),
+              ),
+            ],
+          });
+        });
+      }
       const appended = await this.store.appendToStreams(tx, appends, {
         correlationId,
         topic: this.messaging.eventsTopic,
@@ -201,17 +301,47 @@ export class WindowCloser implements OnApplicationBootstrap, BeforeApplicationSh
              FROM unnest($1::bigint[], $2::jsonb[], $3::int[]) AS u(window_id, published, corrections) WHERE w.window_id = u.window_id`,
           [
             updates.map((u) => u.windowId),
-            updates.map((u) => JSON.stringify({ ...u.published, digest: u.published.digest.toString() })),
+            updates.map((u) =>
+              JSON.stringify({
+                ...u.published,
+                digest: u.published.digest.toString(),
+                closedAtMs: u.closedAtMs,
+              }),
+            ),
             updates.map((u) => u.corrections),
           ],
         );
       }
-      const newClosedBefore = Math.max(closedBefore ?? dueBefore, dueBefore);
-      await tx.query(`UPDATE metering.close_progress SET closed_before = $1 WHERE id = 1`, [
-        new Date(newClosedBefore).toISOString(),
-      ]);
-      return { closedBefore: new Date(newClosedBefore).toISOString(), recorded, corrected };
+      if (newClosedBefore !== undefined && newClosedBefore !== closedBefore)
+        await tx.query(
+          `UPDATE metering.close_progress SET closed_before = $1, progress_version = progress_version + 1 WHERE id = 1`,
+          [new Date(newClosedBefore).toISOString()],
+        );
+      this.refreshGauges(asOfMs, placementsMs, newClosedBefore);
+      return {
+        closedBefore: newClosedBefore === undefined ? null : new Date(newClosedBefore).toISOString(),
+        recorded,
+        corrected,
+        limitedBy: bound.limitedBy,
+        inputs,
+      };
     });
+  }
+
+  /** Issue #22: each input's watermark and metering's own (closed-before), with their lag, as gauges. */
+  private refreshGauges(
+    nowMs: number,
+    placementsMs: number | null,
+    closedBeforeMs: number | undefined,
+  ): void {
+    if (placementsMs !== null) {
+      this.metrics.watermark.set({ input: 'placements' }, placementsMs / 1000);
+      this.metrics.watermarkLag.set({ input: 'placements' }, (nowMs - placementsMs) / 1000);
+    }
+    if (closedBeforeMs !== undefined) {
+      this.metrics.watermark.set({ input: 'own' }, closedBeforeMs / 1000);
+      this.metrics.watermarkLag.set({ input: 'own' }, (nowMs - closedBeforeMs) / 1000);
+    }
   }
 
   /** Allocated time is metered even without samples: every hour a placement covers gets a window. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineEvent, EventOf, eventGuard, PayloadOf } from '../event-definition';
 import { gpuClasses, gpuClassSchema } from '../inventory/fleet';
+import { watermarkPayloadSchema } from '../progress';
 
 /**
  * Allocation contracts: leases, quotas, routing policy and the workload lifecycle.
@@ -299,6 +300,17 @@ export const WorkloadEvicted = defineEvent({
   }),
 });
 
+/**
+ * Allocation's progress on one partition of its events topic (issue #22, libs/contracts/src/progress.ts):
+ * every placement-ledger event with a decision time before `watermark` is already published, and
+ * allocation refuses any ledger command stamped before it (`stale-command`). Stream
+ * `allocation-watermark-p<partition>[-<n>]`, whose key Kafka routes to that partition.
+ */
+export const PartitionWatermarkAdvanced = defineEvent({
+  type: 'allocation.PartitionWatermarkAdvanced',
+  schema: watermarkPayloadSchema,
+});
+
 export type LeaseSignedPayload = PayloadOf<typeof LeaseSigned>;
 export type LeaseActivatedPayload = PayloadOf<typeof LeaseActivated>;
 export type LeaseAmendedPayload = PayloadOf<typeof LeaseAmended>;
@@ -314,6 +326,7 @@ export type WorkloadReleasedPayload = PayloadOf<typeof WorkloadReleased>;
 export type WorkloadPreemptedPayload = PayloadOf<typeof WorkloadPreempted>;
 export type WorkloadEvictedPayload = PayloadOf<typeof WorkloadEvicted>;
 export type WorkloadWithdrawnPayload = PayloadOf<typeof WorkloadWithdrawn>;
+export type PartitionWatermarkAdvancedPayload = PayloadOf<typeof PartitionWatermarkAdvanced>;
 
 export const allAllocationEvents = [
   LeaseSigned,
@@ -331,6 +344,7 @@ export const allAllocationEvents = [
   WorkloadPreempted,
   WorkloadEvicted,
   WorkloadWithdrawn,
+  PartitionWatermarkAdvanced,
 ] as const;
 
 /** A typed allocation event, discriminated by `type`. */

@@ -62,6 +62,12 @@ export const RatePlanPublished = defineEvent({
      * before it existed: no monetary commitment (added as optional, so schemaVersion stays 1).
      */
     monthlyCommitmentMinor: nonNegativeMinorUnitsSchema.optional(),
+    /**
+     * Issue #22: how long after the period end a complete invoice stays draft before it is finalized
+     * on its own (ms). Absent: billing's default (BILLING_FINALIZATION_GRACE_MS, one hour). Optional, so
+     * schemaVersion stays 1.
+     */
+    finalizationGraceMs: z.number().int().nonnegative().optional(),
     slaCreditTiers: z.array(slaCreditTierSchema),
     rounding: z.literal('half-even-per-line'),
   }),
@@ -171,6 +177,21 @@ export const InvoiceFinalized = defineEvent({
      * finalized before it existed (added as optional, so schemaVersion stays 1).
      */
     leaseEventIds: z.array(z.string().min(1)).optional(),
+    /**
+     * Issue #22: how complete the period's inputs were when it was finalized (apps/billing/src/domain/
+     * completeness.ts): `coveredUntil`, and what was missing. Absent on invoices finalized before it.
+     */
+    completeness: z
+      .object({
+        coveredUntil: isoInstant,
+        complete: z.boolean(),
+        missing: z.array(
+          z.object({ input: z.string().min(1), reason: z.string().min(1), detail: z.string() }),
+        ),
+      })
+      .optional(),
+    /** Issue #22: finance forced an incomplete draft final; the written reason (required to force). */
+    forcedReason: z.string().min(1).max(2000).optional(),
   }),
 });
 

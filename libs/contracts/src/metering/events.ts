@@ -137,6 +137,11 @@ export const UsageCorrected = defineEvent({
     hourStart,
     reason: z.enum(USAGE_CORRECTION_REASONS),
     correctedAt: isoInstant,
+    /**
+     * Issue #22: how long after the window was closed this correction was made (the input named by
+     * `reason` was that late at least). Absent on corrections recorded before it existed.
+     */
+    lateByMs: z.number().int().nonnegative().optional(),
     delta: z.object({
       gpuSecondsAllocated: signedMilliDecimal,
       gpuSecondsBusy: signedMilliDecimal,
@@ -148,10 +153,44 @@ export const UsageCorrected = defineEvent({
   }),
 });
 
+/** An input of metering that a watermark can hold back (issue #22). */
+export const METERING_INPUTS = ['placements', 'telemetry'] as const;
+export const meteringInputSchema = z.enum(METERING_INPUTS);
+export type MeteringInput = z.infer<typeof meteringInputSchema>;
+
+/**
+ * Metering's own progress (issue #22): every usage window of an hour that ends at or before
+ * `closedBefore` is recorded (UsageRecorded) and published before this event on every partition
+ * of metering's topic (one marker per partition, keyed like allocation's watermarks), so billing,
+ * once it has handled the marker of every partition, has rated every record before `closedBefore`. `limitedBy` says what
+ * held the bound: the allowed lateness on the wall clock, or an input's watermark; `inputs` lists each
+ * input's watermark as metering saw it (null: no watermark from that input yet).
+ */
+export const UsageWindowsClosed = defineEvent({
+  type: 'metering.UsageWindowsClosed',
+  schema: z.object({
+    /** One marker per partition of metering's events topic, like allocation's (libs/contracts/src/progress.ts). */
+    partition: z.number().int().nonnegative(),
+    partitions: z.number().int().positive(),
+    closedBefore: isoInstant,
+    previousClosedBefore: isoInstant.nullable(),
+    limitedBy: z.enum(['lateness', 'placements-watermark', 'telemetry-watermark']),
+    inputs: z.array(
+      z.object({
+        input: meteringInputSchema,
+        watermark: isoInstant.nullable(),
+        lagMs: z.number().int().nullable(),
+      }),
+    ),
+    closedAt: isoInstant,
+  }),
+});
+
 export type UsageRecordedPayload = PayloadOf<typeof UsageRecorded>;
+export type UsageWindowsClosedPayload = PayloadOf<typeof UsageWindowsClosed>;
 export type UsageCorrectedPayload = PayloadOf<typeof UsageCorrected>;
 
-export const allMeteringEvents = [UsageRecorded, UsageCorrected] as const;
+export const allMeteringEvents = [UsageRecorded, UsageCorrected, UsageWindowsClosed] as const;
 
 /** A typed metering event, discriminated by `type`. */
 export type MeteringEvent = EventOf<(typeof allMeteringEvents)[number]>;

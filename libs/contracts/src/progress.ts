@@ -1,0 +1,32 @@
+import { z } from 'zod';
+
+/**
+ * Progress (watermarks) of a producer, issue #22. A watermark T on partition p of a topic says:
+ * "every event with an effective time before T that this producer will ever publish to this
+ * partition is already in it, before this marker". Kafka keeps a partition in order, so a consumer
+ * that has handled the marker has handled all of them. The input's watermark is the minimum over
+ * all `partitions` of the topic; a partition without a marker yet holds it at "unknown".
+ *
+ * Markers are ordinary events of the producer (appended to its hash-chained log, published by its
+ * outbox relay, taken into every subscriber's inbox), so replay and audit see them like any other.
+ */
+export const watermarkPayloadSchema = z.object({
+  /** Topic base name (no deployment prefix), e.g. `allocation.events.v1`. */
+  topic: z.string().min(1),
+  partition: z.number().int().nonnegative(),
+  /** How many partitions the topic had when the marker was written (the consumer waits for all). */
+  partitions: z.number().int().positive(),
+  watermark: z.iso.datetime({ offset: true }),
+  /**
+   * What moved it: `decision` (the producer's own latest decision time), `heartbeat` (the wall clock
+   * minus the producer's allowed command lateness, so an idle partition does not hold anyone back),
+   * `operator` (declared complete by an operator, e.g. after a backfill of past events).
+   */
+  source: z.enum(['decision', 'heartbeat', 'operator']),
+});
+export type WatermarkPayload = z.infer<typeof watermarkPayloadSchema>;
+
+/** Stream id of a producer's markers for one partition (its Kafka key routes it to that partition). */
+export function watermarkStreamPrefix(producer: string, partition: number): string {
+  return `${producer}-watermark-p${partition}`;
+}
