@@ -11,6 +11,7 @@
  *   - telemetry: one sample per allocated GPU every `sampleIntervalMs` of simulated time (a sample stands for
  *     10 s, so `samplingFactor` = interval / 10 s is how much of the real telemetry volume is left out).
  */
+import { mulberry32 } from '@fleetledger/contracts';
 
 export const GPU_CLASSES = ['H100', 'H200', 'GB200'] as const;
 export type GpuClass = (typeof GPU_CLASSES)[number];
@@ -148,18 +149,6 @@ export interface Plan {
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
-/** A small seedable PRNG (mulberry32), so a seed always gives the same month. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The share of each class's fleet the plan asks for at `atMs`: 40 % -> 85 %, linear. */
 export function rampShare(plan: Pick<Plan, 'startMs' | 'endMs'>, atMs: number): number {
   const progress = Math.min(Math.max((atMs - plan.startMs) / (plan.endMs - plan.startMs), 0), 1);
@@ -189,7 +178,7 @@ function pickShape(shapes: Shape[], random: () => number): Shape {
 }
 
 export function buildPlan(options: PlanOptions): Plan {
-  const random = seededRandom(options.seed);
+  const random = mulberry32(options.seed);
   const stepMs = options.stepMs ?? 10 * 60_000;
   const startMs = options.startMs;
   const endMs = startMs + options.days * DAY_MS;

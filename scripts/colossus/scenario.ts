@@ -15,6 +15,7 @@
  * The caller gives the plan's size (days, GPUs, seed) and the pace (`speed`: simulated seconds per wall
  * second, or 'max'); `onStatus` is called about once a second for the live view.
  */
+import { mulberry32 } from '@fleetledger/contracts';
 import { generateColossusFleet } from '../../apps/inventory/src/domain/colossus-generator';
 import { FleetDescription } from '../../apps/inventory/src/domain/fleet-description';
 import { mapConcurrent, percentile, ScenarioError, ServiceClient, sleep, waitFor } from './client';
@@ -29,7 +30,6 @@ import {
   QUOTA_SHARES,
   rampShare,
   ROUTES,
-  seededRandom,
   WorkloadClass,
   WORKLOAD_CLASSES,
 } from './plan';
@@ -344,7 +344,7 @@ export async function runColossus(client: ServiceClient, options: ScenarioOption
   );
   /** The month's end: the plan's, or where the wall budget stopped it. */
   let endMs = plan.endMs;
-  const random = seededRandom(options.seed ^ 0x5eed);
+  const random = mulberry32(options.seed ^ 0x5eed);
   const held = new Map<string, Held>();
   const submittedOpen = new Map<string, PlannedWorkload>(); // submitted, not yet departed
   const rejected = new Set<string>();
