@@ -172,8 +172,7 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
   switch (event.type) {
     case allocation.PartitionWatermarkAdvanced.type: {
       // All partitions carry the same instant; the first marker of a batch moves it.
-      const at = (event.payload as allocation.PartitionWatermarkAdvancedPayload).watermark;
-      const ms = Date.parse(at);
+      const ms = Date.parse(event.payload.watermark);
       if (!state.watermarkAt || ms > Date.parse(state.watermarkAt))
         state.watermarkAt = new Date(ms).toISOString();
       return;
