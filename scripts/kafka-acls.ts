@@ -12,13 +12,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { kafkaAclBindings, KafkaUsers } from '@fleetledger/contracts';
-import {
-  applyAclBindings,
-  createKafka,
-  KafkaCredentials,
-  kafkaSettingsFromEnv,
-  revokeAclBindings,
-} from '@fleetledger/eventstore';
+import { createKafka, KafkaCredentials, kafkaSettingsFromEnv } from '@fleetledger/eventstore';
+import { applyAclBindings, revokeAclBindings } from '@fleetledger/eventstore/kafka-admin';
 
 async function main(): Promise<void> {
   const prefix = process.env.KAFKA_TOPIC_PREFIX ?? '';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { allTopics, KafkaUser, Topics, topicName } from '@fleetledger/contracts';
-import { createKafka, ensureTopics } from '@fleetledger/eventstore';
+import { createKafka } from '@fleetledger/eventstore';
+import { ensureTopics } from '@fleetledger/eventstore/kafka-admin';
 import {
   grantTestPrefix,
   testKafka,

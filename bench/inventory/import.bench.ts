@@ -11,10 +11,10 @@ import {
   createIdempotentProducer,
   createKafka,
   kafkaSettingsFromEnv,
-  ensureTopics,
   EventStore,
   OutboxRelay,
 } from '@fleetledger/eventstore';
+import { ensureTopics } from '@fleetledger/eventstore/kafka-admin';
 import { createServiceApp, startService } from '@fleetledger/platform';
 import { TestDatabase } from '@fleetledger/testing';
 import { generateColossusFleet } from '../../apps/inventory/src/domain/colossus-generator';

@@ -69,6 +69,13 @@ export class LiveView {
     }
   }
 
+  /** On a terminal, prints a line above the bars (true); elsewhere leaves it to the caller (false). */
+  log(line: string): boolean {
+    if (!this.multibar) return false;
+    this.multibar.log(`[colossus] ${line}\n`);
+    return true;
+  }
+
   /** The scenario's status (about once a second). */
   update(status: LiveStatus): void {
     const now = Date.now();

@@ -73,7 +73,11 @@ export async function runColossusWithReport(options: RunOptions): Promise<RunOut
   loadTimer.unref();
   let result: ScenarioResult;
   try {
-    result = await runColossus(options.client, { ...options, onStatus: (s) => view.update(s) });
+    result = await runColossus(options.client, {
+      ...options,
+      log: (line) => view.log(line) || options.log(line),
+      onStatus: (s) => view.update(s),
+    });
   } finally {
     clearInterval(loadTimer);
     await view.stop();

@@ -1,24 +1,14 @@
 import { allocation, inventory, NewEvent } from '@fleetledger/contracts';
-import { decideLease, FleetFacts, LeaseCommand } from '../src/domain/lease';
+import { decideLease, LeaseCommand } from '../src/domain/lease';
 import { LeaseEndEvents, runExpireDue, runTerminate } from '../src/domain/lease-end';
 import { runEvictions, runQueue, runRelease, runSubmit, runWithdraw } from '../src/domain/ledger';
 import { decideQuotaChange, QuotaCommand } from '../src/domain/quota';
 import { isRejection } from '../src/domain/rejection';
-import { AllocationState, evolve } from '../src/domain/state';
+import { AllocationState, evolve, fleetFacts } from '../src/domain/state';
 import { fleetEvents, HallSpec } from './fleet-builder';
 
 export const T0 = '2026-03-01T00:00:00.000Z';
 export const TERM = { start: '2026-01-01T00:00:00.000Z', end: '2027-01-01T00:00:00.000Z' };
-
-export function fleetFacts(state: AllocationState): FleetFacts {
-  return {
-    installedGpus: () => state.view.installedGpus(),
-    scopeCapacity: (scope) => {
-      const racks = state.view.racksInScope(scope);
-      return { rackIds: racks.map((r) => r.rackId), gpus: state.view.installedGpus(racks) };
-    },
-  };
-}
 
 /** A tiny allocation world for tests: a fleet, leases, quotas, and the engine's run functions. */
 export class World {

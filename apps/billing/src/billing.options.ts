@@ -12,6 +12,9 @@ import { fleetHealthProjection } from './projections/fleet-health.projection';
 import { invoicesProjection } from './projections/invoices.projection';
 import { leasesProjection } from './projections/leases.projection';
 
+/** The schema this service owns (its SQL names it through this constant). */
+export const BILLING_SCHEMA = 'billing';
+
 /**
  * How the platform runs the billing service: its schema, migrations, events and topics. The registry knows
  * every event on the topics billing reads, so events it does not bill (placements, quotas, power) are recognised and
@@ -19,7 +22,7 @@ import { leasesProjection } from './projections/leases.projection';
  */
 export const billingService: ServiceOptions = {
   service: 'billing',
-  schema: 'billing',
+  schema: BILLING_SCHEMA,
   migrations: billingMigrations,
   registry: new EventRegistry([
     ...billing.allBillingEvents,

@@ -4,10 +4,13 @@ import { meteringMigrations } from './migrations';
 import { fleetProjection } from './projections/fleet.projection';
 import { usageProjection } from './projections/usage.projection';
 
+/** The schema this service owns (its SQL names it through this constant). */
+export const METERING_SCHEMA = 'metering';
+
 /** How the platform runs the metering service: its schema, migrations, events and topics. */
 export const meteringService: ServiceOptions = {
   service: 'metering',
-  schema: 'metering',
+  schema: METERING_SCHEMA,
   migrations: meteringMigrations,
   registry: new EventRegistry([
     ...metering.allMeteringEvents,

@@ -14,6 +14,44 @@ export interface EventDefinition<TType extends string = string, TSchema extends 
 
 export type PayloadOf<D> = D extends EventDefinition<string, infer S> ? z.infer<S> : never;
 
+/**
+ * The typed event `{ type, payload }` of a definition; of a union of definitions, the discriminated union
+ * (a service's events, narrowed by `switch (event.type)` with no cast).
+ */
+export type EventOf<D> =
+  D extends EventDefinition<infer T, infer S> ? { type: T; payload: z.infer<S> } : never;
+
+/** Whether an event is of this definition's type (narrows its payload; see `eventGuard` for the trust). */
+export function isEvent<D extends EventDefinition, E extends { type: string; payload: unknown }>(
+  definition: D,
+  event: E,
+): event is E & EventOf<D> {
+  return event.type === definition.type;
+}
+
+/** The payloads of the events of one type, in order (a reply built from a command's events). */
+export function payloadsOf<D extends EventDefinition>(
+  definition: D,
+  events: readonly { type: string; payload: unknown }[],
+): PayloadOf<D>[] {
+  const payloads: PayloadOf<D>[] = [];
+  // The type name picks the payload's schema; TypeScript cannot resolve EventOf<D> for a generic D.
+  for (const event of events)
+    if (event.type === definition.type) payloads.push(event.payload as PayloadOf<D>);
+  return payloads;
+}
+
+/**
+ * A guard for "one of these events", to narrow an envelope or a decided event to its service's union.
+ * It checks the type name only: a payload is validated against its type's schema once, at the edge (the
+ * registry, when an event is consumed or read; `newEvent`'s types, when it is decided).
+ */
+export function eventGuard<const Defs extends readonly EventDefinition[]>(definitions: Defs) {
+  const types = new Set<string>(definitions.map((definition) => definition.type));
+  return <E extends { type: string; payload: unknown }>(event: E): event is E & EventOf<Defs[number]> =>
+    types.has(event.type);
+}
+
 export function defineEvent<TType extends string, TSchema extends z.ZodType>(definition: {
   type: TType;
   schemaVersion?: number;

@@ -1,12 +1,8 @@
 import { z } from 'zod';
 import { Kafka, Producer } from 'kafkajs';
 import { deadLetterTopic, defineEvent, EventRegistry } from '@fleetledger/contracts';
-import {
-  createEventStoreMigration,
-  createIdempotentProducer,
-  ensureTopics,
-  Queryable,
-} from '@fleetledger/eventstore';
+import { createEventStoreMigration, createIdempotentProducer, Queryable } from '@fleetledger/eventstore';
+import { ensureTopics } from '@fleetledger/eventstore/kafka-admin';
 import { TestDatabase, testKafka, uniqueTopicPrefix } from '@fleetledger/testing';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 

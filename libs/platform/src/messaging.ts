@@ -7,12 +7,12 @@ import {
 } from '@nestjs/common';
 import { deadLetterTopic, EventHeaders, servicePrincipal, topicName } from '@fleetledger/contracts';
 import {
-  ensureTopics,
   InboxConsumer,
   InboxConsumerOptions,
   OutboxRelay,
   RawConsumerOptions,
 } from '@fleetledger/eventstore';
+import { ensureTopics } from '@fleetledger/eventstore/kafka-admin';
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { runAs } from './auth/request-context';

@@ -8,14 +8,8 @@ import {
   KafkaUsers,
   KafkaUser,
 } from '@fleetledger/contracts';
-import {
-  applyAclBindings,
-  createKafka,
-  KafkaCredentials,
-  kafkaSaslFromEnv,
-  kafkaSecurityFromEnv,
-  KafkaTls,
-} from '@fleetledger/eventstore';
+import { createKafka, KafkaCredentials, kafkaSecurityFromEnv, KafkaTls } from '@fleetledger/eventstore';
+import { applyAclBindings, kafkaSaslFromEnv } from '@fleetledger/eventstore/kafka-admin';
 import type { Producer, ProducerBatch, ProducerRecord, RecordMetadata, SASLOptions } from 'kafkajs';
 
 /**

@@ -4,7 +4,7 @@ import { allocation, formatZodError, topicName } from '@fleetledger/contracts';
 import { Allow } from '@fleetledger/platform';
 import { v7 as uuidv7 } from 'uuid';
 import { allocationErrors } from '../allocation-errors';
-import { AllocationCommands, placeReply } from '../handlers/allocation-commands';
+import { AllocationCommands, placeReply, releasedPlacementId } from '../handlers/allocation-commands';
 
 /**
  * Kafka request/reply: `allocation.place` and `allocation.release` (with the deployment's topic
@@ -19,7 +19,7 @@ export class AllocationKafkaController {
   @MessagePattern(topicName(allocation.AllocationPatterns.place))
   async place(@Payload() payload: unknown): Promise<allocation.PlaceReply> {
     const parsed = allocation.placeRequestSchema.safeParse(payload);
-    const workloadId = String((payload as { workloadId?: unknown })?.workloadId ?? '');
+    const workloadId = workloadIdOf(payload);
     if (!parsed.success)
       return { outcome: 'rejected', workloadId, reason: 'invalid', detail: formatZodError(parsed.error) };
     const { requestedAt, ...request } = parsed.data;
@@ -36,7 +36,7 @@ export class AllocationKafkaController {
   @MessagePattern(topicName(allocation.AllocationPatterns.release))
   async release(@Payload() payload: unknown): Promise<allocation.ReleaseReply> {
     const parsed = allocation.releaseRequestSchema.safeParse(payload);
-    const workloadId = String((payload as { workloadId?: unknown })?.workloadId ?? '');
+    const workloadId = workloadIdOf(payload);
     if (!parsed.success)
       return { outcome: 'not-placed', workloadId, reason: 'invalid', detail: formatZodError(parsed.error) };
     try {
@@ -44,7 +44,7 @@ export class AllocationKafkaController {
       return {
         outcome: 'released',
         workloadId,
-        placementId: (events[0].payload as { placementId: string }).placementId,
+        placementId: releasedPlacementId(workloadId, events),
       };
     } catch (error) {
       if (allocationErrors.owns(error))
@@ -52,4 +52,11 @@ export class AllocationKafkaController {
       throw error;
     }
   }
+}
+
+/** The workload a request names, for the reply to a request that does not parse (empty when it names none). */
+function workloadIdOf(payload: unknown): string {
+  return typeof payload === 'object' && payload !== null && 'workloadId' in payload
+    ? String(payload.workloadId)
+    : '';
 }

@@ -9,7 +9,7 @@ import {
 } from '@fleetledger/platform';
 import { AllocationCommands } from '../handlers/allocation-commands';
 import { AllocationQueries } from '../handlers/allocation-queries';
-import { allocation, Principal } from '@fleetledger/contracts';
+import { allocation, payloadsOf, Principal } from '@fleetledger/contracts';
 import { ActivateLeaseDto, AmendLeaseDto, ExpireDueLeasesDto, SignLeaseDto, TerminateLeaseDto } from './dto';
 
 const now = () => new Date().toISOString();
@@ -54,12 +54,9 @@ export class LeasesController {
   @HttpCode(200)
   async expireDue(@Body() body: ExpireDueLeasesDto, @CorrelationId() correlationId: string) {
     const events = await this.commands.expireDue(body.at ?? now(), body.author, correlationId);
-    const of = <T>(type: string) => events.filter((e) => e.type === type).map((e) => e.payload as T);
     return {
-      expired: of<allocation.LeaseExpiredPayload>(allocation.LeaseExpired.type).map((p) => p.leaseId),
-      evicted: of<allocation.WorkloadEvictedPayload>(allocation.WorkloadEvicted.type).map(
-        (p) => p.placementId,
-      ),
+      expired: payloadsOf(allocation.LeaseExpired, events).map((p) => p.leaseId),
+      evicted: payloadsOf(allocation.WorkloadEvicted, events).map((p) => p.placementId),
       ...summary(events),
     };
   }

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Param, Post, Put } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { allocation, Principal } from '@fleetledger/contracts';
+import { allocation, payloadsOf, Principal } from '@fleetledger/contracts';
 import { actingTenant, Allow, CallerPrincipal, CorrelationId } from '@fleetledger/platform';
 import { allocationErrors } from '../allocation-errors';
 import { AllocationCommands } from '../handlers/allocation-commands';
@@ -78,11 +78,11 @@ export class QuotasController {
   @Allow('operator')
   async changeRoutes(@Body() body: ChangeRoutesDto, @CorrelationId() correlationId: string) {
     try {
-      const [event] = await this.commands.routing(
+      const events = await this.commands.routing(
         { routes: body.routes, reason: body.reason, author: body.author, at: body.at ?? now() },
         correlationId,
       );
-      return { changed: true, ...(event.payload as object) };
+      return { changed: true, ...payloadsOf(allocation.RoutingPolicyChanged, events)[0] };
     } catch (error) {
       if (allocationErrors.owns(error) && error.code === 'unchanged')
         return { changed: false, ...(await this.queries.routes()) };

@@ -8,7 +8,7 @@ import {
   CallerPrincipal,
   CorrelationId,
 } from '@fleetledger/platform';
-import { AllocationCommands, placeReply } from '../handlers/allocation-commands';
+import { AllocationCommands, placeReply, releasedPlacementId } from '../handlers/allocation-commands';
 import { AllocationQueries } from '../handlers/allocation-queries';
 import { PlaceDto, ReleaseDto, WithdrawDto } from './dto';
 
@@ -53,7 +53,7 @@ export class WorkloadsController {
     return {
       outcome: 'released',
       workloadId,
-      placementId: (events[0].payload as { placementId: string }).placementId,
+      placementId: releasedPlacementId(workloadId, events),
       followUps: events.length - 1,
     };
   }

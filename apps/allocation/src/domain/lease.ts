@@ -287,11 +287,11 @@ export function decideLease(
   }
 }
 
-export function evolveLeases(book: LeaseBook, event: { type: string; payload: unknown }): LeaseBook {
+export function evolveLeases(book: LeaseBook, event: allocation.AllocationEvent): LeaseBook {
   const next = new Map(book);
   switch (event.type) {
     case allocation.LeaseSigned.type: {
-      const p = event.payload as allocation.LeaseSignedPayload;
+      const p = event.payload;
       next.set(p.leaseId, {
         leaseId: p.leaseId,
         tenantId: p.tenantId,
@@ -305,13 +305,13 @@ export function evolveLeases(book: LeaseBook, event: { type: string; payload: un
       return next;
     }
     case allocation.LeaseActivated.type: {
-      const p = event.payload as allocation.LeaseActivatedPayload;
+      const p = event.payload;
       const lease = book.get(p.leaseId);
       if (lease) next.set(p.leaseId, { ...lease, status: 'active' });
       return next;
     }
     case allocation.LeaseAmended.type: {
-      const p = event.payload as allocation.LeaseAmendedPayload;
+      const p = event.payload;
       const lease = book.get(p.leaseId);
       if (lease)
         next.set(p.leaseId, {
@@ -324,13 +324,13 @@ export function evolveLeases(book: LeaseBook, event: { type: string; payload: un
       return next;
     }
     case allocation.LeaseTerminated.type: {
-      const p = event.payload as allocation.LeaseTerminatedPayload;
+      const p = event.payload;
       const lease = book.get(p.leaseId);
       if (lease) next.set(p.leaseId, { ...lease, status: 'terminated', terminatedAt: p.terminatedAt });
       return next;
     }
     case allocation.LeaseExpired.type: {
-      const p = event.payload as allocation.LeaseExpiredPayload;
+      const p = event.payload;
       const lease = book.get(p.leaseId);
       if (lease) next.set(p.leaseId, { ...lease, status: 'expired' });
       return next;

@@ -36,23 +36,22 @@ function* thenQueue(first: StreamEvents, state: AllocationState, at: string): St
   yield* queueSteps(state, at);
 }
 
-/** A single decision as one step (so every command runs the same way). */
-export function* oneStep(first: StreamEvents): Steps {
-  yield first;
-}
-
 function applied<R extends Rejection>(state: AllocationState, steps: Steps | R): NewEvent[] | R {
   return isRejection(steps) ? steps : applyLedgerSteps(state, steps);
 }
 
 export function runSubmit(state: AllocationState, request: allocation.WorkloadRequest, at: string) {
-  const events = decideSubmit(state, request, at);
-  return isRejection(events) ? events : applyLedgerSteps(state, oneStep(onLedger(events)));
+  return appliedEvents(state, decideSubmit(state, request, at));
 }
 
 export function runWithdraw(state: AllocationState, workloadId: string, at: string, reason?: string) {
-  const events = decideWithdraw(state, workloadId, at, reason);
-  return isRejection(events) ? events : applyLedgerSteps(state, oneStep(onLedger(events)));
+  return appliedEvents(state, decideWithdraw(state, workloadId, at, reason));
+}
+
+/** A single decision's events, applied (what the engine does with them). */
+function appliedEvents<R extends Rejection>(state: AllocationState, decided: NewEvent[] | R): NewEvent[] | R {
+  if (!isRejection(decided)) for (const event of decided) evolve(state, event);
+  return decided;
 }
 
 export function runRelease(state: AllocationState, workloadId: string, at: string) {

@@ -93,9 +93,9 @@ export function decideQuotaChange(
   ];
 }
 
-export function evolveQuotas(quotas: TenantQuotas, event: { type: string; payload: unknown }): TenantQuotas {
+export function evolveQuotas(quotas: TenantQuotas, event: allocation.AllocationEvent): TenantQuotas {
   if (event.type !== allocation.QuotaChanged.type) return quotas;
-  const p = event.payload as allocation.QuotaChangedPayload;
+  const p = event.payload;
   const next = new Map(quotas);
   next.set(quotaKey(p.gpuClass, p.workloadClass), { nominal: p.nominal, borrowLimit: p.borrowLimit });
   return next;

@@ -43,7 +43,7 @@ export function decideRoutingChange(
   ];
 }
 
-export function evolveRoutes(current: Routes, event: { type: string; payload: unknown }): Routes {
+export function evolveRoutes(current: Routes, event: allocation.AllocationEvent): Routes {
   if (event.type !== allocation.RoutingPolicyChanged.type) return current;
-  return (event.payload as allocation.RoutingPolicyChangedPayload).routes;
+  return event.payload.routes;
 }

@@ -1,6 +1,6 @@
 import { allocation, inventory } from '@fleetledger/contracts';
 import { CapacityView } from './capacity';
-import { evolveLeases, Lease, LeaseBook } from './lease';
+import { evolveLeases, FleetFacts, Lease, LeaseBook } from './lease';
 import { evolveQuotas, TenantQuotas } from './quota';
 import { DEFAULT_ROUTES, evolveRoutes } from './routing';
 
@@ -94,6 +94,17 @@ export class AllocationState {
   }
 }
 
+/** What lease decisions need to know of the fleet: GPUs installed, in all or in a lease's scope. */
+export function fleetFacts(state: AllocationState): FleetFacts {
+  return {
+    installedGpus: () => state.view.installedGpus(),
+    scopeCapacity: (scope) => {
+      const racks = state.view.racksInScope(scope);
+      return { rackIds: racks.map((r) => r.rackId), gpus: state.view.installedGpus(racks) };
+    },
+  };
+}
+
 const NONE: ReadonlySet<Placement> = new Set();
 const scopeKey = (tenantId: string, gpuClass: GpuClass, workloadClass: allocation.WorkloadClass) =>
   `${tenantId}|${gpuClass}|${workloadClass}`;
@@ -119,40 +130,46 @@ function endPlacement(state: AllocationState, workloadId: string, placementId: s
 }
 
 /** The decision time of a placement-ledger event (every Workload* event names one). */
-const LEDGER_TIME_FIELDS = [
-  'submittedAt',
-  'placedAt',
-  'queuedAt',
-  'rejectedAt',
-  'releasedAt',
-  'preemptedAt',
-  'evictedAt',
-  'withdrawnAt',
-] as const;
-function ledgerTimeOf(payload: unknown): string | undefined {
-  const p = payload as Record<string, unknown>;
-  for (const field of LEDGER_TIME_FIELDS) if (typeof p[field] === 'string') return p[field];
-  return undefined;
+function ledgerTimeOf(event: allocation.AllocationEvent): string | undefined {
+  switch (event.type) {
+    case allocation.WorkloadSubmitted.type:
+      return event.payload.submittedAt;
+    case allocation.WorkloadPlaced.type:
+      return event.payload.placedAt;
+    case allocation.WorkloadQueued.type:
+      return event.payload.queuedAt;
+    case allocation.WorkloadRejected.type:
+      return event.payload.rejectedAt;
+    case allocation.WorkloadReleased.type:
+      return event.payload.releasedAt;
+    case allocation.WorkloadPreempted.type:
+      return event.payload.preemptedAt;
+    case allocation.WorkloadEvicted.type:
+      return event.payload.evictedAt;
+    case allocation.WorkloadWithdrawn.type:
+      return event.payload.withdrawnAt;
+    default:
+      return undefined;
+  }
 }
 
 /** Applies one allocation or inventory event to the state, in place. */
 export function evolve(state: AllocationState, event: { type: string; payload: unknown }): void {
-  if (event.type.startsWith('inventory.')) {
-    state.view.applyInventoryEvent(event as inventory.InventoryEvent);
+  if (inventory.isInventoryEvent(event)) {
+    state.view.applyInventoryEvent(event);
     return;
   }
-  if (event.type.startsWith('allocation.Workload')) {
-    const at = ledgerTimeOf(event.payload);
-    if (at && (!state.ledgerAt || Date.parse(at) > Date.parse(state.ledgerAt)))
-      state.ledgerAt = new Date(Date.parse(at)).toISOString();
-  }
+  if (!allocation.isAllocationEvent(event)) return;
+  const at = ledgerTimeOf(event);
+  if (at && (!state.ledgerAt || Date.parse(at) > Date.parse(state.ledgerAt)))
+    state.ledgerAt = new Date(Date.parse(at)).toISOString();
   switch (event.type) {
     case allocation.LeaseSigned.type:
     case allocation.LeaseAmended.type: {
-      const before = state.leases.get((event.payload as { leaseId: string }).leaseId);
+      const before = state.leases.get(event.payload.leaseId);
       state.leases = evolveLeases(state.leases, event);
-      const after = state.leases.get((event.payload as { leaseId: string }).leaseId)!;
-      if (before?.status === 'active' && after.exclusivity === 'exclusive') {
+      const after = state.leases.get(event.payload.leaseId);
+      if (before?.status === 'active' && after?.exclusivity === 'exclusive') {
         state.unfence(before);
         state.view.setFence(state.racksOf(after), after.leaseId);
       }
@@ -160,21 +177,20 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
     }
     case allocation.LeaseActivated.type: {
       state.leases = evolveLeases(state.leases, event);
-      const lease = state.leases.get((event.payload as allocation.LeaseActivatedPayload).leaseId);
+      const lease = state.leases.get(event.payload.leaseId);
       if (lease?.exclusivity === 'exclusive') state.view.setFence(state.racksOf(lease), lease.leaseId);
       return;
     }
     case allocation.LeaseTerminated.type:
     case allocation.LeaseExpired.type: {
       // A lease that was only signed fenced nothing; an active one gives back the racks it still fences.
-      const leaseId = (event.payload as { leaseId: string }).leaseId;
-      const before = state.leases.get(leaseId);
+      const before = state.leases.get(event.payload.leaseId);
       state.leases = evolveLeases(state.leases, event);
       if (before?.status === 'active' && before.exclusivity === 'exclusive') state.unfence(before);
       return;
     }
     case allocation.QuotaChanged.type: {
-      const tenantId = (event.payload as allocation.QuotaChangedPayload).tenantId;
+      const tenantId = event.payload.tenantId;
       state.quotas.set(tenantId, evolveQuotas(state.quotas.get(tenantId) ?? new Map(), event));
       return;
     }
@@ -182,7 +198,7 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
       state.routes = evolveRoutes(state.routes, event);
       return;
     case allocation.WorkloadSubmitted.type: {
-      const p = event.payload as allocation.WorkloadSubmittedPayload;
+      const p = event.payload;
       state.workloads.set(p.workloadId, {
         request: p,
         status: 'queued',
@@ -192,7 +208,7 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
       return;
     }
     case allocation.WorkloadPlaced.type: {
-      const p = event.payload as allocation.WorkloadPlacedPayload;
+      const p = event.payload;
       const placement: Placement = { ...p };
       state.view.allocate(p.placementId, p.gpuIds);
       state.placements.set(p.workloadId, placement);
@@ -212,7 +228,7 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
       return;
     }
     case allocation.WorkloadQueued.type: {
-      const p = event.payload as allocation.WorkloadQueuedPayload;
+      const p = event.payload;
       const record = state.workloads.get(p.workloadId);
       if (record) {
         record.status = 'queued';
@@ -223,7 +239,7 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
       return;
     }
     case allocation.WorkloadRejected.type: {
-      const p = event.payload as allocation.WorkloadRejectedPayload;
+      const p = event.payload;
       const record = state.workloads.get(p.workloadId);
       if (record) {
         record.status = 'rejected';
@@ -234,14 +250,14 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
       return;
     }
     case allocation.WorkloadWithdrawn.type: {
-      const p = event.payload as allocation.WorkloadWithdrawnPayload;
+      const p = event.payload;
       state.queue.delete(p.workloadId);
       const record = state.workloads.get(p.workloadId);
       if (record) record.status = 'withdrawn';
       return;
     }
     case allocation.WorkloadReleased.type: {
-      const p = event.payload as allocation.WorkloadReleasedPayload;
+      const p = event.payload;
       endPlacement(state, p.workloadId, p.placementId);
       const record = state.workloads.get(p.workloadId);
       if (record) record.status = 'released';
@@ -250,7 +266,7 @@ export function evolve(state: AllocationState, event: { type: string; payload: u
     case allocation.WorkloadPreempted.type:
     case allocation.WorkloadEvicted.type: {
       // The workload is queued again by a WorkloadQueued or placed again by a WorkloadPlaced that follows.
-      const p = event.payload as allocation.WorkloadPreemptedPayload;
+      const p = event.payload;
       endPlacement(state, p.workloadId, p.placementId);
       return;
     }

@@ -27,14 +27,14 @@ export const onLedger = (events: NewEvent[]): StreamEvents => ({
  * per stream, streams in the order they first appear.
  */
 export function applySteps(state: AllocationState, steps: Iterable<StreamEvents>): StreamEvents[] {
-  const byStream = new Map<string, NewEvent[]>();
+  const byStream: StreamEvents[] = []; // one or two streams: a scan beats a Map here
   for (const { streamId, events } of steps) {
     for (const event of events) evolve(state, event);
-    const list = byStream.get(streamId);
-    if (list) list.push(...events);
-    else byStream.set(streamId, [...events]);
+    const existing = byStream.find((stream) => stream.streamId === streamId);
+    if (existing) existing.events.push(...events);
+    else byStream.push({ streamId, events: [...events] });
   }
-  return [...byStream].map(([streamId, events]) => ({ streamId, events }));
+  return byStream;
 }
 
 /** The events of steps that all go to the placement ledger, applied. */

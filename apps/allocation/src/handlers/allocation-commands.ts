@@ -1,5 +1,5 @@
-import { allocation, EventEnvelope, NewEvent } from '@fleetledger/contracts';
-import { decideLease, FleetFacts, LeaseCommand } from '../domain/lease';
+import { allocation, EventEnvelope, NewEvent, payloadsOf } from '@fleetledger/contracts';
+import { decideLease, LeaseCommand } from '../domain/lease';
 import { commandTime } from '../domain/command-time';
 import { expireDueSteps, terminateSteps } from '../domain/lease-end';
 import { redriveSteps, releaseSteps } from '../domain/ledger';
@@ -7,7 +7,7 @@ import { decideSubmit, decideWithdraw } from '../domain/workload';
 import { ChangeQuota, decideQuotaChange } from '../domain/quota';
 import { isRejection, Rejection } from '../domain/rejection';
 import { ChangeRoutes, decideRoutingChange } from '../domain/routing';
-import { AllocationState } from '../domain/state';
+import { AllocationState, fleetFacts } from '../domain/state';
 import { allocationErrors } from '../allocation-errors';
 import { AllocationEngine, RejectedCommand } from './allocation-engine';
 
@@ -15,16 +15,6 @@ const S = allocation.AllocationStreams;
 
 export function toServiceError(rejection: Rejection) {
   return allocationErrors.error(rejection);
-}
-
-export function fleetFacts(state: AllocationState): FleetFacts {
-  return {
-    installedGpus: () => state.view.installedGpus(),
-    scopeCapacity: (scope) => {
-      const racks = state.view.racksInScope(scope);
-      return { rackIds: racks.map((r) => r.rackId), gpus: state.view.installedGpus(racks) };
-    },
-  };
 }
 
 /** The use cases of the allocation service: each one a stream, a decision and an append. */
@@ -137,14 +127,34 @@ export class AllocationCommands {
 }
 
 /** What a place request's caller gets back, from the events the submission produced. */
-export function placeReply(workloadId: string, events: EventEnvelope[]): allocation.PlaceReply {
-  const mine = events.filter((e) => (e.payload as { workloadId?: string }).workloadId === workloadId);
-  const placed = mine.find((e) => e.type === allocation.WorkloadPlaced.type)?.payload as
-    allocation.WorkloadPlacedPayload | undefined;
-  if (placed) {
-    const preempted = events
-      .filter((e) => e.type === allocation.WorkloadPreempted.type)
-      .map((e) => (e.payload as allocation.WorkloadPreemptedPayload).workloadId);
+export function placeReply(workloadId: string, events: readonly EventEnvelope[]): allocation.PlaceReply {
+  let placed: allocation.WorkloadPlacedPayload | undefined;
+  let unplaced:
+    { outcome: 'queued' | 'rejected'; reason: allocation.RejectionReason; detail: string } | undefined;
+  const preempted: string[] = [];
+  for (const event of events) {
+    if (!allocation.isAllocationEvent(event)) continue;
+    switch (event.type) {
+      case allocation.WorkloadPreempted.type:
+        preempted.push(event.payload.workloadId);
+        break;
+      case allocation.WorkloadPlaced.type:
+        if (event.payload.workloadId === workloadId) placed ??= event.payload;
+        break;
+      case allocation.WorkloadQueued.type:
+      case allocation.WorkloadRejected.type: {
+        const { reason, detail } = event.payload;
+        if (event.payload.workloadId === workloadId)
+          unplaced = {
+            outcome: event.type === allocation.WorkloadQueued.type ? 'queued' : 'rejected',
+            reason,
+            detail,
+          };
+        break;
+      }
+    }
+  }
+  if (placed)
     return {
       outcome: 'placed',
       workloadId,
@@ -159,13 +169,13 @@ export function placeReply(workloadId: string, events: EventEnvelope[]): allocat
         ? { requestedClass: placed.routing.requestedClass, routingReason: placed.routing.reason }
         : {}),
     };
-  }
-  const last = mine.at(-1);
-  const p = last?.payload as { reason: allocation.RejectionReason; detail: string };
-  return {
-    outcome: last?.type === allocation.WorkloadQueued.type ? 'queued' : 'rejected',
-    workloadId,
-    reason: p.reason,
-    detail: p.detail,
-  };
+  if (!unplaced) throw new Error(`the submission of ${workloadId} decided neither a placement nor a reason`);
+  return { ...unplaced, workloadId };
+}
+
+/** The placement a release ended, from the release's events. */
+export function releasedPlacementId(workloadId: string, events: readonly EventEnvelope[]): string {
+  const released = payloadsOf(allocation.WorkloadReleased, events).find((p) => p.workloadId === workloadId);
+  if (!released) throw new Error(`the release of ${workloadId} released nothing`);
+  return released.placementId;
 }

@@ -12,6 +12,7 @@ import {
   EventStore,
   Projection,
   Queryable,
+  readInbox,
   recordEvents,
   retryOnConflict,
   runInTransaction,
@@ -102,13 +103,13 @@ export class AllocationEngine {
   private async reload(db: Queryable = this.dataSource): Promise<void> {
     const state = new AllocationState();
     this.versions.clear();
-    const s = `"${this.store.schema}"`;
     let seq = 0;
     for (;;) {
-      const rows = await db.query<{ seq: string; envelope: EventEnvelope }[]>(
-        `SELECT seq, envelope FROM ${s}.inbox WHERE consumer = $1 AND seq > $2 ORDER BY seq LIMIT 2000`,
-        [INVENTORY_CONSUMER, seq],
-      );
+      const rows = await readInbox(db, this.store.schema, {
+        consumers: [INVENTORY_CONSUMER],
+        afterSeq: seq,
+        limit: 2000,
+      });
       for (const row of rows) {
         const parsed = this.store.registry.parsePayload(
           row.envelope.type,
@@ -116,7 +117,7 @@ export class AllocationEngine {
           row.envelope.payload,
         );
         if (parsed.ok) evolve(state, { type: row.envelope.type, payload: parsed.value.payload });
-        seq = Number(row.seq);
+        seq = row.seq;
       }
       if (rows.length < 2000) break;
     }

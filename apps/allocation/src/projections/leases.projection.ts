@@ -8,9 +8,10 @@ export const leasesProjection: Projection = {
   tables: ['leases'],
   async apply(tx: Queryable, event: EventEnvelope, schema: string) {
     const s = `"${schema}"`;
+    if (!allocation.isAllocationEvent(event)) return;
     switch (event.type) {
       case allocation.LeaseSigned.type: {
-        const p = event.payload as allocation.LeaseSignedPayload;
+        const p = event.payload;
         await tx.query(
           `INSERT INTO ${s}.leases (lease_id, tenant_id, status, term_start, term_end, committed_gpus, exclusivity, scope, rate_plan_id, signed_at)
            VALUES ($1, $2, 'signed', $3, $4, $5, $6, $7, $8, $9)`,
@@ -30,11 +31,11 @@ export const leasesProjection: Projection = {
       }
       case allocation.LeaseActivated.type:
         await tx.query(`UPDATE ${s}.leases SET status = 'active' WHERE lease_id = $1`, [
-          (event.payload as allocation.LeaseActivatedPayload).leaseId,
+          event.payload.leaseId,
         ]);
         return;
       case allocation.LeaseAmended.type: {
-        const p = event.payload as allocation.LeaseAmendedPayload;
+        const p = event.payload;
         await tx.query(
           `UPDATE ${s}.leases SET term_start = $2, term_end = $3, committed_gpus = $4, scope = $5, rate_plan_id = $6 WHERE lease_id = $1`,
           [
@@ -49,7 +50,7 @@ export const leasesProjection: Projection = {
         return;
       }
       case allocation.LeaseTerminated.type: {
-        const p = event.payload as allocation.LeaseTerminatedPayload;
+        const p = event.payload;
         await tx.query(
           `UPDATE ${s}.leases SET status = 'terminated', terminated_at = $2 WHERE lease_id = $1`,
           [p.leaseId, p.terminatedAt],
@@ -58,7 +59,7 @@ export const leasesProjection: Projection = {
       }
       case allocation.LeaseExpired.type:
         await tx.query(`UPDATE ${s}.leases SET status = 'expired' WHERE lease_id = $1`, [
-          (event.payload as allocation.LeaseExpiredPayload).leaseId,
+          event.payload.leaseId,
         ]);
         return;
     }

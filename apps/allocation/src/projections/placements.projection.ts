@@ -57,57 +57,63 @@ interface HistoryRow {
 
 /** The history row of a placement-ledger event (migration 1766000000200 fills old events with the same rules). */
 export function historyRow(event: EventEnvelope): HistoryRow | null {
-  if (!event.type.startsWith('allocation.Workload')) return null;
-  const p = event.payload as Record<string, unknown> & { workloadId: string };
-  const row: HistoryRow = {
+  if (!allocation.isAllocationEvent(event)) return null;
+  /** What every workload event's row says, from the fields its payload has. */
+  const row = (p: {
+    workloadId: string;
+    placementId?: string;
+    gpuClass?: string;
+    gpuIds?: readonly string[];
+    gpuCount?: number;
+  }): HistoryRow => ({
     globalPosition: event.globalPosition,
     workloadId: p.workloadId,
     kind: event.type.slice('allocation.Workload'.length).toLowerCase(),
     at: '',
-    placementId: (p.placementId as string | undefined) ?? null,
-    gpuClass: (p.gpuClass as string | undefined) ?? null,
-    gpuCount: Array.isArray(p.gpuIds) ? p.gpuIds.length : ((p.gpuCount as number | undefined) ?? null),
+    placementId: p.placementId ?? null,
+    gpuClass: p.gpuClass ?? null,
+    gpuCount: p.gpuIds ? p.gpuIds.length : (p.gpuCount ?? null),
     reason: null,
     detail: null,
-  };
+  });
   switch (event.type) {
     case allocation.WorkloadSubmitted.type:
-      return { ...row, at: (p as allocation.WorkloadSubmittedPayload).submittedAt };
+      return { ...row(event.payload), at: event.payload.submittedAt };
     case allocation.WorkloadPlaced.type: {
-      const placed = p as allocation.WorkloadPlacedPayload;
-      return { ...row, at: placed.placedAt, detail: placed.routing?.reason ?? null };
+      const placed = event.payload;
+      return { ...row(placed), at: placed.placedAt, detail: placed.routing?.reason ?? null };
     }
     case allocation.WorkloadQueued.type: {
-      const queued = p as allocation.WorkloadQueuedPayload;
-      return { ...row, at: queued.queuedAt, reason: queued.reason, detail: queued.detail };
+      const queued = event.payload;
+      return { ...row(queued), at: queued.queuedAt, reason: queued.reason, detail: queued.detail };
     }
     case allocation.WorkloadRejected.type: {
-      const rejected = p as allocation.WorkloadRejectedPayload;
-      return { ...row, at: rejected.rejectedAt, reason: rejected.reason, detail: rejected.detail };
+      const rejected = event.payload;
+      return { ...row(rejected), at: rejected.rejectedAt, reason: rejected.reason, detail: rejected.detail };
     }
     case allocation.WorkloadReleased.type:
-      return { ...row, at: (p as allocation.WorkloadReleasedPayload).releasedAt };
+      return { ...row(event.payload), at: event.payload.releasedAt };
     case allocation.WorkloadPreempted.type: {
-      const preempted = p as allocation.WorkloadPreemptedPayload;
+      const preempted = event.payload;
       return {
-        ...row,
+        ...row(preempted),
         at: preempted.preemptedAt,
         reason: preempted.cause,
         detail: `preempted by ${preempted.preemptedBy}`,
       };
     }
     case allocation.WorkloadEvicted.type: {
-      const evicted = p as allocation.WorkloadEvictedPayload;
+      const evicted = event.payload;
       return {
-        ...row,
+        ...row(evicted),
         at: evicted.evictedAt,
         reason: evicted.cause,
         detail: evicted.affectedGpuIds.length > 0 ? `GPUs ${evicted.affectedGpuIds.join(', ')}` : null,
       };
     }
     case allocation.WorkloadWithdrawn.type: {
-      const withdrawn = p as allocation.WorkloadWithdrawnPayload;
-      return { ...row, at: withdrawn.withdrawnAt, detail: withdrawn.reason ?? null };
+      const withdrawn = event.payload;
+      return { ...row(withdrawn), at: withdrawn.withdrawnAt, detail: withdrawn.reason ?? null };
     }
     default:
       return null;
@@ -137,9 +143,10 @@ export async function applyPlacementEvents(
   };
 
   for (const event of events) {
+    if (!allocation.isAllocationEvent(event)) continue;
     switch (event.type) {
       case allocation.WorkloadSubmitted.type: {
-        const p = event.payload as allocation.WorkloadSubmittedPayload;
+        const p = event.payload;
         if (newWorkloads.has(p.workloadId)) throw new Error(`workload ${p.workloadId} submitted twice`);
         newWorkloads.set(p.workloadId, {
           workloadId: p.workloadId,
@@ -157,19 +164,19 @@ export async function applyPlacementEvents(
         break;
       }
       case allocation.WorkloadPlaced.type: {
-        const p = event.payload as allocation.WorkloadPlacedPayload;
+        const p = event.payload;
         if (newPlacements.has(p.placementId)) throw new Error(`placement ${p.placementId} placed twice`);
         newPlacements.set(p.placementId, { placementId: p.placementId, payload: p });
         status(p.workloadId, { status: 'placed', reason: null, detail: null, updatedAt: p.placedAt });
         break;
       }
       case allocation.WorkloadQueued.type: {
-        const p = event.payload as allocation.WorkloadQueuedPayload;
+        const p = event.payload;
         status(p.workloadId, { status: 'queued', reason: p.reason, detail: p.detail, updatedAt: p.queuedAt });
         break;
       }
       case allocation.WorkloadRejected.type: {
-        const p = event.payload as allocation.WorkloadRejectedPayload;
+        const p = event.payload;
         status(p.workloadId, {
           status: 'rejected',
           reason: p.reason,
@@ -179,7 +186,7 @@ export async function applyPlacementEvents(
         break;
       }
       case allocation.WorkloadWithdrawn.type: {
-        const p = event.payload as allocation.WorkloadWithdrawnPayload;
+        const p = event.payload;
         status(p.workloadId, {
           status: 'withdrawn',
           reason: null,
@@ -189,18 +196,18 @@ export async function applyPlacementEvents(
         break;
       }
       case allocation.WorkloadReleased.type: {
-        const p = event.payload as allocation.WorkloadReleasedPayload;
+        const p = event.payload;
         end(p.placementId, { endedAt: p.releasedAt, endKind: 'released' });
         status(p.workloadId, { status: 'released', reason: null, detail: null, updatedAt: p.releasedAt });
         break;
       }
       case allocation.WorkloadPreempted.type: {
-        const p = event.payload as allocation.WorkloadPreemptedPayload;
+        const p = event.payload;
         end(p.placementId, { endedAt: p.preemptedAt, endKind: 'preempted' });
         break;
       }
       case allocation.WorkloadEvicted.type: {
-        const p = event.payload as allocation.WorkloadEvictedPayload;
+        const p = event.payload;
         end(p.placementId, { endedAt: p.evictedAt, endKind: 'evicted' });
         break;
       }

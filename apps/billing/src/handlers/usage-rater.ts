@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { EventEnvelope, metering } from '@fleetledger/contracts';
+import { EventEnvelope, isEvent, metering } from '@fleetledger/contracts';
 import { Queryable } from '@fleetledger/eventstore';
 import { ServiceError } from '@fleetledger/platform';
 import { LeaseTerms, ratePlanIdAt } from '../domain/leases';
@@ -11,6 +11,13 @@ import { InvoiceHandler } from './invoice.handler';
 
 export { LEASE_EVENT_TYPES };
 export const USAGE_EVENT_TYPES = new Set<string>([metering.UsageRecorded.type, metering.UsageCorrected.type]);
+
+/** A consumed usage event (metering's UsageRecorded or UsageCorrected), narrowed by its type. */
+type UsageEvent = EventEnvelope & metering.MeteringEvent;
+type UsageRecordedEvent = EventEnvelope & {
+  type: typeof metering.UsageRecorded.type;
+  payload: metering.UsageRecordedPayload;
+};
 
 /**
  * Turns consumed usage into charges, inside the consumer's inbox transaction (so a redelivered event changes
@@ -28,7 +35,7 @@ export class UsageRater {
 
   async handle(event: EventEnvelope, tx: Queryable): Promise<void> {
     if (LEASE_EVENT_TYPES.has(event.type)) return this.applyLeaseEvent(event, tx);
-    if (USAGE_EVENT_TYPES.has(event.type)) return this.rate(event, tx);
+    if (metering.isMeteringEvent(event)) return this.rate(event, tx);
   }
 
   /**
@@ -37,9 +44,9 @@ export class UsageRater {
    * one-by-one way, in their order after the records they follow. The outcome is the same as `handle` per event.
    */
   async handleBatch(events: readonly EventEnvelope[], tx: Queryable): Promise<void> {
-    let run: EventEnvelope[] = [];
+    let run: UsageRecordedEvent[] = [];
     for (const event of events) {
-      if (event.type === metering.UsageRecorded.type) {
+      if (isEvent(metering.UsageRecorded, event)) {
         run.push(event);
         continue;
       }
@@ -50,11 +57,9 @@ export class UsageRater {
     await this.rateRecords(run, tx);
   }
 
-  private async rateRecords(events: readonly EventEnvelope[], tx: Queryable): Promise<void> {
+  private async rateRecords(events: readonly UsageRecordedEvent[], tx: Queryable): Promise<void> {
     if (events.length === 0) return;
-    const leaseIds = [
-      ...new Set(events.map((event) => (event.payload as metering.UsageRecordedPayload).leaseId)),
-    ];
+    const leaseIds = [...new Set(events.map((event) => event.payload.leaseId))];
     const leases = new Map(
       (
         await tx.query<{ lease_id: string; terms: LeaseTerms }[]>(
@@ -64,10 +69,10 @@ export class UsageRater {
       ).map((row) => [row.lease_id, row.terms]),
     );
     const plans = new Map<string, RatePlanVersion[]>();
-    const byInvoice = new Map<string, { event: EventEnvelope; charges: ChargeRated[] }[]>();
-    const oneByOne: EventEnvelope[] = [];
+    const byInvoice = new Map<string, { event: UsageRecordedEvent; charges: ChargeRated[] }[]>();
+    const oneByOne: UsageRecordedEvent[] = [];
     for (const event of events) {
-      const usage = event.payload as metering.UsageRecordedPayload;
+      const usage = event.payload;
       const lease = leases.get(usage.leaseId);
       if (!lease) {
         oneByOne.push(event); // held with its reason on the way
@@ -118,8 +123,8 @@ export class UsageRater {
     await this.retryHeld(tx, { leaseId: terms.leaseId });
   }
 
-  private async rate(event: EventEnvelope, tx: Queryable): Promise<void> {
-    const usage = event.payload as metering.UsageRecordedPayload | metering.UsageCorrectedPayload;
+  private async rate(event: UsageEvent, tx: Queryable): Promise<void> {
+    const usage = event.payload;
     const lease = await this.billing.lease(tx, usage.leaseId);
     if (!lease)
       return this.hold(
@@ -132,13 +137,10 @@ export class UsageRater {
     // The plan the lease had at the usage hour: an amendment changes it from its effective date on.
     const plans = await this.billing.planVersions(tx, ratePlanIdAt(lease, Date.parse(usage.hourStart)));
     const corrected = event.type === metering.UsageCorrected.type;
-    const charges = corrected
-      ? rateCorrection(
-          { eventId: event.eventId, payload: usage as metering.UsageCorrectedPayload },
-          plans,
-          lease,
-        )
-      : rateUsage({ eventId: event.eventId, payload: usage as metering.UsageRecordedPayload }, plans, lease);
+    const charges =
+      event.type === metering.UsageCorrected.type
+        ? rateCorrection({ eventId: event.eventId, payload: event.payload }, plans, lease)
+        : rateUsage({ eventId: event.eventId, payload: event.payload }, plans, lease);
     if (!Array.isArray(charges)) return this.hold(tx, event, 'pending', charges.reason, charges.detail);
     if (charges.length === 0) return;
     if (corrected) await this.followOriginalInvoice(tx, charges);
@@ -147,9 +149,8 @@ export class UsageRater {
       causationId: event.eventId,
       tenantId: usage.tenantId,
     };
-    const at = corrected
-      ? (usage as metering.UsageCorrectedPayload).correctedAt
-      : (usage as metering.UsageRecordedPayload).closedAt;
+    const at =
+      event.type === metering.UsageCorrected.type ? event.payload.correctedAt : event.payload.closedAt;
     let outcome;
     try {
       outcome = await this.invoices.settleAdjustments(tx, charges, at, meta);
@@ -191,12 +192,12 @@ export class UsageRater {
 
   private async hold(
     tx: Queryable,
-    event: EventEnvelope,
+    event: UsageEvent,
     status: 'pending' | 'absorbed',
     reason: string,
     detail: string,
   ): Promise<void> {
-    const usage = event.payload as { leaseId: string; tenantId: string };
+    const usage = event.payload;
     await tx.query(
       `INSERT INTO billing.usage_holds (event_id, lease_id, tenant_id, status, reason, detail, envelope) VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (event_id) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason, detail = EXCLUDED.detail`,
@@ -221,7 +222,8 @@ export class UsageRater {
           );
     for (const { envelope } of rows) {
       await tx.query(`DELETE FROM billing.usage_holds WHERE event_id = $1`, [envelope.eventId]);
-      await this.rate(envelope, tx);
+      // Only usage is ever held (hold takes a UsageEvent).
+      if (metering.isMeteringEvent(envelope)) await this.rate(envelope, tx);
     }
   }
 }

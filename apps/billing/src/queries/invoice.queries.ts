@@ -5,6 +5,10 @@ import { billingError } from '../billing-errors';
 import { BillingStore } from '../handlers/billing-store';
 import { FLEET_HEALTH_CONSUMER } from '../api/fleet-health.consumer';
 import { USAGE_CONSUMER } from '../api/usage.consumer';
+import { ident, readInbox } from '@fleetledger/eventstore';
+import { BILLING_SCHEMA } from '../billing.options';
+
+const S = ident(BILLING_SCHEMA);
 
 interface InvoiceRow {
   invoice_id: string;
@@ -43,7 +47,7 @@ export class InvoiceQueries {
 
   async list(tenantId: string, period?: string) {
     const rows = await this.dataSource.query<InvoiceRow[]>(
-      `SELECT * FROM billing.invoices WHERE tenant_id = $1 AND ($2::text IS NULL OR period = $2) ORDER BY period, invoice_id`,
+      `SELECT * FROM ${S}.invoices WHERE tenant_id = $1 AND ($2::text IS NULL OR period = $2) ORDER BY period, invoice_id`,
       [tenantId, period ?? null],
     );
     // A draft shows its running total: what finalizing it now would bill (the preview, as `get` shows it).
@@ -73,7 +77,7 @@ export class InvoiceQueries {
         total_minor: string;
         issued_at: Date;
       }[]
-    >(`SELECT * FROM billing.credit_notes WHERE invoice_id = $1 ORDER BY credit_note_number`, [invoiceId]);
+    >(`SELECT * FROM ${S}.credit_notes WHERE invoice_id = $1 ORDER BY credit_note_number`, [invoiceId]);
     const notes = [];
     for (const note of creditNotes) {
       notes.push({
@@ -103,11 +107,11 @@ export class InvoiceQueries {
         reason: 'invoice-not-found',
         detail: `no line ${lineId} on invoice ${invoiceId}`,
       });
-    const consumed = await this.dataSource.query<{ envelope: unknown; event_id: string }[]>(
-      `SELECT event_id::text AS event_id, envelope FROM billing.inbox WHERE consumer = ANY($1::text[]) AND event_id::text = ANY($2::text[])`,
-      [[USAGE_CONSUMER, FLEET_HEALTH_CONSUMER], line.sourceEventIds],
-    );
-    const byId = new Map(consumed.map((row) => [row.event_id, row.envelope]));
+    const consumed = await readInbox(this.dataSource, this.billing.store.schema, {
+      consumers: [USAGE_CONSUMER, FLEET_HEALTH_CONSUMER],
+      eventIds: line.sourceEventIds,
+    });
+    const byId = new Map(consumed.map(({ envelope }) => [envelope.eventId, envelope]));
     return {
       lineId,
       sourceEventIds: line.sourceEventIds,
@@ -117,7 +121,7 @@ export class InvoiceQueries {
 
   private async invoiceRow(tenantId: string, invoiceId: string): Promise<InvoiceRow> {
     const [row] = await this.dataSource.query<InvoiceRow[]>(
-      `SELECT * FROM billing.invoices WHERE invoice_id = $1 AND tenant_id = $2`,
+      `SELECT * FROM ${S}.invoices WHERE invoice_id = $1 AND tenant_id = $2`,
       [invoiceId, tenantId],
     );
     if (!row) throw billingError({ reason: 'invoice-not-found', detail: `no invoice ${invoiceId}` });
@@ -139,7 +143,7 @@ export class InvoiceQueries {
 
   private async storedLines(documentId: string): Promise<billing.InvoiceLine[]> {
     const rows = await this.dataSource.query<LineRow[]>(
-      `SELECT * FROM billing.invoice_lines WHERE document_id = $1 ORDER BY line_no`,
+      `SELECT * FROM ${S}.invoice_lines WHERE document_id = $1 ORDER BY line_no`,
       [documentId],
     );
     return rows.map((row) => ({

@@ -1,5 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { ident } from '@fleetledger/eventstore';
+import { BILLING_SCHEMA } from '../billing.options';
+
+const S = ident(BILLING_SCHEMA);
 
 export interface UsageHold {
   eventId: string;
@@ -18,7 +22,7 @@ export class UsageHoldQueries {
     const rows = await this.dataSource.query<
       { event_id: string; lease_id: string; status: string; reason: string; detail: string }[]
     >(
-      `SELECT event_id, lease_id, status, reason, detail FROM billing.usage_holds WHERE tenant_id = $1 ORDER BY event_id`,
+      `SELECT event_id, lease_id, status, reason, detail FROM ${S}.usage_holds WHERE tenant_id = $1 ORDER BY event_id`,
       [tenantId],
     );
     return rows.map((row) => ({

@@ -1,4 +1,4 @@
-import { inventory } from '@fleetledger/contracts';
+import { inventory, payloadsOf } from '@fleetledger/contracts';
 import { ident, Projection, Queryable } from '@fleetledger/eventstore';
 
 type Event = inventory.InventoryEvent;
@@ -25,8 +25,8 @@ export const fleetProjection: Projection = {
   name: 'fleet',
   source: { kind: 'log' },
   tables: FLEET_TABLES,
-  apply: (tx, event, schema) => applyFleetEvents(tx, [event as unknown as Event], schema),
-  applyBatch: (tx, events, schema) => applyFleetEvents(tx, events as unknown as Event[], schema),
+  apply: (tx, event, schema) => applyFleetEvents(tx, [event].filter(inventory.isInventoryEvent), schema),
+  applyBatch: (tx, events, schema) => applyFleetEvents(tx, events.filter(inventory.isInventoryEvent), schema),
 };
 
 export async function applyFleetEvents(
@@ -42,13 +42,9 @@ export async function applyFleetEvents(
     while (end < events.length && events[end].type === type) end++;
     const run = events.slice(i, end);
     if (type === 'inventory.RackRegistered')
-      await insertRacks(
-        tx,
-        s,
-        run.map((e) => e.payload as inventory.RackRegisteredPayload),
-      );
+      await insertRacks(tx, s, payloadsOf(inventory.RackRegistered, run));
     else if (type === 'inventory.NodesCommissioned') {
-      const batch = run.map((e) => e.payload as inventory.NodesCommissionedPayload);
+      const batch = payloadsOf(inventory.NodesCommissioned, run);
       await insertNodes(tx, s, batch);
       for (const p of batch) touchedRacks.add(p.rackId);
     } else {

@@ -63,21 +63,22 @@ export function placementFactFrom(event: {
     gpuClass: p.gpuClass,
     gpuIds: p.gpuIds,
   });
+  if (!allocation.isAllocationEvent(event)) return undefined;
   switch (event.type) {
     case allocation.WorkloadPlaced.type: {
-      const p = event.payload as allocation.WorkloadPlacedPayload;
+      const p = event.payload;
       return { kind: 'opened', ...base(p), atMs: Date.parse(p.placedAt) };
     }
     case allocation.WorkloadReleased.type: {
-      const p = event.payload as allocation.WorkloadReleasedPayload;
+      const p = event.payload;
       return { kind: 'closed', cause: 'released', ...base(p), atMs: Date.parse(p.releasedAt) };
     }
     case allocation.WorkloadPreempted.type: {
-      const p = event.payload as allocation.WorkloadPreemptedPayload;
+      const p = event.payload;
       return { kind: 'closed', cause: 'preempted', ...base(p), atMs: Date.parse(p.preemptedAt) };
     }
     case allocation.WorkloadEvicted.type: {
-      const p = event.payload as allocation.WorkloadEvictedPayload;
+      const p = event.payload;
       return { kind: 'closed', cause: 'evicted', ...base(p), atMs: Date.parse(p.evictedAt) };
     }
     default:

@@ -62,8 +62,9 @@ export async function applyUsageEvents(
   };
 
   for (const event of events) {
+    if (!metering.isMeteringEvent(event)) continue;
     if (event.type === metering.UsageRecorded.type) {
-      const p = event.payload as metering.UsageRecordedPayload;
+      const p = event.payload;
       if (newRecords.has(p.usageRecordId)) throw new Error(`usage record ${p.usageRecordId} recorded twice`);
       const q = {
         allocated: metering.milliUnits(p.gpuSecondsAllocated),
@@ -82,7 +83,7 @@ export async function applyUsageEvents(
       });
       addToHour(p.gpuClass, p.hourStart, q);
     } else if (event.type === metering.UsageCorrected.type) {
-      const p = event.payload as metering.UsageCorrectedPayload;
+      const p = event.payload;
       const q = {
         allocated: metering.milliUnits(p.delta.gpuSecondsAllocated),
         busy: metering.milliUnits(p.delta.gpuSecondsBusy),

@@ -4,6 +4,10 @@ import { DataSource } from 'typeorm';
 import { allocatedShareOfHealthy, gpuMsPerHour } from '../domain/fleet-capacity';
 import { hourStartOf, HOUR_MS } from '../domain/quantities';
 import { PlacementInterval, workloadUsage } from '../domain/workload-usage';
+import { ident } from '@fleetledger/eventstore';
+import { METERING_SCHEMA } from '../metering.options';
+
+const S = ident(METERING_SCHEMA);
 
 export interface UsageFilter {
   tenantId?: string;
@@ -37,13 +41,13 @@ export class UsageQueries {
   /** accepted = rated + awaitingClose + awaitingCorrection + unattributed, always. */
   async pending(): Promise<PendingSamples> {
     const [row] = await this.dataSource.query<Record<string, string>[]>(`
-      SELECT (SELECT count(*) FROM metering.samples)
-               + (SELECT coalesce(sum(samples), 0) FROM metering.sample_archive) AS accepted,
-             (SELECT count(*) FROM metering.samples WHERE window_id IS NULL)
-               + (SELECT coalesce(sum(unattributed), 0) FROM metering.sample_archive) AS unattributed,
-             (SELECT coalesce(sum(sample_count), 0) FROM metering.usage_windows WHERE status = 'open') AS awaiting_close,
-             (SELECT coalesce(sum(sample_count - (published->>'sampleCount')::bigint), 0) FROM metering.usage_windows WHERE dirty) AS awaiting_correction,
-             (SELECT coalesce(sum((published->>'sampleCount')::bigint), 0) FROM metering.usage_windows WHERE status = 'closed') AS rated`);
+      SELECT (SELECT count(*) FROM ${S}.samples)
+               + (SELECT coalesce(sum(samples), 0) FROM ${S}.sample_archive) AS accepted,
+             (SELECT count(*) FROM ${S}.samples WHERE window_id IS NULL)
+               + (SELECT coalesce(sum(unattributed), 0) FROM ${S}.sample_archive) AS unattributed,
+             (SELECT coalesce(sum(sample_count), 0) FROM ${S}.usage_windows WHERE status = 'open') AS awaiting_close,
+             (SELECT coalesce(sum(sample_count - (published->>'sampleCount')::bigint), 0) FROM ${S}.usage_windows WHERE dirty) AS awaiting_correction,
+             (SELECT coalesce(sum((published->>'sampleCount')::bigint), 0) FROM ${S}.usage_windows WHERE status = 'closed') AS rated`);
     return {
       accepted: Number(row.accepted),
       rated: Number(row.rated),
@@ -76,11 +80,11 @@ export class UsageQueries {
       `SELECT p.placement_id, p.lease_id, p.tenant_id, p.gpu_class, p.gpu_ids, p.start_at, p.end_at, p.event_ids,
               coalesce(s.sample_count, 0) AS sample_count, coalesce(s.busy_ms, 0)::text AS busy_ms,
               coalesce(s.energy_mj, 0)::text AS energy_mj
-         FROM metering.placements p
+         FROM ${S}.placements p
          LEFT JOIN LATERAL (
            SELECT count(*)::int AS sample_count, sum(x.busy_ms) AS busy_ms, sum(x.energy_mj) AS energy_mj
              FROM unnest(p.gpu_ids) AS g(gpu_id)
-             JOIN metering.samples x ON x.gpu_id = g.gpu_id AND x.attributed_at >= p.start_at
+             JOIN ${S}.samples x ON x.gpu_id = g.gpu_id AND x.attributed_at >= p.start_at
                                     AND (p.end_at IS NULL OR x.attributed_at < p.end_at)
                                     AND ($2::timestamptz IS NULL OR x.attributed_at < $2)
             WHERE p.start_at IS NOT NULL
@@ -120,7 +124,7 @@ export class UsageQueries {
     if (filter.to) add('hour_start < ?', filter.to);
     const rows = await this.dataSource.query<Record<string, string | number | Date>[]>(
       `SELECT usage_record_id, lease_id, tenant_id, gpu_class, hour_start, gpu_ms_allocated, busy_ms, energy_mwh, sample_count, corrections
-         FROM metering.usage_by_record ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}
+         FROM ${S}.usage_by_record ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}
         ORDER BY hour_start, lease_id, gpu_class LIMIT 10000`,
       params,
     );
@@ -160,14 +164,14 @@ export class UsageQueries {
     const rows = await this.dataSource.query<
       { gpu_class: string; hour_start: Date; gpu_ms_allocated: string; busy_ms: string; energy_mwh: string }[]
     >(
-      `SELECT gpu_class, hour_start, gpu_ms_allocated, busy_ms, energy_mwh FROM metering.cluster_utilization_hourly
+      `SELECT gpu_class, hour_start, gpu_ms_allocated, busy_ms, energy_mwh FROM ${S}.cluster_utilization_hourly
         WHERE ($1::text IS NULL OR gpu_class = $1) AND ($2::timestamptz IS NULL OR hour_start >= $2) AND ($3::timestamptz IS NULL OR hour_start < $3)
         ORDER BY gpu_class, hour_start`,
       [filter.gpuClass ?? null, filter.from ?? null, filter.to ?? null],
     );
     const usage = new Map(rows.map((r) => [`${r.gpu_class}|${r.hour_start.getTime()}`, r]));
     const fleetClasses = await this.dataSource.query<{ gpu_class: string }[]>(
-      `SELECT DISTINCT gpu_class FROM metering.fleet_class_changes WHERE $1::text IS NULL OR gpu_class = $1`,
+      `SELECT DISTINCT gpu_class FROM ${S}.fleet_class_changes WHERE $1::text IS NULL OR gpu_class = $1`,
       [filter.gpuClass ?? null],
     );
     const hours = new Set(rows.map((r) => r.hour_start.getTime()));
@@ -219,13 +223,13 @@ export class UsageQueries {
     const from = new Date(fromMs).toISOString();
     const starts = await this.dataSource.query<{ gpu_class: string; healthy: string; in_service: string }[]>(
       `SELECT gpu_class, sum(healthy_delta) AS healthy, sum(in_service_delta) AS in_service
-         FROM metering.fleet_class_changes WHERE gpu_class = ANY($1::text[]) AND at < $2 GROUP BY gpu_class`,
+         FROM ${S}.fleet_class_changes WHERE gpu_class = ANY($1::text[]) AND at < $2 GROUP BY gpu_class`,
       [classes, from],
     );
     const changes = await this.dataSource.query<
       { gpu_class: string; at: Date; healthy_delta: string; in_service_delta: string }[]
     >(
-      `SELECT gpu_class, at, healthy_delta, in_service_delta FROM metering.fleet_class_changes
+      `SELECT gpu_class, at, healthy_delta, in_service_delta FROM ${S}.fleet_class_changes
         WHERE gpu_class = ANY($1::text[]) AND at >= $2 AND at < $3 ORDER BY at`,
       [classes, from, new Date(toMs).toISOString()],
     );

@@ -1,9 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { runInTransaction } from '@fleetledger/eventstore';
 import { DataSource } from 'typeorm';
 import { DAY_MS } from '../domain/quantities';
 import { samplePartitionName } from '../ingestion/sample-partitions';
 import { meteringErrors } from '../metering-errors';
+import { ident, runInTransaction } from '@fleetledger/eventstore';
+import { METERING_SCHEMA } from '../metering.options';
+
+const S = ident(METERING_SCHEMA);
 
 export interface ArchivedDay {
   day: string;
@@ -36,13 +39,13 @@ export class SampleArchive {
     const beforeMs = Date.parse(`${day}T00:00:00Z`);
     return runInTransaction(this.dataSource, async (tx) => {
       // Exclusive: no ingestion batch, placement change or close runs while partitions move.
-      await tx.query(`SELECT version FROM metering.attribution_head WHERE id = 1 FOR UPDATE`);
+      await tx.query(`SELECT version FROM ${S}.attribution_head WHERE id = 1 FOR UPDATE`);
       const [state] = await tx.query<
         { closed_before: Date | null; archived_before: string | null; dirty: number }[]
       >(
         `SELECT c.closed_before, r.archived_before::text AS archived_before,
-                (SELECT count(*)::int FROM metering.usage_windows WHERE hour_start < $1 AND (status = 'open' OR dirty)) AS dirty
-           FROM metering.close_progress c, metering.sample_retention r`,
+                (SELECT count(*)::int FROM ${S}.usage_windows WHERE hour_start < $1 AND (status = 'open' OR dirty)) AS dirty
+           FROM ${S}.close_progress c, ${S}.sample_retention r`,
         [new Date(beforeMs).toISOString()],
       );
       if (!state.closed_before || state.closed_before.getTime() < beforeMs || state.dirty > 0)
@@ -61,7 +64,7 @@ export class SampleArchive {
         });
       const partitions = await tx.query<{ table_name: string }[]>(
         `SELECT c.relname AS table_name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-          WHERE i.inhparent = 'metering.samples'::regclass ORDER BY c.relname`,
+          WHERE i.inhparent = '${S}.samples'::regclass ORDER BY c.relname`,
       );
       const archived: ArchivedDay[] = [];
       for (const { table_name } of partitions) {
@@ -72,18 +75,18 @@ export class SampleArchive {
         const table = samplePartitionName(partitionDay);
         const [counts] = await tx.query<{ samples: number; unattributed: number }[]>(
           `SELECT count(*)::int AS samples, count(*) FILTER (WHERE window_id IS NULL)::int AS unattributed
-             FROM metering.${table}`,
+             FROM ${S}.${table}`,
         );
-        await tx.query(`ALTER TABLE metering.samples DETACH PARTITION metering.${table}`);
+        await tx.query(`ALTER TABLE ${S}.samples DETACH PARTITION ${S}.${table}`);
         await tx.query(
-          `INSERT INTO metering.sample_archive (sample_day, table_name, samples, unattributed, archived_at)
+          `INSERT INTO ${S}.sample_archive (sample_day, table_name, samples, unattributed, archived_at)
            VALUES ($1, $2, $3, $4, $5)`,
           [partitionDay, table, counts.samples, counts.unattributed, new Date(nowMs).toISOString()],
         );
         archived.push({ day: partitionDay, table, ...counts });
       }
       const horizon = state.archived_before && state.archived_before > day ? state.archived_before : day;
-      await tx.query(`UPDATE metering.sample_retention SET archived_before = $1 WHERE id = 1`, [horizon]);
+      await tx.query(`UPDATE ${S}.sample_retention SET archived_before = $1 WHERE id = 1`, [horizon]);
       this.logger.log(`archived ${archived.length} sample partitions before ${horizon}`);
       return { archivedBefore: horizon, archived };
     });

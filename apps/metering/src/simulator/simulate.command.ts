@@ -14,7 +14,8 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { Topics, topicName } from '@fleetledger/contracts';
-import { createKafka, ensureTopics, kafkaSettingsFromEnv } from '@fleetledger/eventstore';
+import { createKafka, kafkaSettingsFromEnv } from '@fleetledger/eventstore';
+import { ensureTopics } from '@fleetledger/eventstore/kafka-admin';
 import { generateFleet, NodeAgentSimulator } from '../domain/node-agent-simulator';
 import { publishDemoPlacements, publishTelemetry } from './telemetry-publisher';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineEvent, EventDefinition, PayloadOf } from '../event-definition';
+import { defineEvent, EventOf, eventGuard, PayloadOf } from '../event-definition';
 import { gpuClasses, gpuClassSchema } from '../inventory/fleet';
 
 /**
@@ -315,7 +315,7 @@ export type WorkloadPreemptedPayload = PayloadOf<typeof WorkloadPreempted>;
 export type WorkloadEvictedPayload = PayloadOf<typeof WorkloadEvicted>;
 export type WorkloadWithdrawnPayload = PayloadOf<typeof WorkloadWithdrawn>;
 
-export const allAllocationEvents: readonly EventDefinition[] = [
+export const allAllocationEvents = [
   LeaseSigned,
   LeaseActivated,
   LeaseAmended,
@@ -331,4 +331,9 @@ export const allAllocationEvents: readonly EventDefinition[] = [
   WorkloadPreempted,
   WorkloadEvicted,
   WorkloadWithdrawn,
-];
+] as const;
+
+/** A typed allocation event, discriminated by `type`. */
+export type AllocationEvent = EventOf<(typeof allAllocationEvents)[number]>;
+export type AllocationEventType = AllocationEvent['type'];
+export const isAllocationEvent = eventGuard(allAllocationEvents);

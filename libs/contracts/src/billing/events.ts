@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineEvent, PayloadOf } from '../event-definition';
+import { defineEvent, EventOf, eventGuard, PayloadOf } from '../event-definition';
 import {
   basisPointsSchema,
   billingPeriodSchema,
@@ -247,3 +247,7 @@ export const allBillingEvents = [
   CorrectionAbsorbed,
   DocumentNumberAssigned,
 ] as const;
+
+/** A typed billing event, discriminated by `type`. */
+export type BillingEvent = EventOf<(typeof allBillingEvents)[number]>;
+export const isBillingEvent = eventGuard(allBillingEvents);

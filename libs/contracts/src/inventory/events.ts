@@ -233,3 +233,10 @@ export type InventoryEvent =
   | { type: typeof PowerBudgetChanged.type; payload: PowerBudgetChangedPayload };
 
 export type InventoryEventType = InventoryEvent['type'];
+const inventoryEventTypes = new Set<string>(allInventoryEvents.map((definition) => definition.type));
+/** Narrows an envelope or a new event to InventoryEvent (by type name; see `eventGuard`). */
+export function isInventoryEvent<E extends { type: string; payload: unknown }>(
+  event: E,
+): event is E & InventoryEvent {
+  return inventoryEventTypes.has(event.type);
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineEvent, PayloadOf } from '../event-definition';
+import { defineEvent, EventOf, eventGuard, PayloadOf } from '../event-definition';
 
 /**
  * Metering contracts.
@@ -152,6 +152,10 @@ export type UsageRecordedPayload = PayloadOf<typeof UsageRecorded>;
 export type UsageCorrectedPayload = PayloadOf<typeof UsageCorrected>;
 
 export const allMeteringEvents = [UsageRecorded, UsageCorrected] as const;
+
+/** A typed metering event, discriminated by `type`. */
+export type MeteringEvent = EventOf<(typeof allMeteringEvents)[number]>;
+export const isMeteringEvent = eventGuard(allMeteringEvents);
 
 export function usageRecordId(leaseId: string, gpuClass: string, hourStartIso: string): string {
   return `${leaseId}|${gpuClass}|${hourStartIso}`;
