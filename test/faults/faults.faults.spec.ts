@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual, promisify } from 'node:util';
-import { Topics } from '@fleetledger/contracts';
+import { deadLetterTopic, Topics } from '@fleetledger/contracts';
 import { DataSource } from 'typeorm';
 import { testCallerToken } from '@fleetledger/testing';
 import { prepareTestAuth } from '../../libs/testing/src/test-auth-setup';
@@ -344,6 +344,15 @@ describe('faults at platform scale: nothing lost or billed twice', () => {
       await replayServices(db, auditedServices);
       expect((await reconcileServices(db, auditedServices)).flatMap((r) => r.differences)).toEqual([]);
       expect(await driver.deadLetters()).toBe(0);
+      // ... and nothing on any dead-letter topic either (the topics are created with their base topic).
+      for (const base of Object.values(Topics))
+        expect({
+          topic: deadLetterTopic(base),
+          records: await platform.topicRecords(deadLetterTopic(base)),
+        }).toEqual({
+          topic: deadLetterTopic(base),
+          records: 0,
+        });
 
       const telemetryRecords = (await platform.topicRecords(Topics.meteringTelemetry)) - telemetryBefore;
       const stored = await driver.storedSamples(phase.day);
