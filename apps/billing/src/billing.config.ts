@@ -24,6 +24,12 @@ export const billingEnvSchema = z.object({
         return z.NEVER;
       }
     }),
+  /**
+   * Issue #22: `required` (production): an invoice with SLA credit terms is complete only once inventory's
+   * watermark has passed its period end. `ignored`: tests and demos that tell stories in the past without
+   * inventory's heartbeat (libs/testing/src/service-app.ts), as METERING_PLACEMENT_WATERMARK.
+   */
+  BILLING_INVENTORY_WATERMARK: z.enum(['required', 'ignored']).default('required'),
   /** How often complete drafts past their grace are finalized on their own; 0 disables the scheduler. */
   BILLING_AUTO_FINALIZE_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
 });

@@ -11,7 +11,8 @@ import { Producer } from 'kafkajs';
 import { BillingModule } from '../src/billing.module';
 import { billingService } from '../src/billing.options';
 import { usdPlan } from './fixtures';
-import { meteringWatermarkEnvelopes } from './envelopes';
+import { inventoryWatermarkEnvelopes, meteringWatermarkEnvelopes } from './envelopes';
+import { EventEnvelope } from '@fleetledger/contracts';
 
 export interface BillingWorld {
   service: TestService;
@@ -37,9 +38,11 @@ export async function startBillingWorld(
      * null: no marker (drafts cover nothing and finalizing answers 409 period-incomplete).
      */
     meteringClosedBefore?: string | null;
+    /** Extra environment for billing (e.g. `BILLING_INVENTORY_WATERMARK: 'required'`). */
+    env?: Record<string, string>;
   } = {},
 ): Promise<BillingWorld> {
-  const service = await startTestService(BillingModule, billingService);
+  const service = await startTestService(BillingModule, billingService, { env: options.env });
   const producer = topicOwnersProducer(service.topicPrefix);
   await producer.connect();
   const closedBefore =
@@ -79,7 +82,25 @@ export async function publishMeteringWatermark(
   closedBefore: string,
   partitions = 3,
 ): Promise<void> {
-  const envelopes = meteringWatermarkEnvelopes(closedBefore, partitions);
+  await publishPerPartition(producer, topic, meteringWatermarkEnvelopes(closedBefore, partitions));
+}
+
+/** Inventory's watermark marker on each partition of its topic (issue #22: SLA credits wait for it). */
+export async function publishInventoryWatermark(
+  producer: Producer,
+  topic: string,
+  watermark: string,
+  partitions = 3,
+): Promise<void> {
+  await publishPerPartition(producer, topic, inventoryWatermarkEnvelopes(watermark, partitions));
+}
+
+/** One envelope per partition, `envelopes[p]` on partition p. */
+async function publishPerPartition(
+  producer: Producer,
+  topic: string,
+  envelopes: readonly EventEnvelope[],
+): Promise<void> {
   await producer.send({
     topic,
     acks: -1,

@@ -1,4 +1,4 @@
-import { EventEnvelope, EventHeaders, metering } from '@fleetledger/contracts';
+import { EventEnvelope, EventHeaders, inventory, metering, Topics } from '@fleetledger/contracts';
 import { Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 
@@ -61,6 +61,21 @@ export function meteringWatermarkEnvelopes(
         closedAt: closedBefore,
       },
       closedBefore,
+    ),
+  );
+}
+
+/** Inventory's PartitionWatermarkAdvanced for each partition (issue #22): every event before `watermark` is published. */
+export function inventoryWatermarkEnvelopes(
+  watermark: string,
+  partitions: number,
+): EventEnvelope<string, inventory.PartitionWatermarkAdvancedPayload>[] {
+  return Array.from({ length: partitions }, (_, partition) =>
+    envelope<inventory.PartitionWatermarkAdvancedPayload>(
+      inventory.PartitionWatermarkAdvanced.type,
+      `inventory-watermark-p${partition}`,
+      { topic: Topics.inventoryEvents, partition, partitions, watermark, source: 'operator' },
+      watermark,
     ),
   );
 }

@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { fleetHealthProjection } from '../src/projections/fleet-health.projection';
 import { envelope, publish } from './envelopes';
 import { usageRecorded } from './fixtures';
-import { BillingWorld, startBillingWorld } from './billing-world';
+import { BillingWorld, publishInventoryWatermark, startBillingWorld } from './billing-world';
 
 /**
  * SLA credits end to end on real Kafka and PostgreSQL: inventory's GPU health events and allocation's lease
@@ -17,6 +17,8 @@ import { BillingWorld, startBillingWorld } from './billing-world';
  *   -> availability 96.25 % (9625 bp), below 99 % -> 25 % credit of the committed charges.
  *   A failure in rack r2 (not leased) changes nothing.
  *   Committed charges: 8 GPU-h used x 2.50 = 20.00, + shortfall 7,980.00 = minimum 8,000.00; credit 2,000.00.
+ * Issue #22: billing runs with BILLING_INVENTORY_WATERMARK=required, so the invoice (its plan has credit tiers)
+ * is final only once inventory's watermark has passed the period end on every partition.
  */
 describe('SLA credits from inventory health against real Kafka and PostgreSQL', () => {
   let world: BillingWorld;
@@ -97,7 +99,10 @@ describe('SLA credits from inventory health against real Kafka and PostgreSQL', 
   });
 
   beforeAll(async () => {
-    world = await startBillingWorld({ collectBillingEvents: true });
+    world = await startBillingWorld({
+      collectBillingEvents: true,
+      env: { BILLING_INVENTORY_WATERMARK: 'required' },
+    });
     ({ service, producer } = world);
     collector = world.collector!;
   });
@@ -137,6 +142,48 @@ describe('SLA credits from inventory health against real Kafka and PostgreSQL', 
     // The draft already previews the credit.
     const draft = (await api(service.url).get(`/invoices/${invoiceId}`).set(tenant).expect(200)).body;
     expect(draft.totalMinor).toBe('600000');
+
+    // Inventory has not said it published every health event of November: 409 naming inventory, on every
+    // partition until then (here: one hour short of the period end).
+    const finalize = () =>
+      api(service.url)
+        .post(`/invoices/${invoiceId}/finalize`)
+        .set(tenant)
+        .send({ finalizedAt: '2026-12-01T00:00:00.000Z' });
+    const notYet = await finalize().expect(409);
+    expect(notYet.body.error).toBe('period-incomplete');
+    expect(notYet.body.message).toMatch(/inventory: inventory has not published a watermark/);
+    await publishInventoryWatermark(producer, inventoryTopic, '2026-11-30T23:00:00.000Z');
+    await waitUntil(
+      async () =>
+        (
+          await dataSource.query(
+            `SELECT count(*)::int AS n FROM billing.input_watermarks WHERE input = 'inventory'`,
+          )
+        )[0].n === 3,
+      30_000,
+      "inventory's watermark recorded",
+    );
+    const behind = await finalize().expect(409);
+    expect(behind.body.message).toMatch(/inventory: .*before 2026-11-30T23:00:00.000Z only, 60 min short/);
+    expect(behind.body.details.missing).toEqual([
+      expect.objectContaining({
+        input: 'inventory',
+        reason: 'inventory-behind',
+        watermark: '2026-11-30T23:00:00.000Z',
+      }),
+    ]);
+    await publishInventoryWatermark(producer, inventoryTopic, '2026-12-01T00:00:00.000Z');
+    await waitUntil(
+      async () =>
+        (
+          await dataSource.query(
+            `SELECT count(*)::int AS n FROM billing.input_watermarks WHERE input = 'inventory' AND watermark >= '2026-12-01T00:00:00Z'`,
+          )
+        )[0].n === 3,
+      30_000,
+      "inventory's watermark past the period end",
+    );
 
     const finalized = (
       await api(service.url)

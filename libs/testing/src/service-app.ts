@@ -44,6 +44,8 @@ export async function startTestService(
     ALLOCATION_WATERMARK_FOLLOWS_CLOCK: 'false',
     ALLOCATION_WATERMARK_INTERVAL_MS: '0',
     METERING_PLACEMENT_WATERMARK: 'ignored',
+    // Inventory publishes no watermark in tests unless asked, so billing does not wait for it (SLA credits).
+    BILLING_INVENTORY_WATERMARK: 'ignored',
     // Drafts are finalized by the tests (POST /invoices/finalize-due for the scheduler's stories), not a timer.
     BILLING_AUTO_FINALIZE_INTERVAL_MS: '0',
     ...overrides.env,

@@ -9,6 +9,9 @@ import { periodBounds } from './periods';
  *   UsageWindowsClosed billing has handled) has passed the period end. Billing rates usage in the
  *   same transaction as it takes the event in, so a handled marker means every usage record before
  *   it on that partition is rated (or held, below): there is no separate "rating in flight";
+ * - when the invoice has SLA credit terms (a rate plan of its leases has credit tiers), inventory's watermark
+ *   (the same minimum over inventory's topic, recorded by the fleet-health consumer with the health events
+ *   before it) has passed the period end: credits are computed from those health events;
  * - no usage hold of the tenant is pending (usage that waits for its lease or rate plan).
  * Complete, it still waits for the grace period after the period end (per rate plan, overridable
  * per tenant; BILLING_FINALIZATION_GRACE_MS by default: one hour, as Stripe's default), then the
@@ -21,6 +24,7 @@ import { periodBounds } from './periods';
 export type MissingInput =
   | { input: 'period'; reason: 'period-not-ended'; until: string; detail: string }
   | { input: 'metering'; reason: 'metering-behind'; watermark: string | null; detail: string }
+  | { input: 'inventory'; reason: 'inventory-behind'; watermark: string | null; detail: string }
   | { input: 'usage-holds'; reason: 'usage-holds-pending'; count: number; detail: string }
   | { input: 'grace'; reason: 'grace-period'; until: string; detail: string };
 
@@ -29,6 +33,11 @@ export interface CompletenessFacts {
   nowMs: number;
   /** null: billing has not handled a marker from every partition of metering's topic yet. */
   meteringWatermarkMs: number | null;
+  /**
+   * Inventory's watermark (null: not from every partition yet). Undefined when the invoice does not need it:
+   * no SLA credit terms, or a deployment that runs with BILLING_INVENTORY_WATERMARK=ignored (story time).
+   */
+  inventoryWatermarkMs?: number | null;
   pendingHolds: number;
   graceMs: number;
 }
@@ -50,7 +59,11 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export function periodCompleteness(facts: CompletenessFacts): Completeness {
   const { startMs, endMs } = periodBounds(facts.period);
   const watermark = facts.meteringWatermarkMs;
-  const coveredUntilMs = Math.max(startMs, Math.min(endMs, watermark ?? startMs));
+  const inventory = facts.inventoryWatermarkMs;
+  const coveredUntilMs = Math.max(
+    startMs,
+    Math.min(endMs, watermark ?? startMs, inventory === undefined ? endMs : (inventory ?? startMs)),
+  );
   const graceEndMs = endMs + facts.graceMs;
   const missing: MissingInput[] = [];
   if (facts.nowMs < endMs)
@@ -69,6 +82,16 @@ export function periodCompleteness(facts: CompletenessFacts): Completeness {
         watermark === null
           ? 'metering has not reported closing any hour on every partition yet'
           : `metering has closed usage before ${iso(watermark)} only, ${Math.round((endMs - watermark) / 60_000)} min short of the period end ${iso(endMs)}`,
+    });
+  if (inventory !== undefined && (inventory === null || inventory < endMs))
+    missing.push({
+      input: 'inventory',
+      reason: 'inventory-behind',
+      watermark: inventory === null ? null : iso(inventory),
+      detail:
+        inventory === null
+          ? 'inventory has not published a watermark on every partition yet (SLA credits need its health events)'
+          : `inventory has published every health event before ${iso(inventory)} only, ${Math.round((endMs - inventory) / 60_000)} min short of the period end ${iso(endMs)} (SLA credits need them)`,
     });
   if (facts.pendingHolds > 0)
     missing.push({
@@ -95,10 +118,10 @@ export function periodCompleteness(facts: CompletenessFacts): Completeness {
 }
 
 /**
- * Metering's watermark as billing has handled it: the minimum over all partitions of metering's
- * topic (the largest partition count announced); null while a partition has sent no marker yet.
+ * An input's (metering's, inventory's) watermark as billing has handled it: the minimum over all partitions
+ * of its topic (the largest partition count announced); null while a partition has sent no marker yet.
  */
-export function meteringWatermarkMs(
+export function inputWatermarkMs(
   marks: readonly { partition: number; partitions: number; watermarkMs: number }[],
 ): number | null {
   if (marks.length === 0) return null;

@@ -1,4 +1,4 @@
-import { graceFor, incompleteDetail, meteringWatermarkMs, periodCompleteness } from './completeness';
+import { graceFor, incompleteDetail, inputWatermarkMs, periodCompleteness } from './completeness';
 
 const HOUR = 3_600_000;
 const APRIL = Date.parse('2026-04-01T00:00:00.000Z');
@@ -89,15 +89,51 @@ describe('a period is complete when every input has passed its end; finalizable 
     expect(detail).toMatch(/force/);
   });
 
+  describe("SLA credit terms: inventory's watermark must pass the period end too", () => {
+    const facts = (inventory: number | null | undefined) =>
+      periodCompleteness({
+        period: '2026-03',
+        nowMs: APRIL + HOUR,
+        meteringWatermarkMs: APRIL,
+        inventoryWatermarkMs: inventory,
+        pendingHolds: 0,
+        graceMs: HOUR,
+      });
+
+    it('behind the period end: incomplete, named, and covering only until it', () => {
+      const result = facts(at('2026-03-31T23:00:00Z'));
+      expect(result).toMatchObject({ complete: false, coveredUntil: '2026-03-31T23:00:00.000Z' });
+      expect(result.missing).toEqual([
+        expect.objectContaining({
+          input: 'inventory',
+          reason: 'inventory-behind',
+          watermark: '2026-03-31T23:00:00.000Z',
+        }),
+      ]);
+      expect(incompleteDetail('acme.2026-03', result)).toMatch(/inventory: .* 60 min short/);
+    });
+
+    it('no marker from every partition yet: covers nothing', () => {
+      const result = facts(null);
+      expect(result).toMatchObject({ complete: false, coveredUntil: '2026-03-01T00:00:00.000Z' });
+      expect(result.missing.map((m) => m.reason)).toEqual(['inventory-behind']);
+    });
+
+    it('at or past the period end: finalizable; not needed (undefined): not asked for', () => {
+      expect(facts(APRIL)).toMatchObject({ complete: true, finalizable: true, missing: [] });
+      expect(facts(undefined)).toMatchObject({ complete: true, finalizable: true, missing: [] });
+    });
+  });
+
   it("metering's watermark is the slowest partition's; unknown while one has none", () => {
     expect(
-      meteringWatermarkMs([
+      inputWatermarkMs([
         { partition: 0, partitions: 3, watermarkMs: 3 },
         { partition: 1, partitions: 3, watermarkMs: 1 },
         { partition: 2, partitions: 3, watermarkMs: 2 },
       ]),
     ).toBe(1);
-    expect(meteringWatermarkMs([{ partition: 0, partitions: 3, watermarkMs: 3 }])).toBeNull();
+    expect(inputWatermarkMs([{ partition: 0, partitions: 3, watermarkMs: 3 }])).toBeNull();
   });
 
   it.each([

@@ -8,6 +8,7 @@ import { ChargeRated, rateCorrection, rateUsage } from '../domain/rating';
 import { applyLeaseEvent, LEASE_EVENT_TYPES } from '../projections/leases.projection';
 import { AppendMeta, BillingStore } from './billing-store';
 import { InvoiceHandler } from './invoice.handler';
+import { recordInputWatermark } from './input-watermarks';
 
 export { LEASE_EVENT_TYPES };
 export const USAGE_EVENT_TYPES = new Set<string>([
@@ -74,13 +75,11 @@ export class UsageRater {
     tx: Queryable,
   ): Promise<void> {
     const mark = event.payload;
-    await tx.query(
-      `INSERT INTO billing.input_watermarks (input, partition, partitions, watermark, event_id)
-       VALUES ('metering', $1, $2, $3, $4)
-       ON CONFLICT (input, partition) DO UPDATE SET
-         partitions = EXCLUDED.partitions, watermark = EXCLUDED.watermark, event_id = EXCLUDED.event_id
-       WHERE billing.input_watermarks.watermark < EXCLUDED.watermark`,
-      [mark.partition, mark.partitions, mark.closedBefore, event.eventId],
+    await recordInputWatermark(
+      tx,
+      'metering',
+      { partition: mark.partition, partitions: mark.partitions, watermark: mark.closedBefore },
+      event.eventId,
     );
   }
 

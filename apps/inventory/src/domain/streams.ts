@@ -16,6 +16,9 @@ export function streamOf(event: inventory.InventoryEvent): string {
           ? streams.hall(p.scopeId)
           : streams.rack(p.scopeId);
     }
+    case 'inventory.PartitionWatermarkAdvanced':
+      // Markers are appended on their partition's own stream (libs/eventstore/src/watermark.ts), never decided.
+      throw new Error('inventory.PartitionWatermarkAdvanced is not a fleet command outcome');
     default:
       return streams.rack(event.payload.rackId);
   }

@@ -9,6 +9,7 @@ import {
   reportedHealthSchema,
   wattsSchema,
 } from './fleet';
+import { watermarkPayloadSchema } from '../progress';
 
 /**
  * Events of the inventory service, published on Topics.inventoryEvents with the stream id as key
@@ -190,6 +191,17 @@ export const PowerBudgetChanged = defineEvent({
   }),
 });
 
+/**
+ * Inventory's progress on one partition of its events topic (issue #22, libs/contracts/src/progress.ts):
+ * every inventory event (health, drains, commissioning) with an effective time before `watermark` is
+ * already published. Billing waits for it before it finalizes SLA credits computed from health events.
+ * Stream `inventory-watermark-p<partition>[-<n>]`, whose key Kafka routes to that partition.
+ */
+export const PartitionWatermarkAdvanced = defineEvent({
+  type: 'inventory.PartitionWatermarkAdvanced',
+  schema: watermarkPayloadSchema,
+});
+
 export type SiteRegisteredPayload = PayloadOf<typeof SiteRegistered>;
 export type HallRegisteredPayload = PayloadOf<typeof HallRegistered>;
 export type RackRegisteredPayload = PayloadOf<typeof RackRegistered>;
@@ -203,6 +215,7 @@ export type RackDrainStartedPayload = PayloadOf<typeof RackDrainStarted>;
 export type RackUndrainedPayload = PayloadOf<typeof RackUndrained>;
 export type NodeDecommissionedPayload = PayloadOf<typeof NodeDecommissioned>;
 export type PowerBudgetChangedPayload = PayloadOf<typeof PowerBudgetChanged>;
+export type PartitionWatermarkAdvancedPayload = PayloadOf<typeof PartitionWatermarkAdvanced>;
 
 export const allInventoryEvents: readonly EventDefinition[] = [
   SiteRegistered,
@@ -216,6 +229,7 @@ export const allInventoryEvents: readonly EventDefinition[] = [
   RackUndrained,
   NodeDecommissioned,
   PowerBudgetChanged,
+  PartitionWatermarkAdvanced,
 ];
 
 /** A typed inventory event, discriminated by `type` (for switch statements in evolve and projections). */
@@ -230,7 +244,8 @@ export type InventoryEvent =
   | { type: typeof RackDrainStarted.type; payload: RackDrainStartedPayload }
   | { type: typeof RackUndrained.type; payload: RackUndrainedPayload }
   | { type: typeof NodeDecommissioned.type; payload: NodeDecommissionedPayload }
-  | { type: typeof PowerBudgetChanged.type; payload: PowerBudgetChangedPayload };
+  | { type: typeof PowerBudgetChanged.type; payload: PowerBudgetChangedPayload }
+  | { type: typeof PartitionWatermarkAdvanced.type; payload: PartitionWatermarkAdvancedPayload };
 
 export type InventoryEventType = InventoryEvent['type'];
 const inventoryEventTypes = new Set<string>(allInventoryEvents.map((definition) => definition.type));
