@@ -44,7 +44,7 @@ export async function startTestService(
     ALLOCATION_WATERMARK_FOLLOWS_CLOCK: 'false',
     ALLOCATION_WATERMARK_INTERVAL_MS: '0',
     METERING_PLACEMENT_WATERMARK: 'ignored',
-    // Inventory publishes no watermark in tests unless asked, so billing does not wait for it (SLA credits).
+    // Billing does not wait for inventory's watermark (SLA credits) unless the story is about it.
     BILLING_INVENTORY_WATERMARK: 'ignored',
     // Drafts are finalized by the tests (POST /invoices/finalize-due for the scheduler's stories), not a timer.
     BILLING_AUTO_FINALIZE_INTERVAL_MS: '0',
