@@ -25,12 +25,12 @@ export const billingEnvSchema = z.object({
       }
     }),
   /**
-   * Issue #22: `required`: an invoice with SLA credit terms is complete only once inventory's watermark
-   * (inventory.PartitionWatermarkAdvanced on every partition) has passed its period end. `ignored`, the default
-   * until inventory publishes its watermark (docs/architecture.md, "Money only from complete data"): SLA
-   * credits do not wait for it. Tests run `ignored` unless the story is about it (apps/billing/test/sla.int.spec.ts).
+   * Issue #22: `required` (production): an invoice with SLA credit terms is complete only once inventory's
+   * watermark (inventory.PartitionWatermarkAdvanced on every partition) has passed its period end. `ignored`:
+   * SLA credits do not wait for it (tests and stories told in the past without inventory's heartbeat, as
+   * METERING_PLACEMENT_WATERMARK; libs/testing/src/service-app.ts).
    */
-  BILLING_INVENTORY_WATERMARK: z.enum(['required', 'ignored']).default('ignored'),
+  BILLING_INVENTORY_WATERMARK: z.enum(['required', 'ignored']).default('required'),
   /** How often complete drafts past their grace are finalized on their own; 0 disables the scheduler. */
   BILLING_AUTO_FINALIZE_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
 });

@@ -7,6 +7,7 @@ import { FleetImportController } from './api/fleet-import.controller';
 import { FleetQueriesController } from './api/fleet-queries.controller';
 import { InventoryCommandHandler } from './handlers/inventory-command.handler';
 import { inventoryService } from './inventory.options';
+import { InventoryWatermarkHeartbeat, InventoryWatermarkStreams } from './progress/watermark-heartbeat';
 import { FleetQueries } from './queries/fleet-queries';
 
 @Module({
@@ -15,10 +16,18 @@ import { FleetQueries } from './queries/fleet-queries';
   providers: [
     {
       provide: InventoryCommandHandler,
-      inject: [DataSource, EventStore, Messaging, Metrics],
-      useFactory: (dataSource: DataSource, store: EventStore, messaging: Messaging, metrics: Metrics) =>
-        new InventoryCommandHandler(dataSource, store, messaging.eventsTopic, metrics),
+      inject: [DataSource, EventStore, Messaging, Metrics, InventoryWatermarkStreams],
+      useFactory: (
+        dataSource: DataSource,
+        store: EventStore,
+        messaging: Messaging,
+        metrics: Metrics,
+        watermark: InventoryWatermarkStreams,
+      ) => new InventoryCommandHandler(dataSource, store, messaging.eventsTopic, metrics, watermark),
     },
+    // Issue #22: inventory's watermark (SLA credits in billing wait for it).
+    InventoryWatermarkStreams,
+    InventoryWatermarkHeartbeat,
     {
       provide: FleetQueries,
       inject: [DataSource],

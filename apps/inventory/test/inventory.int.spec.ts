@@ -301,3 +301,77 @@ describe('inventory service against real Kafka and PostgreSQL', () => {
     );
   });
 });
+
+describe("inventory's watermark heartbeat (issue #22) against real Kafka and PostgreSQL", () => {
+  let service: TestService;
+  let collector: TopicCollector;
+  const markerType = 'inventory.PartitionWatermarkAdvanced';
+
+  beforeAll(async () => {
+    service = await startTestService(InventoryModule, inventoryService, {
+      env: { INVENTORY_WATERMARK_INTERVAL_MS: '200', INVENTORY_WATERMARK_LAG_MS: '60000' },
+    });
+    collector = await new TopicCollector(testKafka()).start([
+      topicName(Topics.inventoryEvents, service.topicPrefix),
+    ]);
+  });
+
+  afterAll(async () => {
+    await collector?.stop();
+    await service?.stop();
+  });
+
+  it('publishes one marker per partition, on that partition, as service:inventory, about a minute behind the clock', async () => {
+    const messages = await collector.waitFor((m) => {
+      const markers = m.filter((message) => message.headers['event-type'] === markerType);
+      const partitions = (markers[0]?.value as { payload: { partitions: number } } | undefined)?.payload
+        .partitions;
+      return (
+        partitions !== undefined && new Set(markers.map((message) => message.partition)).size === partitions
+      );
+    });
+    const markers = messages.filter((message) => message.headers['event-type'] === markerType);
+    for (const marker of markers) {
+      const envelope = marker.value as {
+        occurredAt: string;
+        payload: { partition: number; watermark: string; source: string; topic: string };
+        principal?: { subject: string };
+      };
+      expect(envelope.payload).toMatchObject({
+        partition: marker.partition,
+        source: 'heartbeat',
+        topic: Topics.inventoryEvents,
+      });
+      expect(envelope.principal?.subject).toBe('service:inventory');
+      const behindMs = Date.now() - Date.parse(envelope.payload.watermark);
+      expect(behindMs).toBeGreaterThanOrEqual(60_000);
+      expect(behindMs).toBeLessThan(5 * 60_000);
+    }
+  });
+
+  it('refuses a command stamped behind the published watermark with the reason, and takes one stamped now', async () => {
+    const stale = await api(service.url)
+      .post('/sites')
+      .send({
+        siteId: 'late-site',
+        name: 'Late',
+        powerCapW: 1_000_000,
+        occurredAt: new Date(Date.now() - 10 * 60_000).toISOString(),
+      })
+      .expect(409);
+    expect(stale.body.error).toBe('stale-command');
+    expect(stale.body.message).toMatch(/behind inventory's published watermark/);
+    const sites = () =>
+      service.app
+        .get(DataSource)
+        .query(
+          `SELECT 1 FROM inventory.events WHERE type = 'inventory.SiteRegistered' AND payload->>'siteId' = 'late-site'`,
+        );
+    expect(await sites()).toHaveLength(0);
+    await api(service.url)
+      .post('/sites')
+      .send({ siteId: 'late-site', name: 'Now', powerCapW: 1_000_000 })
+      .expect(200);
+    expect(await sites()).toHaveLength(1);
+  });
+});

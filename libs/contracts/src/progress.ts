@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EventDefinition, NewEvent, newEvent } from './event-definition';
 
 /**
  * Progress (watermarks) of a producer, issue #22. A watermark T on partition p of a topic says:
@@ -29,4 +30,24 @@ export type WatermarkPayload = z.infer<typeof watermarkPayloadSchema>;
 /** Stream id of a producer's markers for one partition (its Kafka key routes it to that partition). */
 export function watermarkStreamPrefix(producer: string, partition: number): string {
   return `${producer}-watermark-p${partition}`;
+}
+
+/**
+ * A producer's markers for one watermark: one per partition of `topic` (its base name), each on the stream whose
+ * key Kafka routes to that partition (`streamIds[p]`, libs/eventstore/src/watermark.ts `partitionStreamIds`),
+ * stamped at the watermark. All of them go in one append, after every event decided before them. `definition`
+ * is the producer's own marker event (allocation.PartitionWatermarkAdvanced, inventory.PartitionWatermarkAdvanced).
+ */
+export function watermarkMarkers(
+  definition: EventDefinition<string, typeof watermarkPayloadSchema>,
+  topic: string,
+  advance: Pick<WatermarkPayload, 'watermark' | 'source'>,
+  streamIds: readonly string[],
+): { streamId: string; events: NewEvent[] }[] {
+  return streamIds.map((streamId, partition) => ({
+    streamId,
+    events: [
+      newEvent(definition, { topic, partition, partitions: streamIds.length, ...advance }, advance.watermark),
+    ],
+  }));
 }

@@ -44,7 +44,8 @@ export async function startTestService(
     ALLOCATION_WATERMARK_FOLLOWS_CLOCK: 'false',
     ALLOCATION_WATERMARK_INTERVAL_MS: '0',
     METERING_PLACEMENT_WATERMARK: 'ignored',
-    // Billing does not wait for inventory's watermark (SLA credits) unless the story is about it.
+    // Inventory publishes no watermark and billing does not wait for it (SLA credits) unless the story is about it.
+    INVENTORY_WATERMARK_INTERVAL_MS: '0',
     BILLING_INVENTORY_WATERMARK: 'ignored',
     // Drafts are finalized by the tests (POST /invoices/finalize-due for the scheduler's stories), not a timer.
     BILLING_AUTO_FINALIZE_INTERVAL_MS: '0',

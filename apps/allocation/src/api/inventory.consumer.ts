@@ -1,5 +1,5 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { Topics } from '@fleetledger/contracts';
+import { inventory, Topics } from '@fleetledger/contracts';
 import { Messaging } from '@fleetledger/platform';
 import { AllocationEngine } from '../handlers/allocation-engine';
 import { INVENTORY_CONSUMER } from '../projections/fleet-gpus.projection';
@@ -16,7 +16,8 @@ export class InventoryConsumer implements OnModuleInit {
     this.messaging.registerConsumer({
       name: INVENTORY_CONSUMER,
       topics: [Topics.inventoryEvents],
-      accepts: (type) => type.startsWith('inventory.'),
+      // Inventory's watermark markers (issue #22) are for billing's SLA credits: nothing for allocation to act on.
+      accepts: (type) => type.startsWith('inventory.') && type !== inventory.PartitionWatermarkAdvanced.type,
       handle: (event, tx) => this.engine.onInventoryEvent(event, tx),
     });
   }

@@ -1,4 +1,4 @@
-import { allocation, NewEvent, newEvent, Topics, WatermarkPayload } from '@fleetledger/contracts';
+import { allocation, NewEvent, Topics, WatermarkPayload, watermarkMarkers } from '@fleetledger/contracts';
 import { reject, Rejection } from './rejection';
 import { AllocationState } from './state';
 
@@ -77,20 +77,5 @@ export function watermarkEvents(
   advance: WatermarkAdvance,
   streamIds: readonly string[],
 ): { streamId: string; events: NewEvent[] }[] {
-  return streamIds.map((streamId, partition) => ({
-    streamId,
-    events: [
-      newEvent(
-        allocation.PartitionWatermarkAdvanced,
-        {
-          topic: Topics.allocationEvents,
-          partition,
-          partitions: streamIds.length,
-          watermark: advance.watermark,
-          source: advance.source,
-        },
-        advance.watermark,
-      ),
-    ],
-  }));
+  return watermarkMarkers(allocation.PartitionWatermarkAdvanced, Topics.allocationEvents, advance, streamIds);
 }

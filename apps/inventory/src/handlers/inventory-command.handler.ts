@@ -6,7 +6,9 @@ import {
   EventStore,
   handleCommands,
   HandleOptions,
+  Queryable,
 } from '@fleetledger/eventstore';
+import { HttpStatus } from '@nestjs/common';
 import { Metrics, ServiceError } from '@fleetledger/platform';
 import { DataSource } from 'typeorm';
 import { InventoryCommand } from '../domain/commands';
@@ -14,6 +16,7 @@ import { Fleet } from '../domain/fleet';
 import { inventoryDecider } from '../domain/inventory.decider';
 import { RejectionReason } from '../domain/rejection';
 import { streamOf } from '../domain/streams';
+import { staleCommandDetail } from '../domain/watermark';
 import { fleetProjection } from '../projections/fleet.projection';
 import { loadFleetSlice } from './fleet-slice';
 import { rejectionStatus } from '../inventory-errors';
@@ -40,6 +43,14 @@ export type BatchResult = CommandBatchResult<InventoryCommand, RejectionReason>;
  * in the append's transaction), not a replay of streams, so the appends expect 'any' version: the lock
  * is the concurrency control.
  */
+/** The advisory lock inventory's commands (and its watermark heartbeat) serialise on. */
+export const COMMANDS_LOCK = 'commands';
+
+/** Inventory's published watermark, if any (progress/watermark-heartbeat.ts). */
+export interface PublishedWatermark {
+  current(tx: Queryable, schema: string): Promise<number | null>;
+}
+
 export class InventoryCommandHandler {
   private readonly target: CommandTarget;
 
@@ -50,6 +61,8 @@ export class InventoryCommandHandler {
     /** Full Kafka topic name (deployment prefix included) the outbox publishes to. */
     eventsTopic: string,
     private readonly metrics?: Metrics,
+    /** Issue #22: commands stamped behind it are refused (`stale-command`). Absent: the CLI import, benchmarks. */
+    private readonly watermark?: PublishedWatermark,
   ) {
     this.target = { dataSource, store, topic: eventsTopic, projections: [fleetProjection] };
   }
@@ -91,15 +104,22 @@ export class InventoryCommandHandler {
   }
 
   private options(
-    context: AppendCommandContext,
+    context: AppendCommandContext & CommandContext,
   ): HandleOptions<Fleet, InventoryCommand, inventory.InventoryEvent> {
     return {
       streamOf,
-      lock: 'commands',
-      load: async (tx, commands) => ({
-        state: await loadFleetSlice(tx, this.store.schema, commands),
-        expectedVersion: () => 'any',
-      }),
+      lock: COMMANDS_LOCK,
+      load: async (tx, commands) => {
+        // Under the lock the heartbeat also takes: no marker can pass this command between check and append.
+        const stale = this.watermark
+          ? staleCommandDetail(context.occurredAt, await this.watermark.current(tx, this.store.schema))
+          : null;
+        if (stale) throw new ServiceError('stale-command', stale, HttpStatus.CONFLICT);
+        return {
+          state: await loadFleetSlice(tx, this.store.schema, commands),
+          expectedVersion: () => 'any',
+        };
+      },
       context,
     };
   }
