@@ -75,6 +75,9 @@ export AUTH_ISSUER=fleetledger-dev AUTH_JWKS_FILE="$repo/.infra/auth/jwks.json"
 # closes on the lateness alone, as in docker-compose.yml; k8s/ runs the defaults. Either can be overridden.
 export ALLOCATION_WATERMARK_FOLLOWS_CLOCK="${ALLOCATION_WATERMARK_FOLLOWS_CLOCK:-false}"
 export METERING_PLACEMENT_WATERMARK="${METERING_PLACEMENT_WATERMARK:-ignored}"
+# Inventory publishes no watermark (its commands may be stamped in the past) and billing does not wait for it.
+export INVENTORY_WATERMARK_INTERVAL_MS="${INVENTORY_WATERMARK_INTERVAL_MS:-0}"
+export BILLING_INVENTORY_WATERMARK="${BILLING_INVENTORY_WATERMARK:-ignored}"
 token() { node dist/scripts/dev-issuer.js mint "$@"; }
 
 # Each service runs as its own Kafka SCRAM user (docs/deploy.md, "Kafka security"), from the credentials the
