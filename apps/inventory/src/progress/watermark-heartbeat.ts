@@ -25,8 +25,9 @@ export class InventoryWatermarkStreams {
   /** The latest watermark inventory published (all partitions advance together), or null. */
   async current(tx: Queryable, schema: string): Promise<number | null> {
     if (this.ids.length === 0) return null;
+    // The newest marker (the watermark only moves forward): one index probe on (stream_id, stream_version).
     const [row] = await tx.query<{ at: Date | null }[]>(
-      `SELECT max(occurred_at) AS at FROM ${schema}.events WHERE stream_id = $1`,
+      `SELECT occurred_at AS at FROM ${schema}.events WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1`,
       [this.ids[0]],
     );
     return row?.at ? row.at.getTime() : null;
