@@ -184,6 +184,11 @@ describe('SLA credits from inventory health against real Kafka and PostgreSQL', 
       30_000,
       "inventory's watermark past the period end",
     );
+    const progress = (await api(service.url).get('/progress').expect(200)).body;
+    expect(progress.inputs.find((i: { input: string }) => i.input === 'inventory')).toMatchObject({
+      watermark: '2026-12-01T00:00:00.000Z',
+      partitions: [{ partition: 0 }, { partition: 1 }, { partition: 2 }],
+    });
 
     const finalized = (
       await api(service.url)

@@ -91,9 +91,11 @@ export class AutoFinalizer implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async refreshGauges(nowMs: number): Promise<void> {
-    const { watermarkMs } = await this.completeness.meteringProgress(this.dataSource);
-    if (watermarkMs === null) return;
-    this.metrics.watermark.set({ input: 'metering' }, watermarkMs / 1000);
-    this.metrics.watermarkLag.set({ input: 'metering' }, (nowMs - watermarkMs) / 1000);
+    for (const input of ['metering', 'inventory'] as const) {
+      const { watermarkMs } = await this.completeness.inputProgress(this.dataSource, input);
+      if (watermarkMs === null) continue;
+      this.metrics.watermark.set({ input }, watermarkMs / 1000);
+      this.metrics.watermarkLag.set({ input }, (nowMs - watermarkMs) / 1000);
+    }
   }
 }
