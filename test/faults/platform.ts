@@ -217,6 +217,13 @@ export class FaultPlatform {
       RATE_LIMIT_REQUESTS: '1000000',
       METERING_CLOSE_INTERVAL_MS: '0',
       METERING_LATENESS_MS: String(5 * 60_000),
+      // Issue #22: the workload is stamped in March 2026, in the past: run in story time as scripts/stack.sh does
+      // (allocation's watermark follows its decisions, inventory publishes none, metering and billing close on
+      // lateness). Watermark-driven closing is tested by test/completeness.e2e.spec.ts, not under faults.
+      ALLOCATION_WATERMARK_FOLLOWS_CLOCK: 'false',
+      METERING_PLACEMENT_WATERMARK: 'ignored',
+      INVENTORY_WATERMARK_INTERVAL_MS: '0',
+      BILLING_INVENTORY_WATERMARK: 'ignored',
     };
   }
 
