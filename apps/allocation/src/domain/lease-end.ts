@@ -1,5 +1,6 @@
 import { allocation, NewEvent } from '@fleetledger/contracts';
 import { decideExpireDue, decideLease, FleetFacts, LeaseCommand } from './lease';
+import { checkCommandTime } from './command-time';
 import { isRejection, Rejection } from './rejection';
 import { AllocationState } from './state';
 import { applySteps, Steps } from './steps';
@@ -34,6 +35,11 @@ export function terminateSteps(
   command: Extract<LeaseCommand, { kind: 'terminate' }>,
   fleet: FleetFacts,
 ): Steps | Rejection {
+  // A termination ends placements at `command.at` (placement ledger): like any ledger command it may not reach
+  // behind the ledger's latest decision or the published watermark (#15, #22), or metering would be told a past
+  // it has already closed was different.
+  const stale = checkCommandTime(state, command.at);
+  if (stale) return stale;
   const leaseBook = decideLease(state.leases, command, fleet);
   return isRejection(leaseBook) ? leaseBook : terminated(state, leaseBook, command);
 }

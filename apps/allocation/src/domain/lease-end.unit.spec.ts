@@ -1,6 +1,8 @@
 import { allocation, NewEvent } from '@fleetledger/contracts';
 import { rackId } from '../../test/fleet-builder';
 import { outcome, reasonOf, T0, TERM, World } from '../../test/allocation-world';
+import { runTerminate } from './lease-end';
+import { fleetFacts } from './state';
 
 const H100 = { gpuClass: 'H100' as const };
 /** The exclusive lease's term ends here (the shared leases run through TERM, the whole of 2026). */
@@ -284,6 +286,27 @@ describe('terminating a lease', () => {
       evictedAt: '2026-04-01T00:00:00.000Z',
     });
     expect(w.placementOf('job')).toBeDefined();
+    expect(w.placementOf('fill')).toBeUndefined();
+  });
+
+  it("is refused with stale-command when stamped before the ledger's latest decision or the watermark, and changes nothing", () => {
+    const w = world();
+    w.submit({ workloadId: 'job', tenantId: 'excl', gpuCount: 8 }, '2026-04-01T00:00:00.000Z');
+    const terminate = (at: string) =>
+      runTerminate(
+        w.state,
+        { kind: 'terminate', leaseId: 'lease-acme', reason: 'x', author: 'ops', at },
+        fleetFacts(w.state),
+      );
+    expect(terminate('2026-03-15T00:00:00.000Z')).toMatchObject({ reason: 'stale-command' });
+    w.state.watermarkAt = '2026-05-01T00:00:00.000Z';
+    expect(terminate('2026-04-15T00:00:00.000Z')).toMatchObject({
+      reason: 'stale-command',
+      detail: expect.stringContaining('watermark 2026-05-01T00:00:00.000Z'),
+    });
+    expect(w.state.leases.get('lease-acme')?.status).toBe('active');
+    expect(w.placementOf('fill')).toBeDefined();
+    expect(terminate('2026-05-01T00:00:00.000Z')).not.toHaveProperty('reason');
     expect(w.placementOf('fill')).toBeUndefined();
   });
 });
