@@ -34,15 +34,34 @@ export function partitionStreamIds(producer: string, partitions: number): string
   });
 }
 
-/** The partition count of a topic, from the broker (for `partitionStreamIds`). */
-export async function topicPartitionCount(kafka: Kafka, topic: string): Promise<number> {
+/**
+ * The partition count of a topic, from the broker (for `partitionStreamIds`). A topic created a moment ago (a
+ * service's own, at start) can be unknown to the broker answering the metadata request for a short while
+ * (UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition"): that is retried, bounded
+ * (`attempts` x `delayMs`, 10 s by default), before the error reaches the caller.
+ */
+export async function topicPartitionCount(
+  kafka: Kafka,
+  topic: string,
+  { attempts = 40, delayMs = 250 }: { attempts?: number; delayMs?: number } = {},
+): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-    const partitions = metadata.topics[0]?.partitions.length ?? 0;
-    if (partitions === 0) throw new Error(`topic ${topic} has no partitions`);
-    return partitions;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+        const partitions = metadata.topics[0]?.partitions.length ?? 0;
+        if (partitions === 0) throw new Error(`topic ${topic} has no partitions`);
+        return partitions;
+      } catch (error) {
+        const unknownYet =
+          (error as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION' ||
+          /has no partitions/.test((error as Error).message);
+        if (!unknownYet || attempt >= attempts) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
   } finally {
     await admin.disconnect();
   }
