@@ -1,4 +1,10 @@
 import { Topics } from '@fleetledger/contracts';
+import {
+  EVENT_COLUMNS,
+  headersFor,
+  StoredEventRow,
+  storedEnvelope,
+} from '@fleetledger/eventstore/event-store';
 import { Producer } from 'kafkajs';
 import { FaultPlatform, ServiceName, sleep } from './platform';
 import {
@@ -400,14 +406,29 @@ export class WorkloadDriver {
       return x / 4294967296 < share;
     };
     for (const service of ['inventory', 'allocation', 'metering', 'billing'] as const) {
-      const rows = await this.sql<{
-        topic: string;
-        message_key: string;
-        message: unknown;
-        headers: Record<string, string>;
-      }>(
-        `SELECT topic, message_key, message, headers FROM ${service}.outbox WHERE published_at IS NOT NULL ORDER BY id`,
-      );
+      // A compact outbox row (issue #19) names its event by position: the message is the event row, as the
+      // relay builds it (libs/eventstore/src/outbox-relay.ts); rows written before carry their message.
+      const rows = (
+        await this.sql<
+          {
+            topic: string;
+            message_key: string;
+            message: unknown;
+            headers: Record<string, string> | null;
+          } & StoredEventRow
+        >(
+          `SELECT o.topic, o.message_key, o.message, o.headers, ${EVENT_COLUMNS.split(', ')
+            .map((c) => `e.${c}`)
+            .join(', ')}
+             FROM ${service}.outbox o
+             LEFT JOIN ${service}.events e ON o.message IS NULL AND e.global_position = o.global_position
+            WHERE o.published_at IS NOT NULL ORDER BY o.id`,
+        )
+      ).map((row) => {
+        if (row.message !== null) return row;
+        const envelope = storedEnvelope(row);
+        return { ...row, message: envelope, headers: headersFor(envelope) };
+      });
       const picked = rows.filter(chosen);
       if (picked.length === 0) continue;
       const producer = this.platform.kafka(service, `fleetledger-faults-replay-${service}`).producer();
@@ -417,7 +438,9 @@ export class WorkloadDriver {
           await producer.sendBatch({
             topicMessages: picked.slice(i, i + 200).map((row) => ({
               topic: row.topic,
-              messages: [{ key: row.message_key, value: JSON.stringify(row.message), headers: row.headers }],
+              messages: [
+                { key: row.message_key, value: JSON.stringify(row.message), headers: row.headers ?? {} },
+              ],
             })),
           });
       } finally {
