@@ -51,3 +51,28 @@ export function watermarkMarkers(
     ],
   }));
 }
+
+/** One partition's latest watermark marker, as a consumer of an input recorded it. */
+export interface PartitionMark {
+  partition: number;
+  /** The topic's partition count the marker announced. */
+  partitions: number;
+  watermarkMs: number;
+}
+
+/**
+ * An input's watermark: the minimum over partitions 0..n-1 (n: the largest count announced); null while a
+ * partition has sent no marker yet (metering's closer and billing's completeness both read inputs this way).
+ */
+export function inputWatermarkMs(marks: readonly PartitionMark[]): number | null {
+  if (marks.length === 0) return null;
+  const partitions = Math.max(...marks.map((m) => m.partitions));
+  const byPartition = new Map(marks.map((m) => [m.partition, m.watermarkMs]));
+  let min = Number.POSITIVE_INFINITY;
+  for (let p = 0; p < partitions; p++) {
+    const mark = byPartition.get(p);
+    if (mark === undefined) return null;
+    min = Math.min(min, mark);
+  }
+  return min;
+}

@@ -117,24 +117,7 @@ export function periodCompleteness(facts: CompletenessFacts): Completeness {
   };
 }
 
-/**
- * An input's (metering's, inventory's) watermark as billing has handled it: the minimum over all partitions
- * of its topic (the largest partition count announced); null while a partition has sent no marker yet.
- */
-export function inputWatermarkMs(
-  marks: readonly { partition: number; partitions: number; watermarkMs: number }[],
-): number | null {
-  if (marks.length === 0) return null;
-  const partitions = Math.max(...marks.map((m) => m.partitions));
-  const byPartition = new Map(marks.map((m) => [m.partition, m.watermarkMs]));
-  let min = Number.POSITIVE_INFINITY;
-  for (let p = 0; p < partitions; p++) {
-    const mark = byPartition.get(p);
-    if (mark === undefined) return null;
-    min = Math.min(min, mark);
-  }
-  return min;
-}
+export { inputWatermarkMs } from '@fleetledger/contracts';
 
 /** The detail of a 409 `period-incomplete`: each missing input, by name. */
 export function incompleteDetail(invoiceId: string, completeness: Completeness): string {

@@ -11,26 +11,8 @@ import { HOUR_MS } from './quantities';
  * producer publishes no watermark (the node agents' telemetry today) are bounded by the lateness
  * alone and `required: false`; what they deliver late is a labelled correction.
  */
-export interface PartitionMark {
-  partition: number;
-  /** The topic's partition count the marker announced. */
-  partitions: number;
-  watermarkMs: number;
-}
-
-/** Min over partitions 0..n-1 (n: the largest count announced); null while a partition has no marker. */
-export function inputWatermarkMs(marks: readonly PartitionMark[]): number | null {
-  if (marks.length === 0) return null;
-  const partitions = Math.max(...marks.map((m) => m.partitions));
-  const byPartition = new Map(marks.map((m) => [m.partition, m.watermarkMs]));
-  let min = Number.POSITIVE_INFINITY;
-  for (let p = 0; p < partitions; p++) {
-    const mark = byPartition.get(p);
-    if (mark === undefined) return null;
-    min = Math.min(min, mark);
-  }
-  return min;
-}
+export { inputWatermarkMs } from '@fleetledger/contracts';
+export type { PartitionMark } from '@fleetledger/contracts';
 
 export interface InputProgress {
   input: MeteringInput;
