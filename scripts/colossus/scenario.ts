@@ -17,7 +17,7 @@
  */
 import { mulberry32 } from '@fleetledger/contracts';
 import { generateColossusFleet } from '../../apps/inventory/src/domain/colossus-generator';
-import { FleetDescription } from '../../apps/inventory/src/domain/fleet-description';
+import { FleetDescription, toFleetFile } from '../../apps/inventory/src/domain/fleet-description';
 import { mapConcurrent, percentile, ScenarioError, ServiceClient, sleep, waitFor } from './client';
 import {
   buildPlan,
@@ -178,30 +178,6 @@ const BUSY: Record<WorkloadClass, [number, number]> = {
 };
 const SAMPLES_PER_REQUEST = 5_000;
 
-/** The fleet file POST /fleet/import reads, from the generator's description (nodes listed: powers vary). */
-export function fleetFileOf(fleet: FleetDescription) {
-  return {
-    site: { id: fleet.site.siteId, name: fleet.site.name, powerCapW: fleet.site.powerCapW },
-    halls: fleet.halls.map((hall) => ({
-      id: hall.hallId,
-      name: hall.name,
-      powerCapW: hall.powerCapW,
-      racks: fleet.racks
-        .filter((r) => r.hallId === hall.hallId)
-        .map((r) => ({
-          id: r.rackId,
-          gpuClass: r.gpuClass,
-          powerBudgetW: r.powerBudgetW,
-          nodes: r.nodes.map((n) => ({
-            id: n.nodeId,
-            nominalPowerW: n.nominalPowerW,
-            gpuCount: n.gpus.length,
-          })),
-        })),
-    })),
-  };
-}
-
 export function gpusByClass(fleet: FleetDescription): Record<GpuClass, number> {
   const out: Record<GpuClass, number> = { H100: 0, H200: 0, GB200: 0 };
   for (const rack of fleet.racks) for (const node of rack.nodes) out[rack.gpuClass] += node.gpus.length;
@@ -243,7 +219,7 @@ export async function runColossus(client: ServiceClient, options: ScenarioOption
     'operator',
     'POST',
     '/fleet/import',
-    fleetFileOf(fleetDescription),
+    toFleetFile(fleetDescription, { gpus: 'counted' }),
   );
   if (imported.body.rejected)
     throw new ScenarioError(`fleet import rejected ${imported.body.rejected} commands`);

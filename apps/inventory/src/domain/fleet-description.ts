@@ -176,7 +176,11 @@ export function countGpus(fleet: FleetDescription): number {
 }
 
 /** The file form of a fleet (GPU ids listed), for writing a generated fleet to disk or sending it to POST /fleet/import. */
-export function toFleetFile(fleet: FleetDescription): FleetFile {
+export function toFleetFile(
+  fleet: FleetDescription,
+  /** `counted`: nodes give `gpuCount` instead of their ids (the generated ids are the same; a much smaller file). */
+  { gpus = 'listed' }: { gpus?: 'listed' | 'counted' } = {},
+): FleetFile {
   return {
     site: { id: fleet.site.siteId, name: fleet.site.name, powerCapW: fleet.site.powerCapW },
     halls: fleet.halls.map((h) => ({
@@ -192,7 +196,9 @@ export function toFleetFile(fleet: FleetDescription): FleetFile {
           nodes: r.nodes.map((n) => ({
             id: n.nodeId,
             nominalPowerW: n.nominalPowerW,
-            gpus: n.gpus.map((g) => (g.memoryGb ? { id: g.gpuId, memoryGb: g.memoryGb } : g.gpuId)),
+            ...(gpus === 'counted'
+              ? { gpuCount: n.gpus.length }
+              : { gpus: n.gpus.map((g) => (g.memoryGb ? { id: g.gpuId, memoryGb: g.memoryGb } : g.gpuId)) }),
           })),
         })),
     })),

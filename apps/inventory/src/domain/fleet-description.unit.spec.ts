@@ -164,4 +164,12 @@ describe('toFleetFile', () => {
     const parsed = parseFleetDescription(JSON.stringify(toFleetFile(fleet)), 'json');
     expect(parsed.ok && parsed.fleet).toEqual(fleet);
   });
+
+  it('with counted GPUs (what the Colossus scenario imports) gives the same GPU ids', () => {
+    const fleet = generateColossusFleet({ seed: 3, scale: 0.002 });
+    const parsed = parseFleetDescription(JSON.stringify(toFleetFile(fleet, { gpus: 'counted' })), 'json');
+    const ids = (f: typeof fleet) =>
+      f.racks.flatMap((r) => r.nodes.flatMap((n) => n.gpus.map((g) => g.gpuId)));
+    expect(parsed.ok && ids(parsed.fleet)).toEqual(ids(fleet));
+  });
 });
